@@ -1,0 +1,1 @@
+"""The simulated STS keypad meter."""

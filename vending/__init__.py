@@ -1,0 +1,1 @@
+"""Vending backend: meters, vending keys, tariffs and the SQL ledger."""
