@@ -29,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import sts  # noqa: E402
-from sts.tokens.meter_number import meter_pan  # noqa: E402
+import sts
+from sts.tokens.meter_number import luhn_check_digit, meter_pan
 
 # Keys of the public compliance tests (STS 531-1-0-02 and -04, CTSA03).
 DK64 = sts.DecoderKey.from_hex("E653341F9D5BF36F")
@@ -89,17 +89,9 @@ def _pans(n: int) -> list[str]:
     pans = []
     for serial in range(first, first + n):
         body = f"47{serial:08d}"
-        drn = body + str(_luhn(body))
+        drn = body + str(luhn_check_digit(body))
         pans.append(meter_pan(drn))
     return pans
-
-
-def _luhn(digits: str) -> int:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char) * (2 if position % 2 == 0 else 1)
-        total += value - 9 if value > 9 else value
-    return (10 - total % 10) % 10
 
 
 def new_meter_each_token(n: int) -> Prepared:
