@@ -64,5 +64,13 @@ def demo() -> None:
 # --- sections added by each command group follow ----------------------------------------
 
 
+# --- meter ------------------------------------------------------------------------------
+
+
+@main.group()
+def meter() -> None:
+    """A simulated STS keypad meter kept in a JSON state file."""
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
