@@ -65,11 +65,8 @@ class KeyParameters:
         object.__setattr__(self, "base_date", BaseDate.parse(self.base_date))
 
 
-def dkga02(vk: VendingKey, params: KeyParameters) -> DecoderKey:
-    """The 64-bit decoder key by DKGA02."""
-    vk_bytes = vk.secret_bytes()
-    if len(vk_bytes) != 8:
-        raise FormatError(f"DKGA02 needs a 64-bit vending key; this one has {vk.bits} bits")
+def dkga02_data_block(params: KeyParameters) -> int:
+    """D, the block DKGA02 encrypts: PANBlock XOR CONTROLBlock (64 bits)."""
     pan_digits = params.pan[1:17]
     if params.kt == 3:
         # A common key keeps only the IIN digits that fall in the block.
@@ -77,13 +74,17 @@ def dkga02(vk: VendingKey, params: KeyParameters) -> DecoderKey:
         pan_digits = pan_digits[:iin_len] + "0" * (16 - iin_len)
     pan_block = int(pan_digits, 16)
     control = int(f"{params.kt:X}{params.sgc:06d}{params.ti:02d}{params.krn:X}FFFFFF", 16)
-    d = (pan_block ^ control).to_bytes(8, "big")
-    encrypted = DES.new(vk_bytes, DES.MODE_ECB).encrypt(d)
-    dk = (
-        int.from_bytes(encrypted, "big")
-        ^ int.from_bytes(d, "big")
-        ^ int.from_bytes(vk_bytes, "big")
-    )
+    return pan_block ^ control
+
+
+def dkga02(vk: VendingKey, params: KeyParameters) -> DecoderKey:
+    """The 64-bit decoder key by DKGA02."""
+    vk_bytes = vk.secret_bytes()
+    if len(vk_bytes) != 8:
+        raise FormatError(f"DKGA02 needs a 64-bit vending key; this one has {vk.bits} bits")
+    d = dkga02_data_block(params)
+    encrypted = DES.new(vk_bytes, DES.MODE_ECB).encrypt(d.to_bytes(8, "big"))
+    dk = int.from_bytes(encrypted, "big") ^ d ^ int.from_bytes(vk_bytes, "big")
     return DecoderKey(dk.to_bytes(8, "big"))
 
 
