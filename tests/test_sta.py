@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sts.crypto.sta import Sta
@@ -63,6 +63,7 @@ def test_repr_hides_key() -> None:
     assert repr(Sta(bytes.fromhex("E653341F9D5BF36F"))) == "Sta(<64-bit key>)"
 
 
+@settings(deadline=None)  # no time limits in tests
 @given(
     key=st.binary(min_size=8, max_size=8),
     block=st.integers(0, 2**64 - 1),
