@@ -13,9 +13,9 @@ checks them all. Results are frozen dataclasses; nothing here prints or
 reads files.
 """
 
-from .runner import KindSummary, LineResult, RunResult, check_vector, run_vectors
-from .token_checks import build_token
-from .vectors import KINDS, VectorLine, parse_vectors
+from sts.conformance.runner import KindSummary, LineResult, RunResult, check_vector, run_vectors
+from sts.conformance.token_checks import build_token
+from sts.conformance.vectors import KINDS, VectorLine, parse_vectors
 
 __all__ = [
     "KINDS",

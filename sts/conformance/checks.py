@@ -14,18 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sts.codec import BlockCipher
-from sts.crypto.des import Des
-from sts.crypto.dkga import KeyParameters, derive_decoder_key
-from sts.crypto.keys import DecoderKey, VendingKey
-from sts.crypto.misty1 import Misty1
-from sts.crypto.sta import Sta
-from sts.crypto.sta_tables import PRODUCTION
-from sts.tokens.amount import decode_amount, encode_amount
-from sts.tokens.crc import crc_field
-from sts.tokens.meter_number import luhn_check_digit
-from sts.tokens.tid import BaseDate, vending_tid
-
-from .report import (
+from sts.conformance.report import (
     MalformedLine,
     Report,
     get,
@@ -39,6 +28,16 @@ from .report import (
     need_mapping,
     need_text,
 )
+from sts.crypto.des import Des
+from sts.crypto.dkga import KeyParameters, derive_decoder_key
+from sts.crypto.keys import DecoderKey, VendingKey
+from sts.crypto.misty1 import Misty1
+from sts.crypto.sta import Sta
+from sts.crypto.sta_tables import PRODUCTION
+from sts.tokens.amount import decode_amount, encode_amount
+from sts.tokens.crc import crc_field
+from sts.tokens.meter_number import luhn_check_digit
+from sts.tokens.tid import BaseDate, vending_tid
 
 
 def key_parameters(spec: Mapping[str, Any], where: str) -> tuple[str, VendingKey, KeyParameters]:

@@ -14,11 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sts.codec import WithdrawnAlgorithmWarning
-
-from .checks import check_amount, check_cipher, check_crc, check_decoder_key, check_luhn, check_tid
-from .report import MalformedLine, Report
-from .token_checks import check_reject, check_token
-from .vectors import VectorLine, parse_vectors
+from sts.conformance.checks import (
+    check_amount,
+    check_cipher,
+    check_crc,
+    check_decoder_key,
+    check_luhn,
+    check_tid,
+)
+from sts.conformance.report import MalformedLine, Report
+from sts.conformance.token_checks import check_reject, check_token
+from sts.conformance.vectors import VectorLine, parse_vectors
 
 _CHECKS: dict[str, Callable[[Mapping[str, Any], Report], None]] = {
     "decoder_key": check_decoder_key,

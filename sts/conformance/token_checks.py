@@ -25,19 +25,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from sts.codec import cipher_for, decode_full, encrypt_token
-from sts.crypto.keys import DecoderKey
-from sts.crypto.sta_tables import PRODUCTION
-from sts.errors import StsError
-from sts.tokens.amount import encode_amount, encode_currency
-from sts.tokens.base import Token, TokenClass
-from sts.tokens.block import layout_for
-from sts.tokens.credit import CreditKind, CurrencyCredit, TransferCredit
-from sts.tokens.digits import format_token
-from sts.tokens.keychange import KeyChangeToken
-from sts.tokens.raw import RawToken
-
-from .checks import derive_key, key_parameters
-from .report import (
+from sts.conformance.checks import derive_key, key_parameters
+from sts.conformance.report import (
     MalformedLine,
     Report,
     get,
@@ -52,6 +41,16 @@ from .report import (
     need_mapping,
     need_text,
 )
+from sts.crypto.keys import DecoderKey
+from sts.crypto.sta_tables import PRODUCTION
+from sts.errors import StsError
+from sts.tokens.amount import encode_amount, encode_currency
+from sts.tokens.base import Token, TokenClass
+from sts.tokens.block import layout_for
+from sts.tokens.credit import CreditKind, CurrencyCredit, TransferCredit
+from sts.tokens.digits import format_token
+from sts.tokens.keychange import KeyChangeToken
+from sts.tokens.raw import RawToken
 
 #: Fields a line may add to a credit token's payload fields: the quantity asked for.
 _QUANTITY_FIELDS = {"units", "units_1e5"}
