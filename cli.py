@@ -8,15 +8,49 @@ operation or rejected token) or 2 (bad usage).
 from __future__ import annotations
 
 import json
+import secrets
 import sys
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TextIO
 
 import click
 from rich.console import Console
 
+from sts.codec import WithdrawnAlgorithmWarning, decode_full, encode
+from sts.conformance import RunResult
+from sts.crypto import DecoderKey, KeyParameters, VendingKey, derive_decoder_key
 from sts.errors import StsError
+from sts.tokens import (
+    ALL_TESTS,
+    ClearCredit,
+    ClearTamper,
+    CreditKind,
+    CurrencyCredit,
+    KeyChange1,
+    KeyChange2,
+    KeyChange3,
+    KeyChange4,
+    KeyChangeOrder,
+    KeyChangeToken,
+    ManagementToken,
+    MeterTestToken,
+    RawToken,
+    Register,
+    SetPhaseUnbalanceLimit,
+    SetPowerLimit,
+    SetTariffRate,
+    SetWaterMeterFactor,
+    TestControl,
+    Token,
+    TokenClass,
+    TransferCredit,
+)
+from sts.tokens.meter_number import meter_pan
+from sts.tokens.tid import BaseDate, datetime_from_tid, vending_tid
 
 console = Console()
 err_console = Console(stderr=True)
@@ -70,6 +104,651 @@ def demo() -> None:
 @main.group()
 def meter() -> None:
     """A simulated STS keypad meter kept in a JSON state file."""
+
+
+# --- conformance ------------------------------------------------------------------------
+
+
+@main.group()
+def conformance() -> None:
+    """Check vector files (JSON Lines, vectors/FORMAT.md) against the token engine."""
+
+
+@conformance.command("run")
+@click.argument("vector_file", metavar="FILE", type=click.File("r", encoding="utf-8"))
+@click.option("--json", "as_json", is_flag=True, help="Print {passed, failed, results} as JSON.")
+def conformance_run(vector_file: TextIO, as_json: bool) -> None:
+    """Check every line of FILE ('-' reads stdin); exit 1 when any line fails."""
+    from sts.conformance import run_vectors
+
+    try:
+        text = vector_file.read()
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{vector_file.name} is not UTF-8 text ({exc.reason})") from exc
+    result = run_vectors(text)
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        _render_conformance(vector_file.name, result)
+    if not result.results:
+        raise click.ClickException(f"{vector_file.name} holds no vector lines; nothing was checked")
+    if result.failed:
+        click.get_current_context().exit(1)
+
+
+def _render_conformance(name: str, result: RunResult) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    console.print(f"[bold]Conformance run of {escape(name)}[/]")
+    table = Table()
+    table.add_column("kind")
+    table.add_column("passed", justify="right")
+    table.add_column("failed", justify="right")
+    for summary in result.by_kind():
+        failed = f"[bold red]{summary.failed}[/]" if summary.failed else "0"
+        table.add_row(summary.kind or "(unreadable)", str(summary.passed), failed)
+    table.add_section()
+    table.add_row("[bold]all", f"[bold]{result.passed}", f"[bold]{result.failed}")
+    console.print(table)
+    for failure in result.failures:
+        console.print(f"[bold red]FAIL[/] {escape(failure.id)} [dim](line {failure.line})[/]")
+        for mismatch in failure.mismatches:
+            console.print(f"  - {escape(mismatch)}", highlight=False)
+    colour = "green" if result.ok else "red"
+    console.print(f"[bold {colour}]{result.passed} passed, {result.failed} failed[/]")
+
+
+# --- token and key ----------------------------------------------------------------------
+
+_BASE_DATE_CHOICES = ("1993", "2014", "2035")
+#: TIDs count from this base date when --bd is not given: nearly every meter has been
+#: on 2014 since the 2024 TID rollover.
+_DEFAULT_TID_BASE = 2014
+_DERIVE_NAMES = ("dkga", "vk", "pan", "drn", "sgc", "kt", "ti", "krn")
+_KEY_HELP = "--dk HEX, or --dkga/--vk/--pan (or --drn)/--sgc/--kt/--ti/--krn to derive it"
+_KEY_TYPE_NAMES = {
+    0: "DITK, initialisation",
+    1: "DDTK, default",
+    2: "DUTK, unique",
+    3: "DCTK, common",
+}
+_SERVICES = ("electricity", "water", "gas", "time")
+_REGISTERS = {register.name.lower().replace("_", "-"): register for register in Register}
+_TEST_NAMES = {flag.name.lower().replace("_", "-"): flag for flag in TestControl} | {
+    "krn": TestControl.KEY_REVISION,
+    "ti": TestControl.TARIFF_INDEX,
+}
+_STS_NAMES = {
+    "SetPowerLimit": "SetMaximumPowerLimit",
+    "ClearTamper": "ClearTamperCondition",
+    "SetPhaseUnbalanceLimit": "SetMaximumPhasePowerUnbalanceLimit",
+    "MeterTestToken": "InitiateMeterTest/Display",
+    "KeyChange1": "Set1stSectionDecoderKey (KCT 1)",
+    "KeyChange2": "Set2ndSectionDecoderKey (KCT 2)",
+    "KeyChange3": "Set3rdSectionDecoderKey (KCT 3)",
+    "KeyChange4": "Set4thSectionDecoderKey (KCT 4)",
+}
+
+
+def _options(*options: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Several click options as one decorator."""
+
+    def decorate(function: Any) -> Any:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+
+_derive_options = _options(
+    click.option("--dkga", type=click.Choice(["02", "04"]), help="Key derivation algorithm."),
+    click.option("--vk", metavar="HEX", help="Vending key: 16 hex digits (02) or 40 (04)."),
+    click.option("--pan", metavar="18DIGITS", help="The meter's MeterPAN."),
+    click.option("--drn", metavar="DIGITS", help="Or its 11/13-digit meter number."),
+    click.option("--sgc", type=click.IntRange(0, 999_999), help="Supply group code."),
+    click.option("--kt", type=click.IntRange(0, 3), help="Key type, 0-3."),
+    click.option("--ti", type=click.IntRange(0, 99), help="Tariff index, 0-99."),
+    click.option("--krn", type=click.IntRange(1, 9), help="Key revision number, 1-9."),
+    click.option(
+        "--bd",
+        "--base-date",
+        "bd",
+        type=click.Choice(_BASE_DATE_CHOICES),
+        help=f"The meter's base date: a DKGA04 input; TIDs count from it "
+        f"(default {_DEFAULT_TID_BASE}).",
+    ),
+    click.option(
+        "--ea",
+        type=click.Choice(["07", "11", "09"]),
+        help="07 STA, 11 MISTY1, 09 DES (default: by key size).",
+    ),
+)
+
+_key_options = _options(
+    click.option("--dk", metavar="HEX", help="The meter's decoder key (16 or 32 hex digits)."),
+    _derive_options,
+    click.option(
+        "--tables",
+        type=click.Choice(["production", "sample"]),
+        default="production",
+        show_default=True,
+        help="STA tables ('sample': the IEC example tables, for tests only).",
+    ),
+    _json_option,
+)
+
+
+def _parse_at(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    """--at as an aware time: local time unless it carries an offset."""
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a time like '2025-03-01 14:30' or '2025-03-01 14:30+02:00'"
+        ) from None
+    return when.astimezone() if when.tzinfo is None else when
+
+
+_issue_options = _options(
+    click.option("--tid", type=int, help="The token identifier as is (minutes since base)."),
+    click.option(
+        "--at",
+        metavar="'YYYY-MM-DD HH:MM[+HH:MM]'",
+        callback=_parse_at,
+        help="Issue time, local unless an offset is given (default: now).",
+    ),
+    click.option("--rnd", type=click.IntRange(0, 15), help="The 4 random bits (default: random)."),
+)
+
+
+def _key_parameters(o: dict[str, Any]) -> tuple[str, VendingKey, KeyParameters]:
+    """(DKGA, vending key, parameters) from the derivation options; UsageError if incomplete."""
+    missing = [f"--{name}" for name in ("dkga", "vk", "sgc", "kt", "ti", "krn") if o[name] is None]
+    if o["pan"] is None and o["drn"] is None:
+        missing.append("--pan or --drn")
+    if missing:
+        raise click.UsageError(f"to derive the decoder key, also give {', '.join(missing)}")
+    if o["pan"] is not None and o["drn"] is not None:
+        raise click.UsageError("give the meter as --pan or as --drn, not both")
+    if o["dkga"] == "04" and (o["bd"] is None or o["ea"] is None):
+        raise click.UsageError(
+            "a DKGA04 key depends on the base date and algorithm: give --bd, --ea"
+        )
+    pan = o["pan"] if o["pan"] is not None else meter_pan(o["drn"])
+    params = KeyParameters(
+        pan=pan,
+        sgc=o["sgc"],
+        kt=o["kt"],
+        ti=o["ti"],
+        krn=o["krn"],
+        base_date=BaseDate.parse(o["bd"] or 1993),
+        ea=o["ea"] or "07",
+    )
+    return o["dkga"], VendingKey.from_hex(o["vk"]), params
+
+
+def _decoder_key(o: dict[str, Any], *, dk_and_derive: bool = False) -> DecoderKey | None:
+    """The key from --dk or from the derivation options; None when neither is given."""
+    given = [f"--{name}" for name in _DERIVE_NAMES if o.get(name) is not None]
+    if o.get("dk"):
+        if given and not dk_and_derive:
+            raise click.UsageError(f"give the key as --dk or derive it, not both ({given[0]})")
+        return DecoderKey.from_hex(o["dk"])
+    if not given:
+        return None
+    dkga, vk, params = _key_parameters(o)
+    return derive_decoder_key(dkga, vk, params)
+
+
+def _tid_base(o: dict[str, Any]) -> BaseDate:
+    return BaseDate.parse(o.get("bd") or _DEFAULT_TID_BASE)
+
+
+@contextmanager
+def _withdrawn_algorithm_notice() -> Iterator[None]:
+    """Show the EA09 warning as one line on stderr instead of a Python warning."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", WithdrawnAlgorithmWarning)
+        yield
+    for message in {str(w.message) for w in caught if w.category is WithdrawnAlgorithmWarning}:
+        err_console.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+
+def _sts_name(token: Token) -> str:
+    """The token's name in the standard."""
+    if isinstance(token, TransferCredit | CurrencyCredit):
+        return f"TransferCredit ({token.kind.name.lower().replace('_', ' ')})"
+    if isinstance(token, RawToken):
+        return "no known layout"
+    return _STS_NAMES.get(token.name, token.name)
+
+
+def _test_functions(token: MeterTestToken) -> str:
+    if token.runs_all:
+        return "all tests and displays"
+    names = [flag.name.lower().replace("_", " ") for flag in TestControl if flag in token.functions]
+    unnamed = token.control & ~int(token.functions)
+    if unnamed:
+        names.append(f"reserved bits {unnamed:#x}")
+    return ", ".join(names) or "none"
+
+
+def _meaning(token: Token, base: BaseDate) -> list[tuple[str, str]]:
+    """What a token's fields mean, as (label, text) rows."""
+    rows: list[tuple[str, str]] = []
+    if isinstance(token, TransferCredit):
+        rows.append(("credit", f"{token.quantity} {token.kind.unit}"))
+    elif isinstance(token, CurrencyCredit):
+        rows.append(("credit", f"{token.value} currency units"))
+    elif isinstance(token, SetPowerLimit | SetPhaseUnbalanceLimit):
+        what = "power limit" if isinstance(token, SetPowerLimit) else "phase unbalance limit"
+        rows.append((what, f"{token.watts} W"))
+    elif isinstance(token, ClearCredit):
+        register = token.register
+        named = isinstance(register, Register)
+        text = register.name.lower().replace("_", " ") if named else f"{token.value} (no such)"
+        rows.append(("clears register", text))
+    elif isinstance(token, ClearTamper):
+        rows.append(("action", "clear the tamper condition"))
+    elif isinstance(token, SetTariffRate | SetWaterMeterFactor):
+        what = "tariff rate" if isinstance(token, SetTariffRate) else "water meter factor"
+        rows.append((what, f"{token.value} (16 bits reserved by the STSA)"))
+    elif isinstance(token, MeterTestToken):
+        rows.append(("runs", _test_functions(token)))
+        width = 2 if token.subclass == 0 else 4
+        rows.append(("manufacturer code", f"{token.mfr:0{width}d}"))
+    elif isinstance(token, KeyChange1):
+        rows.append(("new key revision", str(token.krn)))
+        rows.append(("new key type", f"{token.kt} ({_KEY_TYPE_NAMES[token.kt]})"))
+        rows.append(("rollover", "yes: the meter clears its TID memory" if token.ro else "no"))
+        rows.append(("key expiry, high nibble", f"{token.ken_ho:X}"))
+    elif isinstance(token, KeyChange2):
+        rows.append(("new tariff index", f"{token.ti:02d}"))
+        rows.append(("key expiry, low nibble", f"{token.ken_lo:X}"))
+    elif isinstance(token, KeyChange3 | KeyChange4):
+        half = "low" if isinstance(token, KeyChange3) else "high"
+        value = token.sgc_lo if isinstance(token, KeyChange3) else token.sgc_ho
+        rows.append((f"new SGC, {half} 12 bits", f"{value} ({value:03X})"))
+    elif isinstance(token, RawToken):
+        rows.append(("payload", f"{token.raw_payload:011X} (only the CRC can be checked)"))
+    if isinstance(token, TransferCredit | CurrencyCredit | ManagementToken):
+        when = datetime_from_tid(token.tid, base)
+        rows.append(("issued", f"{when:%Y-%m-%d %H:%M} UTC (TID {token.tid}, base {int(base)})"))
+    return rows
+
+
+def _token_record(token: Token, digits: str, base: BaseDate, reveal: bool) -> dict[str, Any]:
+    """A token as machine output; a KCT's key sections are hidden unless revealed."""
+    hide = isinstance(token, KeyChangeToken) and not reveal
+    fields = {
+        name: "hidden" if hide and name.startswith("nk_") else value
+        for name, value in token.fields().items()
+    }
+    return {
+        "token": digits,
+        "grouped": group_digits(digits),
+        "class": int(token.token_class),
+        "subclass": token.subclass,
+        "type": _sts_name(token),
+        "fields": fields,
+        "block": "hidden" if hide else f"{token.to_block():016X}",
+        "meaning": dict(_meaning(token, base)),
+    }
+
+
+def _render_token(record: dict[str, Any], title: str | None = None) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim")
+    grid.add_column()
+    grid.add_row("token", f"[bold green]{record['grouped']}[/]")
+    kind = f"{record['type']}, class {record['class']} subclass {record['subclass']}"
+    grid.add_row("type", escape(kind))
+    grid.add_row("fields", ", ".join(f"{name} {value}" for name, value in record["fields"].items()))
+    grid.add_row("block", record["block"])
+    for label, text in record["meaning"].items():
+        grid.add_row(label, escape(text))
+    if title:
+        console.print(f"[bold]{escape(title)}[/]")
+    console.print(grid, highlight=False)
+    if record["block"] == "hidden":
+        console.print("[dim]the new key's sections are hidden; --reveal-key shows them[/]")
+
+
+def _emit_tokens(
+    tokens: Sequence[Token],
+    key: DecoderKey | None,
+    o: dict[str, Any],
+    heading: str | None = None,
+    extra: dict[str, Any] | None = None,
+    reveal: bool = True,
+) -> None:
+    """Encode and print tokens: a heading line, then grouped digits, fields and meaning."""
+    if key is None and any(t.token_class != TokenClass.TEST for t in tokens):
+        raise click.UsageError(f"this token is encrypted: give the meter's key as {_KEY_HELP}")
+    with refusals(), _withdrawn_algorithm_notice():
+        digits = [encode(t, key, o.get("ea"), o.get("tables") or "production") for t in tokens]
+    base = _tid_base(o)
+    records = [_token_record(t, d, base, reveal) for t, d in zip(tokens, digits, strict=True)]
+    if o.get("as_json"):
+        emit_json({"tokens": records, **(extra or {})})
+        return
+    if heading:
+        console.print(heading, highlight=False)
+    for number, record in enumerate(records, start=1):
+        _render_token(record, f"token {number} of {len(records)}" if len(records) > 1 else None)
+
+
+def _issue(o: dict[str, Any], make: Callable[[int, int], Token]) -> None:
+    """Make a TID-carrying token issued now, at --at, or with --tid, and print it."""
+    if o["tid"] is not None and o["at"] is not None:
+        raise click.UsageError("give --tid or --at, not both")
+    with refusals():
+        key_ = _decoder_key(o)
+    rnd = o["rnd"] if o["rnd"] is not None else secrets.randbelow(16)
+    base = _tid_base(o)
+    heading, extra = None, {}
+    if o["tid"] is not None:
+        tid = o["tid"]
+    else:
+        when = o["at"] if o["at"] is not None else datetime.now().astimezone()
+        with refusals():
+            tid = vending_tid(when, base)
+        local = when.isoformat(sep=" ", timespec="minutes")
+        heading = f"issued at {local}: TID {tid} on base date {int(base)}"
+        extra = {"issued_at": when.isoformat(timespec="minutes"), "tid": tid}
+    with refusals():
+        made = make(tid, rnd)
+    _emit_tokens([made], key_, o, heading, {**extra, "base_date": int(base)})
+
+
+@main.group()
+def key() -> None:
+    """Decoder keys: derive them from a vending key (DKGA02, DKGA04)."""
+
+
+@key.command("derive")
+@_derive_options
+@click.option("--json", "as_json", is_flag=True, help='Print {"dk": HEX} on stdout.')
+def key_derive(as_json: bool, **o: Any) -> None:
+    """Print a meter's decoder key (this shows the key: you asked for it)."""
+    with refusals():
+        dkga, vk, params = _key_parameters(o)
+        dk = derive_decoder_key(dkga, vk, params)
+    if as_json:
+        emit_json({"dk": dk.reveal_hex()})
+        return
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim")
+    grid.add_column()
+    grid.add_row("MeterPAN", params.pan)
+    grid.add_row("SGC KT TI KRN", f"{params.sgc:06d} {params.kt} {params.ti:02d} {params.krn}")
+    if dkga == "04":
+        grid.add_row("base date, EA", f"{int(params.base_date)}, EA{params.ea}")
+    grid.add_row(f"DKGA{dkga} decoder key", f"[bold]{dk.reveal_hex()}[/]")
+    console.print(grid, highlight=False)
+
+
+@main.group()
+def token() -> None:
+    """Make STS tokens from their fields, and read tokens back."""
+
+
+@token.group("encode")
+def token_encode() -> None:
+    """Make a token of one type (encrypted ones need the meter's key)."""
+
+
+def _scaled(value: Decimal, scale: int, option: str) -> int:
+    """A decimal option as a whole number of 1/scale steps; BadParameter if finer."""
+    steps = value * scale
+    if steps != steps.to_integral_value():
+        raise click.BadParameter(
+            f"{value} is finer than the token's step of {Decimal(1) / scale}", param_hint=option
+        )
+    return int(steps)
+
+
+@token_encode.command("credit")
+@click.option("--service", type=click.Choice(_SERVICES), default="electricity", show_default=True)
+@click.option(
+    "--kwh", "--quantity", "quantity", type=Decimal, help="kWh (or m3, minutes), 0.1 steps."
+)
+@click.option("--units", type=int, help="Tenths of a kWh (m3, minute): the raw unit.")
+@click.option("--money", type=Decimal, help="A currency amount: makes a currency token.")
+@_issue_options
+@_key_options
+def encode_credit(
+    service: str, quantity: Decimal | None, units: int | None, money: Decimal | None, **o: Any
+) -> None:
+    """TransferCredit: --kwh 25.5, --units 255 or --money 100.00."""
+    if [quantity, units, money].count(None) != 2:
+        raise click.UsageError("give one of --kwh (--quantity), --units or --money")
+    kind = CreditKind(_SERVICES.index(service))
+    if money is not None:
+        steps = _scaled(abs(money), 100_000, "--money")
+        currency = CreditKind(kind + 4)
+        _issue(o, lambda tid, _rnd: CurrencyCredit.for_amount(currency, steps, tid, money < 0))
+        return
+    tenths = units if units is not None else _scaled(quantity or Decimal(0), 10, "--kwh")
+    _issue(o, lambda tid, rnd: TransferCredit.for_units(kind, tenths, tid=tid, rnd=rnd))
+
+
+@token_encode.command("power-limit")
+@click.option("--watts", type=int, required=True, help="Maximum power in watts.")
+@_issue_options
+@_key_options
+def encode_power_limit(watts: int, **o: Any) -> None:
+    """SetMaximumPowerLimit (class 2, subclass 0)."""
+    _issue(o, lambda tid, rnd: SetPowerLimit.for_watts(watts, tid=tid, rnd=rnd))
+
+
+@token_encode.command("phase-unbalance")
+@click.option("--watts", type=int, required=True, help="Maximum phase power unbalance in watts.")
+@_issue_options
+@_key_options
+def encode_phase_unbalance(watts: int, **o: Any) -> None:
+    """SetMaximumPhasePowerUnbalanceLimit (class 2, subclass 6)."""
+    _issue(o, lambda tid, rnd: SetPhaseUnbalanceLimit.for_watts(watts, tid=tid, rnd=rnd))
+
+
+@token_encode.command("clear-credit")
+@click.option("--register", type=click.Choice(list(_REGISTERS)), default="all", show_default=True)
+@_issue_options
+@_key_options
+def encode_clear_credit(register: str, **o: Any) -> None:
+    """ClearCredit (class 2, subclass 1): empty one credit register, or all."""
+    _issue(o, lambda tid, rnd: ClearCredit.for_register(_REGISTERS[register], tid=tid, rnd=rnd))
+
+
+@token_encode.command("clear-tamper")
+@_issue_options
+@_key_options
+def encode_clear_tamper(**o: Any) -> None:
+    """ClearTamperCondition (class 2, subclass 5)."""
+    _issue(o, lambda tid, rnd: ClearTamper(rnd, tid, 0))
+
+
+@token_encode.command("tariff-rate")
+@click.option("--value", type=int, required=True, help="The 16-bit rate, as is.")
+@_issue_options
+@_key_options
+def encode_tariff_rate(value: int, **o: Any) -> None:
+    """SetTariffRate (class 2, subclass 2): a 16-bit value reserved by the STSA."""
+    _issue(o, lambda tid, rnd: SetTariffRate(rnd, tid, value))
+
+
+@token_encode.command("water-factor")
+@click.option("--value", type=int, required=True, help="The 16-bit factor, as is.")
+@_issue_options
+@_key_options
+def encode_water_factor(value: int, **o: Any) -> None:
+    """SetWaterMeterFactor (class 2, subclass 7): a 16-bit value reserved by the STSA."""
+    _issue(o, lambda tid, rnd: SetWaterMeterFactor(rnd, tid, value))
+
+
+def _int_any_base(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value, 0)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a number (use 0x... for hex)") from None
+
+
+@token_encode.command("test")
+@click.option(
+    "--show",
+    "shows",
+    multiple=True,
+    type=click.Choice(sorted(_TEST_NAMES), case_sensitive=False),
+    help="A test or display to run; repeat for more (krn, ti are short names).",
+)
+@click.option("--control", callback=_int_any_base, help="Control bits as a number (0x.. hex).")
+@click.option("--all", "run_all", is_flag=True, help="Every test and display.")
+@click.option("--mfr", default="00", show_default=True, help="Manufacturer code: 2 or 4 digits.")
+@click.option(
+    "--subclass",
+    type=click.Choice(["0", "1"]),
+    help="0 for 2-digit, 1 for 4-digit codes (default: from --mfr's length).",
+)
+@_json_option
+def encode_test(
+    shows: tuple[str, ...],
+    control: int | None,
+    run_all: bool,
+    mfr: str,
+    subclass: str | None,
+    as_json: bool,
+) -> None:
+    """InitiateMeterTest/Display (class 1): not encrypted, needs no key."""
+    if not (shows or control is not None or run_all):
+        raise click.UsageError(
+            f"choose what to run: --show NAME ({', '.join(sorted(_TEST_NAMES))}), "
+            "--control BITS or --all"
+        )
+    if not (mfr.isascii() and mfr.isdigit() and len(mfr) <= 4):
+        raise click.BadParameter(f"{mfr!r} is not a 2- or 4-digit code", param_hint="--mfr")
+    variant = int(subclass) if subclass is not None else int(len(mfr) > 2)
+    bits = ALL_TESTS[variant] if run_all else (control or 0)
+    for name in shows:
+        bits |= _TEST_NAMES[name.lower()]
+    with refusals():
+        made = MeterTestToken(variant, bits, int(mfr))
+    _emit_tokens([made], None, {"as_json": as_json})
+
+
+@token_encode.command("key-change")
+@click.option("--new-dk", metavar="HEX", help="The new decoder key, when it is not derived.")
+@click.option("--new-dkga", type=click.Choice(["02", "04"]), help="Default: --dkga.")
+@click.option("--new-vk", metavar="HEX", help="Default: --vk.")
+@click.option("--new-sgc", type=click.IntRange(0, 999_999), help="Default: --sgc.")
+@click.option("--new-kt", type=click.IntRange(0, 3), help="Default: --kt.")
+@click.option("--new-ti", type=click.IntRange(0, 99), help="Default: --ti.")
+@click.option("--new-krn", type=click.IntRange(1, 9), help="Default: --krn.")
+@click.option("--new-bd", type=click.Choice(_BASE_DATE_CHOICES), help="Default: --bd.")
+@click.option("--new-ea", type=click.Choice(["07", "11"]), help="Default: --ea.")
+@click.option(
+    "--ken",
+    type=click.IntRange(0, 255),
+    default=255,
+    show_default=True,
+    help="Key expiry number (255: never).",
+)
+@click.option(
+    "--rollover/--no-rollover",
+    default=None,
+    help="Clear the meter's TID memory (default: when the base date changes).",
+)
+@click.option("--reveal-key", is_flag=True, help="Show the new key's sections in the output.")
+@_key_options
+def encode_key_change(**o: Any) -> None:
+    """A key change set under the current key: 2 tokens (64-bit key) or 4 (128-bit)."""
+    changed = {
+        name: o[f"new_{name}"]
+        for name in ("dkga", "vk", "sgc", "kt", "ti", "krn", "bd", "ea")
+        if o[f"new_{name}"] is not None
+    }
+    with refusals():
+        current = _decoder_key(o, dk_and_derive=True)
+        if current is None:
+            raise click.UsageError(f"give the meter's current key as {_KEY_HELP}")
+        if o["new_dk"]:
+            new = DecoderKey.from_hex(o["new_dk"])
+            registers = {name: changed.get(name, o[name]) for name in ("sgc", "kt", "ti", "krn")}
+            missing = [f"--new-{n}" for n in ("kt", "ti", "krn") if registers[n] is None]
+            if missing:
+                raise click.UsageError(f"with --new-dk also give {', '.join(missing)}")
+        else:
+            if not changed:
+                raise click.UsageError(
+                    "say what changes (--new-krn, --new-ti, --new-kt, --new-sgc, --new-bd, "
+                    "--new-ea, --new-vk, --new-dkga) or give --new-dk"
+                )
+            dkga, vk, params = _key_parameters({**o, **changed})
+            new = derive_decoder_key(dkga, vk, params)
+            registers = {"sgc": params.sgc, "kt": params.kt, "ti": params.ti, "krn": params.krn}
+        rollover = o["rollover"]
+        if rollover is None:
+            rollover = o["bd"] is not None and changed.get("bd", o["bd"]) != o["bd"]
+        order = KeyChangeOrder(
+            new.secret_bytes(),
+            krn=registers["krn"],
+            kt=registers["kt"],
+            ti=registers["ti"],
+            ken=o["ken"],
+            rollover=rollover,
+            sgc=registers["sgc"] if new.bits == 128 else None,
+        )
+    summary = (
+        f"key change to a {new.bits}-bit key (fingerprint {new.fingerprint}), KRN {order.krn}, "
+        f"KT {order.kt}, TI {order.ti:02d}"
+        + (f", SGC {order.sgc:06d}" if order.sgc is not None else "")
+        + (", rollover: the meter clears its TID memory" if rollover else "")
+    )
+    _emit_tokens(order.tokens(), current, o, summary, {"key_change": summary}, o["reveal_key"])
+
+
+@token.command("decode")
+@click.argument("digits", nargs=-1, required=True)
+@click.option("--reveal-key", is_flag=True, help="Show a key change token's key section.")
+@_key_options
+def token_decode(digits: tuple[str, ...], reveal_key: bool, **o: Any) -> None:
+    """Read a token: type, fields, plaintext block and what they mean.
+
+    DIGITS may be typed in groups. Class 1 tokens need no key; a refused token
+    exits 1 with the reason.
+    """
+    text = " ".join(digits)
+    with refusals():
+        key_ = _decoder_key(o)
+    try:
+        with _withdrawn_algorithm_notice():
+            decoded = decode_full(text, key_, o["ea"], o["tables"])
+    except StsError as exc:
+        compact = text.replace(" ", "").replace("-", "")
+        named = text in str(exc) or compact in str(exc)
+        reason = str(exc) if named else f"token {text} was refused: {exc}"
+        if key_ is None and "encrypted" in str(exc):
+            reason += f" as {_KEY_HELP}"
+        elif exc.result_code is not None:
+            reason += f" (a meter shows: {exc.result_code.text})"
+        raise click.ClickException(reason) from exc
+    record = _token_record(decoded.token, decoded.digits, _tid_base(o), reveal_key)
+    if o["as_json"]:
+        emit_json(record)
+    else:
+        _render_token(record)
 
 
 if __name__ == "__main__":  # pragma: no cover
