@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Self
 
+from sts.errors import FormatError
 from sts.tokens.base import Token, TokenClass, check_width
 
 
@@ -24,6 +25,8 @@ class RawToken(Token):
 
     def __post_init__(self) -> None:
         check_width("class", self.raw_class, 2)
+        if self.raw_class not in tuple(TokenClass):
+            raise FormatError(f"token class {self.raw_class} is reserved; expected class 0, 1 or 2")
         check_width("subclass", self.raw_subclass, 4)
         check_width("payload", self.raw_payload, 44)
         object.__setattr__(self, "raw_class", TokenClass(self.raw_class))
