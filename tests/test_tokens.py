@@ -487,6 +487,11 @@ def test_reserved_class_2_subclass_is_raw() -> None:
     assert parse_block(2, token.to_block()) == token
 
 
+def test_raw_token_of_class_3_is_format_error() -> None:
+    with pytest.raises(FormatError, match="class 3 is reserved"):
+        RawToken(3, 0, 0)  # type: ignore[arg-type]
+
+
 def test_raw_token_has_no_from_payload() -> None:
     with pytest.raises(TypeError, match="class"):
         RawToken.from_payload(11, 0)
