@@ -1,0 +1,594 @@
+"""The simulated STS keypad meter: token acceptance and the credit engine behind one face.
+
+:class:`Meter` holds the decoder state (:mod:`sts.meter.decoder`), the credit
+engine (:mod:`sts.meter.credit`), the meter's clock, the load connected to it
+and the event log. It is what the keypad, the CLI and the vending backend's
+end-to-end tests talk to::
+
+    meter = Meter.manufacture(drn="47500150231", key=dk, sgc=123456, manufactured=t0)
+    outcome = meter.enter_token("1234 5678 ...", now=t1)
+    outcome.result, outcome.display          # ResultCode.ACCEPT, ("Accept", "+10.0 kWh", ...)
+    meter.short_code("1")                    # ["Energy 10.0 kWh"]
+    meter.advance(t2, load=2000)             # two kilowatts until t2
+    meter.status()                           # registers, wallets, relay, lockout, ...
+
+**The clock.** The meter has its own clock, which only moves forward. Every
+call takes an optional timezone-aware ``now``: None means "at the meter's
+clock"; a later time first runs the meter up to it with the *standing load*
+(the load given to the last :meth:`advance`, 0 W for a new meter), as if the
+load had stayed connected; an earlier time is a RangeError.
+
+**Short codes** (1-3 digits then Enter on the keypad), :data:`SHORT_CODES`::
+
+    0   credit: both wallets             7   tariff index (TI)
+    1   energy wallet (kWh)              8   tamper status
+    2   money wallet (currency)          9   relay state and reason
+    3   total energy used (kWh)          10  meter number (DRN)
+    4   power now (W)                    11  meter clock
+    5   power limit (W)                  12  emergency credit and debt owed
+    6   key revision number (KRN)        13  supply group, key type, KEN
+    99  take emergency credit            14  keypad lockout
+
+Any other code is a FormatError (the keypad shows "Format").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sts.codec import EncryptionAlgorithm
+from sts.crypto.dkga import KeyParameters, derive_decoder_key
+from sts.crypto.keys import DecoderKey, VendingKey
+from sts.errors import FormatError, RangeError
+from sts.meter.decoder import (
+    AddCredit,
+    ChangeKey,
+    ClearRegister,
+    Decision,
+    DecoderState,
+    HoldKeySection,
+    KeyRegisters,
+    MeterIdentity,
+    ResetTamper,
+    RunTests,
+    SetLoadLimit,
+    SetUnbalanceLimit,
+    decide,
+)
+from sts.meter.events import EventKind, EventLog
+from sts.meter.tid_memory import DEFAULT_CAPACITY
+from sts.results import ResultCode
+from sts.tokens.base import Token
+from sts.tokens.credit import CreditKind
+from sts.tokens.meter_test import TestControl
+from sts.tokens.tid import BaseDate
+
+if TYPE_CHECKING:
+    from sts.meter.credit import CreditEngine
+
+SOFTWARE_VERSION = "sts-toolkit meter 1.0"
+"""What the software-version display (class 1 control bit 9) shows."""
+
+DISPLAY_TEST = "8888 8888 8888 8888 8888"
+
+
+@dataclass(frozen=True)
+class TokenOutcome:
+    """What the meter answered to one token.
+
+    ``result`` and ``text`` are the result code and its display text;
+    ``detail`` says why in a sentence; ``display`` is every line the meter
+    shows; ``receipt`` is the credit engine's receipt for an accepted credit
+    token (what repaid emergency credit or debt, what went to the wallet).
+    """
+
+    result: ResultCode
+    text: str
+    detail: str
+    token: Token | None
+    display: tuple[str, ...]
+    receipt: Any
+    at: datetime
+
+    @property
+    def accepted(self) -> bool:
+        return self.result.accepted
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "result": int(self.result),
+            "text": self.text,
+            "detail": self.detail,
+            "token": None if self.token is None else _token_summary(self.token),
+            "display": list(self.display),
+            "receipt": _plain(self.receipt),
+            "at": self.at.isoformat(),
+        }
+
+
+def _token_summary(token: Token) -> dict[str, Any]:
+    return {
+        "type": token.name,
+        "class": int(token.token_class),
+        "subclass": token.subclass,
+        "fields": token.fields(),
+    }
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready form of engine values (dataclasses, Decimals, datetimes, enums)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if hasattr(value, "to_dict"):
+        return _plain(value.to_dict())
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
+    return str(value)
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """The key registers without the key: what a display or report may show."""
+
+    sgc: int
+    krn: int
+    kt: int
+    ti: int
+    ken: int
+    base_date: int
+    ea: str
+    key_bits: int
+    key_fingerprint: str
+
+    @classmethod
+    def of(cls, keys: KeyRegisters) -> KeyInfo:
+        return cls(
+            keys.sgc,
+            keys.krn,
+            keys.kt,
+            keys.ti,
+            keys.ken,
+            int(keys.base_date),
+            keys.ea.value,
+            keys.key.bits,
+            keys.key.fingerprint,
+        )
+
+
+@dataclass(frozen=True)
+class MeterStatus:
+    """A snapshot of the meter for displays, the CLI and tests (never the key itself)."""
+
+    drn: str
+    pan: str
+    mfr_code: str
+    keys: KeyInfo
+    clock: datetime
+    load_watts: int
+    tid_count: int
+    tid_capacity: int
+    tid_oldest: int | None
+    tid_newest: int | None
+    lockout_failures: int
+    locked_until: datetime | None
+    kct_held: int
+    kct_needed: int
+    kct_started: datetime | None
+    credit: Any
+
+    @property
+    def locked(self) -> bool:
+        return self.locked_until is not None and self.clock < self.locked_until
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "drn": self.drn,
+            "pan": self.pan,
+            "mfr_code": self.mfr_code,
+            "keys": _plain(self.keys),
+            "clock": self.clock.isoformat(),
+            "load_watts": self.load_watts,
+            "tid_memory": {
+                "count": self.tid_count,
+                "capacity": self.tid_capacity,
+                "oldest": self.tid_oldest,
+                "newest": self.tid_newest,
+            },
+            "lockout": {
+                "failures": self.lockout_failures,
+                "locked_until": _plain(self.locked_until),
+                "locked": self.locked,
+            },
+            "key_change": {
+                "held": self.kct_held,
+                "needed": self.kct_needed,
+                "started": _plain(self.kct_started),
+            },
+            "credit": _plain(self.credit),
+        }
+
+
+@dataclass(frozen=True)
+class ShortCode:
+    """One keypad short code: what it is called and what it shows or does."""
+
+    code: str
+    name: str
+
+
+SHORT_CODES: dict[str, ShortCode] = {
+    sc.code: sc
+    for sc in (
+        ShortCode("0", "credit in both wallets"),
+        ShortCode("1", "energy wallet"),
+        ShortCode("2", "money wallet"),
+        ShortCode("3", "total energy used"),
+        ShortCode("4", "power now"),
+        ShortCode("5", "power limit"),
+        ShortCode("6", "key revision number"),
+        ShortCode("7", "tariff index"),
+        ShortCode("8", "tamper status"),
+        ShortCode("9", "relay state"),
+        ShortCode("10", "meter number"),
+        ShortCode("11", "meter clock"),
+        ShortCode("12", "emergency credit and debt"),
+        ShortCode("13", "supply group, key type, KEN"),
+        ShortCode("14", "keypad lockout"),
+        ShortCode("99", "take emergency credit"),
+    )
+}
+EMERGENCY_CODE = "99"
+
+
+class Meter:
+    """A simulated STS keypad meter (decoder, credit engine, clock, load, events)."""
+
+    def __init__(
+        self,
+        decoder: DecoderState,
+        engine: CreditEngine,
+        clock: datetime,
+        events: EventLog | None = None,
+        load_watts: int = 0,
+    ) -> None:
+        _require_aware(clock)
+        self.decoder = decoder
+        self.engine = engine
+        self.clock = clock
+        self.events = events if events is not None else EventLog()
+        self.load_watts = load_watts
+
+    # -- making one ---------------------------------------------------------------------
+
+    @classmethod
+    def manufacture(
+        cls,
+        *,
+        drn: str,
+        manufactured: datetime,
+        key: DecoderKey | None = None,
+        vending_key: VendingKey | None = None,
+        dkga: str | None = None,
+        sgc: int,
+        krn: int = 1,
+        kt: int = 2,
+        ti: int = 1,
+        ken: int = 255,
+        ea: str | EncryptionAlgorithm | None = None,
+        base_date: BaseDate | int | str = BaseDate.Y1993,
+        tid_memory: int = DEFAULT_CAPACITY,
+        mfr_code: int | None = None,
+        engine: CreditEngine | None = None,
+    ) -> Meter:
+        """A new meter whose clock starts at ``manufactured``.
+
+        Give the decoder key itself (``key``) or a vending key to derive it from
+        (``vending_key``, with ``dkga`` "02" or "04"; the default is 02 for a
+        64-bit and 04 for a 160-bit vending key). ``ea`` defaults to EA07 for a
+        64-bit key and EA11 for a 128-bit key.
+        """
+        _require_aware(manufactured)
+        identity = MeterIdentity.of_drn(drn, mfr_code)
+        base = BaseDate.parse(base_date)
+        if (key is None) == (vending_key is None):
+            raise FormatError("give either the decoder key or a vending key to derive it from")
+        if vending_key is not None:
+            key = derive_key(identity, vending_key, dkga, sgc, krn, kt, ti, base, ea)
+        assert key is not None
+        algorithm = (
+            EncryptionAlgorithm.parse(ea)
+            if ea is not None
+            else (EncryptionAlgorithm.EA11 if key.bits == 128 else EncryptionAlgorithm.EA07)
+        )
+        keys = KeyRegisters(key, sgc, krn, kt, ti, ken, base, algorithm)
+        decoder = DecoderState.manufacture(identity, keys, manufactured, tid_memory)
+        if engine is None:
+            engine = _new_engine(manufactured)
+        meter = cls(decoder, engine, manufactured)
+        meter.events.record(manufactured, EventKind.SETTING_CHANGED, f"meter {identity.drn} made")
+        return meter
+
+    # -- tokens and codes ---------------------------------------------------------------
+
+    def enter_token(self, digits: str, now: datetime | None = None) -> TokenOutcome:
+        """Key in a 20-digit token at ``now`` and return what the meter answers."""
+        now = self._catch_up(now)
+        before = self.decoder
+        decision = decide(before, digits, now, self.engine)
+        receipt: Any = None
+        lines: list[str] = [decision.result.text]
+        if decision.accepted:
+            receipt, more = self._carry_out(decision, now)
+            lines.extend(more)
+        self.decoder = decision.state
+        self._log(decision, before, now)
+        return TokenOutcome(
+            decision.result,
+            decision.result.text,
+            decision.detail,
+            decision.token,
+            tuple(lines),
+            receipt,
+            now,
+        )
+
+    def short_code(self, code: str, now: datetime | None = None) -> list[str]:
+        """The display lines for a keypad short code (see :data:`SHORT_CODES`)."""
+        text = str(code).strip()
+        if not (text.isascii() and text.isdigit() and 1 <= len(text) <= 3):
+            raise FormatError(f"short code {code!r} is not 1 to 3 digits")
+        normal = str(int(text))
+        if normal not in SHORT_CODES:
+            known = ", ".join(SHORT_CODES)
+            raise FormatError(f"short code {text} is not one of {known}")
+        now = self._catch_up(now)
+        if normal == EMERGENCY_CODE:
+            return self._take_emergency_credit(now)
+        return _SHORT_CODE_LINES[normal](self)
+
+    # -- time ---------------------------------------------------------------------------
+
+    def advance(self, until: datetime, load: Any = None) -> None:
+        """Run the meter up to ``until`` with ``load`` (watts; None keeps the standing load).
+
+        A load given in watts becomes the standing load; any other load (a
+        profile the credit engine understands) is used for this run only.
+        """
+        _require_aware(until)
+        if until < self.clock:
+            raise RangeError(
+                f"time {until.isoformat()} is before the meter's clock {self.clock.isoformat()}; "
+                "the meter's clock never goes backwards"
+            )
+        if load is None:
+            load = self.load_watts
+        elif isinstance(load, int) and not isinstance(load, bool):
+            if load < 0:
+                raise RangeError(f"load {load} W is negative")
+            self.load_watts = load
+        if until > self.clock:
+            self.engine.advance(until, load)
+        self.clock = until
+
+    def _catch_up(self, now: datetime | None) -> datetime:
+        if now is None:
+            return self.clock
+        self.advance(now)
+        return now
+
+    # -- reading it ---------------------------------------------------------------------
+
+    def status(self) -> MeterStatus:
+        decoder = self.decoder
+        return MeterStatus(
+            decoder.identity.drn,
+            decoder.identity.pan,
+            decoder.identity.mfr_text,
+            KeyInfo.of(decoder.keys),
+            self.clock,
+            self.load_watts,
+            len(decoder.tids.tids),
+            decoder.tids.capacity,
+            decoder.tids.oldest,
+            decoder.tids.newest,
+            decoder.lockout.failures,
+            decoder.lockout.locked_until,
+            decoder.kct.expire(self.clock).held,
+            len(decoder.keys.set_sections),
+            decoder.kct.expire(self.clock).started,
+            self.engine.status(),
+        )
+
+    # -- persistence --------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "clock": self.clock.isoformat(),
+            "load_watts": self.load_watts,
+            "decoder": self.decoder.to_dict(),
+            "credit": self.engine.to_dict(),
+            "events": self.events.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Meter:
+        from sts.meter.credit import CreditEngine
+
+        load = data["load_watts"]
+        if not isinstance(load, int) or load < 0:
+            raise RangeError(f"standing load {load!r} is not a whole number of watts >= 0")
+        return cls(
+            DecoderState.from_dict(data["decoder"]),
+            CreditEngine.from_dict(data["credit"]),
+            datetime.fromisoformat(data["clock"]),
+            EventLog.from_dict(data["events"]),
+            load,
+        )
+
+    # -- carrying out accepted tokens ---------------------------------------------------
+
+    def _carry_out(self, decision: Decision, now: datetime) -> tuple[Any, list[str]]:
+        """Act on an accepted token; the receipt (if any) and extra display lines."""
+        action = decision.action
+        engine = self.engine
+        match action:
+            case AddCredit(kind, amount):
+                receipt = engine.apply_credit(kind, amount, now)
+                return receipt, _credit_lines(kind, amount, receipt)
+            case ClearRegister(register):
+                engine.clear_credit(int(register), now)
+                return None, [f"Cleared {register.name.lower().replace('_', ' ')}"]
+            case SetLoadLimit(watts):
+                engine.set_power_limit(watts, now)
+                return None, [f"Power limit {watts} W"]
+            case SetUnbalanceLimit(watts):
+                engine.set_phase_unbalance_limit(watts, now)
+                return None, [f"Unbalance limit {watts} W"]
+            case ResetTamper():
+                engine.clear_tamper(now)
+                return None, ["Tamper cleared"]
+            case HoldKeySection(held, needed):
+                return None, [f"{held} of {needed} key tokens"]
+            case ChangeKey(_, after, rollover):
+                lines = [f"KRN {after.krn}", f"TI {after.ti:02d}"]
+                if rollover:
+                    lines.append(f"Base date {int(after.base_date)}")
+                return None, lines
+            case RunTests(functions):
+                return None, self._test_lines(functions)
+        return None, []
+
+    def _test_lines(self, functions: TestControl) -> list[str]:
+        keys = self.decoder.keys
+        credit = self.engine.status()
+        lines: list[str] = []
+        for flag in TestControl:
+            if not functions & flag:
+                continue
+            match flag:
+                case TestControl.LOAD_SWITCH:
+                    lines.append("Load switch test OK")
+                case TestControl.DISPLAY_TEST:
+                    lines.append(DISPLAY_TEST)
+                case TestControl.TOTAL_ENERGY:
+                    lines.append(f"Total {_kwh(_get(credit, 'total_kwh'))} kWh")
+                case TestControl.KEY_REVISION:
+                    lines.append(f"KRN {keys.krn}")
+                case TestControl.TARIFF_INDEX:
+                    lines.append(f"TI {keys.ti:02d}")
+                case TestControl.TOKEN_READER:
+                    lines.append("Keypad test OK")
+                case TestControl.POWER_LIMIT:
+                    lines.append(_power_limit_line(_get(credit, "power_limit_w")))
+                case TestControl.TAMPER_STATUS:
+                    lines.append(_tamper_line(_get(credit, "tamper")))
+                case TestControl.POWER_NOW:
+                    lines.append(f"Power {_get(credit, 'power_w')} W")
+                case TestControl.SOFTWARE_VERSION:
+                    lines.append(f"Software {SOFTWARE_VERSION}")
+                case TestControl.PHASE_UNBALANCE_LIMIT:
+                    limit = _get(credit, "phase_unbalance_limit_w")
+                    lines.append(f"Unbalance limit {limit if limit else 'none'}")
+                case TestControl.TARIFF_RATE:
+                    lines.append(f"Rate {_get(credit, 'tariff_rate')}")
+        return lines
+
+    def _take_emergency_credit(self, now: datetime) -> list[str]:
+        result = self.engine.take_emergency_credit(now)
+        self.events.record(now, EventKind.EMERGENCY_CREDIT, str(_plain(result)))
+        return ["Emergency credit", str(_plain(result))]
+
+    def _log(self, decision: Decision, before: DecoderState, now: datetime) -> None:
+        token = decision.token
+        name = token.name if token is not None else "entry"
+        if decision.accepted:
+            kind = EventKind.TEST if isinstance(decision.action, RunTests) else None
+            self.events.record(
+                now, kind or EventKind.TOKEN_ACCEPTED, f"{name}: {decision.detail or 'accepted'}"
+            )
+            if isinstance(decision.action, ChangeKey):
+                self.events.record(now, EventKind.KEY_CHANGED, decision.detail)
+            return
+        self.events.record(
+            now, EventKind.TOKEN_REJECTED, f"{name}: {decision.result.text} ({decision.detail})"
+        )
+        after = decision.state.lockout
+        if after.locked_until != before.lockout.locked_until and after.is_locked(now):
+            seconds = after.remaining(now) // timedelta(seconds=1)
+            self.events.record(
+                now, EventKind.LOCKOUT, f"{after.failures} wrong entries: locked for {seconds} s"
+            )
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def derive_key(
+    identity: MeterIdentity,
+    vending_key: VendingKey,
+    dkga: str | None,
+    sgc: int,
+    krn: int,
+    kt: int,
+    ti: int,
+    base: BaseDate,
+    ea: str | EncryptionAlgorithm | None,
+) -> DecoderKey:
+    """The meter's decoder key from a vending key by DKGA02 or DKGA04."""
+    algorithm = dkga or ("04" if vending_key.bits == 160 else "02")
+    ea_code = EncryptionAlgorithm.parse(ea).value if ea is not None else "07"
+    params = KeyParameters(identity.pan, sgc, kt, ti, krn, base, ea_code)
+    return derive_decoder_key(algorithm, vending_key, params)
+
+
+def _new_engine(start: datetime) -> CreditEngine:
+    from sts.meter.credit import CreditEngine
+
+    return CreditEngine.new(start)
+
+
+def _require_aware(when: datetime) -> None:
+    if not isinstance(when, datetime) or when.tzinfo is None or when.utcoffset() is None:
+        raise FormatError(f"time {when!r} has no timezone; the meter needs timezone-aware times")
+
+
+def _get(status: Any, name: str) -> Any:
+    return getattr(status, name, None)
+
+
+def _kwh(value: Any) -> str:
+    return "?" if value is None else f"{Decimal(value):.1f}"
+
+
+def _power_limit_line(watts: Any) -> str:
+    return f"Power limit {watts} W" if watts else "Power limit none"
+
+
+def _tamper_line(tamper: Any) -> str:
+    return "Tamper: detected" if tamper else "Tamper: none"
+
+
+def _credit_lines(kind: CreditKind, amount: int | Decimal, receipt: Any) -> list[str]:
+    if kind is CreditKind.ELECTRICITY:
+        lines = [f"+{Decimal(amount) / 10:.1f} kWh"]
+    else:
+        lines = [f"+{Decimal(amount):.2f}"]
+    describe: Callable[[], list[str]] | None = getattr(receipt, "lines", None)
+    if describe is not None:
+        lines.extend(describe())
+    return lines
+
+
+_SHORT_CODE_LINES: dict[str, Callable[[Meter], list[str]]] = {}

@@ -1,0 +1,139 @@
+"""Meter state files: a simulated meter as a JSON document on disk.
+
+A state file is one JSON object::
+
+    {"format": "sts-meter-state", "version": 1, "meter": {...Meter.to_dict()...}}
+
+It holds everything the meter knows, including its decoder key in hex (this
+is a simulated meter; the file is created readable by its owner only, and no
+command prints the key).
+
+This module is the one place below ``cli.py`` in ``sts.meter`` that touches
+the disk: :func:`save` and :func:`load`. Keeping the atomic write here, next
+to the format it writes, lets it be tested on its own and keeps ``cli.py`` free
+of logic. :func:`dumps` and :func:`loads` are the pure halves.
+
+Writing is atomic: the document goes to a temporary file in the same
+directory, which is flushed and fsynced and then renamed over the old file
+with :func:`os.replace`. An interrupted or failed save leaves the previous
+file as it was (and no temporary file behind). Reading refuses, with a
+:class:`~sts.errors.FormatError` naming the file, anything that is not
+JSON, not a meter state document, of an unknown version, or whose contents
+do not make a meter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sts.errors import FormatError, StsError
+from sts.meter.meter import Meter
+
+FORMAT_TAG = "sts-meter-state"
+VERSION = 1
+
+
+def to_document(meter: Meter) -> dict[str, Any]:
+    """The JSON-ready document for ``meter``."""
+    return {"format": FORMAT_TAG, "version": VERSION, "meter": meter.to_dict()}
+
+
+def dumps(meter: Meter) -> str:
+    """The state file text for ``meter``."""
+    return json.dumps(to_document(meter), indent=2) + "\n"
+
+
+def from_document(document: Any, source: str = "meter state") -> Meter:
+    """The meter a parsed document describes; FormatError naming ``source`` otherwise."""
+    if not isinstance(document, dict) or document.get("format") != FORMAT_TAG:
+        found = document.get("format") if isinstance(document, dict) else type(document).__name__
+        raise FormatError(
+            f"{source} is not a meter state file: format is {found!r}, expected {FORMAT_TAG!r}"
+        )
+    version = document.get("version")
+    if version != VERSION:
+        raise FormatError(
+            f"{source} is a meter state file of version {version!r}; this toolkit reads "
+            f"version {VERSION}"
+        )
+    body = document.get("meter")
+    if not isinstance(body, dict):
+        raise FormatError(f"{source} has no 'meter' object")
+    try:
+        return Meter.from_dict(body)
+    except StsError as exc:
+        raise FormatError(f"{source} is damaged: {exc}") from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise FormatError(f"{source} is damaged: {what}") from exc
+
+
+def loads(text: str, source: str = "meter state") -> Meter:
+    """The meter in state file text."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormatError(
+            f"{source} is not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from exc
+    return from_document(document, source)
+
+
+def load(path: str | os.PathLike[str]) -> Meter:
+    """The meter kept in the state file at ``path``."""
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        raise FormatError(f"meter state file {file} does not exist") from None
+    except OSError as exc:
+        raise FormatError(f"meter state file {file} cannot be read: {exc.strerror}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FormatError(f"meter state file {file} is not UTF-8 text") from None
+    return loads(text, f"meter state file {file}")
+
+
+def save(meter: Meter, path: str | os.PathLike[str], *, overwrite: bool = True) -> None:
+    """Write ``meter`` to ``path`` atomically (see the module docstring).
+
+    With ``overwrite=False`` an existing file is refused with a FormatError.
+    """
+    file = Path(path)
+    if not overwrite and file.exists():
+        raise FormatError(f"meter state file {file} exists already; refusing to overwrite it")
+    directory = file.parent if str(file.parent) else Path(".")
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, kept on success)
+        "w", encoding="utf-8", dir=directory, prefix=f".{file.name}.", suffix=".tmp", delete=False
+    )
+    temporary = Path(handle.name)
+    try:
+        with handle:
+            json.dump(to_document(meter), handle, indent=2)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, file)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        if isinstance(exc, OSError):
+            raise StsError(f"meter state file {file} cannot be written: {exc.strerror}") from exc
+        raise
+    _sync_directory(directory)
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the rename durable where the platform allows it (not on Windows)."""
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
