@@ -42,19 +42,19 @@ from sts.tokens.tid import BaseDate, vending_tid
 
 def key_parameters(spec: Mapping[str, Any], where: str) -> tuple[str, VendingKey, KeyParameters]:
     """(DKGA code, vending key, parameters) from a derivation object at ``where``."""
-    dkga = need_text(spec, "dkga")
-    vk = VendingKey(need_hex_bytes(spec, "vk"))
-    sgc = need(spec, "sgc")
+    dkga = need_text(spec, "dkga", where)
+    vk = VendingKey(need_hex_bytes(spec, "vk", where))
+    sgc = need(spec, "sgc", where)
     if isinstance(sgc, str) and sgc.isdigit():
         sgc = int(sgc)
     if not isinstance(sgc, int) or isinstance(sgc, bool):
         raise MalformedLine(f"field '{where}.sgc' is {sgc!r}; expected 6 digits")
     params = KeyParameters(
-        pan=need_text(spec, "pan"),
+        pan=need_text(spec, "pan", where),
         sgc=sgc,
-        kt=need_int(spec, "kt"),
-        ti=need_int(spec, "ti"),
-        krn=need_int(spec, "krn"),
+        kt=need_int(spec, "kt", where),
+        ti=need_int(spec, "ti", where),
+        krn=need_int(spec, "krn", where),
         base_date=BaseDate.parse(get(spec, "bd", 1993)),
         ea=str(get(spec, "ea", "07")),
     )

@@ -27,11 +27,18 @@ class MalformedLine(Exception):
     """A line lacks a field the format requires, or has one of the wrong type."""
 
 
-def need(data: Mapping[str, Any], path: str) -> Any:
-    """The value at a dotted ``path``; MalformedLine naming the path when absent."""
+def _named(path: str, prefix: str) -> str:
+    return f"{prefix}.{path}" if prefix else path
+
+
+def need(data: Mapping[str, Any], path: str, prefix: str = "") -> Any:
+    """The value at a dotted ``path``; MalformedLine naming the path when absent.
+
+    ``prefix`` is where ``data`` sits in the line (e.g. ``key.derive``), for messages.
+    """
     value = get(data, path)
     if value is _MISSING:
-        raise MalformedLine(f"missing field '{path}'")
+        raise MalformedLine(f"missing field '{_named(path, prefix)}'")
     return value
 
 
@@ -50,24 +57,24 @@ def has(data: Mapping[str, Any], path: str) -> bool:
     return get(data, path) is not _MISSING
 
 
-def need_int(data: Mapping[str, Any], path: str) -> int:
-    value = need(data, path)
+def need_int(data: Mapping[str, Any], path: str, prefix: str = "") -> int:
+    value = need(data, path, prefix)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise MalformedLine(f"field '{path}' is {value!r}; expected an integer")
+        raise MalformedLine(f"field '{_named(path, prefix)}' is {value!r}; expected an integer")
     return value
 
 
-def need_text(data: Mapping[str, Any], path: str) -> str:
-    value = need(data, path)
+def need_text(data: Mapping[str, Any], path: str, prefix: str = "") -> str:
+    value = need(data, path, prefix)
     if not isinstance(value, str):
-        raise MalformedLine(f"field '{path}' is {value!r}; expected a string")
+        raise MalformedLine(f"field '{_named(path, prefix)}' is {value!r}; expected a string")
     return value
 
 
-def need_mapping(data: Mapping[str, Any], path: str) -> Mapping[str, Any]:
-    value = need(data, path)
+def need_mapping(data: Mapping[str, Any], path: str, prefix: str = "") -> Mapping[str, Any]:
+    value = need(data, path, prefix)
     if not isinstance(value, Mapping):
-        raise MalformedLine(f"field '{path}' is {value!r}; expected an object")
+        raise MalformedLine(f"field '{_named(path, prefix)}' is {value!r}; expected an object")
     return value
 
 
@@ -81,16 +88,18 @@ def hex_value(value: Any, path: str) -> int:
         raise MalformedLine(f"field '{path}' is {value!r}; expected a hex string") from None
 
 
-def need_hex(data: Mapping[str, Any], path: str) -> int:
-    return hex_value(need(data, path), path)
+def need_hex(data: Mapping[str, Any], path: str, prefix: str = "") -> int:
+    return hex_value(need(data, path, prefix), _named(path, prefix))
 
 
-def need_hex_bytes(data: Mapping[str, Any], path: str) -> bytes:
-    text = need_text(data, path)
+def need_hex_bytes(data: Mapping[str, Any], path: str, prefix: str = "") -> bytes:
+    text = need_text(data, path, prefix)
     try:
         return bytes.fromhex(text)
     except ValueError:
-        raise MalformedLine(f"field '{path}' is {text!r}; expected hex bytes") from None
+        raise MalformedLine(
+            f"field '{_named(path, prefix)}' is {text!r}; expected hex bytes"
+        ) from None
 
 
 def hex16(value: int) -> str:

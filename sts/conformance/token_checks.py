@@ -71,7 +71,7 @@ def _line_key(data: Mapping[str, Any], report: Report) -> DecoderKey | None:
     if "derive" in spec:
         key: DecoderKey | None = None
         with report.step("dk", want or "a derived key"):
-            key = derive_key(need_mapping(spec, "derive"), "key.derive")
+            key = derive_key(need_mapping(spec, "derive", "key"), "key.derive")
         if key is None:
             return None
     else:
@@ -90,7 +90,7 @@ def _key_hex(data: Mapping[str, Any], path: str) -> str:
 
 
 def _field_value(fields: Mapping[str, Any], name: str) -> int:
-    value = need(fields, name)
+    value = need(fields, name, "fields")
     if name in _HEX_FIELDS:
         return hex_value(value, f"fields.{name}")
     if not isinstance(value, int) or isinstance(value, bool):
@@ -200,11 +200,11 @@ def _check_new_key(data: Mapping[str, Any], token: Token, report: Report) -> Non
     spec = need_mapping(data, "new_key")
     if not isinstance(token, KeyChangeToken):
         raise MalformedLine("field 'new_key' belongs to key change tokens only")
-    stated = need_hex_bytes(spec, "dk") if has(spec, "dk") else None
+    stated = need_hex_bytes(spec, "dk", "new_key") if has(spec, "dk") else None
     derived: DecoderKey | None = None
     expected_registers: dict[str, int] = {}
     if has(spec, "derive"):
-        derive = need_mapping(spec, "derive")
+        derive = need_mapping(spec, "derive", "new_key")
         with report.step("new_key.dk", stated.hex().upper() if stated else "a derived key"):
             _, _, params = key_parameters(derive, "new_key.derive")
             derived = derive_key(derive, "new_key.derive")
