@@ -42,6 +42,12 @@ class RangeError(StsError, ValueError):
     result_code = ResultCode.RANGE
 
 
+class RegisterOverflowError(StsError, ValueError):
+    """Credit that would take a meter register past its maximum (the wallet is full)."""
+
+    result_code = ResultCode.OVERFLOW
+
+
 class FunctionError(StsError):
     """Something this toolkit or meter does not support (DKGA01/03, 3-token key change sets)."""
 
