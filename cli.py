@@ -8,13 +8,15 @@ operation or rejected token) or 2 (bad usage).
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TextIO
 
 import click
@@ -24,6 +26,8 @@ from sts.codec import WithdrawnAlgorithmWarning, decode_full, encode
 from sts.conformance import RunResult
 from sts.crypto import DecoderKey, KeyParameters, VendingKey, derive_decoder_key
 from sts.errors import StsError
+from sts.meter import state as meter_state
+from sts.meter.meter import Meter, MeterStatus, TokenOutcome
 from sts.tokens import (
     ALL_TESTS,
     ClearCredit,
@@ -100,10 +104,309 @@ def demo() -> None:
 
 # --- meter ------------------------------------------------------------------------------
 
+_POWER_UNITS = {"w": 1, "kw": 1000, "mw": 1_000_000}
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+class _Power(click.ParamType):
+    """A power such as '2kW', '500W', '1.5kW' or '0' (watts)."""
+
+    name = "power"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lower().replace(" ", "")
+        number = text.rstrip("kmw")
+        unit = text[len(number) :] or "w"
+        try:
+            watts = Decimal(number) * _POWER_UNITS[unit]
+        except (ArithmeticError, KeyError):
+            self.fail(f"{value!r} is not a power like '2kW', '500W' or '1.5kW'", param, ctx)
+        if watts < 0 or watts != watts.to_integral_value():
+            self.fail(f"{value!r} is not a whole number of watts of 0 or more", param, ctx)
+        return int(watts)
+
+
+class _Duration(click.ParamType):
+    """A duration such as '3h', '15m', '1d', '90s' or '1h30m'."""
+
+    name = "duration"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        text = str(value).strip().lower().replace(" ", "")
+        parts = re.fullmatch(r"(?:\d+(?:\.\d+)?[smhdw])+", text)
+        if not parts:
+            self.fail(f"{value!r} is not a duration like '3h', '15m', '1d' or '1h30m'", param, ctx)
+        seconds = sum(
+            Decimal(amount) * _DURATION_UNITS[unit]
+            for amount, unit in re.findall(r"(\d+(?:\.\d+)?)([smhdw])", text)
+        )
+        return timedelta(seconds=float(seconds))
+
+
+class _MeterTime(click.ParamType):
+    """A time: 'YYYY-MM-DD HH:MM' (local), with an offset ('+02:00', 'Z'), or '+DURATION'.
+
+    '+DURATION' is relative to the meter's clock and converts to a timedelta.
+    """
+
+    name = "time"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime | timedelta:
+        if isinstance(value, datetime | timedelta):
+            return value
+        text = str(value).strip()
+        if text.startswith("+"):
+            return _Duration().convert(text[1:], param, ctx)
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(
+                f"{value!r} is not a time like '2025-03-01 14:30', '2025-03-01 14:30+02:00' "
+                "or '+1h' (after the meter's clock)",
+                param,
+                ctx,
+            )
+        return when.astimezone() if when.tzinfo is None else when
+
+
+def _shown_time(when: datetime | None) -> str:
+    """A time as the CLI shows it: local, with its offset."""
+    return "-" if when is None else when.astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
+
+
+def _meter_at(meter: Meter, at: datetime | timedelta | None) -> datetime | None:
+    """--at resolved against the meter's clock (a '+DURATION' counts from it)."""
+    return meter.clock + at if isinstance(at, timedelta) else at
+
+
+def _credit_rows(credit: dict[str, Any]) -> list[tuple[str, str]]:
+    """Flat (name, value) rows of the credit engine's status, for a table."""
+    rows: list[tuple[str, str]] = []
+    for name, value in credit.items():
+        label = name.replace("_", " ")
+        if isinstance(value, dict):
+            rows.extend((f"{label} {k.replace('_', ' ')}", str(v)) for k, v in value.items())
+        elif isinstance(value, list):
+            rows.append((label, ", ".join(str(v) for v in value) or "-"))
+        else:
+            rows.append((label, "-" if value is None else str(value)))
+    return rows
+
+
+def _render_meter(status: MeterStatus, events: list[Any]) -> None:
+    from rich.table import Table
+
+    keys = status.keys
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    rows = [
+        ("meter number", f"{status.drn} (MeterPAN {status.pan}, manufacturer {status.mfr_code})"),
+        ("clock", _shown_time(status.clock)),
+        ("standing load", f"{status.load_watts} W"),
+        (
+            "key",
+            f"{keys.key_bits}-bit EA{keys.ea}, fingerprint {keys.key_fingerprint}; SGC "
+            f"{keys.sgc:06d} KRN {keys.krn} KT {keys.kt} TI {keys.ti:02d} KEN {keys.ken}",
+        ),
+        ("base date", str(keys.base_date)),
+        (
+            "TID memory",
+            f"{status.tid_count} of {status.tid_capacity}, oldest {status.tid_oldest}, "
+            f"newest {status.tid_newest}",
+        ),
+        (
+            "lockout",
+            f"locked until {_shown_time(status.locked_until)}"
+            if status.locked
+            else f"{status.lockout_failures} wrong entries in a row",
+        ),
+    ]
+    if status.kct_held:
+        rows.append(
+            (
+                "key change",
+                f"{status.kct_held} of {status.kct_needed} tokens held since "
+                f"{_shown_time(status.kct_started)}",
+            )
+        )
+    rows.extend(_credit_rows(status.to_dict()["credit"] or {}))
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    if events:
+        console.rule("recent events")
+        for event in events:
+            console.print(
+                f"{_shown_time(event.at)}  {event.kind.value}: {event.detail}", highlight=False
+            )
+
+
+def _render_outcome(outcome: TokenOutcome) -> None:
+    from rich.panel import Panel
+
+    colour = "green" if outcome.accepted else "red"
+    body = "\n".join(outcome.display)
+    if outcome.detail and not outcome.accepted:
+        body += f"\n[dim]{outcome.detail}[/]"
+    title = f"[{colour}]{outcome.text} ({int(outcome.result)})[/]"
+    console.print(Panel(body, title=title, expand=False), highlight=False)
+
 
 @main.group()
 def meter() -> None:
     """A simulated STS keypad meter kept in a JSON state file."""
+
+
+_meter_file = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+_meter_json = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+
+
+@meter.command("new")
+@_meter_file
+@click.option("--dk", metavar="HEX", help="The decoder key (16 or 32 hex digits).")
+@click.option("--vk", metavar="HEX", help="Or a vending key to derive it from (16 or 40 hex).")
+@click.option("--dkga", type=click.Choice(["02", "04"]), help="02 or 04 (default: by --vk size).")
+@click.option("--drn", required=True, metavar="DIGITS", help="The 11 or 13-digit meter number.")
+@click.option("--sgc", type=click.IntRange(0, 999_999), help="Supply group code (with --vk).")
+@click.option("--krn", type=click.IntRange(1, 9), default=1, show_default=True)
+@click.option("--kt", type=click.IntRange(0, 3), default=2, show_default=True, help="Key type.")
+@click.option("--ti", type=click.IntRange(0, 99), default=1, show_default=True)
+@click.option("--ken", type=click.IntRange(0, 255), default=255, show_default=True)
+@click.option("--ea", type=click.Choice(["07", "11", "09"]), help="Default: by key size.")
+@click.option(
+    "--base-date", type=click.Choice(["1993", "2014", "2035"]), default="2014", show_default=True
+)
+@click.option(
+    "--manufactured",
+    type=_MeterTime(),
+    help="When the meter was made; its clock starts here (default: now).",
+)
+@click.option("--tid-memory", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--mfr-code", type=int, help="Manufacturer code (default: from the DRN).")
+@click.option("--force", is_flag=True, help="Overwrite an existing state file.")
+@_meter_json
+def meter_new(file: Path, **o: Any) -> None:
+    """Make a new simulated meter and write its state FILE."""
+    if (o["dk"] is None) == (o["vk"] is None):
+        raise click.UsageError("give the decoder key as --dk, or a vending key as --vk")
+    if o["vk"] is not None and o["sgc"] is None:
+        raise click.UsageError("to derive the decoder key from --vk, also give --sgc")
+    manufactured = o["manufactured"]
+    if isinstance(manufactured, timedelta):
+        raise click.BadParameter("give an absolute time", param_hint="--manufactured")
+    if manufactured is None:
+        manufactured = datetime.now().astimezone().replace(second=0, microsecond=0)
+    if o["ea"] == "09":
+        err_console.print("[yellow]warning:[/] EA09 (DES) was withdrawn in STS Edition 3")
+    with refusals():
+        made = Meter.manufacture(
+            drn=o["drn"],
+            manufactured=manufactured,
+            key=DecoderKey.from_hex(o["dk"]) if o["dk"] else None,
+            vending_key=VendingKey.from_hex(o["vk"]) if o["vk"] else None,
+            dkga=o["dkga"],
+            sgc=o["sgc"] if o["sgc"] is not None else 0,
+            krn=o["krn"],
+            kt=o["kt"],
+            ti=o["ti"],
+            ken=o["ken"],
+            ea=o["ea"],
+            base_date=o["base_date"],
+            tid_memory=o["tid_memory"],
+            mfr_code=o["mfr_code"],
+        )
+        meter_state.save(made, file, overwrite=o["force"])
+    if o["as_json"]:
+        emit_json({"file": str(file), "meter": made.status().to_dict()})
+        return
+    console.print(f"[green]made[/] meter {made.status().drn} in {file}", highlight=False)
+    _render_meter(made.status(), [])
+
+
+@meter.command("enter")
+@_meter_file
+@click.argument("digits", nargs=-1, required=True)
+@click.option(
+    "--at",
+    type=_MeterTime(),
+    help="When the token is keyed in: 'YYYY-MM-DD HH:MM[+HH:MM]' or '+15m' (default: the "
+    "meter's clock). Never before the meter's clock.",
+)
+@_meter_json
+def meter_enter(
+    file: Path, digits: tuple[str, ...], at: datetime | timedelta | None, as_json: bool
+) -> None:
+    """Key a 20-digit token into the meter in FILE (exit 1 if it is rejected)."""
+    with refusals():
+        current = meter_state.load(file)
+        outcome = current.enter_token(" ".join(digits), _meter_at(current, at))
+        meter_state.save(current, file)
+    status = current.status()
+    if as_json:
+        emit_json(outcome.to_dict() | {"credit": status.to_dict()["credit"]})
+    else:
+        _render_outcome(outcome)
+        for name, value in _credit_rows(status.to_dict()["credit"] or {}):
+            console.print(f"{name}: {value}", highlight=False)
+    if not outcome.accepted:
+        if not as_json:
+            err_console.print(
+                f"token rejected: {outcome.text} ({int(outcome.result)})"
+                + (f": {outcome.detail}" if outcome.detail else ""),
+                highlight=False,
+            )
+        raise click.exceptions.Exit(1)
+
+
+@meter.command("run")
+@_meter_file
+@click.option("--load", "load", type=_Power(), help="Load in watts ('2kW', '500W'); default: "
+              "the standing load.")  # fmt: skip
+@click.option("--for", "duration", type=_Duration(), required=True, help="'3h', '15m', '1d'.")
+@_meter_json
+def meter_run(file: Path, load: int | None, duration: timedelta, as_json: bool) -> None:
+    """Let time pass on the meter in FILE with a load connected."""
+    with refusals():
+        current = meter_state.load(file)
+        start = current.clock
+        current.advance(start + duration, load)
+        meter_state.save(current, file)
+    status = current.status()
+    if as_json:
+        emit_json(status.to_dict())
+        return
+    console.print(
+        f"ran {duration} at {status.load_watts} W: {_shown_time(start)} -> "
+        f"{_shown_time(status.clock)}",
+        highlight=False,
+    )
+    _render_meter(status, [])
+
+
+@meter.command("show")
+@_meter_file
+@click.option("--events", "event_count", type=click.IntRange(0), default=10, show_default=True,
+              help="How many recent events to list.")  # fmt: skip
+@_meter_json
+def meter_show(file: Path, event_count: int, as_json: bool) -> None:
+    """Show the meter in FILE: registers, wallets, lockout, recent events."""
+    with refusals():
+        current = meter_state.load(file)
+    status = current.status()
+    events = current.events.latest(event_count) if event_count else []
+    if as_json:
+        emit_json(status.to_dict() | {"events": [event.to_dict() for event in events]})
+        return
+    _render_meter(status, events)
 
 
 # --- conformance ------------------------------------------------------------------------

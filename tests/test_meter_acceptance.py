@@ -67,6 +67,7 @@ def make_meter(
     dk: str = CTSA_DK, drn: str = CTSA_DRN, made: datetime = MADE, **options: Any
 ) -> Meter:
     options.setdefault("sgc", 123456)
+    options.setdefault("base_date", 1993)
     return Meter.manufacture(drn=drn, key=sts.DecoderKey.from_hex(dk), manufactured=made, **options)
 
 

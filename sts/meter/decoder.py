@@ -70,7 +70,7 @@ from typing import Any, Protocol
 
 from sts.codec import EncryptionAlgorithm, WithdrawnAlgorithmWarning, cipher_for, decrypt_number
 from sts.crypto.keys import DecoderKey
-from sts.errors import FormatError, FunctionError, RangeError, StsError
+from sts.errors import CrcError, FormatError, FunctionError, RangeError, StsError
 from sts.meter.key_change import KctCollector, KctState, sections_for
 from sts.meter.lockout import Lockout
 from sts.meter.tid_memory import DEFAULT_CAPACITY, TidMemory
@@ -383,6 +383,9 @@ def decide(state: DecoderState, digits: str, now: datetime, credit: CreditCheck)
 
     try:
         token = _decrypt(state.keys, number)
+    except CrcError:
+        detail = "the token does not decrypt under this meter's key: a wrong key or a typo"
+        return _refuse(state, now, ResultCode.CRC, detail)
     except StsError as exc:
         return _refuse(state, now, exc.result_code or ResultCode.FORMAT, str(exc))
 
@@ -562,7 +565,12 @@ def _key_change(state: DecoderState, token: KeyChangeToken, now: datetime) -> De
     tids = state.tids.cleared() if order.rollover else state.tids
     changed = replace(state, keys=after, tids=tids, kct=kct.applied())
     action = ChangeKey(before, after, order.rollover)
-    detail = f"key changed: KRN {before.krn} -> {after.krn}, TI {before.ti} -> {after.ti}"
+    detail = (
+        f"KRN {before.krn} -> {after.krn}, KT {before.kt} -> {after.kt}, "
+        f"TI {before.ti} -> {after.ti}, key {before.key.fingerprint} -> {after.key.fingerprint}"
+    )
+    if order.rollover:
+        detail += f", base date {int(before.base_date)} -> {int(base_date)}, TIDs cleared"
     return _accept(changed, ResultCode.ACCEPT, detail, token, action)
 
 

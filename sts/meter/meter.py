@@ -287,7 +287,7 @@ class Meter:
         ti: int = 1,
         ken: int = 255,
         ea: str | EncryptionAlgorithm | None = None,
-        base_date: BaseDate | int | str = BaseDate.Y1993,
+        base_date: BaseDate | int | str = BaseDate.Y2014,
         tid_memory: int = DEFAULT_CAPACITY,
         mfr_code: int | None = None,
         engine: CreditEngine | None = None,
@@ -514,12 +514,15 @@ class Meter:
         token = decision.token
         name = token.name if token is not None else "entry"
         if decision.accepted:
-            kind = EventKind.TEST if isinstance(decision.action, RunTests) else None
-            self.events.record(
-                now, kind or EventKind.TOKEN_ACCEPTED, f"{name}: {decision.detail or 'accepted'}"
-            )
-            if isinstance(decision.action, ChangeKey):
+            action = decision.action
+            if isinstance(action, ChangeKey):
+                self.events.record(now, EventKind.TOKEN_ACCEPTED, f"{name}: set complete")
                 self.events.record(now, EventKind.KEY_CHANGED, decision.detail)
+            elif isinstance(action, RunTests):
+                self.events.record(now, EventKind.TEST, f"{name}: {action.functions!r}")
+            else:
+                detail = decision.detail or "accepted"
+                self.events.record(now, EventKind.TOKEN_ACCEPTED, f"{name}: {detail}")
             return
         self.events.record(
             now, EventKind.TOKEN_REJECTED, f"{name}: {decision.result.text} ({decision.detail})"
