@@ -545,3 +545,9 @@ def test_block_must_be_64_bits(block: int) -> None:
 def test_errors_carry_result_codes(error: type[StsError], code: ResultCode) -> None:
     assert issubclass(error, StsError)
     assert error.result_code is code
+
+
+def test_64_bit_order_refuses_an_sgc_it_cannot_carry() -> None:
+    # A 2-token set has no SGC sections (sts-reference 10.3), so an SGC would be lost silently.
+    with pytest.raises(FormatError, match="SGC 123457"):
+        KeyChangeOrder(bytes(8), krn=1, kt=2, ti=1, sgc=123457)

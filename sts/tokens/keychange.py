@@ -194,6 +194,10 @@ class KeyChangeOrder:
             raise RangeError(f"SGC {self.sgc} is not a 6-digit supply group code")
         if len(self.new_key) == 16 and self.sgc is None:
             raise FormatError("a 128-bit key change set carries the SGC; give the new SGC")
+        if len(self.new_key) == 8 and self.sgc is not None:
+            raise FormatError(
+                f"a 64-bit key change set cannot carry SGC {self.sgc}; the meter keeps its SGC"
+            )
 
     def __repr__(self) -> str:
         return (
