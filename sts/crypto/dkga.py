@@ -59,7 +59,7 @@ class KeyParameters:
         object.__setattr__(self, "pan", validate_pan(self.pan))
         if not isinstance(self.sgc, int) or not 0 <= self.sgc <= 999_999:
             raise RangeError(f"SGC {self.sgc!r} is not a 6-digit supply group code")
-        if self.kt not in (0, 1, 2, 3):
+        if isinstance(self.kt, bool) or self.kt not in (0, 1, 2, 3):
             raise KeyTypeError(f"key type {self.kt!r} is not one of 0, 1, 2, 3")
         if not isinstance(self.ti, int) or not 0 <= self.ti <= 99:
             raise RangeError(f"tariff index {self.ti!r} is not in 0..99")

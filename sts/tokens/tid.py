@@ -96,7 +96,7 @@ def datetime_from_tid(tid: int, base: BaseDate) -> datetime:
 
 def check_tid(tid: int) -> int:
     """Return ``tid`` if it fits 24 bits, else raise RangeError."""
-    if not isinstance(tid, int) or not 0 <= tid <= MAX_TID:
+    if not isinstance(tid, int) or isinstance(tid, bool) or not 0 <= tid <= MAX_TID:
         raise RangeError(f"TID {tid!r} is outside 0..{MAX_TID}")
     return tid
 
