@@ -35,3 +35,7 @@ class KeyStoreError(VendingError):
 
 class StorageError(VendingError):
     """The database cannot be reached or is not at the expected schema version."""
+
+
+class KeyChangeNeeded(VendingError):
+    """A meter whose base date or key expiry number has no TID left: it needs a key change."""

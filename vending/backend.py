@@ -1,0 +1,137 @@
+"""What every vending service needs: the database, the master key, a clock and randomness.
+
+A :class:`Backend` is built once by the caller (``cli.py`` passes the system clock
+and ``random.SystemRandom()``; tests pass a fixed clock and a seeded generator)
+and handed to the service functions in ``vending.registry``, ``vending.vend``,
+``vending.keychange``, ``vending.migration`` and ``vending.reports``. It also
+keeps, for the life of the process, the vending keys it has unsealed and the
+decoder keys it has derived, so a busy vending point does not repeat the AES-GCM
+and DKGA work for every token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from sts.crypto.dkga import KeyParameters, derive_decoder_key
+from sts.crypto.keys import DecoderKey, VendingKey
+from sts.tokens.tid import BaseDate
+from vending.db import Database
+from vending.errors import VendingError
+from vending.keystore import MasterKey, associated_data, open_sealed
+from vending.models import Meter, VendingKeyRecord
+
+DECODER_KEY_CACHE_SIZE = 10_000
+
+
+class RandomBits(Protocol):
+    """A source of random bits: ``random.SystemRandom()`` or a seeded ``random.Random``."""
+
+    def getrandbits(self, k: int, /) -> int: ...
+
+
+def key_record_associated_data(record: VendingKeyRecord) -> bytes:
+    """The associated data a vending key is sealed with: what identifies its record."""
+    return associated_data("vending-key", record.sgc, record.krn, record.kt, record.dkga)
+
+
+@dataclass(frozen=True)
+class MeterKeyParameters:
+    """Everything a meter's decoder key is derived from, besides the vending key."""
+
+    pan: str
+    sgc: int
+    kt: int
+    ti: int
+    krn: int
+    base_date: int
+    ea: str
+    dkga: str
+
+    @classmethod
+    def of(cls, meter: Meter) -> MeterKeyParameters:
+        return cls(
+            meter.pan,
+            meter.sgc,
+            meter.kt,
+            meter.ti,
+            meter.krn,
+            meter.base_date,
+            meter.ea,
+            meter.dkga,
+        )
+
+    def key_parameters(self) -> KeyParameters:
+        return KeyParameters(
+            self.pan, self.sgc, self.kt, self.ti, self.krn, BaseDate(self.base_date), self.ea
+        )
+
+
+@dataclass
+class Backend:
+    """Sessions, master key, clock and random source for the vending services."""
+
+    sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]
+    master: MasterKey
+    clock: Callable[[], datetime]
+    rng: RandomBits
+    _vending_keys: dict[tuple[int, bytes], VendingKey] = field(default_factory=dict, repr=False)
+    _decoder_keys: dict[tuple[int, MeterKeyParameters], DecoderKey] = field(
+        default_factory=dict, repr=False
+    )
+
+    @classmethod
+    def open(
+        cls,
+        database: Database,
+        master: MasterKey,
+        clock: Callable[[], datetime],
+        rng: RandomBits,
+    ) -> Backend:
+        return cls(database.sessions, database.read_sessions, master, clock, rng)
+
+    def now(self) -> datetime:
+        """The clock's time in UTC; a naive time is refused."""
+        when = self.clock()
+        if when.tzinfo is None or when.utcoffset() is None:
+            raise VendingError(f"clock gave {when.isoformat()} without a timezone; expected UTC")
+        return when.astimezone(UTC)
+
+    def random_nibble(self) -> int:
+        """4 random bits for a token's RND field."""
+        return self.rng.getrandbits(4)
+
+    def vending_key(self, record: VendingKeyRecord) -> VendingKey:
+        """The record's vending key, unsealed under the master key (cached)."""
+        cache_key = (record.id, record.sealed)
+        key = self._vending_keys.get(cache_key)
+        if key is None:
+            key = open_sealed(self.master, record.sealed, key_record_associated_data(record))
+            self._vending_keys[cache_key] = key
+        return key
+
+    def decoder_key(self, record: VendingKeyRecord, params: MeterKeyParameters) -> DecoderKey:
+        """The decoder key for ``params`` under the record's vending key (cached)."""
+        cache_key = (record.id, params)
+        key = self._decoder_keys.get(cache_key)
+        if key is None:
+            key = derive(self.vending_key(record), params)
+            if len(self._decoder_keys) >= DECODER_KEY_CACHE_SIZE:
+                self._decoder_keys.clear()
+            self._decoder_keys[cache_key] = key
+        return key
+
+    def meter_key(self, meter: Meter) -> DecoderKey:
+        """The meter's current decoder key."""
+        return self.decoder_key(meter.vending_key, MeterKeyParameters.of(meter))
+
+
+def derive(vending_key: VendingKey, params: MeterKeyParameters) -> DecoderKey:
+    """The decoder key by the meter's DKGA (no caching)."""
+    return derive_decoder_key(params.dkga, vending_key, params.key_parameters())

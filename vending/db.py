@@ -1,0 +1,248 @@
+"""The vending database: engines, sessions, schema upgrades and where the file lives.
+
+This is the storage layer, the one place below ``cli.py`` that touches the disk.
+A database is named by a SQLAlchemy URL; without one the default is a SQLite file
+in the user's data directory (``platformdirs``), e.g. on Linux
+``~/.local/share/sts-toolkit/vending.sqlite``.
+
+SQLite is set up so that vends from several processes serialise correctly:
+pysqlite's own transaction handling is switched off and every write transaction
+starts with ``BEGIN IMMEDIATE``, which takes the database's write lock before the
+first read, so the meter's last TID cannot change between reading it and writing
+the next one. Readers (reports) start with a plain deferred ``BEGIN``. The file is
+in WAL mode with ``synchronous=FULL`` (every commit reaches the disk) and foreign
+keys on. PostgreSQL needs nothing special here: the services lock rows with
+``SELECT ... FOR UPDATE``.
+
+The schema is created and upgraded only by Alembic (``migrations/``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.orm import Session, sessionmaker
+
+from vending.errors import StorageError
+
+APP_NAME = "sts-toolkit"
+DEFAULT_FILE_NAME = "vending.sqlite"
+SQLITE_BUSY_TIMEOUT_S = 60.0
+#: Execution option that makes a SQLite connection begin a deferred (read) transaction.
+READ_ONLY = "sts_read_only"
+
+
+def default_database_path() -> Path:
+    """Where the default SQLite file lives: the user's data directory for this toolkit."""
+    from platformdirs import user_data_path
+
+    return user_data_path(APP_NAME, appauthor=False) / DEFAULT_FILE_NAME
+
+
+def sqlite_url(path: Path | str) -> str:
+    """The SQLAlchemy URL of a SQLite file."""
+    return f"sqlite:///{Path(path)}"
+
+
+def default_url() -> str:
+    return sqlite_url(default_database_path())
+
+
+def parse_url(url: str) -> URL:
+    """The URL object, or a StorageError naming what was wrong with it."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StorageError(
+            f"database URL {redact(url)!r} is not a SQLAlchemy URL; expected e.g. "
+            "sqlite:///path/to/file.sqlite or postgresql+psycopg://user@host/dbname"
+        ) from None
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def redact(url: str | URL) -> str:
+    """The URL as text with any password replaced by ``***``."""
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of a SQLite URL (None for other engines and in-memory SQLite)."""
+    parsed = url if isinstance(url, URL) else parse_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy (below) emit BEGIN itself; pysqlite would defer it to the first write.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url``; SQLite files get the locking set-up described above."""
+    parsed = parse_url(url)
+    backend = parsed.get_backend_name()
+    options: dict[str, Any] = {}
+    if backend == "sqlite":
+        options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+        path = sqlite_file(parsed)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    elif backend == "postgresql":
+        options["pool_pre_ping"] = False
+    options.update(kwargs)
+    try:
+        engine = create_engine(parsed, **options)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise StorageError(f"database URL {redact(parsed)!r} needs a driver: {exc}") from None
+    if backend == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _alembic_config(engine: Engine) -> Config:
+    ini = resources.files("migrations").joinpath("alembic.ini")
+    config = Config(str(ini))
+    config.set_main_option("script_location", str(resources.files("migrations")))
+    config.set_main_option("sqlalchemy.url", redact(engine.url).replace("%", "%%"))
+    config.attributes["engine"] = engine
+    return config
+
+
+def head_revision() -> str:
+    """The newest schema revision this code knows."""
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("migrations")))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None, "migrations/versions holds no revision"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision stamped in the database (None for an empty database)."""
+    with connection_errors(engine), engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Bring the schema to ``revision``; returns (revision before, revision after)."""
+    before = current_revision(engine)
+    with connection_errors(engine):
+        command.upgrade(_alembic_config(engine), revision)
+    return before, current_revision(engine)
+
+
+@contextmanager
+def connection_errors(engine: Engine) -> Iterator[None]:
+    """Turn a failure to reach the database into a StorageError naming it."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if exc.connection_invalidated or isinstance(exc.orig, _connect_errors(engine)):
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            raise StorageError(
+                f"cannot reach the database {redact(engine.url)!r}: {reason}"
+            ) from None
+        raise
+
+
+def _connect_errors(engine: Engine) -> tuple[type[BaseException], ...]:
+    dbapi = engine.dialect.dbapi
+    return (dbapi.OperationalError,) if dbapi is not None else ()
+
+
+@dataclass(frozen=True)
+class Database:
+    """An opened database: its engine, session factories and what opening it did."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]
+    created: bool  # True when this call created the schema (a fresh SQLite file)
+
+    @property
+    def location(self) -> str:
+        """The file path for SQLite, else the URL without password."""
+        path = sqlite_file(self.engine.url)
+        return str(path) if path is not None else redact(self.engine.url)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def session_factories(engine: Engine) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
+    """(write sessions, read sessions). On SQLite a write session begins IMMEDIATE."""
+    writer = sessionmaker(engine, expire_on_commit=False)
+    reader = sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+    return writer, reader
+
+
+def open_database(url: str, create: bool = True, **engine_options: Any) -> Database:
+    """Open the database at ``url``, checking that its schema is current.
+
+    A SQLite file that does not exist yet (or holds no schema) is created and
+    upgraded when ``create`` is true; any other database without the current
+    schema is a StorageError that says to run ``sts db upgrade``.
+    """
+    engine = make_engine(url, **engine_options)
+    created = False
+    try:
+        revision = current_revision(engine)
+        head = head_revision()
+        if revision is None and create and sqlite_file(engine.url) is not None:
+            if _has_tables(engine):
+                raise StorageError(
+                    f"SQLite file {sqlite_file(engine.url)} holds tables but no vending "
+                    "schema version; expected an sts vending database"
+                )
+            upgrade(engine)
+            created = True
+        elif revision != head:
+            state = "has no vending schema" if revision is None else f"is at revision {revision}"
+            raise StorageError(
+                f"the database {redact(engine.url)!r} {state}; expected {head}: run "
+                "`sts db upgrade` (with the same --db) first"
+            )
+    except BaseException:
+        engine.dispose()
+        raise
+    writer, reader = session_factories(engine)
+    return Database(engine, writer, reader, created)
+
+
+def _has_tables(engine: Engine) -> bool:
+    with connection_errors(engine), engine.connect() as connection:
+        return bool(inspect(connection).get_table_names())

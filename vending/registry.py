@@ -1,0 +1,468 @@
+"""Registering what vending works with: vending keys, supply groups, customers, tariffs, meters.
+
+Each function runs one database transaction and returns a frozen summary
+(never a key's bytes). Bad input is refused before anything is written: an
+unknown tariff or key, a DRN with a wrong check digit, a duplicate meter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from sts.codec import algorithm_for
+from sts.crypto.dkga import KeyParameters
+from sts.crypto.keys import VendingKey
+from sts.errors import FormatError, RangeError
+from sts.tokens.meter_number import compact, meter_pan, validate_drn
+from sts.tokens.tid import BaseDate
+from vending.backend import Backend, MeterKeyParameters, derive, key_record_associated_data
+from vending.errors import DuplicateError, NotFoundError, PaymentError, VendingError
+from vending.keystore import seal
+from vending.models import Customer, Meter, SupplyGroup, TariffRecord, VendingKeyRecord
+from vending.tariff import Tariff
+
+DEFAULT_BASE_DATE = BaseDate.Y2014
+
+
+# --- summaries ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """A vending key's record, without the key."""
+
+    label: str
+    sgc: int
+    krn: int
+    kt: int
+    dkga: str
+    base_date: int | None
+    bits: int
+    created_at: datetime
+    retired_at: datetime | None
+
+    @classmethod
+    def of(cls, record: VendingKeyRecord) -> KeyInfo:
+        return cls(
+            record.label,
+            record.sgc,
+            record.krn,
+            record.kt,
+            record.dkga,
+            record.base_date,
+            record.bits,
+            record.created_at,
+            record.retired_at,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "sgc": f"{self.sgc:06d}",
+            "krn": self.krn,
+            "kt": self.kt,
+            "dkga": self.dkga,
+            "base_date": self.base_date,
+            "bits": self.bits,
+            "created_at": self.created_at.isoformat(),
+            "retired_at": self.retired_at.isoformat() if self.retired_at else None,
+        }
+
+
+@dataclass(frozen=True)
+class MeterInfo:
+    """A meter's record: number, key parameters, tariff, customer, TID state."""
+
+    drn: str
+    pan: str
+    sgc: int
+    krn: int
+    kt: int
+    ti: int
+    ea: str
+    dkga: str
+    base_date: int
+    ken: int
+    tariff: str | None
+    customer: str | None
+    last_tid: int | None
+    key_revision: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, meter: Meter) -> MeterInfo:
+        return cls(
+            meter.drn,
+            meter.pan,
+            meter.sgc,
+            meter.krn,
+            meter.kt,
+            meter.ti,
+            meter.ea,
+            meter.dkga,
+            meter.base_date,
+            meter.ken,
+            meter.tariff.name if meter.tariff else None,
+            meter.customer.name if meter.customer else None,
+            meter.last_tid,
+            meter.key_revision,
+            meter.created_at,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "drn": self.drn,
+            "pan": self.pan,
+            "sgc": f"{self.sgc:06d}",
+            "krn": self.krn,
+            "kt": self.kt,
+            "ti": self.ti,
+            "ea": self.ea,
+            "dkga": self.dkga,
+            "base_date": self.base_date,
+            "ken": self.ken,
+            "tariff": self.tariff,
+            "customer": self.customer,
+            "last_tid": self.last_tid,
+            "key_revision": self.key_revision,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class CustomerInfo:
+    name: str
+    debt: Decimal
+    meters: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "debt": str(self.debt), "meters": list(self.meters)}
+
+
+# --- vending keys and supply groups -------------------------------------------------------
+
+
+def _supply_group(session: Session, sgc: int, name: str | None, now: datetime) -> SupplyGroup:
+    if not isinstance(sgc, int) or not 0 <= sgc <= 999_999:
+        raise RangeError(f"SGC {sgc!r} is not a 6-digit supply group code")
+    group = session.get(SupplyGroup, sgc)
+    if group is None:
+        group = SupplyGroup(sgc=sgc, name=name or "", created_at=now)
+        session.add(group)
+    elif name:
+        group.name = name
+    return group
+
+
+def add_vending_key(
+    backend: Backend,
+    label: str,
+    key: VendingKey,
+    sgc: int,
+    krn: int,
+    kt: int = 2,
+    base_date: int | None = None,
+    group_name: str | None = None,
+) -> KeyInfo:
+    """Seal ``key`` under the master key and store it for (SGC, KRN, KT).
+
+    The DKGA follows from the key's size: 64 bits is DKGA02, 160 bits DKGA04.
+    ``base_date`` says which base date a DKGA02 key was issued for (DKGA04 keys
+    take the base date as an input and serve all three).
+    """
+    label = label.strip()
+    if not label:
+        raise VendingError("key label is empty; expected a name such as 'sgc123456-krn1'")
+    dkga = "02" if key.bits == 64 else "04"
+    KeyParameters("600727000000000009", sgc, kt, 1, krn)  # checks SGC, KT and KRN ranges
+    base = int(BaseDate.parse(base_date)) if base_date is not None else None
+    now = backend.now()
+    with backend.sessions.begin() as session:
+        if session.execute(
+            select(VendingKeyRecord.id).where(VendingKeyRecord.label == label)
+        ).first():
+            raise DuplicateError(f"a vending key labelled {label!r} already exists")
+        clash = session.execute(
+            select(VendingKeyRecord.label).where(
+                VendingKeyRecord.sgc == sgc, VendingKeyRecord.krn == krn, VendingKeyRecord.kt == kt
+            )
+        ).scalar_one_or_none()
+        if clash is not None:
+            raise DuplicateError(
+                f"SGC {sgc:06d} KRN {krn} KT {kt} already has a vending key ({clash!r})"
+            )
+        _supply_group(session, sgc, group_name, now)
+        record = VendingKeyRecord(
+            label=label,
+            sgc=sgc,
+            krn=krn,
+            kt=kt,
+            dkga=dkga,
+            base_date=base,
+            bits=key.bits,
+            sealed=b"",
+            created_at=now,
+        )
+        record.sealed = seal(backend.master, key, key_record_associated_data(record))
+        session.add(record)
+        session.flush()
+        return KeyInfo.of(record)
+
+
+def list_vending_keys(backend: Backend, include_retired: bool = True) -> list[KeyInfo]:
+    with backend.read_sessions() as session:
+        query = select(VendingKeyRecord).order_by(
+            VendingKeyRecord.sgc, VendingKeyRecord.krn, VendingKeyRecord.kt
+        )
+        if not include_retired:
+            query = query.where(VendingKeyRecord.retired_at.is_(None))
+        return [KeyInfo.of(r) for r in session.execute(query).scalars()]
+
+
+def _key_by_label(session: Session, label: str) -> VendingKeyRecord:
+    record = session.execute(
+        select(VendingKeyRecord).where(VendingKeyRecord.label == label)
+    ).scalar_one_or_none()
+    if record is None:
+        raise NotFoundError(f"no vending key is labelled {label!r}; see `sts keys list`")
+    return record
+
+
+def retire_vending_key(backend: Backend, label: str) -> KeyInfo:
+    """Mark a key retired: no new meter or key change may use it."""
+    now = backend.now()
+    with backend.sessions.begin() as session:
+        record = _key_by_label(session, label)
+        if record.retired_at is not None:
+            raise VendingError(f"vending key {label!r} was already retired")
+        record.retired_at = now
+        return KeyInfo.of(record)
+
+
+def active_key(session: Session, sgc: int, krn: int, kt: int) -> VendingKeyRecord:
+    """The unretired vending key for (SGC, KRN, KT)."""
+    record = session.execute(
+        select(VendingKeyRecord).where(
+            VendingKeyRecord.sgc == sgc, VendingKeyRecord.krn == krn, VendingKeyRecord.kt == kt
+        )
+    ).scalar_one_or_none()
+    if record is None:
+        raise NotFoundError(
+            f"no vending key for SGC {sgc:06d} KRN {krn} KT {kt}; add one with `sts keys add`"
+        )
+    if record.retired_at is not None:
+        raise VendingError(
+            f"the vending key for SGC {sgc:06d} KRN {krn} KT {kt} ({record.label!r}) is retired"
+        )
+    return record
+
+
+# --- customers -------------------------------------------------------------------------------
+
+
+def _customer(session: Session, name: str, now: datetime) -> Customer:
+    name = name.strip()
+    if not name:
+        raise VendingError("customer name is empty")
+    customer = session.execute(select(Customer).where(Customer.name == name)).scalar_one_or_none()
+    if customer is None:
+        customer = Customer(name=name, debt=Decimal(0), created_at=now)
+        session.add(customer)
+    return customer
+
+
+def set_customer(backend: Backend, name: str, debt: Decimal | None = None) -> CustomerInfo:
+    """Create the customer if new; set the debt outstanding when given."""
+    if debt is not None:
+        debt = Decimal(debt)
+        if not debt.is_finite() or debt < 0:
+            raise PaymentError(f"debt {debt} is not a non-negative amount")
+    now = backend.now()
+    with backend.sessions.begin() as session:
+        customer = _customer(session, name, now)
+        if debt is not None:
+            customer.debt = debt
+        session.flush()
+        drns = session.execute(
+            select(Meter.drn).where(Meter.customer_id == customer.id).order_by(Meter.drn)
+        ).scalars()
+        return CustomerInfo(customer.name, customer.debt, tuple(drns))
+
+
+# --- tariffs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TariffInfo:
+    name: str
+    tariff: Tariff
+    meters: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "meters": self.meters, "definition": self.tariff.to_dict()}
+
+
+def add_tariff(backend: Backend, tariff: Tariff, replace: bool = False) -> TariffInfo:
+    """Store ``tariff`` under its name; ``replace`` updates an existing one."""
+    now = backend.now()
+    with backend.sessions.begin() as session:
+        record = session.execute(
+            select(TariffRecord).where(TariffRecord.name == tariff.name)
+        ).scalar_one_or_none()
+        if record is not None and not replace:
+            raise DuplicateError(f"a tariff named {tariff.name!r} already exists")
+        if record is None:
+            record = TariffRecord(name=tariff.name, definition=tariff.to_dict(), created_at=now)
+            session.add(record)
+        else:
+            record.definition = tariff.to_dict()
+        session.flush()
+        return TariffInfo(tariff.name, tariff, _tariff_meters(session, record.id))
+
+
+def _tariff_meters(session: Session, tariff_id: int) -> int:
+    return len(session.execute(select(Meter.id).where(Meter.tariff_id == tariff_id)).all())
+
+
+def tariff_record(session: Session, name: str) -> TariffRecord:
+    record = session.execute(
+        select(TariffRecord).where(TariffRecord.name == name)
+    ).scalar_one_or_none()
+    if record is None:
+        raise NotFoundError(f"tariff {name!r} is unknown; see `sts tariffs list`")
+    return record
+
+
+def get_tariff(backend: Backend, name: str) -> TariffInfo:
+    with backend.read_sessions() as session:
+        record = tariff_record(session, name)
+        return TariffInfo(
+            record.name, Tariff.from_dict(record.definition), _tariff_meters(session, record.id)
+        )
+
+
+def list_tariffs(backend: Backend) -> list[TariffInfo]:
+    with backend.read_sessions() as session:
+        records = session.execute(select(TariffRecord).order_by(TariffRecord.name)).scalars()
+        return [
+            TariffInfo(r.name, Tariff.from_dict(r.definition), _tariff_meters(session, r.id))
+            for r in records
+        ]
+
+
+# --- meters ----------------------------------------------------------------------------------
+
+
+def add_meter(
+    backend: Backend,
+    drn: str,
+    sgc: int,
+    krn: int = 1,
+    kt: int = 2,
+    ti: int = 1,
+    ea: str = "07",
+    ken: int = 255,
+    base_date: int | None = None,
+    tariff: str | None = None,
+    customer: str | None = None,
+) -> MeterInfo:
+    """Register a meter under the vending key for its SGC, KRN and KT.
+
+    The DRN's check digit is verified first. The DKGA is the key's; the base
+    date defaults to the key's (DKGA02) or 2014. The decoder key is derived once
+    to check that the key opens and fits the encryption algorithm.
+    """
+    number = validate_drn(drn)
+    pan = meter_pan(number)
+    ea_code = str(ea).strip().upper().removeprefix("EA").zfill(2)
+    if not isinstance(ken, int) or not 0 <= ken <= 255:
+        raise RangeError(f"KEN {ken!r} is not in 0..255")
+    now = backend.now()
+    with backend.sessions.begin() as session:
+        if session.execute(select(Meter.id).where(Meter.drn == number)).first():
+            raise DuplicateError(f"meter {number} is already registered")
+        record = active_key(session, sgc, krn, kt)
+        if base_date is not None:
+            base = int(BaseDate.parse(base_date))
+        else:
+            base = record.base_date or int(DEFAULT_BASE_DATE)
+        params = MeterKeyParameters(pan, sgc, kt, ti, krn, base, ea_code, record.dkga)
+        try:
+            KeyParameters(pan, sgc, kt, ti, krn, BaseDate(base), ea_code)
+        except FormatError as exc:
+            raise FormatError(f"meter {number}: {exc}") from None
+        decoder_key = derive(backend.vending_key(record), params)
+        algorithm_for(decoder_key, ea_code)
+        meter = Meter(
+            drn=number,
+            pan=pan,
+            sgc=sgc,
+            krn=krn,
+            kt=kt,
+            ti=ti,
+            ea=ea_code,
+            dkga=record.dkga,
+            base_date=base,
+            ken=ken,
+            vending_key=record,
+            tariff=tariff_record(session, tariff) if tariff else None,
+            customer=_customer(session, customer, now) if customer else None,
+            last_tid=None,
+            key_revision=1,
+            created_at=now,
+        )
+        session.add(meter)
+        try:
+            session.flush()
+        except IntegrityError:
+            raise DuplicateError(f"meter {number} is already registered") from None
+        return MeterInfo.of(meter)
+
+
+def update_meter(
+    backend: Backend, drn: str, tariff: str | None = None, customer: str | None = None
+) -> MeterInfo:
+    """Move a meter to another tariff or customer."""
+    now = backend.now()
+    with backend.sessions.begin() as session:
+        meter = meter_by_drn(session, drn)
+        if tariff is not None:
+            meter.tariff = tariff_record(session, tariff)
+        if customer is not None:
+            meter.customer = _customer(session, customer, now)
+        session.flush()
+        return MeterInfo.of(meter)
+
+
+def meter_by_drn(session: Session, drn: str) -> Meter:
+    number = compact(drn)
+    meter = session.execute(select(Meter).where(Meter.drn == number)).scalar_one_or_none()
+    if meter is None:
+        raise NotFoundError(f"meter {drn!r} is not registered; add it with `sts meters add`")
+    return meter
+
+
+def get_meter(backend: Backend, drn: str) -> MeterInfo:
+    with backend.read_sessions() as session:
+        return MeterInfo.of(meter_by_drn(session, drn))
+
+
+def list_meters(
+    backend: Backend, sgc: int | None = None, krn: int | None = None, limit: int | None = None
+) -> list[MeterInfo]:
+    with backend.read_sessions() as session:
+        query = select(Meter).order_by(Meter.drn)
+        if sgc is not None:
+            query = query.where(Meter.sgc == sgc)
+        if krn is not None:
+            query = query.where(Meter.krn == krn)
+        if limit is not None:
+            query = query.limit(limit)
+        return [MeterInfo.of(m) for m in session.execute(query).scalars()]

@@ -1,0 +1,590 @@
+"""Vending: credit by money or units, management and test tokens, reprint and reversal.
+
+Every vend is one database transaction, in this order:
+
+1. lock the meter's row (vending.tids.lock_meter);
+2. look up the client reference: the same reference with the same request
+   returns the stored receipt (a retry never mints a second token), with a
+   different request it is a :class:`~vending.errors.ConflictError`;
+3. hand out a pending key change order's KCT set first, and switch the meter to
+   its new key (vending.keychange);
+4. price the credit (month-to-date summed from the meter's transactions this
+   UTC month), split it over as many tokens as one token's maximum needs, and
+   give each token the meter's next TID (vending.tids.allocate_tid);
+5. store the transaction and its tokens and chain its ledger entry.
+
+Anything that fails rolls the whole transaction back: the ledger, the meter's
+last TID and the orders are as they were. Time and randomness come from the
+:class:`~vending.backend.Backend`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from sts.codec import encode
+from sts.tokens.base import Token
+from sts.tokens.credit import CreditKind, TransferCredit
+from sts.tokens.management import (
+    ClearCredit,
+    ClearTamper,
+    Register,
+    SetPhaseUnbalanceLimit,
+    SetPowerLimit,
+)
+from sts.tokens.meter_number import validate_drn
+from sts.tokens.meter_test import ALL_TESTS, MeterTestToken
+from vending import keychange, ledger
+from vending.backend import Backend
+from vending.errors import ConflictError, NotFoundError, PaymentError, VendingError
+from vending.models import Customer, Meter, TariffRecord, TokenRecord, Transaction
+from vending.receipt import Receipt, ReceiptToken
+from vending.tariff import Breakdown, MonthToDate, Tariff, price_money, price_units, split_units
+from vending.tids import allocate_tid, lock_meter
+
+CREDIT = "credit"
+CLEAR_CREDIT = "clear-credit"
+CLEAR_TAMPER = "clear-tamper"
+POWER_LIMIT = "power-limit"
+PHASE_UNBALANCE = "phase-unbalance"
+TEST = "test"
+KEY_CHANGE = "key-change"
+REVERSAL = "reversal"
+
+#: Subclasses of a KCT set in the order sts.tokens.keychange.KeyChangeOrder.tokens() gives.
+KCT_SUBCLASSES = (3, 4, 8, 9)
+
+
+# --- one vend ----------------------------------------------------------------------------
+
+
+class _Vend:
+    """The tokens of one transaction being built, in the order they must be entered."""
+
+    def __init__(self, backend: Backend, session: Session, meter: Meter, txn: Transaction):
+        self.backend = backend
+        self.session = session
+        self.meter = meter
+        self.txn = txn
+        self.now = txn.created_at
+        self.records: list[TokenRecord] = []
+
+    def key_change_first(self) -> None:
+        """Hand out the meter's pending KCT set, then move the meter to its new key."""
+        order = keychange.pending_order(self.session, self.meter)
+        if order is None:
+            return
+        for digits, subclass in zip(order.kct_digits.split(), KCT_SUBCLASSES, strict=False):
+            self._record(digits, None, 2, subclass, f"Key change {len(self.records) + 1}")
+        keychange.apply_order(self.session, self.meter, order, self.now)
+        self.txn.key_change_order_id = order.id
+        self.txn.details = {**self.txn.details, "key_change_order": order.id}
+
+    def _record(
+        self,
+        digits: str,
+        tid: int | None,
+        token_class: int,
+        subclass: int,
+        description: str,
+        units: int | None = None,
+    ) -> None:
+        record = TokenRecord(
+            units=units,
+            meter_id=self.meter.id,
+            key_revision=self.meter.key_revision,
+            position=len(self.records),
+            tid=tid,
+            token_class=token_class,
+            subclass=subclass,
+            digits=digits,
+            description=description,
+        )
+        self.records.append(record)
+        self.txn.tokens.append(record)
+
+    def issue(
+        self,
+        make: Callable[[int, int], Token],
+        describe: Callable[[Token], str],
+        units: int | None = None,
+    ) -> Token:
+        """Allocate the next TID, make the token with (tid, rnd), encrypt and record it."""
+        tid = allocate_tid(self.meter, self.now)
+        token = make(tid, self.backend.random_nibble())
+        digits = encode(token, self.backend.meter_key(self.meter), ea=self.meter.ea)
+        self._record(digits, tid, int(token.token_class), token.subclass, describe(token), units)
+        return token
+
+    def credit_units(self, units: int) -> None:
+        """Credit tokens for ``units`` (0.1 kWh), split where one token cannot carry them."""
+        for chunk in split_units(units):
+            self.issue(
+                lambda tid, rnd, chunk=chunk: TransferCredit.for_units(
+                    CreditKind.ELECTRICITY, chunk, tid, rnd
+                ),
+                lambda _token, chunk=chunk: f"Credit {Decimal(chunk).scaleb(-1)} kWh",
+                units=chunk,
+            )
+
+    def unencrypted(self, token: Token, description: str) -> None:
+        """A class 1 token: no key, no TID."""
+        digits = encode(token)
+        self._record(digits, None, int(token.token_class), token.subclass, description)
+
+
+def fingerprint(data: dict[str, Any]) -> str:
+    """SHA-256 of the request's canonical JSON: what "the same details" means."""
+    return hashlib.sha256(ledger.canonical_json(data).encode()).hexdigest()
+
+
+def _new_reference(backend: Backend, drn: str, now: datetime) -> str:
+    return f"{now:%Y%m%d%H%M%S}-{drn}-{backend.rng.getrandbits(32):08x}"
+
+
+def _run(
+    backend: Backend,
+    drn: str,
+    kind: str,
+    reference: str | None,
+    request: dict[str, Any],
+    build: Callable[[_Vend], None],
+    key_change: bool = True,
+) -> Receipt:
+    number = validate_drn(drn)
+    if reference is not None:
+        reference = reference.strip()
+        if not reference or len(reference) > 100:
+            raise VendingError(f"client reference {reference!r} must be 1 to 100 characters")
+    print_ = fingerprint({"meter": number, "kind": kind, **request})
+    for attempt in (1, 2):
+        try:
+            return _attempt(backend, number, kind, reference, print_, build, key_change)
+        except IntegrityError:
+            # Another vend took this reference at the same moment (for another meter, or a
+            # TID clash that the row lock should have prevented): the retry finds it.
+            if attempt == 2:
+                raise ConflictError(
+                    f"vend for meter {number} clashed with a concurrent vend; nothing was "
+                    "written, try again"
+                ) from None
+    raise AssertionError("unreachable")
+
+
+def _attempt(
+    backend: Backend,
+    number: str,
+    kind: str,
+    reference: str | None,
+    print_: str,
+    build: Callable[[_Vend], None],
+    key_change: bool,
+) -> Receipt:
+    with backend.sessions.begin() as session:
+        meter = lock_meter(session, number)
+        now = backend.now()
+        if reference is None:
+            reference = _new_reference(backend, number, now)
+        else:
+            existing = session.execute(
+                select(Transaction).where(Transaction.client_reference == reference)
+            ).scalar_one_or_none()
+            if existing is not None:
+                if existing.fingerprint != print_:
+                    raise ConflictError(
+                        f"client reference {reference!r} was already used for another request "
+                        f"({existing.kind} for meter {existing.meter.drn}); use a new reference"
+                    )
+                return receipt_of(existing)
+        txn = Transaction(
+            client_reference=reference,
+            fingerprint=print_,
+            kind=kind,
+            meter=meter,
+            money=Decimal(0),
+            energy=Decimal(0),
+            free_energy=Decimal(0),
+            fixed_charges=Decimal(0),
+            debt_recovered=Decimal(0),
+            details={},
+            day=now.date(),
+            created_at=now,
+        )
+        session.add(txn)
+        vend = _Vend(backend, session, meter, txn)
+        if key_change:
+            vend.key_change_first()
+        build(vend)
+        if not txn.tokens:
+            raise VendingError(f"{kind} for meter {number} produced no token")
+        session.flush()
+        ledger.append(session, txn)
+        return receipt_of(txn)
+
+
+# --- credit ------------------------------------------------------------------------------
+
+
+def _decimal(value: Decimal | int | str, what: str) -> Decimal:
+    if isinstance(value, float | bool):
+        raise PaymentError(f"{what} {value!r} must be a Decimal or decimal string, not {value!r}")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise PaymentError(f"{what} {value!r} is not a number") from None
+    if not number.is_finite() or number <= 0:
+        raise PaymentError(f"{what} {value} is not above zero")
+    return number
+
+
+def _plain(number: Decimal) -> str:
+    return format(number.normalize(), "f")
+
+
+_TARIFFS: dict[int, tuple[dict[str, Any], Tariff]] = {}
+
+
+def _tariff(record: TariffRecord) -> Tariff:
+    cached = _TARIFFS.get(record.id)
+    if cached is not None and cached[0] == record.definition:
+        return cached[1]
+    tariff = Tariff.from_dict(record.definition)
+    _TARIFFS[record.id] = (record.definition, tariff)
+    return tariff
+
+
+def month_to_date(session: Session, meter: Meter, now: datetime) -> MonthToDate:
+    """The meter's kWh bought, free kWh and fixed charges paid this UTC month, and debt."""
+    first = date(now.year, now.month, 1)
+    energy, free, fixed = session.execute(
+        select(
+            func.sum(Transaction.energy),
+            func.sum(Transaction.free_energy),
+            func.sum(Transaction.fixed_charges),
+        ).where(Transaction.meter_id == meter.id, Transaction.day >= first)
+    ).one()
+    debt = Decimal(0)
+    if meter.customer_id is not None:
+        debt = session.execute(
+            select(Customer.debt).where(Customer.id == meter.customer_id)
+        ).scalar_one()
+    return MonthToDate(
+        kwh_this_month=max(energy or Decimal(0), Decimal(0)),
+        fixed_charges_paid=(fixed or Decimal(0)) > 0,
+        free_units_given=max(free or Decimal(0), Decimal(0)),
+        debt_outstanding=debt,
+    )
+
+
+def _apply_breakdown(vend: _Vend, breakdown: Breakdown) -> None:
+    txn = vend.txn
+    txn.money = breakdown.charged
+    txn.energy = breakdown.energy_kwh
+    txn.free_energy = breakdown.free_kwh
+    txn.fixed_charges = breakdown.fixed_charges
+    txn.debt_recovered = breakdown.debt_recovered
+    txn.details = {**txn.details, "breakdown": breakdown.to_dict()}
+    if breakdown.debt_recovered and vend.meter.customer_id is not None:
+        customer = vend.session.execute(
+            select(Customer).where(Customer.id == vend.meter.customer_id).with_for_update()
+        ).scalar_one()
+        customer.debt -= breakdown.debt_recovered
+    vend.credit_units(breakdown.units)
+
+
+def vend_credit(
+    backend: Backend,
+    drn: str,
+    money: Decimal | str | None = None,
+    units: Decimal | str | None = None,
+    reference: str | None = None,
+) -> Receipt:
+    """Credit a meter by ``money`` (through its tariff) or by ``units`` in kWh.
+
+    By money the tariff's breakdown decides the kWh; by units a meter with a
+    tariff is charged what the tariff asks for them, a meter without one is
+    credited without charge. Amounts above one token's maximum are split.
+    """
+    if (money is None) == (units is None):
+        raise PaymentError("give either money or units (kWh) to vend, not both or neither")
+    if money is not None:
+        amount = _decimal(money, "payment")
+        request = {"money": _plain(amount)}
+    else:
+        amount = _decimal(units, "energy")
+        if amount != amount.quantize(Decimal("0.1")):
+            raise PaymentError(f"energy {amount} kWh is not a whole number of 0.1 kWh units")
+        request = {"kwh": _plain(amount)}
+
+    def build(vend: _Vend) -> None:
+        record = vend.meter.tariff
+        if record is None:
+            if money is not None:
+                raise NotFoundError(
+                    f"meter {vend.meter.drn} has no tariff, so money cannot be turned into "
+                    "units; give it one with `sts meters set --tariff` or vend by units"
+                )
+            kwh = amount
+            vend.txn.energy = kwh
+            vend.credit_units(int(kwh.scaleb(1)))
+            return
+        tariff = _tariff(record)
+        month = month_to_date(vend.session, vend.meter, vend.now)
+        if money is not None:
+            breakdown = price_money(tariff, amount, month)
+        else:
+            breakdown = price_units(tariff, amount, month)
+        _apply_breakdown(vend, breakdown)
+
+    return _run(backend, drn, CREDIT, reference, request, build)
+
+
+# --- management and test tokens ----------------------------------------------------------
+
+
+def clear_credit(
+    backend: Backend, drn: str, register: Register = Register.ALL, reference: str | None = None
+) -> Receipt:
+    """A ClearCredit token for one register, or all."""
+    register = Register(register)
+
+    def build(vend: _Vend) -> None:
+        vend.issue(
+            lambda tid, rnd: ClearCredit.for_register(register, tid, rnd),
+            lambda _token: f"Clear credit ({register.name.lower().replace('_', ' ')})",
+        )
+
+    return _run(backend, drn, CLEAR_CREDIT, reference, {"register": int(register)}, build)
+
+
+def clear_tamper(backend: Backend, drn: str, reference: str | None = None) -> Receipt:
+    """A ClearTamperCondition token."""
+
+    def build(vend: _Vend) -> None:
+        vend.issue(lambda tid, rnd: ClearTamper(rnd, tid, 0), lambda _token: "Clear tamper")
+
+    return _run(backend, drn, CLEAR_TAMPER, reference, {}, build)
+
+
+def _watts(watts: int, what: str) -> int:
+    if not isinstance(watts, int) or isinstance(watts, bool) or watts < 0:
+        raise VendingError(f"{what} {watts!r} W is not a whole number of watts, 0 or more")
+    return watts
+
+
+def _watts_of(token: Token) -> int:
+    assert isinstance(token, SetPowerLimit | SetPhaseUnbalanceLimit)
+    return token.watts
+
+
+def set_power_limit(
+    backend: Backend, drn: str, watts: int, reference: str | None = None
+) -> Receipt:
+    """A SetMaximumPowerLimit token (the amount coding may round the watts up)."""
+    watts = _watts(watts, "power limit")
+
+    def build(vend: _Vend) -> None:
+        token = vend.issue(
+            lambda tid, rnd: SetPowerLimit.for_watts(watts, tid, rnd),
+            lambda token: f"Power limit {_watts_of(token)} W",
+        )
+        vend.txn.details = {**vend.txn.details, "watts": _watts_of(token)}
+
+    return _run(backend, drn, POWER_LIMIT, reference, {"watts": watts}, build)
+
+
+def set_phase_unbalance(
+    backend: Backend, drn: str, watts: int, reference: str | None = None
+) -> Receipt:
+    """A SetMaximumPhasePowerUnbalanceLimit token."""
+    watts = _watts(watts, "phase unbalance limit")
+
+    def build(vend: _Vend) -> None:
+        token = vend.issue(
+            lambda tid, rnd: SetPhaseUnbalanceLimit.for_watts(watts, tid, rnd),
+            lambda token: f"Phase unbalance limit {_watts_of(token)} W",
+        )
+        vend.txn.details = {**vend.txn.details, "watts": _watts_of(token)}
+
+    return _run(backend, drn, PHASE_UNBALANCE, reference, {"watts": watts}, build)
+
+
+def meter_test(
+    backend: Backend, drn: str, control: int | None = None, reference: str | None = None
+) -> Receipt:
+    """A class 1 InitiateMeterTest/Display token for the meter's manufacturer code.
+
+    ``control`` is the bit mask of tests (sts.tokens.meter_test.TestControl);
+    None asks for all of them. No key, no TID, no key change.
+    """
+    number = validate_drn(drn)
+    variant = 0 if len(number) == 11 else 1
+    mfr = int(number[:2]) if variant == 0 else int(number[:4])
+    bits = ALL_TESTS[variant] if control is None else int(control)
+    token = MeterTestToken(variant, bits, mfr)
+
+    def build(vend: _Vend) -> None:
+        vend.unencrypted(token, "Meter test" if control is None else f"Meter test {bits:#x}")
+
+    return _run(backend, drn, TEST, reference, {"control": bits}, build, key_change=False)
+
+
+def issue_key_change(backend: Backend, drn: str, reference: str | None = None) -> Receipt:
+    """Hand out a meter's pending KCT set on its own, without credit."""
+
+    def build(vend: _Vend) -> None:
+        if not vend.records:
+            raise NotFoundError(f"meter {vend.meter.drn} has no pending key change order")
+
+    return _run(backend, drn, KEY_CHANGE, reference, {}, build)
+
+
+# --- receipts, reprints and reversals ------------------------------------------------------
+
+
+def receipt_of(txn: Transaction) -> Receipt:
+    """The receipt of a stored transaction."""
+    breakdown = txn.details.get("breakdown")
+    meter = txn.meter
+    tokens = tuple(ReceiptToken(t.digits, t.description, t.units) for t in txn.tokens)
+    return Receipt(
+        transaction_id=txn.id,
+        meter_drn=meter.drn,
+        time=txn.created_at,
+        tokens=tokens,
+        kind=txn.kind,
+        customer=meter.customer.name if meter.customer else None,
+        tariff_name=meter.tariff.name if meter.tariff else None,
+        client_reference=txn.client_reference,
+        breakdown=Breakdown.from_dict(breakdown) if breakdown else None,
+    )
+
+
+def reprint(backend: Backend, reference: str | None = None, drn: str | None = None) -> Receipt:
+    """The stored receipt of a reference, or of the meter's last token-bearing transaction."""
+    with backend.read_sessions() as session:
+        if reference is not None:
+            txn = session.execute(
+                select(Transaction).where(Transaction.client_reference == reference)
+            ).scalar_one_or_none()
+            if txn is None:
+                raise NotFoundError(f"no transaction has client reference {reference!r}")
+        elif drn is not None:
+            number = validate_drn(drn)
+            txn = session.execute(
+                select(Transaction)
+                .join(Meter, Meter.id == Transaction.meter_id)
+                .where(Meter.drn == number, Transaction.kind != REVERSAL)
+                .order_by(Transaction.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            if txn is None:
+                raise NotFoundError(f"meter {number} has no transaction to reprint")
+        else:
+            raise VendingError("give a client reference or a meter number to reprint")
+        if txn.kind == REVERSAL:
+            raise VendingError(f"transaction {reference!r} is a reversal; it has no tokens")
+        return receipt_of(txn)
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """A compensating entry: the reversed vend's amounts, negated."""
+
+    reference: str
+    reverses: str
+    meter: str
+    money: Decimal
+    energy_kwh: Decimal
+    time: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "reverses": self.reverses,
+            "meter": self.meter,
+            "money": str(self.money),
+            "energy_kwh": str(self.energy_kwh),
+            "time": self.time.isoformat(),
+        }
+
+
+def _reversal_of(txn: Transaction) -> Reversal:
+    assert txn.reverses is not None
+    return Reversal(
+        txn.client_reference,
+        txn.reverses.client_reference,
+        txn.meter.drn,
+        txn.money,
+        txn.energy,
+        txn.created_at,
+    )
+
+
+def reverse(backend: Backend, reference: str) -> Reversal:
+    """Record a compensating entry for a credit vend.
+
+    Refused once the meter has been given a later token (it may have seen the
+    reversed one); a token is never revoked. Reversing again returns the same
+    reversal.
+    """
+    with backend.sessions.begin() as session:
+        original = session.execute(
+            select(Transaction).where(Transaction.client_reference == reference)
+        ).scalar_one_or_none()
+        if original is None:
+            raise NotFoundError(f"no transaction has client reference {reference!r}")
+        meter = lock_meter(session, original.meter.drn)
+        done = session.execute(
+            select(Transaction).where(Transaction.reverses_id == original.id)
+        ).scalar_one_or_none()
+        if done is not None:
+            return _reversal_of(done)
+        if original.kind != CREDIT:
+            raise VendingError(
+                f"transaction {reference!r} is a {original.kind}; only credit can be reversed"
+            )
+        later = session.execute(
+            select(TokenRecord.id)
+            .where(TokenRecord.meter_id == meter.id, TokenRecord.transaction_id > original.id)
+            .limit(1)
+        ).first()
+        if later is not None:
+            raise ConflictError(
+                f"meter {meter.drn} has been given a token after {reference!r}; it can no "
+                "longer be reversed"
+            )
+        now = backend.now()
+        txn = Transaction(
+            client_reference=f"reversal:{reference}"[:100],
+            fingerprint=fingerprint({"reverses": reference}),
+            kind=REVERSAL,
+            meter=meter,
+            money=-original.money,
+            energy=-original.energy,
+            free_energy=-original.free_energy,
+            fixed_charges=-original.fixed_charges,
+            debt_recovered=-original.debt_recovered,
+            details={"reverses": reference},
+            reverses=original,
+            day=now.date(),
+            created_at=now,
+        )
+        session.add(txn)
+        if original.debt_recovered and meter.customer_id is not None:
+            customer = session.execute(
+                select(Customer).where(Customer.id == meter.customer_id).with_for_update()
+            ).scalar_one()
+            customer.debt += original.debt_recovered
+        session.flush()
+        ledger.append(session, txn)
+        return _reversal_of(txn)
