@@ -393,6 +393,7 @@ def test_bad_tariffs_are_refused(changes: dict[str, object], message: str) -> No
         (lambda: FixedCharge("Meter rent", D(0)), r"'Meter rent' amount 0 is not above 0"),
         (lambda: Levy("Levy", D(101)), r"levy 'Levy' percent 101 is not between 0 and 100"),
         (lambda: MonthToDate(D(-1)), r"kwh this month -1 is negative"),
+        (lambda: MonthToDate(D("40.05")), r"kwh this month 40\.05 kWh is not a whole number"),
     ],
 )
 def test_bad_parts_are_refused(make: object, message: str) -> None:

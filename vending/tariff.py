@@ -27,23 +27,27 @@ Money to units (:func:`price_money`), in this order:
 What the customer is charged is exactly the receipt's lines, each a
 rounded amount: each step's ``kWh x price``, then VAT and each levy on the sum
 of those, every one rounded to the currency's minor unit with ROUND_HALF_UP.
-The kWh sold is the largest multiple of 0.1 kWh whose charge fits the energy
-money; what is left over (less than the price of 0.1 kWh, give or take the
-rounding) is the **change** line, so nothing is lost or created::
+The kWh sold is the largest multiple of 0.1 kWh whose lines fit the energy
+money (so against unrounded arithmetic the sale is right to within half a
+minor unit per line). What is left over, less than the price of 0.1 kWh, is
+the **change** line, so no money is lost or created::
 
-    blocks 0-50 kWh at 1.50, above at 2.00; fixed 12.50; debt 10 %; VAT 15 %
-    40 kWh bought this month, debt 100.00 outstanding, pay 200.00:
-      Service charge                    12.50
-      Debt recovery 10%                 18.75   (10 % of 187.50)
-      Energy step 1 at 1.50   10.0 kWh  15.00   (40 -> 50 kWh)
-      Energy step 2 at 2.00   65.8 kWh 131.60   (168.75 / 1.15 = 146.74 net)
-      VAT 15%                           21.99   (15 % of 146.60)
-      Change                             0.16
-                                       200.00   75.8 kWh, 758 units
+    Steps 0-50 kWh at 1.50, above at 2.00; fixed 12.50; debt 10 %; VAT 15 %.
+    40 kWh bought this month, 100.00 debt outstanding, pay 200.00:
+
+    Service charge                                      12.50
+    Debt recovery 10%              10 % of 187.50       18.75
+    Energy step 1 (0-50 kWh) at 1.50/kWh     10.0 kWh   15.00
+    Energy step 2 (above 50 kWh) at 2.00/kWh 65.8 kWh  131.60
+    VAT 15%                        15 % of 146.60       21.99
+    Change                         168.75 - 168.59       0.16
+                                                       200.00  = 75.8 kWh, 758 units
+
+    (168.75 / 1.15 = 146.74 net buys 75.87 kWh; 75.9 kWh would be 168.82.)
 
 Units to money (:func:`price_units`) uses the same lines for a given kWh, and a
 debt share chosen so that paying the total back through :func:`price_money`
-recovers the same debt and buys the same kWh.
+recovers the same debt and buys at least the same kWh.
 
 A token carries at most 18,201,624 units (1,820,162.4 kWh); :func:`split_units`
 splits a larger amount into tokens that each encode exactly.
@@ -345,7 +349,9 @@ class MonthToDate:
     """Where a meter stands in the current calendar month, before a vend.
 
     ``kwh_this_month`` counts bought kWh only (free units do not move the
-    steps). ``debt_outstanding`` is the customer's whole debt, not per month.
+    steps); it and ``free_units_given`` are sums of token amounts, so whole
+    0.1 kWh units. ``debt_outstanding`` is the customer's whole debt, not per
+    month, in the tariff's currency.
     """
 
     kwh_this_month: Decimal = ZERO
@@ -358,6 +364,8 @@ class MonthToDate:
             value = _number(getattr(self, name), name.replace("_", " "))
             if value < 0:
                 raise VendingError(f"{name.replace('_', ' ')} {value} is negative")
+            if name != "debt_outstanding":
+                _check_tenths(value, name.replace("_", " "))
             object.__setattr__(self, name, value)
         if not isinstance(self.fixed_charges_paid, bool):
             raise VendingError(f"fixed charges paid {self.fixed_charges_paid!r} is not a bool")
