@@ -455,7 +455,8 @@ def _render_conformance(name: str, result: RunResult) -> None:
     table.add_row("[bold]all", f"[bold]{result.passed}", f"[bold]{result.failed}")
     console.print(table)
     for failure in result.failures:
-        console.print(f"[bold red]FAIL[/] {escape(failure.id)} [dim](line {failure.line})[/]")
+        where = "" if failure.id == f"line {failure.line}" else f" [dim](line {failure.line})[/]"
+        console.print(f"[bold red]FAIL[/] {escape(failure.id)}{where}")
         for mismatch in failure.mismatches:
             console.print(f"  - {escape(mismatch)}", highlight=False)
     colour = "green" if result.ok else "red"
