@@ -409,6 +409,114 @@ def meter_show(file: Path, event_count: int, as_json: bool) -> None:
     _render_meter(status, events)
 
 
+# --- meter keypad -----------------------------------------------------------------------
+
+
+@meter.command("keypad")
+@_meter_file
+@click.option(
+    "--at",
+    type=_MeterTime(),
+    help="Start the screen's clock here ('YYYY-MM-DD HH:MM[+HH:MM]' or '+15m' after the "
+    "meter's clock); it then runs at real pace. Default: now, or the meter's clock if later.",
+)
+def meter_keypad(file: Path, at: datetime | timedelta | None) -> None:
+    """Open the meter in FILE on a keypad screen: click or type the keys, Ctrl+Q quits.
+
+    Digits, Enter, Backspace/Delete (Clear) and Escape (clear all) work from the
+    keyboard. The state file is saved after every token or short code.
+    """
+    from sts.meter.keypad_app import KeypadApp, keypad_start, running_clock
+
+    with refusals():
+        current = meter_state.load(file)
+    start = _meter_at(current, at) or keypad_start(current.clock, datetime.now().astimezone())
+    if start < current.clock:
+        raise click.BadParameter(
+            f"{_shown_time(start)} is before the meter's clock {_shown_time(current.clock)}",
+            param_hint="--at",
+        )
+
+    def save(changed: Meter) -> None:
+        meter_state.save(changed, file)
+
+    KeypadApp(current, running_clock(start), save).run()
+
+
+@meter.command("keys")
+@_meter_file
+@click.argument("keys", nargs=-1, required=True)
+@click.option(
+    "--at",
+    type=_MeterTime(),
+    help="When the first key is pressed: 'YYYY-MM-DD HH:MM[+HH:MM]' or '+15m' (default: the "
+    "meter's clock). Never before the meter's clock.",
+)
+@click.option(
+    "--gap",
+    type=_Duration(),
+    default="0.25s",
+    show_default=True,
+    help="Time between key presses. Two Clears less than 1s apart clear the whole entry; "
+    "with --gap 1s or more each Clear deletes one digit. A gap of 30s or more times out "
+    "every entry.",
+)
+@_meter_json
+def meter_keys(
+    file: Path,
+    keys: tuple[str, ...],
+    at: datetime | timedelta | None,
+    gap: timedelta,
+    as_json: bool,
+) -> None:
+    """Press KEYS on the meter in FILE: 0-9, E = Enter, C = Clear (spaces ignored).
+
+    Prints what the display shows after each Enter and at the end; exits 1 if a
+    token was rejected or an entry had the wrong length.
+    """
+    from rich.markup import escape
+
+    from sts.meter.keypad import Keypad, parse_keys, run_keys
+
+    try:
+        pressed = parse_keys(" ".join(keys))
+    except StsError as exc:
+        raise click.BadParameter(str(exc), param_hint="KEYS") from exc
+    with refusals():
+        current = meter_state.load(file)
+        start = _meter_at(current, at) or current.clock
+        run = run_keys(Keypad(current), pressed, start, gap)
+        if run.reached_meter:
+            meter_state.save(current, file)
+    if as_json:
+        emit_json(
+            {
+                "entries": [
+                    entry.to_dict()
+                    | ({"outcome": entry.outcome.to_dict()} if entry.outcome is not None else {})
+                    for entry in run.submissions
+                ],
+                "display": run.final.to_dict(),
+                "rejected": run.rejected,
+            }
+        )
+    else:
+        for entry in run.submissions:
+            colour = "red" if entry.rejected else "green"
+            console.print(
+                f"[bold]{group_digits(entry.entry)}[/] E -> [{colour}]{escape(entry.lines[0])}[/]"
+                + "".join(f"\n    {escape(line)}" for line in entry.lines[1:]),
+                highlight=False,
+            )
+        console.print(
+            f"display: {escape(' / '.join(run.final.lines)) or '(blank)'}"
+            + ("  [yellow](beep)[/]" if run.final.beep else ""),
+            highlight=False,
+        )
+    if run.rejected:
+        raise click.exceptions.Exit(1)
+
+
 # --- conformance ------------------------------------------------------------------------
 
 

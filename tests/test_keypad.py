@@ -431,3 +431,15 @@ def test_run_keys_with_only_accepted_tokens_is_not_rejected() -> None:
     run = run_keys(Keypad(Recorder()), TOKEN + "E", T0, timedelta(seconds=0.25))
     assert not run.rejected
     assert run.submissions[0].to_dict()["text"] == "Accept"
+
+
+def test_run_keys_reached_meter_only_for_tokens_and_codes() -> None:
+    wrong = run_keys(Keypad(Recorder()), "1234E", T0, timedelta(seconds=0.25))
+    code = run_keys(Keypad(Recorder()), "1234E 5E", T0, timedelta(seconds=0.25))
+    assert not wrong.reached_meter
+    assert code.reached_meter
+
+
+def test_run_keys_takes_a_list_of_keys() -> None:
+    run = run_keys(Keypad(Recorder()), [Key.D4, Key.ENTER], T0, timedelta(seconds=1))
+    assert run.submissions[0].lines == ("register 4", "42")

@@ -436,10 +436,19 @@ class KeyRun:
         """True if any token was refused (or any entry had the wrong length)."""
         return any(s.rejected for s in self.submissions)
 
+    @property
+    def reached_meter(self) -> bool:
+        """True if any entry was handed to the meter (a token or a short code)."""
+        return any(s.kind is not EntryKind.WRONG_LENGTH for s in self.submissions)
 
-def run_keys(keypad: Keypad, keys: str, start: datetime, gap: timedelta) -> KeyRun:
-    """Press the keys written in ``keys`` (see :func:`parse_keys`) ``gap`` apart from ``start``."""
-    pressed = parse_keys(keys)
+
+def run_keys(keypad: Keypad, keys: str | Sequence[Key], start: datetime, gap: timedelta) -> KeyRun:
+    """Press ``keys`` (a :func:`parse_keys` string or a list of keys) ``gap`` apart from ``start``.
+
+    The first key is pressed at ``start``; each Enter that submits an entry
+    contributes its :class:`Submission`.
+    """
+    pressed = parse_keys(keys) if isinstance(keys, str) else list(keys)
     submissions: list[Submission] = []
     display = keypad.tick(start)
     for index, key in enumerate(pressed):
