@@ -103,7 +103,9 @@ def _server() -> _Postgres:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A URL to an empty, current-schema vending database on each engine."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("db") / "vending.sqlite"
@@ -160,3 +162,46 @@ def clock() -> Clock:
 def backend(database: Database, clock: Clock) -> Backend:
     """Services on the parametrised database, a hand-moved clock and seeded randomness."""
     return Backend.open(database, TEST_MASTER_KEY, clock, random.Random(20240301))
+
+
+# --- a meter from the public compliance tests --------------------------------------------
+
+#: Vending key, meter and decoder key of the STS compliance tests (CTSA03/CTSA05/CTSA20):
+#: DKGA02, SGC 123456, KRN 1, KT 2, TI 01, base date 1993.
+VECTOR_VK = "ABABABABABABABAB"
+VECTOR_DRN = "00000000000"  # MeterPAN 600727000000000009
+VECTOR_DK = "E653341F9D5BF36F"
+VECTOR_SGC = 123456
+
+
+class FixedBits:
+    """A random source that always gives the same value (for published tokens with RND 5)."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def getrandbits(self, k: int, /) -> int:
+        return self.value & ((1 << k) - 1)
+
+
+def register_vector_meter(backend: Backend, ken: int = 255, tariff: str | None = None) -> str:
+    """Add the compliance-test vending key and meter; returns the DRN."""
+    from sts.crypto.keys import VendingKey
+    from vending import registry
+
+    registry.add_vending_key(
+        backend,
+        "ctsa-krn1",
+        VendingKey.from_hex(VECTOR_VK),
+        VECTOR_SGC,
+        krn=1,
+        kt=2,
+        base_date=1993,
+    )
+    registry.add_meter(backend, VECTOR_DRN, VECTOR_SGC, krn=1, kt=2, ti=1, ken=ken, tariff=tariff)
+    return VECTOR_DRN
+
+
+@pytest.fixture
+def vector_meter(backend: Backend) -> str:
+    return register_vector_meter(backend)

@@ -200,7 +200,10 @@ class Transaction(Base):
     """One vend (or management, test, key change hand-out, reversal): the unit of work."""
 
     __tablename__ = "transactions"
-    __table_args__ = (Index("ix_transactions_meter_day", "meter_id", "day"),)
+    __table_args__ = (
+        Index("ix_transactions_meter_day", "meter_id", "day"),
+        Index("ix_transactions_day", "day"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_reference: Mapped[str] = mapped_column(String(100), unique=True)

@@ -560,7 +560,7 @@ def reverse(backend: Backend, reference: str) -> Reversal:
         ).first()
         if later is not None:
             raise ConflictError(
-                f"meter {meter.drn} has been given a token after {reference!r}; it can no "
+                f"meter {meter.drn} has been given a later token than {reference!r}; it can no "
                 "longer be reversed"
             )
         now = backend.now()
