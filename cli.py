@@ -27,6 +27,7 @@ from sts.conformance import RunResult
 from sts.crypto import DecoderKey, KeyParameters, VendingKey, derive_decoder_key
 from sts.errors import StsError
 from sts.meter import state as meter_state
+from sts.meter.credit import CreditStatus
 from sts.meter.meter import Meter, MeterStatus, TokenOutcome
 from sts.tokens import (
     ALL_TESTS,
@@ -187,18 +188,37 @@ def _meter_at(meter: Meter, at: datetime | timedelta | None) -> datetime | None:
     return meter.clock + at if isinstance(at, timedelta) else at
 
 
-def _credit_rows(credit: dict[str, Any]) -> list[tuple[str, str]]:
-    """Flat (name, value) rows of the credit engine's status, for a table."""
-    rows: list[tuple[str, str]] = []
-    for name, value in credit.items():
-        label = name.replace("_", " ")
-        if isinstance(value, dict):
-            rows.extend((f"{label} {k.replace('_', ' ')}", str(v)) for k, v in value.items())
-        elif isinstance(value, list):
-            rows.append((label, ", ".join(str(v) for v in value) or "-"))
-        else:
-            rows.append((label, "-" if value is None else str(value)))
+def _wallets(credit: CreditStatus) -> str:
+    return f"energy wallet {credit.energy_kwh} kWh, money wallet {credit.money}"
+
+
+def _credit_rows(credit: CreditStatus) -> list[tuple[str, str]]:
+    """What the credit engine shows, as (name, value) rows."""
+    relay = "closed" if credit.relay_closed else "open"
+    emergency = (
+        f"{credit.emergency_used_kwh} of {credit.emergency_limit_kwh} kWh used"
+        if credit.emergency_active
+        else ("available" if credit.emergency_available else "not available")
+    )
+    rows = [
+        ("energy wallet", f"{credit.energy_kwh} kWh"),
+        ("money wallet", str(credit.money)),
+        ("relay", f"{relay} ({credit.relay_reason.value})"),
+        ("load", f"{credit.demand_w} W demanded, {credit.power_w} W supplied"),
+        ("power limit", f"{credit.power_limit_w} W" if credit.power_limit_w else "none"),
+        ("emergency credit", emergency),
+        ("owed", f"{credit.debt_kwh} kWh debt, {credit.debt_money} charges"),
+        ("low-credit alarm", f"level {credit.alarm_level}" if credit.alarm_level else "none"),
+        ("tamper", credit.tamper_reason or "set" if credit.tamper else "none"),
+        ("energy used", f"{credit.total_kwh} kWh, this month {credit.month_kwh} kWh"),
+    ]
+    if credit.price_per_kwh is not None:
+        rows.append(("price now", f"{credit.price_per_kwh} per kWh"))
     return rows
+
+
+def _entries(count: int) -> str:
+    return "entry" if count == 1 else "entries"
 
 
 def _render_meter(status: MeterStatus, events: list[Any]) -> None:
@@ -211,7 +231,6 @@ def _render_meter(status: MeterStatus, events: list[Any]) -> None:
     rows = [
         ("meter number", f"{status.drn} (MeterPAN {status.pan}, manufacturer {status.mfr_code})"),
         ("clock", _shown_time(status.clock)),
-        ("standing load", f"{status.load_watts} W"),
         (
             "key",
             f"{keys.key_bits}-bit EA{keys.ea}, fingerprint {keys.key_fingerprint}; SGC "
@@ -227,7 +246,7 @@ def _render_meter(status: MeterStatus, events: list[Any]) -> None:
             "lockout",
             f"locked until {_shown_time(status.locked_until)}"
             if status.locked
-            else f"{status.lockout_failures} wrong entries in a row",
+            else f"{status.lockout_failures} wrong {_entries(status.lockout_failures)} in a row",
         ),
     ]
     if status.kct_held:
@@ -238,7 +257,7 @@ def _render_meter(status: MeterStatus, events: list[Any]) -> None:
                 f"{_shown_time(status.kct_started)}",
             )
         )
-    rows.extend(_credit_rows(status.to_dict()["credit"] or {}))
+    rows.extend(_credit_rows(status.credit))
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)
@@ -283,7 +302,12 @@ _meter_json = click.option("--json", "as_json", is_flag=True, help="Print JSON o
 @click.option("--ken", type=click.IntRange(0, 255), default=255, show_default=True)
 @click.option("--ea", type=click.Choice(["07", "11", "09"]), help="Default: by key size.")
 @click.option(
-    "--base-date", type=click.Choice(["1993", "2014", "2035"]), default="2014", show_default=True
+    "--base-date",
+    "--bd",
+    "base_date",
+    type=click.Choice(["1993", "2014", "2035"]),
+    default="2014",
+    show_default=True,
 )
 @click.option(
     "--manufactured",
@@ -292,9 +316,15 @@ _meter_json = click.option("--json", "as_json", is_flag=True, help="Print JSON o
 )
 @click.option("--tid-memory", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--mfr-code", type=int, help="Manufacturer code (default: from the DRN).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.File("r"),
+    help="Credit engine set-up (tariff, emergency credit, friendly time, ...) as JSON.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing state file.")
 @_meter_json
-def meter_new(file: Path, **o: Any) -> None:
+def meter_new(file: Path, config_file: TextIO | None, **o: Any) -> None:
     """Make a new simulated meter and write its state FILE."""
     if (o["dk"] is None) == (o["vk"] is None):
         raise click.UsageError("give the decoder key as --dk, or a vending key as --vk")
@@ -308,6 +338,11 @@ def meter_new(file: Path, **o: Any) -> None:
     if o["ea"] == "09":
         err_console.print("[yellow]warning:[/] EA09 (DES) was withdrawn in STS Edition 3")
     with refusals():
+        config = (
+            None
+            if config_file is None
+            else meter_state.credit_config_from_json(config_file.read(), config_file.name)
+        )
         made = Meter.manufacture(
             drn=o["drn"],
             manufactured=manufactured,
@@ -323,6 +358,7 @@ def meter_new(file: Path, **o: Any) -> None:
             base_date=o["base_date"],
             tid_memory=o["tid_memory"],
             mfr_code=o["mfr_code"],
+            config=config,
         )
         meter_state.save(made, file, overwrite=o["force"])
     if o["as_json"]:
@@ -355,8 +391,7 @@ def meter_enter(
         emit_json(outcome.to_dict() | {"credit": status.to_dict()["credit"]})
     else:
         _render_outcome(outcome)
-        for name, value in _credit_rows(status.to_dict()["credit"] or {}):
-            console.print(f"{name}: {value}", highlight=False)
+        console.print(_wallets(status.credit), highlight=False)
     if not outcome.accepted:
         if not as_json:
             err_console.print(
@@ -385,7 +420,7 @@ def meter_run(file: Path, load: int | None, duration: timedelta, as_json: bool) 
         emit_json(status.to_dict())
         return
     console.print(
-        f"ran {duration} at {status.load_watts} W: {_shown_time(start)} -> "
+        f"ran {duration} at {status.credit.demand_w} W: {_shown_time(start)} -> "
         f"{_shown_time(status.clock)}",
         highlight=False,
     )

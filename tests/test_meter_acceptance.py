@@ -13,19 +13,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
-pytest.importorskip("sts.meter.credit", reason="the credit engine has not landed yet")
-
 import sts
+from sts.errors import FormatError
+from sts.meter.config import CreditConfig, EmergencyConfig, EnergyStep, TariffConfig
 from sts.meter.meter import Meter
 from sts.results import ResultCode as R
 from sts.tokens import (
     ClearCredit,
     ClearTamper,
     CreditKind,
+    CurrencyCredit,
     KeyChangeOrder,
     MeterTestToken,
     RawToken,
@@ -80,6 +82,15 @@ def made_with(dk: str, token: sts.Token) -> str:
     return sts.encode(token, sts.DecoderKey.from_hex(dk))
 
 
+def money(dk: str, tid: int, units_1e5: int, negative: bool = False) -> str:
+    kind = CreditKind.ELECTRICITY_CURRENCY
+    return made_with(dk, CurrencyCredit.for_amount(kind, units_1e5, tid, negative))
+
+
+# A meter that sells energy from its money wallet at 2.00 a kWh.
+WITH_TARIFF = CreditConfig(tariff=TariffConfig(steps=(EnergyStep(None, Decimal("2.00")),)))
+
+
 @dataclass(frozen=True)
 class Step:
     """One step of a procedure: key in ``token`` at ``at``, expect ``result`` and registers."""
@@ -107,6 +118,8 @@ def registers(meter: Meter) -> dict[str, Any]:
         "failures": meter.decoder.lockout.failures,
         "locked_until": meter.decoder.lockout.locked_until,
         "kct_held": meter.status().kct_held,
+        "energy": meter.status().credit.energy_kwh,
+        "money": meter.status().credit.money,
     }
 
 
@@ -130,11 +143,13 @@ def run(meter: Meter, *steps: Step) -> list[Any]:
 
 def test_accept_then_used_ctsa01():
     meter = make_meter()
-    run(
+    accepted, _ = run(
         meter,
         Step("A.1", CREDIT_01KWH, R.ACCEPT, T, {"tids": (MADE_TID, 5871715)}),
         Step("A.2", CREDIT_01KWH, R.USED, T, {"tids": (MADE_TID, 5871715), "failures": 1}),
     )
+    assert accepted.display == ("Accept", "+0.1 kWh", "Energy 0.100 kWh")
+    assert registers(meter)["energy"] == Decimal("0.1")
 
 
 def test_manufacture_fills_the_tid_memory():
@@ -202,6 +217,7 @@ FUNCTION_CASES = {
     ),
     "reserved class 2 subclass 10": made_with(CTSA_DK, RawToken(TokenClass.MANAGEMENT, 10, 0x1)),
     "proprietary class 1 subclass 11": PROPRIETARY,
+    "currency credit without a tariff": money(CTSA_DK, 5_900_000, 100_004),
 }
 
 
@@ -217,6 +233,47 @@ def test_function_for_what_an_electricity_meter_does_not_have(what):
 def test_clear_credit_for_a_register_that_does_not_exist_is_range():
     token = made_with(CTSA_DK, ClearCredit(1, 5_900_000, 8))
     run(make_meter(), Step("R.1", token, R.RANGE, T, {"tids": (MADE_TID,)}))
+
+
+def test_overflow_when_the_energy_wallet_would_pass_its_maximum():
+    meter = make_meter(config=CreditConfig(energy_max_kwh=Decimal(100)))
+    run(
+        meter,
+        Step("V.1 60 kWh", credit(CTSA_DK, 5_900_000, 600), R.ACCEPT, T, {"energy": 60}),
+        Step(
+            "V.2 50 kWh more",
+            credit(CTSA_DK, 5_900_001, 500),
+            R.OVERFLOW,
+            T,
+            {"energy": 60, "tids": (MADE_TID, 5_900_000), "failures": 1},
+        ),
+        Step("V.3 40 kWh fills it", credit(CTSA_DK, 5_900_002, 400), R.ACCEPT, T, {"energy": 100}),
+    )
+
+
+def test_currency_credit_and_range_for_a_debit_below_zero():
+    # Currency amounts the field holds exactly (offset + m * 10^e, in 0.00001 units):
+    # 1,000,024 = 180,224 + 8,198 * 100 (e = 2) and 2,000,624 = 1,818,624 + 182 * 1,000 (e = 3).
+    meter = make_meter(config=WITH_TARIFF)
+    credited, *_ = run(
+        meter,
+        Step("V.4 +10.00024", money(CTSA_DK, 5_900_000, 1_000_024), R.ACCEPT, T),
+        Step(
+            "V.5 -20.00624",
+            money(CTSA_DK, 5_900_001, 2_000_624, negative=True),
+            R.RANGE,
+            T,
+            {"money": Decimal("10.00024"), "tids": (MADE_TID, 5_900_000)},
+        ),
+        Step(
+            "V.6 -10.00024",
+            money(CTSA_DK, 5_900_002, 1_000_024, negative=True),
+            R.ACCEPT,
+            T,
+            {"money": 0},
+        ),
+    )
+    assert credited.display == ("Accept", "+10.00024", "Energy 0.000 kWh", "Money 10.00024")
 
 
 # -- class 1: tests, displays and manufacturer codes -------------------------------------
@@ -512,6 +569,75 @@ def test_management_tokens_are_accepted_once():
         Step("G.5", CLEAR_ALL, R.ACCEPT, T, {"tids": (MADE_TID, tid, tid + 1, 5910360, 5911202)}),
     )
     assert outcomes[0].display == ("Accept", "Power limit 2500 W")
+    assert outcomes[4].display == ("Accept", "Cleared all credit")
+
+
+def test_clear_credit_empties_the_wallets_ctsa09():
+    meter = make_meter()
+    run(
+        meter,
+        Step("G.6", credit(CTSA_DK, 5_900_000, 1234), R.ACCEPT, T, {"energy": Decimal("123.4")}),
+        Step("G.7", CLEAR_ALL, R.ACCEPT, T, {"energy": 0, "money": 0}),
+    )
+
+
+def test_power_limit_token_sets_the_limit():
+    meter = make_meter()
+    token = made_with(CTSA_DK, SetPowerLimit.for_watts(2500, 5_900_000, 1))
+    run(meter, Step("G.8", token, R.ACCEPT, T))
+    assert meter.status().credit.power_limit_w == 2500
+    assert meter.short_code("5") == ["Power limit 2500 W"]
+
+
+# -- short codes -------------------------------------------------------------------------
+
+
+def test_short_codes_show_registers():
+    meter = make_meter()
+    meter.enter_token(CREDIT_01KWH, T)
+    assert meter.short_code("1") == ["Energy 0.100 kWh"]
+    assert meter.short_code("00") == ["Energy 0.100 kWh", "Money 0.00000"]
+    assert meter.short_code("6") == ["KRN 1"]
+    assert meter.short_code("7") == ["TI 01"]
+    assert meter.short_code("10") == ["Meter 00000000000"]
+    assert meter.short_code("11") == ["2004-06-01 12:00"]
+    assert meter.short_code("13") == ["SGC 123456", "KT 2 KEN 255"]
+    assert meter.short_code("8") == ["Tamper none"]
+
+
+def test_short_code_shows_the_lockout():
+    meter = make_meter()
+    wrong = credit("0123456789ABCDEF", 5_900_000)
+    for _ in range(3):
+        meter.enter_token(wrong, T)
+    assert meter.short_code("14", T + timedelta(seconds=2)) == ["Locked 8 s", "3 wrong entries"]
+    assert meter.short_code("14", T + timedelta(seconds=10)) == ["Not locked", "3 wrong entries"]
+
+
+@pytest.mark.parametrize("code", ["55", "1234", "", "1a", "-1"])
+def test_unknown_short_codes_are_format_errors(code):
+    with pytest.raises(FormatError):
+        make_meter().short_code(code)
+
+
+def test_emergency_credit_by_short_code_is_repaid_from_the_next_token():
+    meter = make_meter(config=CreditConfig(emergency=EmergencyConfig(limit_kwh=Decimal(5))))
+    assert meter.short_code("99", T) == ["Emergency credit", "5 kWh"]
+    assert meter.short_code("99", T) == [
+        "No emergency credit",
+        "emergency credit is already active",
+    ]
+    meter.advance(T + timedelta(hours=1), 2000)  # 2 kW for an hour: 2 kWh of emergency credit
+    (outcome,) = run(
+        meter,
+        Step("EC.1 10 kWh", credit(CTSA_DK, 5_900_000, 100), R.ACCEPT, None, {"energy": 8}),
+    )
+    assert outcome.display == (
+        "Accept",
+        "+10.0 kWh",
+        "Emergency repaid 2.000 kWh",
+        "Energy 8.000 kWh",
+    )
 
 
 def test_a_rejected_token_changes_nothing_but_the_lockout_counter():

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("sts.meter.credit", reason="the credit engine has not landed yet")
-
 import sts
 from sts.errors import FormatError, StsError
 from sts.meter import state
@@ -60,7 +58,7 @@ def test_a_reloaded_meter_carries_on_where_it_stopped(tmp_path: Path):
     state.save(busy_meter(), path)
     meter = state.load(path)
     assert meter.clock == T + timedelta(minutes=3)
-    assert meter.load_watts == 1500
+    assert meter.status().credit.demand_w == 1500  # the standing load
     assert meter.decoder.lockout.failures == 1  # the held KCT reset it; one wrong since
     assert meter.decoder.tids.capacity == 7
     assert meter.enter_token(CREDIT_01KWH).result is R.USED  # the TID memory survived

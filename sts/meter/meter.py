@@ -15,8 +15,13 @@ end-to-end tests talk to::
 **The clock.** The meter has its own clock, which only moves forward. Every
 call takes an optional timezone-aware ``now``: None means "at the meter's
 clock"; a later time first runs the meter up to it with the *standing load*
-(the load given to the last :meth:`advance`, 0 W for a new meter), as if the
-load had stayed connected; an earlier time is a RangeError.
+(the load given to the last :meth:`advance`, which the credit engine keeps;
+0 W for a new meter), as if the load had stayed connected; an earlier time is
+a RangeError.
+
+**Events.** The meter and its credit engine write to one event log: the
+meter records token decisions, key changes, tests and lockouts; the engine
+records what happens to credit, relay, alarms and settings.
 
 **Short codes** (1-3 digits then Enter on the keypad), :data:`SHORT_CODES`::
 
@@ -29,7 +34,9 @@ load had stayed connected; an earlier time is a RangeError.
     6   key revision number (KRN)        13  supply group, key type, KEN
     99  take emergency credit            14  keypad lockout
 
-Any other code is a FormatError (the keypad shows "Format").
+Leading zeros do not matter ("00" is "0"). Any other code is a FormatError
+(the keypad shows "Format"). Code 99 answers with "Emergency credit" and the
+kWh granted, or "No emergency credit" and the reason.
 """
 
 from __future__ import annotations
@@ -38,12 +45,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sts.codec import EncryptionAlgorithm
 from sts.crypto.dkga import KeyParameters, derive_decoder_key
 from sts.crypto.keys import DecoderKey, VendingKey
 from sts.errors import FormatError, RangeError
+from sts.meter.config import CreditConfig
+from sts.meter.credit import CreditEngine, CreditReceipt, CreditStatus, EmergencyResult
 from sts.meter.decoder import (
     AddCredit,
     ChangeKey,
@@ -64,11 +73,9 @@ from sts.meter.tid_memory import DEFAULT_CAPACITY
 from sts.results import ResultCode
 from sts.tokens.base import Token
 from sts.tokens.credit import CreditKind
+from sts.tokens.management import Register
 from sts.tokens.meter_test import TestControl
 from sts.tokens.tid import BaseDate
-
-if TYPE_CHECKING:
-    from sts.meter.credit import CreditEngine
 
 SOFTWARE_VERSION = "sts-toolkit meter 1.0"
 """What the software-version display (class 1 control bit 9) shows."""
@@ -91,7 +98,7 @@ class TokenOutcome:
     detail: str
     token: Token | None
     display: tuple[str, ...]
-    receipt: Any
+    receipt: CreditReceipt | None
     at: datetime
 
     @property
@@ -176,7 +183,6 @@ class MeterStatus:
     mfr_code: str
     keys: KeyInfo
     clock: datetime
-    load_watts: int
     tid_count: int
     tid_capacity: int
     tid_oldest: int | None
@@ -186,7 +192,7 @@ class MeterStatus:
     kct_held: int
     kct_needed: int
     kct_started: datetime | None
-    credit: Any
+    credit: CreditStatus
 
     @property
     def locked(self) -> bool:
@@ -199,7 +205,6 @@ class MeterStatus:
             "mfr_code": self.mfr_code,
             "keys": _plain(self.keys),
             "clock": self.clock.isoformat(),
-            "load_watts": self.load_watts,
             "tid_memory": {
                 "count": self.tid_count,
                 "capacity": self.tid_capacity,
@@ -261,14 +266,13 @@ class Meter:
         engine: CreditEngine,
         clock: datetime,
         events: EventLog | None = None,
-        load_watts: int = 0,
     ) -> None:
         _require_aware(clock)
         self.decoder = decoder
         self.engine = engine
         self.clock = clock
-        self.events = events if events is not None else EventLog()
-        self.load_watts = load_watts
+        self.events = events if events is not None else engine.events
+        engine.events = self.events
 
     # -- making one ---------------------------------------------------------------------
 
@@ -290,14 +294,16 @@ class Meter:
         base_date: BaseDate | int | str = BaseDate.Y2014,
         tid_memory: int = DEFAULT_CAPACITY,
         mfr_code: int | None = None,
-        engine: CreditEngine | None = None,
+        config: CreditConfig | None = None,
     ) -> Meter:
         """A new meter whose clock starts at ``manufactured``.
 
         Give the decoder key itself (``key``) or a vending key to derive it from
         (``vending_key``, with ``dkga`` "02" or "04"; the default is 02 for a
         64-bit and 04 for a 160-bit vending key). ``ea`` defaults to EA07 for a
-        64-bit key and EA11 for a 128-bit key.
+        64-bit key and EA11 for a 128-bit key. ``config`` sets up the credit
+        engine (tariff, emergency credit, friendly time, ...; default: an
+        energy-only meter with the engine's defaults).
         """
         _require_aware(manufactured)
         identity = MeterIdentity.of_drn(drn, mfr_code)
@@ -314,9 +320,9 @@ class Meter:
         )
         keys = KeyRegisters(key, sgc, krn, kt, ti, ken, base, algorithm)
         decoder = DecoderState.manufacture(identity, keys, manufactured, tid_memory)
-        if engine is None:
-            engine = _new_engine(manufactured)
-        meter = cls(decoder, engine, manufactured)
+        events = EventLog()
+        engine = CreditEngine.new(manufactured, config, events)
+        meter = cls(decoder, engine, manufactured, events)
         meter.events.record(manufactured, EventKind.SETTING_CHANGED, f"meter {identity.drn} made")
         return meter
 
@@ -327,13 +333,13 @@ class Meter:
         now = self._catch_up(now)
         before = self.decoder
         decision = decide(before, digits, now, self.engine)
-        receipt: Any = None
+        receipt: CreditReceipt | None = None
         lines: list[str] = [decision.result.text]
+        self.decoder = decision.state
+        self._log(decision, before, now)
         if decision.accepted:
             receipt, more = self._carry_out(decision, now)
             lines.extend(more)
-        self.decoder = decision.state
-        self._log(decision, before, now)
         return TokenOutcome(
             decision.result,
             decision.result.text,
@@ -361,10 +367,10 @@ class Meter:
     # -- time ---------------------------------------------------------------------------
 
     def advance(self, until: datetime, load: Any = None) -> None:
-        """Run the meter up to ``until`` with ``load`` (watts; None keeps the standing load).
+        """Run the meter up to ``until`` with ``load`` (None keeps the standing load).
 
-        A load given in watts becomes the standing load; any other load (a
-        profile the credit engine understands) is used for this run only.
+        ``load`` is anything the credit engine takes: watts, a daily profile
+        or a function of time (:mod:`sts.meter.profile`).
         """
         _require_aware(until)
         if until < self.clock:
@@ -372,13 +378,7 @@ class Meter:
                 f"time {until.isoformat()} is before the meter's clock {self.clock.isoformat()}; "
                 "the meter's clock never goes backwards"
             )
-        if load is None:
-            load = self.load_watts
-        elif isinstance(load, int) and not isinstance(load, bool):
-            if load < 0:
-                raise RangeError(f"load {load} W is negative")
-            self.load_watts = load
-        if until > self.clock:
+        if until > self.clock or load is not None:
             self.engine.advance(until, load)
         self.clock = until
 
@@ -398,7 +398,6 @@ class Meter:
             decoder.identity.mfr_text,
             KeyInfo.of(decoder.keys),
             self.clock,
-            self.load_watts,
             len(decoder.tids.tids),
             decoder.tids.capacity,
             decoder.tids.oldest,
@@ -416,7 +415,6 @@ class Meter:
     def to_dict(self) -> dict[str, Any]:
         return {
             "clock": self.clock.isoformat(),
-            "load_watts": self.load_watts,
             "decoder": self.decoder.to_dict(),
             "credit": self.engine.to_dict(),
             "events": self.events.to_dict(),
@@ -424,38 +422,38 @@ class Meter:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Meter:
-        from sts.meter.credit import CreditEngine
-
-        load = data["load_watts"]
-        if not isinstance(load, int) or load < 0:
-            raise RangeError(f"standing load {load!r} is not a whole number of watts >= 0")
+        events = EventLog.from_dict(data["events"])
         return cls(
             DecoderState.from_dict(data["decoder"]),
-            CreditEngine.from_dict(data["credit"]),
+            CreditEngine.from_dict(data["credit"], events),
             datetime.fromisoformat(data["clock"]),
-            EventLog.from_dict(data["events"]),
-            load,
+            events,
         )
 
     # -- carrying out accepted tokens ---------------------------------------------------
 
-    def _carry_out(self, decision: Decision, now: datetime) -> tuple[Any, list[str]]:
-        """Act on an accepted token; the receipt (if any) and extra display lines."""
-        action = decision.action
+    def _carry_out(
+        self, decision: Decision, now: datetime
+    ) -> tuple[CreditReceipt | None, list[str]]:
+        """Act on an accepted token; the receipt (if any) and the display lines after its text."""
         engine = self.engine
-        match action:
+        match decision.action:
             case AddCredit(kind, amount):
                 receipt = engine.apply_credit(kind, amount, now)
-                return receipt, _credit_lines(kind, amount, receipt)
+                if kind is CreditKind.ELECTRICITY:  # units of 0.1 kWh
+                    first = f"{receipt.amount:+.1f} kWh"
+                else:
+                    first = f"{receipt.amount:+f}"
+                return receipt, [first, *receipt.lines()]
             case ClearRegister(register):
                 engine.clear_credit(int(register), now)
-                return None, [f"Cleared {register.name.lower().replace('_', ' ')}"]
+                return None, [f"Cleared {_REGISTER_NAMES[register]}"]
             case SetLoadLimit(watts):
                 engine.set_power_limit(watts, now)
-                return None, [f"Power limit {watts} W"]
+                return None, [_power_limit_line(watts)]
             case SetUnbalanceLimit(watts):
                 engine.set_phase_unbalance_limit(watts, now)
-                return None, [f"Unbalance limit {watts} W"]
+                return None, [_unbalance_line(watts)]
             case ResetTamper():
                 engine.clear_tamper(now)
                 return None, ["Tamper cleared"]
@@ -471,44 +469,33 @@ class Meter:
         return None, []
 
     def _test_lines(self, functions: TestControl) -> list[str]:
+        """The lines the tests and displays of a class 1 token show, in control-bit order."""
         keys = self.decoder.keys
         credit = self.engine.status()
-        lines: list[str] = []
-        for flag in TestControl:
-            if not functions & flag:
-                continue
-            match flag:
-                case TestControl.LOAD_SWITCH:
-                    lines.append("Load switch test OK")
-                case TestControl.DISPLAY_TEST:
-                    lines.append(DISPLAY_TEST)
-                case TestControl.TOTAL_ENERGY:
-                    lines.append(f"Total {_kwh(_get(credit, 'total_kwh'))} kWh")
-                case TestControl.KEY_REVISION:
-                    lines.append(f"KRN {keys.krn}")
-                case TestControl.TARIFF_INDEX:
-                    lines.append(f"TI {keys.ti:02d}")
-                case TestControl.TOKEN_READER:
-                    lines.append("Keypad test OK")
-                case TestControl.POWER_LIMIT:
-                    lines.append(_power_limit_line(_get(credit, "power_limit_w")))
-                case TestControl.TAMPER_STATUS:
-                    lines.append(_tamper_line(_get(credit, "tamper")))
-                case TestControl.POWER_NOW:
-                    lines.append(f"Power {_get(credit, 'power_w')} W")
-                case TestControl.SOFTWARE_VERSION:
-                    lines.append(f"Software {SOFTWARE_VERSION}")
-                case TestControl.PHASE_UNBALANCE_LIMIT:
-                    limit = _get(credit, "phase_unbalance_limit_w")
-                    lines.append(f"Unbalance limit {limit if limit else 'none'}")
-                case TestControl.TARIFF_RATE:
-                    lines.append(f"Rate {_get(credit, 'tariff_rate')}")
-        return lines
+        shown = {
+            TestControl.LOAD_SWITCH: "Load switch test OK",
+            TestControl.DISPLAY_TEST: DISPLAY_TEST,
+            TestControl.TOTAL_ENERGY: f"Total {credit.total_kwh} kWh",
+            TestControl.KEY_REVISION: f"KRN {keys.krn}",
+            TestControl.TARIFF_INDEX: f"TI {keys.ti:02d}",
+            TestControl.TOKEN_READER: "Keypad test OK",
+            TestControl.POWER_LIMIT: _power_limit_line(credit.power_limit_w),
+            TestControl.TAMPER_STATUS: _tamper_line(credit),
+            TestControl.POWER_NOW: f"Power {credit.power_w} W",
+            TestControl.SOFTWARE_VERSION: f"Software {SOFTWARE_VERSION}",
+            TestControl.PHASE_UNBALANCE_LIMIT: _unbalance_line(credit.phase_unbalance_limit_w),
+            TestControl.TARIFF_RATE: (
+                "Rate none" if credit.tariff_rate is None else f"Rate {credit.tariff_rate}/kWh"
+            ),
+        }
+        return [line for flag, line in shown.items() if functions & flag]
 
     def _take_emergency_credit(self, now: datetime) -> list[str]:
         result = self.engine.take_emergency_credit(now)
-        self.events.record(now, EventKind.EMERGENCY_CREDIT, str(_plain(result)))
-        return ["Emergency credit", str(_plain(result))]
+        if result is EmergencyResult.GRANTED:
+            limit = self.engine.status().emergency_limit_kwh
+            return ["Emergency credit", f"{limit} kWh"]
+        return ["No emergency credit", result.value]
 
     def _log(self, decision: Decision, before: DecoderState, now: datetime) -> None:
         token = decision.token
@@ -556,42 +543,75 @@ def derive_key(
     return derive_decoder_key(algorithm, vending_key, params)
 
 
-def _new_engine(start: datetime) -> CreditEngine:
-    from sts.meter.credit import CreditEngine
-
-    return CreditEngine.new(start)
-
-
 def _require_aware(when: datetime) -> None:
     if not isinstance(when, datetime) or when.tzinfo is None or when.utcoffset() is None:
         raise FormatError(f"time {when!r} has no timezone; the meter needs timezone-aware times")
 
 
-def _get(status: Any, name: str) -> Any:
-    return getattr(status, name, None)
+_REGISTER_NAMES = {
+    Register.ELECTRICITY: "energy wallet",
+    Register.ELECTRICITY_CURRENCY: "money wallet",
+    Register.ALL: "all credit",
+}
 
 
-def _kwh(value: Any) -> str:
-    return "?" if value is None else f"{Decimal(value):.1f}"
-
-
-def _power_limit_line(watts: Any) -> str:
+def _power_limit_line(watts: int | None) -> str:
     return f"Power limit {watts} W" if watts else "Power limit none"
 
 
-def _tamper_line(tamper: Any) -> str:
-    return "Tamper: detected" if tamper else "Tamper: none"
+def _unbalance_line(watts: int | None) -> str:
+    return f"Unbalance limit {watts} W" if watts else "Unbalance limit none"
 
 
-def _credit_lines(kind: CreditKind, amount: int | Decimal, receipt: Any) -> list[str]:
-    if kind is CreditKind.ELECTRICITY:
-        lines = [f"+{Decimal(amount) / 10:.1f} kWh"]
-    else:
-        lines = [f"+{Decimal(amount):.2f}"]
-    describe: Callable[[], list[str]] | None = getattr(receipt, "lines", None)
-    if describe is not None:
-        lines.extend(describe())
-    return lines
+def _tamper_line(credit: CreditStatus) -> str:
+    if not credit.tamper:
+        return "Tamper none"
+    return f"Tamper {credit.tamper_reason}" if credit.tamper_reason else "Tamper detected"
 
 
-_SHORT_CODE_LINES: dict[str, Callable[[Meter], list[str]]] = {}
+def _lockout_lines(meter: Meter) -> list[str]:
+    lockout = meter.decoder.lockout
+    left = lockout.remaining(meter.clock)
+    first = f"Locked {left // timedelta(seconds=1)} s" if left else "Not locked"
+    return [first, f"{lockout.failures} wrong entries"]
+
+
+def _owed_lines(credit: CreditStatus) -> list[str]:
+    state = "active" if credit.emergency_active else "off"
+    return [
+        f"Emergency {state} {credit.emergency_used_kwh}/{credit.emergency_limit_kwh} kWh",
+        f"Debt {credit.debt_kwh} kWh",
+        f"Charges owed {credit.debt_money}",
+    ]
+
+
+def _relay_lines(credit: CreditStatus) -> list[str]:
+    return [
+        "Relay closed" if credit.relay_closed else "Relay open",
+        str(credit.relay_reason.value),
+    ]
+
+
+_SHORT_CODE_LINES: dict[str, Callable[[Meter], list[str]]] = {
+    "0": lambda m: [
+        f"Energy {m.engine.status().energy_kwh} kWh",
+        f"Money {m.engine.status().money}",
+    ],
+    "1": lambda m: [f"Energy {m.engine.status().energy_kwh} kWh"],
+    "2": lambda m: [f"Money {m.engine.status().money}"],
+    "3": lambda m: [f"Total {m.engine.status().total_kwh} kWh"],
+    "4": lambda m: [f"Power {m.engine.status().power_w} W"],
+    "5": lambda m: [_power_limit_line(m.engine.status().power_limit_w)],
+    "6": lambda m: [f"KRN {m.decoder.keys.krn}"],
+    "7": lambda m: [f"TI {m.decoder.keys.ti:02d}"],
+    "8": lambda m: [_tamper_line(m.engine.status())],
+    "9": lambda m: _relay_lines(m.engine.status()),
+    "10": lambda m: [f"Meter {m.decoder.identity.drn}"],
+    "11": lambda m: [m.engine.status().at.strftime("%Y-%m-%d %H:%M")],  # type: ignore[union-attr]
+    "12": lambda m: _owed_lines(m.engine.status()),
+    "13": lambda m: [
+        f"SGC {m.decoder.keys.sgc:06d}",
+        f"KT {m.decoder.keys.kt} KEN {m.decoder.keys.ken}",
+    ],
+    "14": _lockout_lines,
+}

@@ -20,6 +20,11 @@ file as it was (and no temporary file behind). Reading refuses, with a
 :class:`~sts.errors.FormatError` naming the file, anything that is not
 JSON, not a meter state document, of an unknown version, or whose contents
 do not make a meter.
+
+:func:`credit_config_from_json` reads the credit engine's set-up (tariff,
+emergency credit, friendly time, ...) for a new meter: a JSON object in the
+form of ``CreditConfig.to_dict()``, where any part left out keeps its default
+(one level deep: ``{"emergency": {"limit_kwh": "5"}}`` is enough).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from sts.errors import FormatError, StsError
+from sts.meter.config import CreditConfig
 from sts.meter.meter import Meter
 
 FORMAT_TAG = "sts-meter-state"
@@ -137,3 +143,33 @@ def _sync_directory(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def credit_config_from_json(text: str, source: str = "credit configuration") -> CreditConfig:
+    """A CreditConfig from JSON text; parts left out keep their defaults."""
+    try:
+        given = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormatError(
+            f"{source} is not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from exc
+    if not isinstance(given, dict):
+        raise FormatError(f"{source} is not a JSON object of credit engine settings")
+    merged = CreditConfig().to_dict()
+    unknown = sorted(set(given) - set(merged))
+    if unknown:
+        raise FormatError(
+            f"{source} has unknown settings {', '.join(unknown)}; expected some of "
+            f"{', '.join(merged)}"
+        )
+    for name, value in given.items():
+        default = merged[name]
+        both_objects = isinstance(default, dict) and isinstance(value, dict)
+        merged[name] = default | value if both_objects else value
+    try:
+        return CreditConfig.from_dict(merged)
+    except StsError as exc:
+        raise FormatError(f"{source}: {exc}") from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise FormatError(f"{source} is not valid: {what}") from exc
