@@ -621,22 +621,24 @@ class CreditEngine:
         s = self.state
         limiter = self._limiter
         calendar = self._cal
+        span = self._profile.span
         t = s.now
         assert t is not None
-        while True:
-            self._boundaries(t)
-            if t >= end:
-                break
+        self._boundaries(t)
+        while t < end:
             cap = min(end, self._midnight, self._friendly_next, limiter.next_timer())
-            demand, held = self._profile.span(calendar, t, cap - t)
+            demand, held = span(calendar, t, cap - t)
             stop = t + held
             s.demand_w = demand
-            if s.relay_closed and limiter.exceeded(demand):
-                self._trip(t, demand)
-                stop = min(stop, limiter.next_timer())
             if s.relay_closed and demand:
-                self._consume(t, stop, demand)
+                if limiter.exceeded(demand):
+                    self._trip(t, demand)
+                    stop = min(stop, limiter.next_timer())
+                else:
+                    self._consume(t, stop, demand)
             t = s.now = stop
+            if t >= cap or t >= limiter.next_timer():
+                self._boundaries(t)
 
     def _boundaries(self, t: int) -> None:
         """Everything due at ``t``: day and month close, friendly change, relay timers."""
@@ -679,7 +681,12 @@ class CreditEngine:
     # -- consumption -------------------------------------------------------------------------------
 
     def _consume(self, t0: int, t1: int, demand: int) -> None:
-        """Deliver ``demand`` watts from ``t0`` to ``t1``, or until credit runs out."""
+        """Deliver ``demand`` watts from ``t0`` to ``t1``, or until credit runs out.
+
+        Each pass draws from one source up to the next point where something
+        changes (a wallet empties or reaches an alarm threshold, a tariff step
+        or the emergency limit is reached); alarms are checked at those points.
+        """
         s = self.state
         ledger = s.ledger
         alarms = self._alarms
@@ -689,22 +696,25 @@ class CreditEngine:
         while used < wanted:
             rest = wanted - used
             if s.energy_j > 0:
-                take = min(rest, s.energy_j - alarms.energy_floor(s.energy_j))
+                room = s.energy_j - alarms.energy_floor(s.energy_j)
+                take = rest if rest < room else room
                 s.energy_j -= take
                 ledger.from_energy_j += take
+                milestone = take == room
             elif tariff is not None and s.money > 0:
-                take = self._buy(tariff, rest)
+                take, milestone = self._buy(tariff, rest)
             elif self._friendly:
                 take = rest
                 s.debt_j += take
                 ledger.friendly_debt_j += take
+                milestone = False
             elif s.emergency_active and s.emergency_used_j < self._emergency_j:
                 take = min(rest, self._emergency_j - s.emergency_used_j)
                 s.emergency_used_j += take
                 ledger.emergency_j += take
+                milestone = False
             else:
-                at = t0 - (-used // demand)
-                self._settle(at)
+                self._settle(t0 - (-used // demand))
                 if s.relay_closed:  # automatic emergency credit was granted
                     continue
                 return
@@ -712,23 +722,37 @@ class CreditEngine:
             s.month_j += take
             s.day_j += take
             ledger.delivered_j += take
-            self._check_credit(t0 - (-used // demand))
+            if milestone:
+                self._check_credit(t0 - (-used // demand))
 
-    def _buy(self, tariff: MeterTariff, wanted: int) -> int:
-        """Buy up to ``wanted`` joules with money, stopping at a step bound or alarm level."""
+    def _buy(self, tariff: MeterTariff, wanted: int) -> tuple[int, bool]:
+        """Buy up to ``wanted`` joules with money, stopping at a step bound or alarm level.
+
+        Returns the joules bought and whether the money wallet reached an alarm
+        threshold or emptied.
+        """
         s = self.state
-        bound = tariff.bounds_j[tariff.step_index(s.month_j)]
-        take = wanted if bound is None else min(wanted, bound - s.month_j)
-        floor = self._alarms.money_floor(s.money)
-        take = min(take, tariff.joules_for(s.money - floor, s.month_j, s.cost_carry))
-        cost, carry = tariff.charge(take, s.month_j, s.cost_carry)
-        if cost >= s.money:  # the last joule takes what is left
-            cost, carry = s.money, 0
-        s.money -= cost
+        month = s.month_j
+        index = tariff.step_index(month)
+        numerator = tariff.numerators[index]
+        denominator = tariff.denominator
+        bound = tariff.bounds_j[index]
+        take = wanted if bound is None or wanted < bound - month else bound - month
+        money = s.money
+        floor = self._alarms.money_floor(money)
+        carry = s.cost_carry
+        # the fewest joules whose cost takes the wallet down to the floor
+        need = -((carry - (money - floor) * denominator) // numerator)
+        if need < take:
+            take = need
+        cost, carry = divmod(carry + numerator * take, denominator)
+        if cost >= money:  # the last joule takes what is left
+            cost, carry = money, 0
+        s.money = money - cost
         s.cost_carry = carry
         s.ledger.money_for_energy += cost
         s.ledger.from_money_j += take
-        return take
+        return take, s.money <= floor
 
     # -- credit level, emergency and relay ---------------------------------------------------------
 
@@ -775,7 +799,12 @@ class CreditEngine:
         )
 
     def _settle(self, t: int) -> None:
-        """Put the relay where its reasons say, recording a change with its reason."""
+        """Put the relay where its reasons say, recording a change with its reason.
+
+        Automatic emergency credit is granted instead of opening a closed relay
+        for lack of credit; a relay already open (a meter just made, or one
+        whose emergency credit is not repaid) waits for a token or the keypad.
+        """
         s = self.state
         keep: RelayReason | None
         if self._has_credit():
@@ -784,7 +813,7 @@ class CreditEngine:
             keep = RelayReason.FRIENDLY
         elif s.emergency_active and s.emergency_used_j < self._emergency_j:
             keep = RelayReason.EMERGENCY
-        elif self.config.emergency.automatic and self._emergency_offer().granted:
+        elif s.relay_closed and self.config.emergency.automatic and self._emergency_offer().granted:
             self._grant(t, automatic=True)
             keep = RelayReason.EMERGENCY
         else:
