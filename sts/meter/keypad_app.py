@@ -24,6 +24,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
@@ -70,7 +71,15 @@ def keypad_start(meter_clock: datetime, wall_time: datetime) -> datetime:
 
 
 class KeyButton(Button, can_focus=False):
-    """A meter key. It never takes the focus, so typed keys always reach the keypad."""
+    """A meter key. It never takes the focus, so typed keys always reach the keypad.
+
+    Unlike a plain Button it counts every click, also one that comes while the
+    press animation of the last is still showing (two quick Clears, "11").
+    """
+
+    def _on_click(self, event: events.Click) -> None:
+        event.stop()
+        self.press()
 
 
 class KeypadApp(App[None]):
