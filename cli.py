@@ -330,6 +330,8 @@ def meter_new(file: Path, config_file: TextIO | None, **o: Any) -> None:
         raise click.UsageError("give the decoder key as --dk, or a vending key as --vk")
     if o["vk"] is not None and o["sgc"] is None:
         raise click.UsageError("to derive the decoder key from --vk, also give --sgc")
+    if file.exists() and not o["force"]:
+        raise click.ClickException(f"meter state file {file} exists already; use --force")
     manufactured = o["manufactured"]
     if isinstance(manufactured, timedelta):
         raise click.BadParameter("give an absolute time", param_hint="--manufactured")

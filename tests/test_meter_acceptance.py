@@ -58,6 +58,8 @@ SHOW_KRN_SUB1 = "01152921539100838034"  # CTSA11 step 4: class 1 sub 1, control 
 SHOW_TI = "36893488147553322496"  # CTSA11 step 5: control bit 4
 ALL_TESTS_SUB0 = "56493153725450313471"  # all 36 control bits, mfr 00
 PROPRIETARY = "12754194144864505970"  # class 1 subclass 11
+MAX_AMOUNT = "42222423067848970276"  # CTSA10 step 9: field FFFF, 1,820,162.4 kWh, TID 5915634
+AFTER_ROLLOVER = "09239624803025986815"  # CTSA25 step 9: 0.1 kWh, TID 480, DK B08205E074AFC5D6
 
 # 2004-01-01 00:00 UTC is 4017 days after 1993-01-01: TID 4017 * 1440 = 5,784,480.
 MADE = datetime(2004, 1, 1, tzinfo=UTC)
@@ -249,6 +251,11 @@ def test_overflow_when_the_energy_wallet_would_pass_its_maximum():
         ),
         Step("V.3 40 kWh fills it", credit(CTSA_DK, 5_900_002, 400), R.ACCEPT, T, {"energy": 100}),
     )
+
+
+def test_overflow_for_the_largest_amount_ctsa10():
+    # 1,820,162.4 kWh is more than the energy wallet holds (999,999.9 kWh by default).
+    run(make_meter(), Step("V.0", MAX_AMOUNT, R.OVERFLOW, T, {"energy": 0, "tids": (MADE_TID,)}))
 
 
 def test_currency_credit_and_range_for_a_debit_below_zero():
@@ -447,9 +454,9 @@ def test_rollover_moves_base_date_and_clears_tid_memory_ctsa26():
             at,
             {"dk": new, "krn": 5, "ti": 1, "base_date": 2035, "tids": ()},
         ),
-        Step("RO.4 first TID on the new base", credit(new, 100), R.ACCEPT, at, {"tids": (100,)}),
-        Step("RO.5", credit(new, 100), R.USED, at),
-        Step("RO.6 below the stored TID", credit(new, 99), R.OLD, at),
+        Step("RO.4 CTSA25 step 9, TID 480", AFTER_ROLLOVER, R.ACCEPT, at, {"tids": (480,)}),
+        Step("RO.5", AFTER_ROLLOVER, R.USED, at),
+        Step("RO.6 below the stored TID", credit(new, 479), R.OLD, at),
     )
 
 
