@@ -656,3 +656,25 @@ def test_a_rejected_token_changes_nothing_but_the_lockout_counter():
     assert after.pop("failures") == 1
     before.pop("failures")
     assert after == before
+
+
+# -- the machines underneath -------------------------------------------------------------
+
+
+def test_lock_durations_follow_the_design_schedule():
+    from sts.meter.lockout import lock_duration
+
+    expected = [0, 0, 10, 20, 40, 80, 160, 320, 640, 1280, 1280, 1280]
+    assert [lock_duration(n).total_seconds() for n in range(1, 13)] == expected
+    assert lock_duration(10_000).total_seconds() == 1280
+
+
+def test_key_change_machine_refuses_events_its_state_does_not_allow():
+    from sts.errors import StsError
+    from sts.meter.key_change import KctEvent, KctState, transition
+
+    assert transition(KctState.COLLECTING, KctEvent.TIMEOUT) is KctState.IDLE
+    with pytest.raises(StsError, match="'timeout' is not allowed in state 'idle'"):
+        transition(KctState.IDLE, KctEvent.TIMEOUT)
+    with pytest.raises(StsError, match="'section' is not allowed in state 'complete'"):
+        transition(KctState.COMPLETE, KctEvent.SECTION)
