@@ -176,6 +176,9 @@ def test_enter_takes_the_token_in_groups(meter_file: Path):
     assert first["result"] == 6  # the split dropped digits: Format
     held = sts_json("meter", "enter", str(meter_file), "5163", "8423", "0600", "4273", "4509")
     assert (held["result"], held["display"]) == (2, ["1st KCT", "1 of 2 key tokens"])
+    # the new key's sections are not shown
+    assert held["token"]["fields"] == {"ken_ho": 15, "krn": 1, "ro": 0, "res": 0, "kt": 2}
+    assert "060B8643" not in json.dumps(held)
     done = sts_json("meter", "enter", str(meter_file), "1536 1891 7621 1350 2242")
     assert (done["result"], done["display"]) == (1, ["Accept", "KRN 1", "TI 02"])
     assert stored(meter_file)["decoder"]["keys"]["key"] == "060B8643C59A27F1"

@@ -8,7 +8,7 @@ end-to-end tests talk to::
     meter = Meter.manufacture(drn="47500150231", key=dk, sgc=123456, manufactured=t0)
     outcome = meter.enter_token("1234 5678 ...", now=t1)
     outcome.result, outcome.display          # ResultCode.ACCEPT, ("Accept", "+10.0 kWh", ...)
-    meter.short_code("1")                    # ["Energy 10.0 kWh"]
+    meter.short_code("1")                    # ["Energy 10.000 kWh"]
     meter.advance(t2, load=2000)             # two kilowatts until t2
     meter.status()                           # registers, wallets, relay, lockout, ...
 
@@ -73,6 +73,7 @@ from sts.meter.tid_memory import DEFAULT_CAPACITY
 from sts.results import ResultCode
 from sts.tokens.base import Token
 from sts.tokens.credit import CreditKind
+from sts.tokens.keychange import KeyChangeToken
 from sts.tokens.management import Register
 from sts.tokens.meter_test import TestControl
 from sts.tokens.tid import BaseDate
@@ -118,11 +119,15 @@ class TokenOutcome:
 
 
 def _token_summary(token: Token) -> dict[str, Any]:
+    """The token's type and fields, without the key sections a KCT carries."""
+    fields = token.fields()
+    if isinstance(token, KeyChangeToken):
+        fields = {name: value for name, value in fields.items() if not name.startswith("nk_")}
     return {
         "type": token.name,
         "class": int(token.token_class),
         "subclass": token.subclass,
-        "fields": token.fields(),
+        "fields": fields,
     }
 
 
