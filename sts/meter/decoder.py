@@ -31,6 +31,9 @@ Processing order (sts-reference 12.2, with the lockout of DESIGN.md 3)::
                      last base date ......................... Range (7)
     10 otherwise Accept (1); a TID is stored (evicting the smallest)
 
+Not ready (16) belongs to the virtual token carrier (IEC 62055-52); a keypad
+meter never gives it.
+
 What this meter has: electricity credit in units (class 0 subclass 0) and in
 currency (subclass 4); the management tokens SetMaximumPowerLimit (2/0),
 ClearCredit (2/1) for the electricity registers 0 and 4 or all (0xFFFF),
