@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sts.crypto.dkga import KeyParameters, derive_decoder_key
@@ -24,7 +25,7 @@ from sts.tokens.tid import BaseDate
 from vending.db import Database
 from vending.errors import VendingError
 from vending.keystore import MasterKey, associated_data, open_sealed
-from vending.models import Meter, VendingKeyRecord
+from vending.models import VendingKeyRecord
 
 DECODER_KEY_CACHE_SIZE = 10_000
 
@@ -35,7 +36,35 @@ class RandomBits(Protocol):
     def getrandbits(self, k: int, /) -> int: ...
 
 
-def key_record_associated_data(record: VendingKeyRecord) -> bytes:
+class SealedKey(Protocol):
+    """A vending key record (ORM object or row): what identifies it, and the sealed key."""
+
+    id: int
+    sgc: int
+    krn: int
+    kt: int
+    dkga: str
+    sealed: bytes
+
+
+class KeyedMeter(Protocol):
+    """A meter (ORM object or vending.tids.LockedMeter): its key parameters."""
+
+    vending_key_id: int
+    pan: str
+    sgc: int
+    kt: int
+    ti: int
+    krn: int
+    base_date: int
+    ea: str
+    dkga: str
+
+
+_KEYS = VendingKeyRecord.__table__
+
+
+def key_record_associated_data(record: SealedKey) -> bytes:
     """The associated data a vending key is sealed with: what identifies its record."""
     return associated_data("vending-key", record.sgc, record.krn, record.kt, record.dkga)
 
@@ -54,7 +83,7 @@ class MeterKeyParameters:
     dkga: str
 
     @classmethod
-    def of(cls, meter: Meter) -> MeterKeyParameters:
+    def of(cls, meter: KeyedMeter) -> MeterKeyParameters:
         return cls(
             meter.pan,
             meter.sgc,
@@ -81,7 +110,7 @@ class Backend:
     master: MasterKey
     clock: Callable[[], datetime]
     rng: RandomBits
-    _vending_keys: dict[tuple[int, bytes], VendingKey] = field(default_factory=dict, repr=False)
+    _vending_keys: dict[int, VendingKey] = field(default_factory=dict, repr=False)
     _decoder_keys: dict[tuple[int, MeterKeyParameters], DecoderKey] = field(
         default_factory=dict, repr=False
     )
@@ -107,29 +136,44 @@ class Backend:
         """4 random bits for a token's RND field."""
         return self.rng.getrandbits(4)
 
-    def vending_key(self, record: VendingKeyRecord) -> VendingKey:
-        """The record's vending key, unsealed under the master key (cached)."""
-        cache_key = (record.id, record.sealed)
-        key = self._vending_keys.get(cache_key)
+    def vending_key(self, record: SealedKey) -> VendingKey:
+        """The record's vending key, unsealed under the master key (cached by record id).
+
+        Key records never change once written (retiring one leaves the key as it is).
+        """
+        key = self._vending_keys.get(record.id)
         if key is None:
             key = open_sealed(self.master, record.sealed, key_record_associated_data(record))
-            self._vending_keys[cache_key] = key
+            self._vending_keys[record.id] = key
         return key
 
-    def decoder_key(self, record: VendingKeyRecord, params: MeterKeyParameters) -> DecoderKey:
-        """The decoder key for ``params`` under the record's vending key (cached)."""
-        cache_key = (record.id, params)
+    def vending_key_by_id(self, connection: Connection, key_id: int) -> VendingKey:
+        key = self._vending_keys.get(key_id)
+        if key is None:
+            record = connection.execute(
+                select(
+                    _KEYS.c.id, _KEYS.c.sgc, _KEYS.c.krn, _KEYS.c.kt, _KEYS.c.dkga, _KEYS.c.sealed
+                ).where(_KEYS.c.id == key_id)
+            ).one()
+            key = self.vending_key(record)
+        return key
+
+    def decoder_key(
+        self, connection: Connection, key_id: int, params: MeterKeyParameters
+    ) -> DecoderKey:
+        """The decoder key for ``params`` under vending key ``key_id`` (cached)."""
+        cache_key = (key_id, params)
         key = self._decoder_keys.get(cache_key)
         if key is None:
-            key = derive(self.vending_key(record), params)
+            key = derive(self.vending_key_by_id(connection, key_id), params)
             if len(self._decoder_keys) >= DECODER_KEY_CACHE_SIZE:
                 self._decoder_keys.clear()
             self._decoder_keys[cache_key] = key
         return key
 
-    def meter_key(self, meter: Meter) -> DecoderKey:
+    def meter_key(self, connection: Connection, meter: KeyedMeter) -> DecoderKey:
         """The meter's current decoder key."""
-        return self.decoder_key(meter.vending_key, MeterKeyParameters.of(meter))
+        return self.decoder_key(connection, meter.vending_key_id, MeterKeyParameters.of(meter))
 
 
 def derive(vending_key: VendingKey, params: MeterKeyParameters) -> DecoderKey:

@@ -18,24 +18,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row, bindparam, delete, select, update
 
 from sts.codec import algorithm_for, encode
 from sts.crypto.keys import DecoderKey
 from sts.errors import FunctionError, RangeError
 from sts.tokens.keychange import KEN_NEVER_EXPIRES, KeyChangeOrder
 from sts.tokens.tid import BaseDate
-from vending.backend import Backend, MeterKeyParameters
+from vending.backend import Backend, KeyedMeter, MeterKeyParameters
 from vending.errors import ConflictError, NotFoundError, VendingError
-from vending.models import KeyChangeOrderRecord, Meter, VendingKeyRecord
+from vending.models import KeyChangeOrderRecord, Meter
 from vending.registry import active_key, meter_by_drn
-from vending.tids import lock_meter
+from vending.tids import PENDING, LockedMeter, lock_meter
 
-PENDING = "pending"
 ISSUED = "issued"
+_ORDERS = KeyChangeOrderRecord.__table__
+
+
+class OrderedMeter(KeyedMeter, Protocol):
+    """A meter a key change order is made for (ORM object or row)."""
+
+    id: int
+    drn: str
+    ken: int
+    key_revision: int
+
+
+class TargetKey(Protocol):
+    """The vending key record a meter moves to."""
+
+    id: int
+    label: str
+    dkga: str
 
 
 @dataclass(frozen=True)
@@ -130,7 +146,7 @@ def kct_set(
     return [encode(token, current_key, ea=ea) for token in order.tokens()]
 
 
-def target_parameters(meter: Meter, target: Target) -> MeterKeyParameters:
+def target_parameters(meter: OrderedMeter, target: Target) -> MeterKeyParameters:
     """The meter's key parameters after the change (same PAN, EA and DKGA)."""
     return MeterKeyParameters(
         meter.pan,
@@ -144,7 +160,7 @@ def target_parameters(meter: Meter, target: Target) -> MeterKeyParameters:
     )
 
 
-def check_target(meter: Meter, target: Target, new_record: VendingKeyRecord) -> None:
+def check_target(meter: OrderedMeter, target: Target, new_record: TargetKey) -> None:
     """Refuse a key change that changes nothing or cannot be expressed in a KCT set."""
     BaseDate(target.base_date)
     if not 0 <= target.ken <= 255:
@@ -173,41 +189,42 @@ def check_target(meter: Meter, target: Target, new_record: VendingKeyRecord) -> 
         raise VendingError(f"meter {meter.drn} already has these key parameters; nothing to change")
 
 
-def make_order(
+def order_values(
     backend: Backend,
-    meter: Meter,
+    connection: Connection,
+    meter: OrderedMeter,
     target: Target,
-    new_record: VendingKeyRecord,
+    new_record: TargetKey,
     now: datetime,
     batch_id: int | None = None,
-) -> KeyChangeOrderRecord:
-    """A pending order (not yet added to a session) with its KCT set."""
+) -> dict[str, Any]:
+    """The column values of a pending order for ``meter``, with its KCT set."""
     check_target(meter, target, new_record)
-    current = backend.meter_key(meter)
-    new_key = backend.decoder_key(new_record, target_parameters(meter, target))
+    current = backend.meter_key(connection, meter)
+    new_key = backend.decoder_key(connection, new_record.id, target_parameters(meter, target))
     algorithm_for(new_key, meter.ea)
     rollover = target.base_date != meter.base_date
     digits = kct_set(current, new_key, meter.ea, target, rollover)
-    return KeyChangeOrderRecord(
-        meter_id=meter.id,
-        batch_id=batch_id,
-        status=PENDING,
-        from_key_revision=meter.key_revision,
-        from_krn=meter.krn,
-        from_base_date=meter.base_date,
-        to_sgc=target.sgc,
-        to_krn=target.krn,
-        to_kt=target.kt,
-        to_ti=target.ti,
-        to_ea=meter.ea,
-        to_base_date=target.base_date,
-        ken=target.ken,
-        rollover=rollover,
-        to_vending_key_id=new_record.id,
-        kct_digits=" ".join(digits),
-        created_at=now,
-        issued_at=None,
-    )
+    return {
+        "meter_id": meter.id,
+        "batch_id": batch_id,
+        "status": PENDING,
+        "from_key_revision": meter.key_revision,
+        "from_krn": meter.krn,
+        "from_base_date": meter.base_date,
+        "to_sgc": target.sgc,
+        "to_krn": target.krn,
+        "to_kt": target.kt,
+        "to_ti": target.ti,
+        "to_ea": meter.ea,
+        "to_base_date": target.base_date,
+        "ken": target.ken,
+        "rollover": rollover,
+        "to_vending_key_id": new_record.id,
+        "kct_digits": " ".join(digits),
+        "created_at": now,
+        "issued_at": None,
+    }
 
 
 def order_key_change(
@@ -224,7 +241,7 @@ def order_key_change(
     now = backend.now()
     with backend.sessions.begin() as session:
         meter = lock_meter(session, drn)
-        existing = pending_order(session, meter)
+        existing = pending_order(session.connection(), meter.id, meter.key_revision)
         if existing is not None:
             raise ConflictError(
                 f"meter {meter.drn} already has pending key change order {existing.id}; "
@@ -239,25 +256,42 @@ def order_key_change(
             ken=KEN_NEVER_EXPIRES if ken is None else ken,
         )
         record = active_key(session, target.sgc, target.krn, target.kt)
-        order = make_order(backend, meter, target, record, now)
+        order = KeyChangeOrderRecord(
+            **order_values(backend, session.connection(), meter, target, record, now)
+        )
         session.add(order)
         session.flush()
         return OrderInfo.of(order, meter.drn)
 
 
-def pending_order(session: Session, meter: Meter) -> KeyChangeOrderRecord | None:
-    """The order waiting to move ``meter`` from its current key, if any."""
-    return session.execute(
-        select(KeyChangeOrderRecord).where(
-            KeyChangeOrderRecord.meter_id == meter.id,
-            KeyChangeOrderRecord.from_key_revision == meter.key_revision,
-            KeyChangeOrderRecord.status == PENDING,
+def pending_order(connection: Connection, meter_id: int, key_revision: int) -> Row[Any] | None:
+    """The order waiting to move a meter from key revision ``key_revision``, if any."""
+    return connection.execute(
+        select(_ORDERS).where(
+            _ORDERS.c.meter_id == meter_id,
+            _ORDERS.c.from_key_revision == key_revision,
+            _ORDERS.c.status == PENDING,
         )
-    ).scalar_one_or_none()
+    ).first()
 
 
-def apply_order(session: Session, meter: Meter, order: KeyChangeOrderRecord, now: datetime) -> None:
-    """Switch the meter's record to the order's key: called once its KCTs are handed out."""
+_ORDER_BY_ID = select(_ORDERS).where(_ORDERS.c.id == bindparam("order_id"))
+_ISSUE = (
+    update(_ORDERS)
+    .where(_ORDERS.c.id == bindparam("order_id"))
+    .values(status=ISSUED, issued_at=bindparam("issued_at"))
+)
+
+
+def order_by_id(connection: Connection, order_id: int) -> Row[Any]:
+    return connection.execute(_ORDER_BY_ID, {"order_id": order_id}).one()
+
+
+def apply_order(connection: Connection, meter: LockedMeter, order: Row[Any], now: datetime) -> None:
+    """Switch the meter to the order's key, once its KCTs are handed out; mark it issued.
+
+    The caller saves the meter (vending.tids.save_meter) before committing.
+    """
     meter.sgc = order.to_sgc
     meter.krn = order.to_krn
     meter.kt = order.to_kt
@@ -266,19 +300,19 @@ def apply_order(session: Session, meter: Meter, order: KeyChangeOrderRecord, now
     if order.rollover:
         meter.last_tid = None  # RO=1 clears the meter's TID memory; TIDs start on the new base
     meter.base_date = order.to_base_date
-    meter.vending_key = session.get_one(VendingKeyRecord, order.to_vending_key_id)
+    meter.vending_key_id = order.to_vending_key_id
     meter.key_revision += 1
-    order.status = ISSUED
-    order.issued_at = now
+    connection.execute(_ISSUE, {"order_id": order.id, "issued_at": now})
 
 
 def cancel_order(backend: Backend, drn: str) -> OrderInfo:
     """Withdraw a meter's pending order (its KCTs were never handed out)."""
     with backend.sessions.begin() as session:
         meter = lock_meter(session, drn)
-        order = pending_order(session, meter)
-        if order is None:
+        row = pending_order(session.connection(), meter.id, meter.key_revision)
+        if row is None:
             raise NotFoundError(f"meter {meter.drn} has no pending key change order")
+        order = session.get_one(KeyChangeOrderRecord, row.id)
         info = OrderInfo.of(order, meter.drn)
         session.execute(delete(KeyChangeOrderRecord).where(KeyChangeOrderRecord.id == order.id))
         return info

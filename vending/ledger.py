@@ -28,7 +28,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from vending.errors import StorageError
@@ -64,46 +64,102 @@ def entry_hash(prev_hash: str, body: str) -> str:
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
-def transaction_body(txn: Transaction) -> dict[str, Any]:
-    """What the ledger records of a transaction (its tokens must be loaded)."""
-    return {
-        "reference": txn.client_reference,
-        "kind": txn.kind,
-        "meter": txn.meter.drn,
-        "at": txn.created_at.isoformat(),
-        "money": amount_text(txn.money),
-        "energy_kwh": amount_text(txn.energy),
-        "free_kwh": amount_text(txn.free_energy),
-        "fixed_charges": amount_text(txn.fixed_charges),
-        "debt_recovered": amount_text(txn.debt_recovered),
-        "reverses": txn.reverses.client_reference if txn.reverses is not None else None,
-        "tokens": [
-            {"tid": t.tid, "class": t.token_class, "subclass": t.subclass, "digits": t.digits}
-            for t in txn.tokens
-        ],
-    }
+@dataclass(frozen=True)
+class EntryToken:
+    """A token as the ledger records it."""
+
+    tid: int | None
+    token_class: int
+    subclass: int
+    digits: str
 
 
-def append(session: Session, txn: Transaction) -> LedgerEntry:
-    """Chain an entry for ``txn`` (flushed, tokens attached) onto the ledger."""
-    head = session.execute(
-        select(LedgerHead).where(LedgerHead.id == HEAD_ID).with_for_update()
-    ).scalar_one_or_none()
+@dataclass(frozen=True)
+class EntryFacts:
+    """The facts of one transaction that its ledger entry records."""
+
+    reference: str
+    kind: str
+    meter: str
+    at: datetime
+    money: Decimal
+    energy: Decimal
+    free_energy: Decimal
+    fixed_charges: Decimal
+    debt_recovered: Decimal
+    reverses: str | None
+    tokens: tuple[EntryToken, ...]
+
+    @classmethod
+    def of(cls, txn: Transaction) -> EntryFacts:
+        """The facts of a stored transaction (meter, tokens and reversed one loaded)."""
+        return cls(
+            txn.client_reference,
+            txn.kind,
+            txn.meter.drn,
+            txn.created_at,
+            txn.money,
+            txn.energy,
+            txn.free_energy,
+            txn.fixed_charges,
+            txn.debt_recovered,
+            txn.reverses.client_reference if txn.reverses is not None else None,
+            tuple(EntryToken(t.tid, t.token_class, t.subclass, t.digits) for t in txn.tokens),
+        )
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "kind": self.kind,
+            "meter": self.meter,
+            "at": self.at.isoformat(),
+            "money": amount_text(self.money),
+            "energy_kwh": amount_text(self.energy),
+            "free_kwh": amount_text(self.free_energy),
+            "fixed_charges": amount_text(self.fixed_charges),
+            "debt_recovered": amount_text(self.debt_recovered),
+            "reverses": self.reverses,
+            "tokens": [
+                {"tid": t.tid, "class": t.token_class, "subclass": t.subclass, "digits": t.digits}
+                for t in self.tokens
+            ],
+        }
+
+
+_HEAD = LedgerHead.__table__
+_ENTRIES = LedgerEntry.__table__
+_LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ID).with_for_update()
+_INSERT_ENTRY = insert(_ENTRIES)
+_MOVE_HEAD = (
+    update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=bindparam("seq"), hash=bindparam("hash"))
+)
+
+
+def append(connection: Connection, transaction_id: int, facts: EntryFacts) -> int:
+    """Chain an entry for a stored transaction onto the ledger; returns its number.
+
+    Runs on the vend's own connection and transaction: the head row is locked
+    until the vend commits or rolls back.
+    """
+    head = connection.execute(_LOCK_HEAD).first()
     if head is None:
         raise StorageError("the ledger has no head row; the schema was not created by Alembic")
-    body = canonical_json({"seq": head.seq + 1, **transaction_body(txn)})
-    entry = LedgerEntry(
-        seq=head.seq + 1,
-        transaction_id=txn.id,
-        created_at=txn.created_at,
-        body=body,
-        prev_hash=head.hash,
-        hash=entry_hash(head.hash, body),
+    seq = head.seq + 1
+    body = canonical_json({"seq": seq, **facts.body()})
+    digest = entry_hash(head.hash, body)
+    connection.execute(
+        _INSERT_ENTRY,
+        {
+            "seq": seq,
+            "transaction_id": transaction_id,
+            "created_at": facts.at,
+            "body": body,
+            "prev_hash": head.hash,
+            "hash": digest,
+        },
     )
-    session.add(entry)
-    head.seq = entry.seq
-    head.hash = entry.hash
-    return entry
+    connection.execute(_MOVE_HEAD, {"seq": seq, "hash": digest})
+    return seq
 
 
 @dataclass(frozen=True)
@@ -231,7 +287,7 @@ def check_transactions(session: Session, batch: int = 500, limit: int = 50) -> l
         for txn, entry in rows:
             recorded = json.loads(entry.body)
             recorded.pop("seq", None)
-            if recorded != json.loads(canonical_json(transaction_body(txn))):
+            if recorded != json.loads(canonical_json(EntryFacts.of(txn).body())):
                 problems.append(
                     f"transaction {txn.client_reference!r} differs from ledger entry {entry.seq}"
                 )

@@ -1,31 +1,139 @@
 """TID allocation inside a vend's database transaction (DESIGN.md section 5).
 
-A vend first locks its meter's row (:func:`lock_meter`): ``SELECT ... FOR UPDATE``
-on PostgreSQL; on SQLite the transaction already holds the database's write lock
-because vending.db begins every write transaction with ``BEGIN IMMEDIATE``. While
-the lock is held, :func:`allocate_tid` computes the next TID with
+A vend first locks its meter's row: ``SELECT ... FOR UPDATE`` on PostgreSQL; on
+SQLite the transaction already holds the database's write lock because
+vending.db begins every write transaction with ``BEGIN IMMEDIATE``. While the
+lock is held, :func:`allocate_tid` computes the next TID with
 :func:`sts.tokens.tid.next_tid` (the later of "now" and last TID + 1 minute,
-never minute-of-day 1) and stores it as the meter's last TID, so two vends for one
-meter at the same moment get different TIDs. The unique constraint on
+never minute-of-day 1) and records it as the meter's last TID, which the vend
+writes back (:func:`save_meter`) before it commits. Two vends for one meter at
+the same moment therefore get different TIDs. The unique constraint on
 (meter, key revision, TID) in ``tokens`` is the backstop.
+
+The vend works on a :class:`LockedMeter`, a plain copy of the row (with its
+tariff and customer) read in one statement, rather than an ORM object: a vend
+is a handful of statements and the ORM's bookkeeping would cost more than they do.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Connection, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from sts.errors import RangeError
 from sts.tokens.meter_number import compact
 from sts.tokens.tid import BaseDate, vending_tid
 from vending.errors import KeyChangeNeeded, NotFoundError
-from vending.models import Meter
+from vending.models import Customer, KeyChangeOrderRecord, Meter, TariffRecord
+
+_METERS = Meter.__table__
+_TARIFFS = TariffRecord.__table__
+_CUSTOMERS = Customer.__table__
+_ORDERS = KeyChangeOrderRecord.__table__
+PENDING = "pending"  # the status of a key change order not yet handed out
+
+
+class TidState(Protocol):
+    """What TID allocation reads and writes of a meter."""
+
+    drn: str
+    base_date: int
+    ken: int
+    last_tid: int | None
+
+
+@dataclass
+class LockedMeter:
+    """A meter row read under lock by a vend; the vend changes it and saves it back."""
+
+    id: int
+    drn: str
+    pan: str
+    sgc: int
+    krn: int
+    kt: int
+    ti: int
+    ea: str
+    dkga: str
+    base_date: int
+    ken: int
+    vending_key_id: int
+    tariff_id: int | None
+    customer_id: int | None
+    last_tid: int | None
+    key_revision: int
+    tariff_name: str | None
+    tariff_definition: dict[str, Any] | None
+    customer_name: str | None
+    customer_debt: Decimal | None
+    pending_order_id: int | None  # a key change order waiting for this vend
+
+
+#: Columns a vend may change, written back by save_meter.
+_MUTABLE = ("sgc", "krn", "kt", "ti", "base_date", "ken", "vending_key_id", "last_tid")
+_METER_COLUMNS = [f.name for f in fields(LockedMeter) if f.name in _METERS.c]
+_LOCK = (
+    select(
+        *(_METERS.c[name] for name in _METER_COLUMNS),
+        _TARIFFS.c.name.label("tariff_name"),
+        _TARIFFS.c.definition.label("tariff_definition"),
+        _CUSTOMERS.c.name.label("customer_name"),
+        _CUSTOMERS.c.debt.label("customer_debt"),
+        _ORDERS.c.id.label("pending_order_id"),
+    )
+    .select_from(
+        _METERS.outerjoin(_TARIFFS, _TARIFFS.c.id == _METERS.c.tariff_id)
+        .outerjoin(_CUSTOMERS, _CUSTOMERS.c.id == _METERS.c.customer_id)
+        .outerjoin(
+            _ORDERS,
+            and_(
+                _ORDERS.c.meter_id == _METERS.c.id,
+                _ORDERS.c.from_key_revision == _METERS.c.key_revision,
+                _ORDERS.c.status == PENDING,
+            ),
+        )
+    )
+    .with_for_update(of=_METERS)
+)
+
+
+_LOCK_BY_DRN = _LOCK.where(_METERS.c.drn == bindparam("drn"))
+_SAVE = (
+    update(_METERS)
+    .where(_METERS.c.id == bindparam("meter_id"))
+    .values({name: bindparam(name) for name in _MUTABLE})
+)
+_SAVE_KEY = (
+    update(_METERS)
+    .where(_METERS.c.id == bindparam("meter_id"))
+    .values({name: bindparam(name) for name in (*_MUTABLE, "key_revision")})
+)
+
+
+def lock_meter_row(connection: Connection, drn: str) -> LockedMeter:
+    """The meter with this DRN, its row locked until the transaction ends."""
+    row = connection.execute(_LOCK_BY_DRN, {"drn": compact(drn)}).first()
+    if row is None:
+        raise NotFoundError(f"meter {drn!r} is not registered; add it with `sts meters add`")
+    return LockedMeter(**row._asdict())
+
+
+def save_meter(connection: Connection, meter: LockedMeter, key_changed: bool) -> None:
+    """Write back what a vend changed: the last TID, and the key after a key change."""
+    values: dict[str, Any] = {name: getattr(meter, name) for name in _MUTABLE}
+    values["meter_id"] = meter.id
+    if key_changed:
+        values["key_revision"] = meter.key_revision
+    connection.execute(_SAVE_KEY if key_changed else _SAVE, values)
 
 
 def lock_meter(session: Session, drn: str) -> Meter:
-    """The meter with this DRN, its row locked until the transaction ends."""
+    """The meter with this DRN as an ORM object, its row locked until the transaction ends."""
     number = compact(drn)
     meter = session.execute(
         select(Meter).where(Meter.drn == number).with_for_update(of=Meter)
@@ -35,7 +143,7 @@ def lock_meter(session: Session, drn: str) -> Meter:
     return meter
 
 
-def allocate_tid(meter: Meter, now: datetime) -> int:
+def allocate_tid(meter: TidState, now: datetime) -> int:
     """The next TID for ``meter`` at ``now`` (timezone-aware), recorded as its last TID.
 
     Raises :class:`KeyChangeNeeded` when the meter's base date has run out of TIDs

@@ -27,7 +27,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,10 +46,10 @@ from sts.tokens.meter_test import ALL_TESTS, MeterTestToken
 from vending import keychange, ledger
 from vending.backend import Backend
 from vending.errors import ConflictError, NotFoundError, PaymentError, VendingError
-from vending.models import Customer, Meter, TariffRecord, TokenRecord, Transaction
+from vending.models import Customer, Meter, TokenRecord, Transaction
 from vending.receipt import Receipt, ReceiptToken
 from vending.tariff import Breakdown, MonthToDate, Tariff, price_money, price_units, split_units
-from vending.tids import allocate_tid, lock_meter
+from vending.tids import LockedMeter, allocate_tid, lock_meter, lock_meter_row, save_meter
 
 CREDIT = "credit"
 CLEAR_CREDIT = "clear-credit"
@@ -66,30 +66,58 @@ KCT_SUBCLASSES = (3, 4, 8, 9)
 
 # --- one vend ----------------------------------------------------------------------------
 
+_TRANSACTIONS = Transaction.__table__
+_TOKENS = TokenRecord.__table__
+_CUSTOMERS = Customer.__table__
+ZERO = Decimal(0)
+_INSERT_TRANSACTION = insert(_TRANSACTIONS)
+_INSERT_TOKENS = insert(_TOKENS)
+_RECOVER_DEBT = (
+    update(_CUSTOMERS)
+    .where(_CUSTOMERS.c.id == bindparam("customer_id"))
+    .values(debt=_CUSTOMERS.c.debt - bindparam("recovered", type_=_CUSTOMERS.c.debt.type))
+)
+
+
+@dataclass(frozen=True)
+class _IssuedToken:
+    tid: int | None
+    token_class: int
+    subclass: int
+    digits: str
+    description: str
+    units: int | None
+    key_revision: int
+
 
 class _Vend:
-    """The tokens of one transaction being built, in the order they must be entered."""
+    """The tokens and amounts of one transaction being built, in the order they are entered."""
 
-    def __init__(self, backend: Backend, session: Session, meter: Meter, txn: Transaction):
+    def __init__(
+        self, backend: Backend, connection: Connection, meter: LockedMeter, now: datetime
+    ) -> None:
         self.backend = backend
-        self.session = session
+        self.connection = connection
         self.meter = meter
-        self.txn = txn
-        self.now = txn.created_at
-        self.records: list[TokenRecord] = []
+        self.now = now
+        self.tokens: list[_IssuedToken] = []
+        self.details: dict[str, Any] = {}
+        self.breakdown: Breakdown | None = None
+        self.energy = ZERO  # kWh credited without a tariff
+        self.key_change_order_id: int | None = None
 
     def key_change_first(self) -> None:
         """Hand out the meter's pending KCT set, then move the meter to its new key."""
-        order = keychange.pending_order(self.session, self.meter)
-        if order is None:
+        if self.meter.pending_order_id is None:
             return
-        for digits, subclass in zip(order.kct_digits.split(), KCT_SUBCLASSES, strict=False):
-            self._record(digits, None, 2, subclass, f"Key change {len(self.records) + 1}")
-        keychange.apply_order(self.session, self.meter, order, self.now)
-        self.txn.key_change_order_id = order.id
-        self.txn.details = {**self.txn.details, "key_change_order": order.id}
+        order = keychange.order_by_id(self.connection, self.meter.pending_order_id)
+        for position, digits in enumerate(order.kct_digits.split()):
+            self._add(digits, None, 2, KCT_SUBCLASSES[position], f"Key change {position + 1}")
+        keychange.apply_order(self.connection, self.meter, order, self.now)
+        self.key_change_order_id = order.id
+        self.details["key_change_order"] = order.id
 
-    def _record(
+    def _add(
         self,
         digits: str,
         tid: int | None,
@@ -98,19 +126,11 @@ class _Vend:
         description: str,
         units: int | None = None,
     ) -> None:
-        record = TokenRecord(
-            units=units,
-            meter_id=self.meter.id,
-            key_revision=self.meter.key_revision,
-            position=len(self.records),
-            tid=tid,
-            token_class=token_class,
-            subclass=subclass,
-            digits=digits,
-            description=description,
+        self.tokens.append(
+            _IssuedToken(
+                tid, token_class, subclass, digits, description, units, self.meter.key_revision
+            )
         )
-        self.records.append(record)
-        self.txn.tokens.append(record)
 
     def issue(
         self,
@@ -118,11 +138,12 @@ class _Vend:
         describe: Callable[[Token], str],
         units: int | None = None,
     ) -> Token:
-        """Allocate the next TID, make the token with (tid, rnd), encrypt and record it."""
+        """Allocate the next TID, make the token with (tid, rnd), encrypt and add it."""
         tid = allocate_tid(self.meter, self.now)
         token = make(tid, self.backend.random_nibble())
-        digits = encode(token, self.backend.meter_key(self.meter), ea=self.meter.ea)
-        self._record(digits, tid, int(token.token_class), token.subclass, describe(token), units)
+        key = self.backend.meter_key(self.connection, self.meter)
+        digits = encode(token, key, ea=self.meter.ea)
+        self._add(digits, tid, int(token.token_class), token.subclass, describe(token), units)
         return token
 
     def credit_units(self, units: int) -> None:
@@ -138,8 +159,25 @@ class _Vend:
 
     def unencrypted(self, token: Token, description: str) -> None:
         """A class 1 token: no key, no TID."""
-        digits = encode(token)
-        self._record(digits, None, int(token.token_class), token.subclass, description)
+        self._add(encode(token), None, int(token.token_class), token.subclass, description)
+
+    def facts(self, reference: str, kind: str) -> ledger.EntryFacts:
+        b = self.breakdown
+        return ledger.EntryFacts(
+            reference=reference,
+            kind=kind,
+            meter=self.meter.drn,
+            at=self.now,
+            money=b.charged if b else ZERO,
+            energy=b.energy_kwh if b else self.energy,
+            free_energy=b.free_kwh if b else ZERO,
+            fixed_charges=b.fixed_charges if b else ZERO,
+            debt_recovered=b.debt_recovered if b else ZERO,
+            reverses=None,
+            tokens=tuple(
+                ledger.EntryToken(t.tid, t.token_class, t.subclass, t.digits) for t in self.tokens
+            ),
+        )
 
 
 def fingerprint(data: dict[str, Any]) -> str:
@@ -180,6 +218,27 @@ def _run(
     raise AssertionError("unreachable")
 
 
+_BY_REFERENCE = select(_TRANSACTIONS.c.id, _TRANSACTIONS.c.fingerprint).where(
+    _TRANSACTIONS.c.client_reference == bindparam("reference")
+)
+
+
+def _stored(
+    session: Session, connection: Connection, reference: str, print_: str
+) -> Receipt | None:
+    """The receipt of an earlier vend with this reference, if the request is the same."""
+    row = connection.execute(_BY_REFERENCE, {"reference": reference}).first()
+    if row is None:
+        return None
+    existing = session.get_one(Transaction, row.id)
+    if row.fingerprint != print_:
+        raise ConflictError(
+            f"client reference {reference!r} was already used for another request "
+            f"({existing.kind} for meter {existing.meter.drn}); use a new reference"
+        )
+    return receipt_of(existing)
+
+
 def _attempt(
     backend: Backend,
     number: str,
@@ -190,45 +249,80 @@ def _attempt(
     key_change: bool,
 ) -> Receipt:
     with backend.sessions.begin() as session:
-        meter = lock_meter(session, number)
+        connection = session.connection()
+        meter = lock_meter_row(connection, number)
         now = backend.now()
         if reference is None:
             reference = _new_reference(backend, number, now)
         else:
-            existing = session.execute(
-                select(Transaction).where(Transaction.client_reference == reference)
-            ).scalar_one_or_none()
-            if existing is not None:
-                if existing.fingerprint != print_:
-                    raise ConflictError(
-                        f"client reference {reference!r} was already used for another request "
-                        f"({existing.kind} for meter {existing.meter.drn}); use a new reference"
-                    )
-                return receipt_of(existing)
-        txn = Transaction(
-            client_reference=reference,
-            fingerprint=print_,
-            kind=kind,
-            meter=meter,
-            money=Decimal(0),
-            energy=Decimal(0),
-            free_energy=Decimal(0),
-            fixed_charges=Decimal(0),
-            debt_recovered=Decimal(0),
-            details={},
-            day=now.date(),
-            created_at=now,
-        )
-        session.add(txn)
-        vend = _Vend(backend, session, meter, txn)
+            earlier = _stored(session, connection, reference, print_)
+            if earlier is not None:
+                return earlier
+        vend = _Vend(backend, connection, meter, now)
+        revision = meter.key_revision
         if key_change:
             vend.key_change_first()
         build(vend)
-        if not txn.tokens:
+        if not vend.tokens:
             raise VendingError(f"{kind} for meter {number} produced no token")
-        session.flush()
-        ledger.append(session, txn)
-        return receipt_of(txn)
+        facts = vend.facts(reference, kind)
+        details = dict(vend.details)
+        if vend.breakdown is not None:
+            details["breakdown"] = vend.breakdown.to_dict()
+        txn_id = connection.execute(
+            _INSERT_TRANSACTION,
+            {
+                "client_reference": reference,
+                "fingerprint": print_,
+                "kind": kind,
+                "meter_id": meter.id,
+                "money": facts.money,
+                "energy": facts.energy,
+                "free_energy": facts.free_energy,
+                "fixed_charges": facts.fixed_charges,
+                "debt_recovered": facts.debt_recovered,
+                "details": details,
+                "reverses_id": None,
+                "key_change_order_id": vend.key_change_order_id,
+                "day": now.date(),
+                "created_at": now,
+            },
+        ).inserted_primary_key[0]
+        connection.execute(
+            _INSERT_TOKENS,
+            [
+                {
+                    "transaction_id": txn_id,
+                    "meter_id": meter.id,
+                    "key_revision": t.key_revision,
+                    "position": position,
+                    "tid": t.tid,
+                    "token_class": t.token_class,
+                    "subclass": t.subclass,
+                    "digits": t.digits,
+                    "units": t.units,
+                    "description": t.description,
+                }
+                for position, t in enumerate(vend.tokens)
+            ],
+        )
+        save_meter(connection, meter, key_changed=meter.key_revision != revision)
+        if facts.debt_recovered and meter.customer_id is not None:
+            connection.execute(
+                _RECOVER_DEBT, {"customer_id": meter.customer_id, "recovered": facts.debt_recovered}
+            )
+        ledger.append(connection, txn_id, facts)
+        return Receipt(
+            transaction_id=txn_id,
+            meter_drn=meter.drn,
+            time=now,
+            tokens=tuple(ReceiptToken(t.digits, t.description, t.units) for t in vend.tokens),
+            kind=kind,
+            customer=meter.customer_name,
+            tariff_name=meter.tariff_name,
+            client_reference=reference,
+            breakdown=vend.breakdown,
+        )
 
 
 # --- credit ------------------------------------------------------------------------------
@@ -250,55 +344,49 @@ def _plain(number: Decimal) -> str:
     return format(number.normalize(), "f")
 
 
-_TARIFFS: dict[int, tuple[dict[str, Any], Tariff]] = {}
+_TARIFF_CACHE: dict[int, tuple[dict[str, Any], Tariff]] = {}
 
 
-def _tariff(record: TariffRecord) -> Tariff:
-    cached = _TARIFFS.get(record.id)
-    if cached is not None and cached[0] == record.definition:
+def _tariff(tariff_id: int, definition: dict[str, Any]) -> Tariff:
+    cached = _TARIFF_CACHE.get(tariff_id)
+    if cached is not None and cached[0] == definition:
         return cached[1]
-    tariff = Tariff.from_dict(record.definition)
-    _TARIFFS[record.id] = (record.definition, tariff)
+    tariff = Tariff.from_dict(definition)
+    _TARIFF_CACHE[tariff_id] = (definition, tariff)
     return tariff
 
 
-def month_to_date(session: Session, meter: Meter, now: datetime) -> MonthToDate:
-    """The meter's kWh bought, free kWh and fixed charges paid this UTC month, and debt."""
+_MONTH = select(
+    func.sum(_TRANSACTIONS.c.energy),
+    func.sum(_TRANSACTIONS.c.free_energy),
+    func.sum(_TRANSACTIONS.c.fixed_charges),
+).where(
+    _TRANSACTIONS.c.meter_id == bindparam("meter_id"), _TRANSACTIONS.c.day >= bindparam("first")
+)
+_DEBT = select(_CUSTOMERS.c.debt).where(_CUSTOMERS.c.id == bindparam("customer_id"))
+
+
+def month_to_date(
+    connection: Connection, meter: LockedMeter, now: datetime, lock_debt: bool
+) -> MonthToDate:
+    """The meter's kWh bought, free kWh and fixed charges paid this UTC month, and its
+    customer's debt (the customer row locked when the vend may recover debt)."""
     first = date(now.year, now.month, 1)
-    energy, free, fixed = session.execute(
-        select(
-            func.sum(Transaction.energy),
-            func.sum(Transaction.free_energy),
-            func.sum(Transaction.fixed_charges),
-        ).where(Transaction.meter_id == meter.id, Transaction.day >= first)
-    ).one()
-    debt = Decimal(0)
+    energy, free, fixed = connection.execute(_MONTH, {"meter_id": meter.id, "first": first}).one()
+    debt = ZERO
     if meter.customer_id is not None:
-        debt = session.execute(
-            select(Customer.debt).where(Customer.id == meter.customer_id)
-        ).scalar_one()
+        if lock_debt:
+            debt = connection.execute(
+                _DEBT.with_for_update(), {"customer_id": meter.customer_id}
+            ).scalar_one()
+        else:
+            debt = meter.customer_debt or ZERO
     return MonthToDate(
-        kwh_this_month=max(energy or Decimal(0), Decimal(0)),
-        fixed_charges_paid=(fixed or Decimal(0)) > 0,
-        free_units_given=max(free or Decimal(0), Decimal(0)),
+        kwh_this_month=max(energy or ZERO, ZERO),
+        fixed_charges_paid=(fixed or ZERO) > 0,
+        free_units_given=max(free or ZERO, ZERO),
         debt_outstanding=debt,
     )
-
-
-def _apply_breakdown(vend: _Vend, breakdown: Breakdown) -> None:
-    txn = vend.txn
-    txn.money = breakdown.charged
-    txn.energy = breakdown.energy_kwh
-    txn.free_energy = breakdown.free_kwh
-    txn.fixed_charges = breakdown.fixed_charges
-    txn.debt_recovered = breakdown.debt_recovered
-    txn.details = {**txn.details, "breakdown": breakdown.to_dict()}
-    if breakdown.debt_recovered and vend.meter.customer_id is not None:
-        customer = vend.session.execute(
-            select(Customer).where(Customer.id == vend.meter.customer_id).with_for_update()
-        ).scalar_one()
-        customer.debt -= breakdown.debt_recovered
-    vend.credit_units(breakdown.units)
 
 
 def vend_credit(
@@ -320,30 +408,32 @@ def vend_credit(
         amount = _decimal(money, "payment")
         request = {"money": _plain(amount)}
     else:
-        amount = _decimal(units, "energy")
+        amount = _decimal(units, "energy")  # type: ignore[arg-type]
         if amount != amount.quantize(Decimal("0.1")):
             raise PaymentError(f"energy {amount} kWh is not a whole number of 0.1 kWh units")
         request = {"kwh": _plain(amount)}
 
     def build(vend: _Vend) -> None:
-        record = vend.meter.tariff
-        if record is None:
+        meter = vend.meter
+        if meter.tariff_id is None or meter.tariff_definition is None:
             if money is not None:
                 raise NotFoundError(
-                    f"meter {vend.meter.drn} has no tariff, so money cannot be turned into "
+                    f"meter {meter.drn} has no tariff, so money cannot be turned into "
                     "units; give it one with `sts meters set --tariff` or vend by units"
                 )
-            kwh = amount
-            vend.txn.energy = kwh
-            vend.credit_units(int(kwh.scaleb(1)))
+            vend.energy = amount
+            vend.credit_units(int(amount.scaleb(1)))
             return
-        tariff = _tariff(record)
-        month = month_to_date(vend.session, vend.meter, vend.now)
+        tariff = _tariff(meter.tariff_id, meter.tariff_definition)
+        month = month_to_date(
+            vend.connection, meter, vend.now, lock_debt=bool(tariff.debt_recovery_percent)
+        )
         if money is not None:
             breakdown = price_money(tariff, amount, month)
         else:
             breakdown = price_units(tariff, amount, month)
-        _apply_breakdown(vend, breakdown)
+        vend.breakdown = breakdown
+        vend.credit_units(breakdown.units)
 
     return _run(backend, drn, CREDIT, reference, request, build)
 
@@ -397,7 +487,7 @@ def set_power_limit(
             lambda tid, rnd: SetPowerLimit.for_watts(watts, tid, rnd),
             lambda token: f"Power limit {_watts_of(token)} W",
         )
-        vend.txn.details = {**vend.txn.details, "watts": _watts_of(token)}
+        vend.details["watts"] = _watts_of(token)
 
     return _run(backend, drn, POWER_LIMIT, reference, {"watts": watts}, build)
 
@@ -413,7 +503,7 @@ def set_phase_unbalance(
             lambda tid, rnd: SetPhaseUnbalanceLimit.for_watts(watts, tid, rnd),
             lambda token: f"Phase unbalance limit {_watts_of(token)} W",
         )
-        vend.txn.details = {**vend.txn.details, "watts": _watts_of(token)}
+        vend.details["watts"] = _watts_of(token)
 
     return _run(backend, drn, PHASE_UNBALANCE, reference, {"watts": watts}, build)
 
@@ -442,7 +532,7 @@ def issue_key_change(backend: Backend, drn: str, reference: str | None = None) -
     """Hand out a meter's pending KCT set on its own, without credit."""
 
     def build(vend: _Vend) -> None:
-        if not vend.records:
+        if not vend.tokens:
             raise NotFoundError(f"meter {vend.meter.drn} has no pending key change order")
 
     return _run(backend, drn, KEY_CHANGE, reference, {}, build)
@@ -586,5 +676,5 @@ def reverse(backend: Backend, reference: str) -> Reversal:
             ).scalar_one()
             customer.debt += original.debt_recovered
         session.flush()
-        ledger.append(session, txn)
+        ledger.append(session.connection(), txn.id, ledger.EntryFacts.of(txn))
         return _reversal_of(txn)
