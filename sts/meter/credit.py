@@ -28,7 +28,9 @@ Between one boundary and the next (a load change, local midnight, a friendly
 hour, a relay timer) the demand is constant, so the engine consumes each such
 stretch in one step, splitting it only where a wallet empties, a tariff step
 or an alarm threshold is crossed; each of those moments is found to the
-second. A year of one-minute samples runs in well under a second. Operations
+second. A year at a constant load or a daily profile takes tens of
+milliseconds; a load given as a function of time, sampled every minute,
+about a second and a half (``benchmarks/meter.py``). Operations
 that take a ``now`` later than the clock first run the clock to ``now`` with
 the load last given (it persists, like a household's); a ``now`` before the
 clock acts at the clock.
@@ -54,7 +56,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sts.errors import FunctionError, RangeError, RegisterOverflowError, StsError
+from sts.errors import FormatError, FunctionError, RangeError, RegisterOverflowError, StsError
 from sts.meter.alarms import Alarms
 from sts.meter.billing import BillingRecords
 from sts.meter.config import CreditConfig
@@ -501,12 +503,20 @@ class CreditEngine:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], events: EventLog | None = None) -> CreditEngine:
-        if data.get("version") != STATE_VERSION:
-            raise RangeError(
-                f"credit engine state version {data.get('version')!r} is not {STATE_VERSION}"
+        """The engine :meth:`to_dict` wrote; anything else is a FormatError."""
+        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+            found = data.get("version") if isinstance(data, dict) else type(data).__name__
+            raise FormatError(
+                f"credit engine state version {found!r} is not {STATE_VERSION}; "
+                "expected what CreditEngine.to_dict() writes"
             )
-        config = CreditConfig.from_dict(data["config"])
-        return cls(config, CreditState.from_dict(data["state"], config), events)
+        try:
+            config = CreditConfig.from_dict(data["config"])
+            return cls(config, CreditState.from_dict(data["state"], config), events)
+        except StsError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise FormatError(f"credit engine state is malformed: {exc!r}") from None
 
     # -- credit planning ---------------------------------------------------------------------------
 
