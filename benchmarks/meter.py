@@ -18,17 +18,19 @@ The script prints; nothing here is a test and nothing asserts a time.
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, time as clock, timedelta, timezone
+from datetime import datetime, timedelta, timezone
+from datetime import time as clock
 from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sts.meter.config import (  # noqa: E402
+from sts.meter.config import (
     CreditConfig,
     EnergyStep,
     FixedCharge,
@@ -38,8 +40,8 @@ from sts.meter.config import (  # noqa: E402
     TariffConfig,
     VatRate,
 )
-from sts.meter.credit import CreditEngine  # noqa: E402
-from sts.tokens.credit import CreditKind  # noqa: E402
+from sts.meter.credit import CreditEngine
+from sts.tokens.credit import CreditKind
 
 START = datetime(2025, 1, 1, tzinfo=timezone(timedelta(hours=2)))
 END = START.replace(year=2026)
@@ -81,10 +83,22 @@ def best_of_three(load: Callable[[], object]) -> tuple[float, CreditEngine]:
     return best, engine
 
 
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def main() -> None:
-    print(f"Python {platform.python_version()} on {platform.machine()}, {platform.processor()}")
-    print(f"{platform.platform()}")
-    print("Advancing one year (2025-01-01 to 2026-01-01, UTC+2):")
+    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs")
+    print(f"cpu:     {cpu_model()}")
+    print(f"python:  {platform.python_implementation()} {platform.python_version()}")
+    print()
+    print("Advancing one year (2025-01-01 to 2026-01-01, UTC+2), best of 3:")
     runs = {
         "constant 1.2 kW": lambda: 1200,
         "daily profile, 24 hourly values": lambda: HOURLY,
