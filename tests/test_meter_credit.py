@@ -575,3 +575,29 @@ def test_state_round_trips_through_json_mid_scenario():
         engine_.advance(at(0, day=12), 1500)
     assert copy.status() == meter.status()
     assert copy.billing.daily() == meter.billing.daily()
+
+
+def test_a_year_of_steps_and_month_charges_at_a_constant_load():
+    tariff = TariffConfig(
+        steps=(EnergyStep(D(350), D("1.80")), EnergyStep(None, D("2.40"))),
+        service_charge=(ServiceChargeStep(D(500), D(50)), ServiceChargeStep(None, D(120))),
+        fixed_charges=(FixedCharge("network", D(25)),),
+        vat=(VatRate("VAT", D(15)),),
+    )
+    zone = timezone(timedelta(hours=2))
+    start = datetime(2025, 1, 1, tzinfo=zone)
+    meter = CreditEngine.new(start, CreditConfig(timezone="+02:00", tariff=tariff))
+    meter.apply_credit(MONEY, D(50_000), start)
+    meter.advance(datetime(2026, 1, 1, tzinfo=zone), 1200)
+    # 1.2 kW is 28.8 kWh a day; every month passes 500 kWh, so the service step is 120.
+    # 31 days, 892.8 kWh: (350 * 1.80 + 542.8 * 2.40) * 1.15 = 1932.72 * 1.15 = 2222.628
+    # 30 days, 864.0 kWh: (630 + 514.0 * 2.40) * 1.15 = 1863.60 * 1.15 = 2143.14
+    # 28 days, 806.4 kWh: (630 + 456.4 * 2.40) * 1.15 = 1725.36 * 1.15 = 1984.164
+    # energy: 7 * 2222.628 + 4 * 2143.14 + 1984.164 = 26115.12
+    # charges: 12 months * (120 + 25) * 1.15 = 12 * 166.75 = 2001.00
+    # 50000 - 26115.12 - 2001 = 21883.88
+    status = meter.status()
+    assert status.money == D("21883.88")
+    assert status.totals.charges == D("2001")
+    assert status.totals.energy_kwh == D("10512")  # 365 * 28.8
+    assert len(meter.billing.monthly()) == 12
