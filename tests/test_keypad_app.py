@@ -7,16 +7,20 @@ from the public CTSA01 vectors); the state is saved to a real file through
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from textual.widgets import Log, Static
 
+import cli
 import sts
 from sts.meter import state
+from sts.meter.config import CreditConfig, EmergencyConfig
 from sts.meter.keypad_app import KEY_LAYOUT, KeypadApp, key_id, keypad_start, running_clock
 from sts.meter.meter import Meter
 from sts.tokens.tid import BaseDate, tid_from_datetime
@@ -274,3 +278,152 @@ def test_running_clock_runs_at_the_pace_of_its_monotonic_source() -> None:
     clock = running_clock(NOW, lambda: next(ticks))
     assert clock() == NOW
     assert clock() == NOW + timedelta(seconds=3.5)
+
+
+async def test_short_code_shows_a_register(saver: Saver) -> None:
+    app = KeypadApp(new_meter(), Clock(), saver)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_keys(pilot, TOKEN_12_5_KWH + "E")
+        await pilot.click("#key-1")
+        await pilot.click("#key-enter")
+        assert lcd(app)[0] == "1"
+        assert lcd(app)[1] == "Energy 12.500 kWh"
+        await type_keys(pilot, "6E")
+        assert lcd(app)[1] == "KRN 1"
+    assert saver.writes == 3  # the token and both codes reached the meter
+
+
+async def test_unknown_short_code_shows_format(saver: Saver) -> None:
+    app = KeypadApp(new_meter(), Clock(), saver)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_keys(pilot, "55E")
+        assert lcd(app)[1].startswith("Format  short code 55 is not one of")
+
+
+async def test_emergency_credit_by_keypad_code(saver: Saver) -> None:
+    meter = Meter.manufacture(
+        drn="00000000000",
+        key=DK,
+        manufactured=MADE,
+        sgc=123456,
+        base_date=1993,
+        config=CreditConfig(emergency=EmergencyConfig(limit_kwh=Decimal(5))),
+    )
+    app = KeypadApp(meter, Clock(), saver)
+    async with app.run_test(size=SIZE) as pilot:
+        assert shown(app, "relay") == "Relay: OPEN (no credit)"
+        await type_keys(pilot, "99E")
+        assert lcd(app)[1] == "Emergency credit  5 kWh"
+        assert shown(app, "emergency") == "Emergency credit: 0.000 of 5 kWh used"
+        assert shown(app, "relay") == "Relay: closed (emergency credit)"
+        assert any("emergency credit taken" in line for line in app.query_one("#events", Log).lines)
+    assert state.load(saver.path).status().credit.emergency_active
+
+
+# -- the CLI: sts meter keys / sts meter keypad ----------------------------------------------
+
+
+@pytest.fixture
+def meter_file(tmp_path: Path) -> Path:
+    path = tmp_path / "meter.json"
+    state.save(new_meter(), path)
+    return path
+
+
+def keys(*args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(cli.main, ["meter", "keys", *args])
+
+
+AT_NOW = ["--at", "2004-06-01 12:00+00:00"]
+
+
+def test_cli_keys_token_accepted_and_saved(meter_file: Path) -> None:
+    spaced = " ".join(TOKEN_12_5_KWH[i : i + 4] for i in range(0, 20, 4))
+    result = keys(str(meter_file), f"{spaced} E", *AT_NOW)
+    assert result.exit_code == 0, result.output
+    assert f"{spaced} E -> Accept" in result.output
+    assert "+12.5 kWh" in result.output
+    assert state.load(meter_file).status().credit.energy_kwh == Decimal("12.5")
+
+
+def test_cli_keys_rejected_token_exits_1(meter_file: Path) -> None:
+    assert keys(str(meter_file), TOKEN_12_5_KWH + "E", *AT_NOW).exit_code == 0
+    result = keys(str(meter_file), TOKEN_12_5_KWH, "E", *AT_NOW)
+    assert result.exit_code == 1
+    assert "-> Used" in result.output
+    assert state.load(meter_file).status().credit.energy_kwh == Decimal("12.5")
+
+
+def test_cli_keys_json(meter_file: Path) -> None:
+    result = keys(str(meter_file), WRONG_KEY_TOKEN + "E 1E 42", "--json", *AT_NOW)
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    first, second = data["entries"]
+    assert (first["kind"], first["result"], first["text"]) == ("token", 13, "CRC")
+    assert first["outcome"]["result"] == 13
+    # Enter is the 21st key: 20 gaps of 0.25 s after the first
+    assert first["at"] == "2004-06-01T12:00:05+00:00"
+    assert (second["kind"], second["entry"], second["lines"]) == (
+        "short code",
+        "1",
+        ["Energy 0.000 kWh"],
+    )
+    # then "1" and Enter: the 23rd key, 22 gaps of 0.25 s after the first
+    assert second["at"] == "2004-06-01T12:00:05.500000+00:00"
+    assert data["display"] == {
+        "state": "entering",
+        "entry": "42",
+        "text": "42",
+        "lines": ["42"],
+        "result": None,
+        "beep": False,
+    }
+    assert data["rejected"] is True
+    assert state.load(meter_file).status().lockout_failures == 1
+
+
+def test_cli_keys_wrong_length_exits_1_and_leaves_the_file(meter_file: Path) -> None:
+    before = meter_file.read_bytes()
+    result = keys(str(meter_file), "1234E")
+    assert result.exit_code == 1
+    assert "1234 E -> Format" in result.output
+    assert "4 digits: a token has 20, a code 1-3" in result.output
+    assert meter_file.read_bytes() == before
+
+
+def test_cli_keys_clear_quick_and_slow(meter_file: Path) -> None:
+    quick = keys(str(meter_file), "12345CC")
+    slow = keys(str(meter_file), "12345CC", "--gap", "1s")
+    assert quick.exit_code == 0 and slow.exit_code == 0
+    assert quick.output.strip() == "display: (blank)"
+    assert slow.output.strip() == "display: 123"
+
+
+def test_cli_keys_relative_time_and_final_display(meter_file: Path) -> None:
+    result = keys(str(meter_file), "7E", "--at", "+1h", "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    # one hour after the meter's clock (made 2004-01-01 00:00 UTC), Enter one gap later
+    assert data["entries"][0]["at"] == "2004-01-01T01:00:00.250000+00:00"
+    assert data["display"]["lines"] == ["TI 01"]
+    assert data["display"]["state"] == "showing"
+
+
+def test_cli_keys_refuses_other_characters(meter_file: Path) -> None:
+    result = keys(str(meter_file), "12x4E")
+    assert result.exit_code == 2
+    assert "'x' is not a keypad key" in result.output
+
+
+def test_cli_keys_refuses_a_missing_file(tmp_path: Path) -> None:
+    result = keys(str(tmp_path / "none.json"), "1E")
+    assert result.exit_code == 1
+    assert "does not exist" in result.output
+
+
+def test_cli_keypad_refuses_a_start_before_the_meter_clock(meter_file: Path) -> None:
+    result = CliRunner().invoke(
+        cli.main, ["meter", "keypad", str(meter_file), "--at", "2003-12-31 00:00+00:00"]
+    )
+    assert result.exit_code == 2
+    assert "is before the meter's clock" in result.output

@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import events
 from textual.app import App, ComposeResult
@@ -31,8 +31,9 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.widgets import Button, Footer, Log, Static
 
 from sts.errors import StsError
+from sts.meter.credit import CreditStatus
 from sts.meter.keypad import EntryKind, Key, Keypad, KeypadDisplay, group_in_fours
-from sts.meter.meter import Meter
+from sts.meter.meter import Meter, MeterStatus
 
 EVENT_LINES = 50
 """How many of the newest events the log panel shows."""
@@ -90,7 +91,7 @@ class KeypadApp(App[None]):
     Screen { layout: horizontal; }
     #front { width: 44; padding: 0 1; }
     #lcd {
-        height: 5; border: round $success; background: #0b2a12; color: #7CFC00;
+        height: auto; min-height: 5; border: round $success; background: #0b2a12; color: #7CFC00;
         padding: 0 1; text-style: bold;
     }
     #keys { grid-size: 3 4; grid-gutter: 0 1; height: 17; margin-top: 1; }
@@ -112,6 +113,10 @@ class KeypadApp(App[None]):
         Binding("escape", "clear_all", "Clear all", priority=True),
     ]
 
+    _lcd: Static
+    _log: Log
+    _indicators: dict[str, Static]
+
     def __init__(
         self,
         meter: Meter,
@@ -127,6 +132,7 @@ class KeypadApp(App[None]):
         self.event_lines = event_lines
         self.keypad = Keypad(meter)
         self.saves = 0
+        self._shown: list[str] = []
 
     # -- drawing ------------------------------------------------------------------------
 
@@ -151,8 +157,14 @@ class KeypadApp(App[None]):
     def on_mount(self) -> None:
         status = self.meter.status()
         self.sub_title = f"meter {status.drn}"
-        self.query_one("#events", Log).border_title = "events"
-        self.query_one("#lcd", Static).border_title = f"{status.drn}"
+        # Held from here on: the half-second timer may still fire while the screen closes.
+        self._lcd = self.query_one("#lcd", Static)
+        self._log = self.query_one("#events", Log)
+        self._indicators = {
+            widget.id: widget for widget in self.query(".indicator").results(Static) if widget.id
+        }
+        self._log.border_title = "events"
+        self._lcd.border_title = f"{status.drn}"
         self._show(self.keypad.display)
         self._show_meter()
         self.set_interval(0.5, self._tick)
@@ -193,32 +205,30 @@ class KeypadApp(App[None]):
     # -- showing ------------------------------------------------------------------------
 
     def _show(self, display: KeypadDisplay) -> None:
-        self.query_one("#lcd", Static).update(
-            "\n".join(lcd_lines(display, self.meter.status().credit))
-        )
+        lines = lcd_lines(display, self.meter.status().credit)
+        if lines != self._shown:
+            self._shown = lines
+            self._lcd.update("\n".join(lines))
 
     def _show_meter(self) -> None:
         status = self.meter.status()
         credit = status.credit
         for widget_id, (text, mood) in indicators(status).items():
-            widget = self.query_one(f"#{widget_id}", Static)
+            widget = self._indicators[widget_id]
             widget.update(text)
             widget.set_class(mood == "bad", "bad")
             widget.set_class(mood == "warn", "warn")
             widget.set_class(mood == "good", "good")
-        self.query_one("#lcd", Static).border_subtitle = (
-            "relay closed" if credit.relay_closed else "RELAY OPEN"
-        )
-        log = self.query_one("#events", Log)
-        log.clear()
-        log.write_lines(
+        self._lcd.border_subtitle = "relay closed" if credit.relay_closed else "RELAY OPEN"
+        self._log.clear()
+        self._log.write_lines(
             f"{event.at.astimezone():%Y-%m-%d %H:%M:%S} {event.kind.value}"
             + (f": {event.detail}" if event.detail else "")
             for event in self.meter.events.latest(self.event_lines)
         )
 
 
-def lcd_lines(display: KeypadDisplay, credit: Any) -> list[str]:
+def lcd_lines(display: KeypadDisplay, credit: CreditStatus) -> list[str]:
     """The three LCD lines: entry (or the entry just submitted), result or prompt, wallets."""
     if display.submission is not None:
         entry = group_in_fours(display.submission.entry)
@@ -230,7 +240,7 @@ def lcd_lines(display: KeypadDisplay, credit: Any) -> list[str]:
     return [entry or " ", message or " ", wallets]
 
 
-def indicators(status: Any) -> dict[str, tuple[str, str]]:
+def indicators(status: MeterStatus) -> dict[str, tuple[str, str]]:
     """Each indicator's text and mood ("good", "warn" or "bad") from a MeterStatus."""
     credit = status.credit
     reason = credit.relay_reason.value
