@@ -23,7 +23,7 @@ from sts.crypto.dkga import KeyParameters, derive_decoder_key
 from sts.crypto.keys import DecoderKey, VendingKey
 from sts.tokens.tid import BaseDate
 from vending.db import Database
-from vending.errors import VendingError
+from vending.errors import KeyStoreError, VendingError
 from vending.keystore import MasterKey, associated_data, open_sealed
 from vending.models import VendingKeyRecord
 
@@ -107,9 +107,10 @@ class Backend:
 
     sessions: sessionmaker[Session]
     read_sessions: sessionmaker[Session]
-    master: MasterKey
+    master: MasterKey | None
     clock: Callable[[], datetime]
     rng: RandomBits
+    database: Database | None = field(default=None, repr=False)
     _vending_keys: dict[int, VendingKey] = field(default_factory=dict, repr=False)
     _decoder_keys: dict[tuple[int, MeterKeyParameters], DecoderKey] = field(
         default_factory=dict, repr=False
@@ -119,11 +120,16 @@ class Backend:
     def open(
         cls,
         database: Database,
-        master: MasterKey,
+        master: MasterKey | None,
         clock: Callable[[], datetime],
         rng: RandomBits,
     ) -> Backend:
-        return cls(database.sessions, database.read_sessions, master, clock, rng)
+        return cls(database.sessions, database.read_sessions, master, clock, rng, database)
+
+    def close(self) -> None:
+        """Close the database's connections (when this backend opened it)."""
+        if self.database is not None:
+            self.database.dispose()
 
     def now(self) -> datetime:
         """The clock's time in UTC; a naive time is refused."""
@@ -136,6 +142,15 @@ class Backend:
         """4 random bits for a token's RND field."""
         return self.rng.getrandbits(4)
 
+    def sealing_key(self) -> MasterKey:
+        """The master key; a KeyStoreError when none was given."""
+        if self.master is None:
+            raise KeyStoreError(
+                "no master key: set STS_MASTER_KEY (64 hex digits) or give the master key "
+                "file (`sts keys add` creates one on first use)"
+            )
+        return self.master
+
     def vending_key(self, record: SealedKey) -> VendingKey:
         """The record's vending key, unsealed under the master key (cached by record id).
 
@@ -143,7 +158,7 @@ class Backend:
         """
         key = self._vending_keys.get(record.id)
         if key is None:
-            key = open_sealed(self.master, record.sealed, key_record_associated_data(record))
+            key = open_sealed(self.sealing_key(), record.sealed, key_record_associated_data(record))
             self._vending_keys[record.id] = key
         return key
 

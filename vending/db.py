@@ -39,6 +39,7 @@ from vending.errors import StorageError
 
 APP_NAME = "sts-toolkit"
 DEFAULT_FILE_NAME = "vending.sqlite"
+MASTER_KEY_FILE_NAME = "master.key"
 SQLITE_BUSY_TIMEOUT_S = 60.0
 #: Execution option that makes a SQLite connection begin a deferred (read) transaction.
 READ_ONLY = "sts_read_only"
@@ -49,6 +50,11 @@ def default_database_path() -> Path:
     from platformdirs import user_data_path
 
     return user_data_path(APP_NAME, appauthor=False) / DEFAULT_FILE_NAME
+
+
+def default_master_key_path() -> Path:
+    """Where the master key file is kept unless told otherwise: next to the default database."""
+    return default_database_path().with_name(MASTER_KEY_FILE_NAME)
 
 
 def sqlite_url(path: Path | str) -> str:

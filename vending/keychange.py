@@ -27,7 +27,7 @@ from sts.crypto.keys import DecoderKey
 from sts.errors import FunctionError, RangeError
 from sts.tokens.keychange import KEN_NEVER_EXPIRES, KeyChangeOrder
 from sts.tokens.tid import BaseDate
-from vending.backend import Backend, KeyedMeter, MeterKeyParameters
+from vending.backend import Backend, KeyedMeter, MeterKeyParameters, derive
 from vending.errors import ConflictError, NotFoundError, VendingError
 from vending.models import KeyChangeOrderRecord, Meter
 from vending.registry import active_key, meter_by_drn
@@ -200,8 +200,13 @@ def order_values(
 ) -> dict[str, Any]:
     """The column values of a pending order for ``meter``, with its KCT set."""
     check_target(meter, target, new_record)
-    current = backend.meter_key(connection, meter)
-    new_key = backend.decoder_key(connection, new_record.id, target_parameters(meter, target))
+    # Not cached: a bulk migration derives each meter's keys once.
+    current = derive(
+        backend.vending_key_by_id(connection, meter.vending_key_id), MeterKeyParameters.of(meter)
+    )
+    new_key = derive(
+        backend.vending_key_by_id(connection, new_record.id), target_parameters(meter, target)
+    )
     algorithm_for(new_key, meter.ea)
     rollover = target.base_date != meter.base_date
     digits = kct_set(current, new_key, meter.ea, target, rollover)

@@ -210,7 +210,7 @@ def add_vending_key(
             sealed=b"",
             created_at=now,
         )
-        record.sealed = seal(backend.master, key, key_record_associated_data(record))
+        record.sealed = seal(backend.sealing_key(), key, key_record_associated_data(record))
         session.add(record)
         session.flush()
         return KeyInfo.of(record)
