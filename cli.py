@@ -90,14 +90,75 @@ def main() -> None:
 
 
 @main.command()
-def demo() -> None:
-    """Walk through making and reading STS tokens (no set-up needed)."""
-    from sts.demo import walkthrough
+@click.option(
+    "--db",
+    "db_url",
+    metavar="URL",
+    help="Use this database (and the default master key) instead of a fresh SQLite file "
+    "in a temporary folder.",
+)
+@click.option(
+    "--money", type=Decimal, default=Decimal("250.00"), show_default=True, help="Payment."
+)
+@click.option("--walkthrough", is_flag=True, help="Show the token engine walkthrough instead.")
+def demo(db_url: str | None, money: Decimal, walkthrough: bool) -> None:
+    """Sell electricity to a demo meter and key the token in on a simulated meter.
 
-    for title, lines in walkthrough():
-        console.rule(f"[bold]{title}")
-        for line in lines:
-            console.print(line, highlight=False)
+    On a fresh SQLite ledger: registers a demo vending key, a stepped tariff and
+    a meter, vends MONEY, prints the receipt, then enters the token on a
+    simulated STS meter made with the same key and shows its display.
+    """
+    import tempfile
+
+    if walkthrough:
+        from sts.demo import walkthrough as token_walkthrough
+
+        for title, lines in token_walkthrough():
+            console.rule(f"[bold]{title}")
+            for line in lines:
+                console.print(line, highlight=False)
+        return
+
+    from vending import demo as vending_demo
+    from vending.db import sqlite_url
+
+    with tempfile.TemporaryDirectory(prefix="sts-demo-") as folder:
+        options = {
+            "db_url": db_url or sqlite_url(Path(folder) / "vending.sqlite"),
+            "master_key_file": None if db_url else Path(folder) / "master.key",
+        }
+        backend = _open_vending(options, create_master=True)
+        try:
+            with refusals():
+                made = vending_demo.set_up(backend)
+                receipt = vending_demo.sell(backend, money)
+                simulated = Meter.manufacture(
+                    drn=made.drn,
+                    manufactured=receipt.time - timedelta(days=1),
+                    vending_key=made.vending_key,
+                    sgc=made.sgc,
+                    krn=made.krn,
+                    kt=made.kt,
+                    ti=made.ti,
+                    base_date=made.base_date,
+                )
+                keyed_at = receipt.time + timedelta(minutes=1)
+                outcomes = [simulated.enter_token(t.digits, keyed_at) for t in receipt.tokens]
+                wallet = simulated.short_code("1", keyed_at)
+        finally:
+            backend.close()
+        console.rule("[bold]1. The vending point sells credit")
+        console.print(
+            f"Demo key (the public STS test key), tariff and meter {made.drn} registered in "
+            f"{'the database ' + db_url if db_url else 'a fresh SQLite ledger'}; "
+            f"{money} paid.",
+            highlight=False,
+        )
+        _render_receipt(receipt)
+        console.rule("[bold]2. The customer keys the token in on the meter")
+        for outcome in outcomes:
+            _render_outcome(outcome)
+        console.print("Short code 1 (energy wallet): " + "; ".join(wallet), highlight=False)
 
 
 # --- sections added by each command group follow ----------------------------------------
@@ -1198,6 +1259,959 @@ def token_decode(digits: tuple[str, ...], reveal_key: bool, **o: Any) -> None:
         emit_json(record)
     else:
         _render_token(record)
+
+
+# --- vending ----------------------------------------------------------------------------
+# Groups keys, meters, tariffs, vend, keychange, migrate, report and db. Each command opens
+# the database named by --db (or STS_DATABASE_URL; default: a SQLite file in the user's data
+# folder, created on first use), calls one vending service and renders what it returns.
+
+
+def _vending_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option(
+        "--master-key-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="STS_MASTER_KEY_FILE",
+        help="File holding the master key that seals vending keys (default: next to the "
+        "default database; STS_MASTER_KEY with 64 hex digits takes precedence).",
+    )(command)
+    command = click.option(
+        "--db",
+        "db_url",
+        metavar="URL",
+        envvar="STS_DATABASE_URL",
+        help="Database URL, e.g. sqlite:///vending.sqlite or "
+        "postgresql://user@host/dbname (default: STS_DATABASE_URL, else a SQLite file in "
+        "your data folder).",
+    )(command)
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(command)
+
+
+def _open_vending(o: dict[str, Any], create_master: bool = False) -> Any:
+    """The vending Backend for the command's --db and master key, with the real clock."""
+    import os
+    import random
+    from datetime import UTC
+
+    from vending.backend import Backend
+    from vending.db import default_master_key_path, default_url, open_database
+    from vending.keystore import ENV_VAR, MasterKey, create_key_file
+
+    with refusals():
+        database = open_database(o["db_url"] or default_url())
+        if database.created:
+            err_console.print(f"Created the vending database {database.location}", highlight=False)
+        path = o["master_key_file"] or default_master_key_path()
+        master: MasterKey | None = None
+        if os.environ.get(ENV_VAR):
+            master = MasterKey.from_env(os.environ)
+        elif Path(path).exists():
+            master = MasterKey.from_file(path)
+        elif create_master:
+            master = create_key_file(path)
+            err_console.print(
+                f"Created the master key file {path} (owner-only). Back it up: the vending "
+                "keys sealed under it cannot be opened without it.",
+                highlight=False,
+            )
+    return Backend.open(database, master, lambda: datetime.now(UTC), random.SystemRandom())
+
+
+def _local(when: datetime) -> str:
+    return when.astimezone().isoformat(sep=" ", timespec="seconds")
+
+
+def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    console.print(table)
+
+
+def _render_receipt(receipt: Any) -> None:
+    from rich.panel import Panel
+    from rich.table import Table
+
+    body = Table.grid(padding=(0, 2))
+    body.add_column(style="bold")
+    body.add_column()
+    body.add_row("Meter", receipt.meter_drn)
+    if receipt.customer:
+        body.add_row("Customer", receipt.customer)
+    if receipt.tariff_name:
+        body.add_row("Tariff", receipt.tariff_name)
+    body.add_row("Reference", receipt.client_reference or "")
+    body.add_row("Time", _local(receipt.time))
+    if receipt.breakdown is not None:
+        lines = Table(box=None, show_header=False, pad_edge=False)
+        lines.add_column()
+        lines.add_column(justify="right")
+        lines.add_column(justify="right")
+        for line in receipt.breakdown.lines:
+            lines.add_row(
+                line.label, "" if line.kwh is None else f"{line.kwh} kWh", str(line.amount)
+            )
+        lines.add_row(
+            "[bold]Tendered", "", f"[bold]{receipt.breakdown.tendered} {receipt.breakdown.currency}"
+        )
+        body.add_row("Charges", lines)
+    if receipt.kwh is not None:
+        body.add_row("Units", f"{receipt.kwh} kWh")
+    tokens = "\n".join(f"[bold green]{t.grouped}[/]  {t.label}" for t in receipt.tokens)
+    body.add_row("Token" if len(receipt.tokens) == 1 else "Tokens", tokens)
+    title = f"{receipt.kind} receipt, transaction {receipt.transaction_id}"
+    console.print(Panel(body, title=title, title_align="left", expand=False), highlight=False)
+
+
+def _emit_receipt(receipt: Any, as_json: bool) -> None:
+    if as_json:
+        emit_json(receipt.to_dict())
+    else:
+        _render_receipt(receipt)
+
+
+# --- vending: db ------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """The vending database: where it is and its schema version."""
+
+
+@db.command("upgrade")
+@_vending_options
+def db_upgrade(**o: Any) -> None:
+    """Create or upgrade the schema (Alembic) to the version this release needs."""
+    from vending.db import default_url, make_engine, redact, sqlite_file, upgrade
+
+    url = o["db_url"] or default_url()
+    with refusals():
+        engine = make_engine(url)
+        try:
+            before, after = upgrade(engine)
+        finally:
+            engine.dispose()
+    where = str(sqlite_file(url) or redact(url))
+    if o["as_json"]:
+        emit_json({"database": where, "before": before, "after": after})
+    elif before == after:
+        console.print(f"{where} is already at schema {after}", highlight=False)
+    else:
+        console.print(f"{where}: schema {before or '(none)'} -> {after}", highlight=False)
+
+
+@db.command("status")
+@_vending_options
+def db_status(**o: Any) -> None:
+    """Where the database is and which schema version it holds."""
+    from vending.db import (
+        current_revision,
+        default_url,
+        head_revision,
+        make_engine,
+        redact,
+        sqlite_file,
+    )
+
+    url = o["db_url"] or default_url()
+    with refusals():
+        engine = make_engine(url)
+        try:
+            revision = current_revision(engine)
+        finally:
+            engine.dispose()
+    data = {
+        "database": str(sqlite_file(url) or redact(url)),
+        "revision": revision,
+        "current": revision == head_revision(),
+    }
+    if o["as_json"]:
+        emit_json(data)
+    else:
+        state = "current" if data["current"] else f"needs `sts db upgrade` to {head_revision()}"
+        console.print(f"{data['database']}: schema {revision or '(none)'}, {state}")
+
+
+# --- vending: keys ----------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """Vending keys, sealed under the master key; never printed."""
+
+
+@keys.command("add")
+@click.argument("label")
+@click.option("--sgc", type=click.IntRange(0, 999_999), required=True, help="Supply group code.")
+@click.option("--krn", type=click.IntRange(1, 9), required=True, help="Key revision number.")
+@click.option("--kt", type=click.IntRange(0, 3), default=2, show_default=True, help="Key type.")
+@click.option(
+    "--base-date",
+    type=click.Choice(["1993", "2014", "2035"]),
+    help="Base date a DKGA02 key was issued for (DKGA04 keys serve all).",
+)
+@click.option("--group-name", help="Name of the supply group.")
+@click.option(
+    "--key-file",
+    type=click.File("r"),
+    help="Read the key (16 or 40 hex digits) from this file instead of a hidden prompt.",
+)
+@click.option("--key-env", metavar="VAR", help="Read the key from this environment variable.")
+@_vending_options
+def keys_add(label: str, **o: Any) -> None:
+    """Store a vending key: 64-bit (DKGA02) or 160-bit (DKGA04), asked for without echo."""
+    import os
+
+    from vending import registry
+
+    if o["key_file"] is not None:
+        text = o["key_file"].read()
+    elif o["key_env"]:
+        text = os.environ.get(o["key_env"], "")
+        if not text:
+            raise click.UsageError(f"environment variable {o['key_env']} is not set")
+    else:
+        text = click.prompt("Vending key (hex)", hide_input=True, err=True)
+    backend = _open_vending(o, create_master=True)
+    with refusals():
+        info = registry.add_vending_key(
+            backend,
+            label,
+            VendingKey.from_hex(text),
+            o["sgc"],
+            o["krn"],
+            o["kt"],
+            o["base_date"],
+            o["group_name"],
+        )
+    if o["as_json"]:
+        emit_json(info.to_dict())
+    else:
+        console.print(
+            f"Stored vending key {info.label!r}: {info.bits}-bit DKGA{info.dkga}, SGC "
+            f"{info.sgc:06d} KRN {info.krn} KT {info.kt}",
+            highlight=False,
+        )
+
+
+@keys.command("list")
+@click.option("--active", is_flag=True, help="Leave out retired keys.")
+@_vending_options
+def keys_list(active: bool, **o: Any) -> None:
+    """The stored vending keys (labels and parameters, never the keys)."""
+    from vending import registry
+
+    with refusals():
+        infos = registry.list_vending_keys(_open_vending(o), include_retired=not active)
+    if o["as_json"]:
+        emit_json([i.to_dict() for i in infos])
+        return
+    rows = [
+        (
+            i.label,
+            f"{i.sgc:06d}",
+            i.krn,
+            i.kt,
+            f"DKGA{i.dkga}",
+            i.base_date or "any",
+            i.bits,
+            "retired" if i.retired_at else "active",
+        )
+        for i in infos
+    ]
+    _table("Vending keys", ("label", "SGC", "KRN", "KT", "DKGA", "base date", "bits", ""), rows)
+
+
+@keys.command("retire")
+@click.argument("label")
+@_vending_options
+def keys_retire(label: str, **o: Any) -> None:
+    """Retire a key: no new meter or key change may use it."""
+    from vending import registry
+
+    with refusals():
+        info = registry.retire_vending_key(_open_vending(o), label)
+    if o["as_json"]:
+        emit_json(info.to_dict())
+    else:
+        console.print(f"Retired vending key {info.label!r}", highlight=False)
+
+
+# --- vending: tariffs -------------------------------------------------------------------
+
+
+@main.group()
+def tariffs() -> None:
+    """Tariffs: monthly step blocks, fixed charges, debt recovery, VAT, levies, free units."""
+
+
+@tariffs.command("add")
+@click.argument("file", type=click.File("r"))
+@click.option("--replace", is_flag=True, help="Replace a tariff of the same name.")
+@_vending_options
+def tariffs_add(file: TextIO, replace: bool, **o: Any) -> None:
+    """Store the tariff in a JSON FILE (the form `sts tariffs show --json` prints).
+
+    Numbers may be strings; e.g. {"name": "Home", "currency": "ZAR", "blocks":
+    [{"up_to_kwh": "50", "price_per_kwh": "1.50"}, {"up_to_kwh": null,
+    "price_per_kwh": "2.00"}], "vat_percent": "15"}.
+    """
+    from vending import registry
+    from vending.tariff import Tariff
+
+    try:
+        data = json.load(file, parse_float=Decimal)
+    except ValueError as exc:
+        raise click.ClickException(f"{file.name} is not JSON: {exc}") from None
+    with refusals():
+        tariff = Tariff.from_dict(data.get("definition", data) if isinstance(data, dict) else data)
+        info = registry.add_tariff(_open_vending(o), tariff, replace)
+    if o["as_json"]:
+        emit_json(info.to_dict())
+    else:
+        console.print(f"Stored tariff {info.name!r}", highlight=False)
+
+
+def _render_tariff(info: Any) -> None:
+    t = info.tariff
+    rows = []
+    start = Decimal(0)
+    for block in t.blocks:
+        end = "" if block.up_to_kwh is None else str(block.up_to_kwh)
+        rows.append((f"{start}-{end} kWh", f"{block.price_per_kwh} {t.currency}/kWh"))
+        start = block.up_to_kwh or start
+    rows.extend((f"{c.name} (monthly)", f"{c.amount} {t.currency}") for c in t.fixed_charges)
+    rows.append(("VAT", f"{t.vat_percent}%"))
+    rows.extend((levy.name, f"{levy.percent}%") for levy in t.levies)
+    rows.append(("Debt recovery", f"{t.debt_recovery_percent}% of each payment"))
+    rows.append(("Free basic units", f"{t.free_units_kwh} kWh a month"))
+    rows.append(("Meters", str(info.meters)))
+    _table(f"Tariff {info.name}", ("", ""), rows)
+
+
+@tariffs.command("show")
+@click.argument("name")
+@_vending_options
+def tariffs_show(name: str, **o: Any) -> None:
+    """One tariff's steps, charges and rates."""
+    from vending import registry
+
+    with refusals():
+        info = registry.get_tariff(_open_vending(o), name)
+    if o["as_json"]:
+        emit_json(info.to_dict())
+    else:
+        _render_tariff(info)
+
+
+@tariffs.command("list")
+@_vending_options
+def tariffs_list(**o: Any) -> None:
+    """The stored tariffs."""
+    from vending import registry
+
+    with refusals():
+        infos = registry.list_tariffs(_open_vending(o))
+    if o["as_json"]:
+        emit_json([i.to_dict() for i in infos])
+        return
+    rows = [
+        (i.name, i.tariff.currency, len(i.tariff.blocks), f"{i.tariff.vat_percent}%", i.meters)
+        for i in infos
+    ]
+    _table("Tariffs", ("name", "currency", "steps", "VAT", "meters"), rows)
+
+
+# --- vending: meters --------------------------------------------------------------------
+
+
+@main.group()
+def meters() -> None:
+    """Registered meters and their customers."""
+
+
+def _render_meter_info(info: Any) -> None:
+    rows = [
+        ("meter number", f"{info.drn} (MeterPAN {info.pan})"),
+        (
+            "key",
+            f"SGC {info.sgc:06d} KRN {info.krn} KT {info.kt} TI {info.ti:02d} EA{info.ea} "
+            f"DKGA{info.dkga} KEN {info.ken}",
+        ),
+        ("base date", info.base_date),
+        ("last TID", info.last_tid if info.last_tid is not None else "none yet"),
+        ("key revision", info.key_revision),
+        ("tariff", info.tariff or "none"),
+        ("customer", info.customer or "none"),
+    ]
+    _table(f"Meter {info.drn}", ("", ""), rows)
+
+
+@meters.command("add")
+@click.argument("drn")
+@click.option("--sgc", type=click.IntRange(0, 999_999), required=True, help="Supply group code.")
+@click.option("--krn", type=click.IntRange(1, 9), default=1, show_default=True)
+@click.option("--kt", type=click.IntRange(0, 3), default=2, show_default=True, help="Key type.")
+@click.option(
+    "--ti", type=click.IntRange(0, 99), default=1, show_default=True, help="Tariff index."
+)
+@click.option("--ea", type=click.Choice(["07", "09", "11"]), default="07", show_default=True)
+@click.option("--ken", type=click.IntRange(0, 255), default=255, show_default=True)
+@click.option(
+    "--base-date", type=click.Choice(["1993", "2014", "2035"]), help="Default: the key's."
+)
+@click.option("--tariff", help="Name of a stored tariff.")
+@click.option("--customer", help="Customer name (created if new).")
+@_vending_options
+def meters_add(drn: str, **o: Any) -> None:
+    """Register meter DRN under the vending key for its SGC, KRN and KT."""
+    from vending import registry
+
+    backend = _open_vending(o)
+    with refusals():
+        info = registry.add_meter(
+            backend,
+            drn,
+            o["sgc"],
+            o["krn"],
+            o["kt"],
+            o["ti"],
+            o["ea"],
+            o["ken"],
+            o["base_date"],
+            o["tariff"],
+            o["customer"],
+        )
+    if o["as_json"]:
+        emit_json(info.to_dict())
+    else:
+        _render_meter_info(info)
+
+
+@meters.command("show")
+@click.argument("drn")
+@_vending_options
+def meters_show(drn: str, **o: Any) -> None:
+    """One meter's record."""
+    from vending import registry
+
+    with refusals():
+        info = registry.get_meter(_open_vending(o), drn)
+    if o["as_json"]:
+        emit_json(info.to_dict())
+    else:
+        _render_meter_info(info)
+
+
+@meters.command("list")
+@click.option("--sgc", type=click.IntRange(0, 999_999))
+@click.option("--krn", type=click.IntRange(1, 9))
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@_vending_options
+def meters_list(sgc: int | None, krn: int | None, limit: int, **o: Any) -> None:
+    """Registered meters, by number."""
+    from vending import registry
+
+    with refusals():
+        infos = registry.list_meters(_open_vending(o), sgc, krn, limit)
+    if o["as_json"]:
+        emit_json([i.to_dict() for i in infos])
+        return
+    rows = [
+        (i.drn, f"{i.sgc:06d}", i.krn, i.ti, i.base_date, i.tariff, i.customer, i.last_tid)
+        for i in infos
+    ]
+    _table("Meters", ("DRN", "SGC", "KRN", "TI", "base", "tariff", "customer", "last TID"), rows)
+
+
+@meters.command("set")
+@click.argument("drn")
+@click.option("--tariff", help="Name of a stored tariff.")
+@click.option("--customer", help="Customer name (created if new).")
+@_vending_options
+def meters_set(drn: str, tariff: str | None, customer: str | None, **o: Any) -> None:
+    """Move a meter to another tariff or customer."""
+    from vending import registry
+
+    if tariff is None and customer is None:
+        raise click.UsageError("give --tariff or --customer")
+    with refusals():
+        info = registry.update_meter(_open_vending(o), drn, tariff, customer)
+    if o["as_json"]:
+        emit_json(info.to_dict())
+    else:
+        _render_meter_info(info)
+
+
+@meters.command("customer")
+@click.argument("name")
+@click.option("--debt", type=Decimal, help="Set the debt outstanding, recovered by vends.")
+@_vending_options
+def meters_customer(name: str, debt: Decimal | None, **o: Any) -> None:
+    """Create a customer, or set its debt."""
+    from vending import registry
+
+    with refusals():
+        info = registry.set_customer(_open_vending(o), name, debt)
+    if o["as_json"]:
+        emit_json(info.to_dict())
+    else:
+        meters_text = ", ".join(info.meters) or "no meters"
+        console.print(f"{info.name}: debt {info.debt}, {meters_text}", highlight=False)
+
+
+# --- vending: vend ----------------------------------------------------------------------
+
+
+@main.group()
+def vend() -> None:
+    """Sell credit and issue management and test tokens, each recorded in the ledger."""
+
+
+_meter_option = click.option("--meter", "drn", metavar="DRN", required=True, help="Meter number.")
+_ref_option = click.option(
+    "--ref",
+    "reference",
+    metavar="REF",
+    help="Client reference: the same reference again returns the same tokens.",
+)
+
+
+@vend.command("credit")
+@_meter_option
+@click.option("--money", metavar="AMOUNT", help="Payment, turned into kWh by the meter's tariff.")
+@click.option("--units", metavar="KWH", help="kWh to credit (multiples of 0.1).")
+@_ref_option
+@_vending_options
+def vend_credit(
+    drn: str, money: str | None, units: str | None, reference: str | None, **o: Any
+) -> None:
+    """Sell credit by money or by units; large amounts come as several tokens."""
+    from vending import vend as service
+
+    if (money is None) == (units is None):
+        raise click.UsageError("give exactly one of --money AMOUNT or --units KWH")
+    with refusals():
+        receipt = service.vend_credit(_open_vending(o), drn, money, units, reference)
+    _emit_receipt(receipt, o["as_json"])
+
+
+@vend.command("clear-credit")
+@_meter_option
+@click.option(
+    "--register",
+    type=click.Choice(sorted(_REGISTERS)),
+    default="all",
+    show_default=True,
+    help="Credit register to clear.",
+)
+@_ref_option
+@_vending_options
+def vend_clear_credit(drn: str, register: str, reference: str | None, **o: Any) -> None:
+    """A ClearCredit token."""
+    from vending import vend as service
+
+    with refusals():
+        receipt = service.clear_credit(_open_vending(o), drn, _REGISTERS[register], reference)
+    _emit_receipt(receipt, o["as_json"])
+
+
+@vend.command("clear-tamper")
+@_meter_option
+@_ref_option
+@_vending_options
+def vend_clear_tamper(drn: str, reference: str | None, **o: Any) -> None:
+    """A ClearTamperCondition token."""
+    from vending import vend as service
+
+    with refusals():
+        receipt = service.clear_tamper(_open_vending(o), drn, reference)
+    _emit_receipt(receipt, o["as_json"])
+
+
+@vend.command("power-limit")
+@_meter_option
+@click.option("--watts", type=click.IntRange(0), required=True, help="Maximum power in watts.")
+@_ref_option
+@_vending_options
+def vend_power_limit(drn: str, watts: int, reference: str | None, **o: Any) -> None:
+    """A SetMaximumPowerLimit token."""
+    from vending import vend as service
+
+    with refusals():
+        receipt = service.set_power_limit(_open_vending(o), drn, watts, reference)
+    _emit_receipt(receipt, o["as_json"])
+
+
+@vend.command("phase-unbalance")
+@_meter_option
+@click.option("--watts", type=click.IntRange(0), required=True, help="Maximum unbalance in W.")
+@_ref_option
+@_vending_options
+def vend_phase_unbalance(drn: str, watts: int, reference: str | None, **o: Any) -> None:
+    """A SetMaximumPhasePowerUnbalanceLimit token."""
+    from vending import vend as service
+
+    with refusals():
+        receipt = service.set_phase_unbalance(_open_vending(o), drn, watts, reference)
+    _emit_receipt(receipt, o["as_json"])
+
+
+@vend.command("test")
+@_meter_option
+@click.option(
+    "--show",
+    "shows",
+    multiple=True,
+    type=click.Choice(sorted(_TEST_NAMES)),
+    help="Test or display to ask for (repeatable; default: all).",
+)
+@_ref_option
+@_vending_options
+def vend_test(drn: str, shows: tuple[str, ...], reference: str | None, **o: Any) -> None:
+    """A class 1 test/display token for the meter's manufacturer code."""
+    from vending import vend as service
+
+    control = None
+    if shows:
+        control = 0
+        for name in shows:
+            control |= int(_TEST_NAMES[name])
+    with refusals():
+        receipt = service.meter_test(_open_vending(o), drn, control, reference)
+    _emit_receipt(receipt, o["as_json"])
+
+
+@vend.command("reprint")
+@click.option("--ref", "reference", metavar="REF", help="Client reference of the vend.")
+@click.option("--meter", "drn", metavar="DRN", help="The meter's last vend.")
+@_vending_options
+def vend_reprint(reference: str | None, drn: str | None, **o: Any) -> None:
+    """Show a stored receipt again (the same tokens; nothing new is made)."""
+    from vending import vend as service
+
+    if (reference is None) == (drn is None):
+        raise click.UsageError("give exactly one of --ref REF or --meter DRN")
+    with refusals():
+        receipt = service.reprint(_open_vending(o), reference, drn)
+    _emit_receipt(receipt, o["as_json"])
+
+
+@vend.command("reverse")
+@click.option("--ref", "reference", metavar="REF", required=True, help="The vend to reverse.")
+@_vending_options
+def vend_reverse(reference: str, **o: Any) -> None:
+    """Record a compensating entry for a credit vend (refused after a later token)."""
+    from vending import vend as service
+
+    with refusals():
+        reversal = service.reverse(_open_vending(o), reference)
+    if o["as_json"]:
+        emit_json(reversal.to_dict())
+    else:
+        console.print(
+            f"Reversed {reversal.reverses!r} on meter {reversal.meter}: {reversal.money} money, "
+            f"{reversal.energy_kwh} kWh (entry {reversal.reference!r})",
+            highlight=False,
+        )
+
+
+# --- vending: keychange -----------------------------------------------------------------
+
+
+@main.group()
+def keychange() -> None:
+    """Key change orders: a meter's KCT set, handed out with its next vend."""
+
+
+def _render_order(info: Any) -> None:
+    rows = [
+        ("meter", info.drn),
+        ("status", info.status),
+        ("from", f"KRN {info.from_krn}, base date {info.from_base_date}"),
+        (
+            "to",
+            f"SGC {info.to_sgc:06d} KRN {info.to_krn} KT {info.to_kt} TI {info.to_ti:02d}, base "
+            f"date {info.to_base_date}, KEN {info.ken}",
+        ),
+        ("rollover (RO)", "1: the meter clears its TID memory" if info.rollover else "0"),
+    ]
+    rows.extend((f"KCT {n}", group_digits(d)) for n, d in enumerate(info.kcts, start=1))
+    _table(f"Key change order {info.id}", ("", ""), rows)
+
+
+@keychange.command("order")
+@_meter_option
+@click.option("--krn", type=click.IntRange(1, 9), help="New key revision number.")
+@click.option("--base-date", type=click.Choice(["1993", "2014", "2035"]), help="New base date.")
+@click.option("--ti", type=click.IntRange(0, 99), help="New tariff index.")
+@click.option("--kt", type=click.IntRange(1, 3), help="New key type.")
+@click.option("--sgc", type=click.IntRange(0, 999_999), help="New SGC (128-bit keys only).")
+@click.option("--ken", type=click.IntRange(0, 255), help="Key expiry number (default 255).")
+@_vending_options
+def keychange_order(drn: str, **o: Any) -> None:
+    """Order a key change; parameters not given stay as they are."""
+    from vending import keychange as service
+
+    with refusals():
+        info = service.order_key_change(
+            _open_vending(o), drn, o["krn"], o["base_date"], o["ti"], o["kt"], o["sgc"], o["ken"]
+        )
+    if o["as_json"]:
+        emit_json(info.to_dict())
+    else:
+        _render_order(info)
+
+
+@keychange.command("issue")
+@_meter_option
+@_ref_option
+@_vending_options
+def keychange_issue(drn: str, reference: str | None, **o: Any) -> None:
+    """Hand out a meter's pending KCT set now, without credit."""
+    from vending import vend as service
+
+    with refusals():
+        receipt = service.issue_key_change(_open_vending(o), drn, reference)
+    _emit_receipt(receipt, o["as_json"])
+
+
+@keychange.command("cancel")
+@_meter_option
+@_vending_options
+def keychange_cancel(drn: str, **o: Any) -> None:
+    """Withdraw a meter's pending order (its KCTs were never handed out)."""
+    from vending import keychange as service
+
+    with refusals():
+        info = service.cancel_order(_open_vending(o), drn)
+    if o["as_json"]:
+        emit_json(info.to_dict())
+    else:
+        console.print(f"Cancelled key change order {info.id} for meter {info.drn}")
+
+
+@keychange.command("list")
+@click.option("--meter", "drn", metavar="DRN", help="Only this meter's orders.")
+@click.option("--status", type=click.Choice(["pending", "issued"]))
+@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@_vending_options
+def keychange_list(drn: str | None, status: str | None, limit: int, **o: Any) -> None:
+    """Key change orders."""
+    from vending import keychange as service
+
+    with refusals():
+        infos = service.list_orders(_open_vending(o), drn, status, limit)
+    if o["as_json"]:
+        emit_json([i.to_dict() for i in infos])
+        return
+    rows = [
+        (i.id, i.drn, i.status, i.from_krn, i.to_krn, i.to_ti, i.to_base_date, int(i.rollover))
+        for i in infos
+    ]
+    _table(
+        "Key change orders", ("id", "meter", "status", "KRN", "new KRN", "TI", "base", "RO"), rows
+    )
+
+
+# --- vending: migrate -------------------------------------------------------------------
+
+
+@main.group()
+def migrate() -> None:
+    """The TID rollover migration: key change orders for all meters of an SGC and KRN."""
+
+
+def _run_orders(backend: Any, name: str, chunk: int, as_json: bool) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from vending import migration
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=as_json,
+    ) as bar:
+        task = bar.add_task(f"orders for {name}", total=None)
+
+        def report(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        with refusals():
+            result = migration.create_orders(backend, name, chunk, report)
+    _show_progress([result], as_json)
+
+
+def _show_progress(items: Sequence[Any], as_json: bool) -> None:
+    if as_json:
+        emit_json([p.to_dict() for p in items])
+        return
+    rows = [
+        (
+            p.name,
+            f"{p.sgc:06d}",
+            f"{p.from_krn} -> {p.to_krn}",
+            p.to_base_date,
+            p.meters,
+            p.ordered,
+            p.issued,
+            p.pending,
+            p.to_order,
+        )
+        for p in items
+    ]
+    columns = (
+        "migration",
+        "SGC",
+        "KRN",
+        "base",
+        "meters",
+        "ordered",
+        "handed out",
+        "pending",
+        "to order",
+    )
+    _table("Migration progress", columns, rows)
+
+
+@migrate.command("start")
+@click.argument("name")
+@click.option("--sgc", type=click.IntRange(0, 999_999), required=True)
+@click.option("--from-krn", type=click.IntRange(1, 9), required=True)
+@click.option("--to-krn", type=click.IntRange(1, 9), required=True)
+@click.option("--base-date", type=click.Choice(["1993", "2014", "2035"]), required=True)
+@click.option("--ken", type=click.IntRange(0, 255), default=255, show_default=True)
+@click.option("--chunk", type=click.IntRange(1), default=500, show_default=True)
+@_vending_options
+def migrate_start(name: str, chunk: int, **o: Any) -> None:
+    """Create (or resume) migration NAME and order a key change for each of its meters."""
+    from vending import migration
+
+    backend = _open_vending(o)
+    with refusals():
+        plan = migration.MigrationPlan(
+            name, o["sgc"], o["from_krn"], o["to_krn"], int(o["base_date"]), o["ken"]
+        )
+        migration.start(backend, plan)
+    _run_orders(backend, name, chunk, o["as_json"])
+
+
+@migrate.command("resume")
+@click.argument("name")
+@click.option("--chunk", type=click.IntRange(1), default=500, show_default=True)
+@_vending_options
+def migrate_resume(name: str, chunk: int, **o: Any) -> None:
+    """Carry on ordering after an interruption (meters already ordered are skipped)."""
+    _run_orders(_open_vending(o), name, chunk, o["as_json"])
+
+
+@migrate.command("status")
+@click.argument("name", required=False)
+@_vending_options
+def migrate_status(name: str | None, **o: Any) -> None:
+    """Progress of one migration, or all."""
+    from vending import reports
+
+    with refusals():
+        items = reports.migration_progress(_open_vending(o), name)
+    _show_progress(items, o["as_json"])
+
+
+@migrate.command("export")
+@click.argument("name")
+@click.option("--file", "out", type=click.File("w"), required=True, help="CSV file ('-': stdout).")
+@click.option("--all", "everything", is_flag=True, help="Also orders already handed out.")
+@_vending_options
+def migrate_export(name: str, out: TextIO, everything: bool, **o: Any) -> None:
+    """Export KCT sets as CSV for pre-coding meters in the field."""
+    from vending import migration
+
+    with refusals():
+        rows = migration.export_rows(_open_vending(o), name, None if everything else "pending")
+        count = migration.write_csv(rows, out)
+    if o["as_json"]:
+        emit_json({"migration": name, "exported": count, "file": out.name})
+    else:
+        err_console.print(f"Exported {count} KCT sets to {out.name}", highlight=False)
+
+
+# --- vending: report --------------------------------------------------------------------
+
+
+@main.group()
+def report() -> None:
+    """Sales, migration progress and the ledger's hash chain."""
+
+
+@report.command("sales")
+@click.option("--by", type=click.Choice(["day", "meter"]), default="day", show_default=True)
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First UTC day (YYYY-MM-DD).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last UTC day (YYYY-MM-DD).")
+@_vending_options
+def report_sales(by: str, since: datetime | None, until: datetime | None, **o: Any) -> None:
+    """Credit sold, by day or by meter (reversals subtracted)."""
+    from vending import reports
+
+    report_of = reports.sales_by_day if by == "day" else reports.sales_by_meter
+    with refusals():
+        items = report_of(
+            _open_vending(o), since.date() if since else None, until.date() if until else None
+        )
+    if o["as_json"]:
+        emit_json([i.to_dict() for i in items])
+        return
+    rows = [
+        (
+            i.key,
+            i.vends,
+            i.reversals,
+            i.to_dict()["money"],
+            i.to_dict()["energy_kwh"],
+            i.to_dict()["free_kwh"],
+        )
+        for i in items
+    ]
+    _table(f"Sales by {by}", (by, "vends", "reversals", "money", "kWh", "free kWh"), rows)
+
+
+@report.command("migration")
+@click.argument("name", required=False)
+@_vending_options
+def report_migration(name: str | None, **o: Any) -> None:
+    """Progress of the TID rollover migrations."""
+    from vending import reports
+
+    with refusals():
+        items = reports.migration_progress(_open_vending(o), name)
+    _show_progress(items, o["as_json"])
+
+
+@report.command("verify")
+@_vending_options
+def report_verify(**o: Any) -> None:
+    """Walk the ledger's hash chain; exit 1 if an entry was edited or deleted."""
+    from vending import reports
+
+    with refusals():
+        result = reports.verify_ledger(_open_vending(o))
+    if o["as_json"]:
+        emit_json(result.to_dict())
+    elif result.ok:
+        console.print(f"[green]Ledger intact[/]: {result.entries} entries, chain and head agree")
+    else:
+        for problem in result.problems:
+            err_console.print(f"[red]{problem}[/]", highlight=False)
+    if not result.ok:
+        raise click.ClickException(
+            f"the ledger failed verification: {len(result.problems)} problem(s) found"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover
