@@ -443,3 +443,13 @@ def test_run_keys_reached_meter_only_for_tokens_and_codes() -> None:
 def test_run_keys_takes_a_list_of_keys() -> None:
     run = run_keys(Keypad(Recorder()), [Key.D4, Key.ENTER], T0, timedelta(seconds=1))
     assert run.submissions[0].lines == ("register 4", "42")
+
+
+def test_module_example_runs() -> None:
+    import doctest
+
+    import sts.meter.keypad as module
+
+    result = doctest.testmod(module)
+    assert result.attempted > 0
+    assert result.failed == 0

@@ -7,9 +7,10 @@ Enter decides what the entry is:
 * 20 digits: a token, handed to the meter (``target.enter_token``);
 * 1 to 3 digits: a short code that shows a register or takes emergency credit
   (``target.short_code``);
-* any other length: the keypad itself shows "Format" and the meter is not asked.
+* any other length: the keypad itself shows "Format" and the meter is not asked
+  (so it does not count toward the meter's wrong-entry lockout).
 
-Decisions where the brief leaves room, in one place:
+Decisions where the standard and the datasheet are silent, in one place:
 
 * **Clear** deletes the last digit. A second Clear less than
   :data:`CLEAR_ALL_WINDOW` (1 s) after the first clears the whole entry; at
@@ -21,6 +22,7 @@ Decisions where the brief leaves room, in one place:
 * **A 21st digit** is refused: the entry stays as it was and the display for
   that press has ``beep=True``. Clear with nothing typed, and Enter with nothing
   typed or while a result is shown, are refused the same way.
+* **Clear on a result** dismisses it; a digit on a result starts a new entry.
 * **Escape** on a computer keyboard (``Keypad.clear_all``) clears everything at
   once; it is not one of the meter's keys.
 
@@ -229,7 +231,7 @@ class Submission:
 
     @property
     def rejected(self) -> bool:
-        """True for a token the meter refused and for a wrong-length entry."""
+        """True for a token or short code the meter refused, and for a wrong-length entry."""
         return self.result is not None and not self.result.accepted
 
     def to_dict(self) -> dict[str, Any]:
@@ -433,7 +435,7 @@ class KeyRun:
 
     @property
     def rejected(self) -> bool:
-        """True if any token was refused (or any entry had the wrong length)."""
+        """True if any entry was refused (see :attr:`Submission.rejected`)."""
         return any(s.rejected for s in self.submissions)
 
     @property
