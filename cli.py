@@ -1300,7 +1300,9 @@ def _open_vending(o: dict[str, Any], create_master: bool = False) -> Any:
     with refusals():
         database = open_database(o["db_url"] or default_url())
         if database.created:
-            err_console.print(f"Created the vending database {database.location}", highlight=False)
+            err_console.print(
+                f"Created the vending database {database.location}", highlight=False, soft_wrap=True
+            )
         path = o["master_key_file"] or default_master_key_path()
         master: MasterKey | None = None
         if os.environ.get(ENV_VAR):
@@ -1313,6 +1315,7 @@ def _open_vending(o: dict[str, Any], create_master: bool = False) -> Any:
                 f"Created the master key file {path} (owner-only). Back it up: the vending "
                 "keys sealed under it cannot be opened without it.",
                 highlight=False,
+                soft_wrap=True,
             )
     return Backend.open(database, master, lambda: datetime.now(UTC), random.SystemRandom())
 
@@ -2139,7 +2142,9 @@ def migrate_export(name: str, out: TextIO, everything: bool, **o: Any) -> None:
     if o["as_json"]:
         emit_json({"migration": name, "exported": count, "file": out.name})
     else:
-        err_console.print(f"Exported {count} KCT sets to {out.name}", highlight=False)
+        err_console.print(
+            f"Exported {count} KCT sets to {out.name}", highlight=False, soft_wrap=True
+        )
 
 
 # --- vending: report --------------------------------------------------------------------
