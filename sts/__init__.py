@@ -21,6 +21,7 @@ from sts.errors import (
     FunctionError,
     KeyTypeError,
     RangeError,
+    RegisterOverflowError,
     StsError,
 )
 from sts.results import ResultCode
@@ -74,6 +75,7 @@ __all__ = [
     "MeterTestToken",
     "RangeError",
     "RawToken",
+    "RegisterOverflowError",
     "Register",
     "ResultCode",
     "SetPhaseUnbalanceLimit",
