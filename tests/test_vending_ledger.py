@@ -43,7 +43,7 @@ def test_each_entry_hashes_the_one_before_and_its_own_body(
         assert entry.prev_hash == prev
         assert entry.hash == hashlib.sha256((prev + entry.body).encode()).hexdigest()
     body = json.loads(entries[1].body)
-    assert (body["seq"], body["reference"], body["energy_kwh"]) == (2, "s2", "20")
+    assert (body["reference"], body["energy_kwh"], body["kind"]) == ("s2", "20", "credit")
     assert entries[1].body == json.dumps(body, sort_keys=True, separators=(",", ":"))
     assert head is not None and (head.seq, head.hash) == (3, entries[2].hash)
     assert check(database).ok

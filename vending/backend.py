@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sts.crypto.dkga import KeyParameters, derive_decoder_key
@@ -125,6 +125,13 @@ class Backend:
         rng: RandomBits,
     ) -> Backend:
         return cls(database.sessions, database.read_sessions, master, clock, rng, database)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine the write sessions use (the vend hot path works on it directly)."""
+        bind = self.sessions.kw["bind"]
+        assert isinstance(bind, Engine)
+        return bind
 
     def close(self) -> None:
         """Close the database's connections (when this backend opened it)."""

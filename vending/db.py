@@ -11,14 +11,16 @@ starts with ``BEGIN IMMEDIATE``, which takes the database's write lock before th
 first read, so the meter's last TID cannot change between reading it and writing
 the next one. Readers (reports) start with a plain deferred ``BEGIN``. The file is
 in WAL mode with ``synchronous=FULL`` (every commit reaches the disk) and foreign
-keys on. PostgreSQL needs nothing special here: the services lock rows with
-``SELECT ... FOR UPDATE``.
+keys on, and each connection gets the SQL function the ledger hashes with
+(``vending.ledger.sha256_hex``; PostgreSQL has its own ``sha256``). PostgreSQL
+needs nothing else: the services lock rows with ``SELECT ... FOR UPDATE``.
 
 The schema is created and upgraded only by Alembic (``migrations/``).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vending.errors import StorageError
+from vending.ledger import SQLITE_SHA256_FUNCTION
 
 APP_NAME = "sts-toolkit"
 DEFAULT_FILE_NAME = "vending.sqlite"
@@ -98,11 +101,16 @@ def sqlite_file(url: str | URL) -> Path | None:
     return Path(parsed.database)
 
 
+def _sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy (below) emit BEGIN itself; pysqlite would defer it to the first write.
         dbapi_connection.isolation_level = None
+        dbapi_connection.create_function(SQLITE_SHA256_FUNCTION, 1, _sha256_hex, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -111,10 +119,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(READ_ONLY):
-            connection.exec_driver_sql("BEGIN")
-        else:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Straight to the driver: this runs once per vend, and needs no statement caching.
+        read_only = connection.get_execution_options().get(READ_ONLY)
+        connection.connection.dbapi_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

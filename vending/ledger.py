@@ -6,11 +6,14 @@ canonical JSON: sorted keys, no spaces, amounts as decimal strings) and two hash
     prev_hash = the hash of entry seq - 1 (64 zeros for entry 1)
     hash      = SHA-256(prev_hash as hex || body), as hex
 
-The single ``ledger_head`` row holds the last entry's number and hash. Appending
-locks that row (``FOR UPDATE``; on SQLite the write lock is already held), so
-entries form one chain however many vending points share the database, and the
-head is written in the same transaction as the vend: the vend and its entry are
-committed together or not at all.
+The single ``ledger_head`` row holds the last entry's number and hash (and the
+hash before it). Appending moves the head in one ``UPDATE ... RETURNING`` that
+computes the new hash in SQL from the head's current hash, so the row is
+locked, read and advanced in a single step (on SQLite the write lock is already
+held), then inserts the entry. Entries thus form one chain however many vending
+points share the database; the head stays locked only for the vend's last two
+statements and its commit; and the vend and its entry are committed together
+or not at all.
 
 :func:`verify` walks the chain and reports an entry whose body or hash was
 edited, a missing number (a deleted entry), a broken link, and a head that
@@ -28,14 +31,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, String, Text, bindparam, func, insert, select, update
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.functions import FunctionElement
 
 from vending.errors import StorageError
 from vending.models import LedgerEntry, LedgerHead, Transaction
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
+#: The SQL function vending.db registers on SQLite connections for :class:`sha256_hex`.
+SQLITE_SHA256_FUNCTION = "sts_sha256_hex"
 
 
 def canonical_json(data: Any) -> str:
@@ -126,40 +133,63 @@ class EntryFacts:
         }
 
 
+class sha256_hex(FunctionElement[str]):
+    """SQL for the lower-case hex SHA-256 of a text's UTF-8 bytes, as hashlib gives it."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(sha256_hex, "postgresql")
+def _sha256_postgresql(element: sha256_hex, compiler: Any, **kw: Any) -> str:
+    return f"encode(sha256(convert_to({compiler.process(element.clauses, **kw)}, 'UTF8')), 'hex')"
+
+
+@compiles(sha256_hex)
+def _sha256_default(element: sha256_hex, compiler: Any, **kw: Any) -> str:
+    # SQLite: the function vending.db registers on every connection.
+    return f"{SQLITE_SHA256_FUNCTION}({compiler.process(element.clauses, **kw)})"
+
+
 _HEAD = LedgerHead.__table__
 _ENTRIES = LedgerEntry.__table__
-_LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ID).with_for_update()
-_INSERT_ENTRY = insert(_ENTRIES)
+# One statement locks the head, reads the hash before it from the row's latest version
+# (also under PostgreSQL's READ COMMITTED after waiting for the lock) and moves it on.
 _MOVE_HEAD = (
-    update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=bindparam("seq"), hash=bindparam("hash"))
+    update(_HEAD)
+    .where(_HEAD.c.id == HEAD_ID)
+    .values(
+        seq=_HEAD.c.seq + 1,
+        prev=_HEAD.c.hash,
+        hash=sha256_hex(_HEAD.c.hash + bindparam("body", type_=Text())),
+    )
+    .returning(_HEAD.c.seq, _HEAD.c.prev, _HEAD.c.hash)
 )
+_INSERT_ENTRY = insert(_ENTRIES)
 
 
 def append(connection: Connection, transaction_id: int, facts: EntryFacts) -> int:
     """Chain an entry for a stored transaction onto the ledger; returns its number.
 
-    Runs on the vend's own connection and transaction: the head row is locked
-    until the vend commits or rolls back.
+    Runs on the vend's own connection and transaction, as its last statements:
+    the head row stays locked until the vend commits or rolls back.
     """
-    head = connection.execute(_LOCK_HEAD).first()
+    body = canonical_json(facts.body())
+    head = connection.execute(_MOVE_HEAD, {"body": body}).first()
     if head is None:
         raise StorageError("the ledger has no head row; the schema was not created by Alembic")
-    seq = head.seq + 1
-    body = canonical_json({"seq": seq, **facts.body()})
-    digest = entry_hash(head.hash, body)
     connection.execute(
         _INSERT_ENTRY,
         {
-            "seq": seq,
+            "seq": head.seq,
             "transaction_id": transaction_id,
             "created_at": facts.at,
             "body": body,
-            "prev_hash": head.hash,
-            "hash": digest,
+            "prev_hash": head.prev,
+            "hash": head.hash,
         },
     )
-    connection.execute(_MOVE_HEAD, {"seq": seq, "hash": digest})
-    return seq
+    return head.seq
 
 
 @dataclass(frozen=True)
@@ -260,8 +290,8 @@ def _check_body(entry: LedgerEntry) -> list[str]:
         body = json.loads(entry.body)
     except ValueError:
         return [f"entry {entry.seq}: body is not JSON"]
-    if not isinstance(body, dict) or body.get("seq") != entry.seq:
-        return [f"entry {entry.seq}: body does not carry its own number"]
+    if not isinstance(body, dict):
+        return [f"entry {entry.seq}: body is not a JSON object"]
     return []
 
 
@@ -286,7 +316,6 @@ def check_transactions(session: Session, batch: int = 500, limit: int = 50) -> l
             break
         for txn, entry in rows:
             recorded = json.loads(entry.body)
-            recorded.pop("seq", None)
             if recorded != json.loads(canonical_json(EntryFacts.of(txn).body())):
                 problems.append(
                     f"transaction {txn.client_reference!r} differs from ledger entry {entry.seq}"

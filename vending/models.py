@@ -41,6 +41,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -203,6 +204,15 @@ class Transaction(Base):
     __table_args__ = (
         Index("ix_transactions_meter_day", "meter_id", "day"),
         Index("ix_transactions_day", "day"),
+        # A vend is reversed at most once; the index leaves out the many rows with no
+        # reversal (so an ordinary vend does not write to it).
+        Index(
+            "uq_transactions_reverses_id",
+            "reverses_id",
+            unique=True,
+            sqlite_where=text("reverses_id IS NOT NULL"),
+            postgresql_where=text("reverses_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -216,7 +226,7 @@ class Transaction(Base):
     fixed_charges: Mapped[Decimal] = mapped_column(default=Decimal(0))
     debt_recovered: Mapped[Decimal] = mapped_column(default=Decimal(0))
     details: Mapped[dict[str, Any]]
-    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("transactions.id"), unique=True)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("transactions.id"))
     key_change_order_id: Mapped[int | None] = mapped_column(ForeignKey("key_change_orders.id"))
     day: Mapped[date] = mapped_column(Date)  # UTC calendar day, for reports
     created_at: Mapped[datetime]
@@ -318,3 +328,4 @@ class LedgerHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+    prev: Mapped[str] = mapped_column(String(64))  # the hash before ``hash``

@@ -18,24 +18,26 @@ is a handful of statements and the ORM's bookkeeping would cost more than they d
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, and_, bindparam, select, update
+from sqlalchemy import Connection, Date, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from sts.errors import RangeError
 from sts.tokens.meter_number import compact
 from sts.tokens.tid import BaseDate, vending_tid
 from vending.errors import KeyChangeNeeded, NotFoundError
-from vending.models import Customer, KeyChangeOrderRecord, Meter, TariffRecord
+from vending.models import Customer, KeyChangeOrderRecord, Meter, TariffRecord, Transaction
 
 _METERS = Meter.__table__
 _TARIFFS = TariffRecord.__table__
 _CUSTOMERS = Customer.__table__
 _ORDERS = KeyChangeOrderRecord.__table__
 PENDING = "pending"  # the status of a key change order not yet handed out
+_TXNS = Transaction.__table__
+_EARLIER = _TXNS.alias("earlier")
 
 
 class TidState(Protocol):
@@ -72,6 +74,13 @@ class LockedMeter:
     customer_name: str | None
     customer_debt: Decimal | None
     pending_order_id: int | None  # a key change order waiting for this vend
+    earlier_id: int | None  # a transaction that already has the vend's client reference
+    earlier_fingerprint: str | None
+    # This month's sums of the meter's transactions, when read with the lock (SQLite):
+    month_start: date | None = None
+    month_energy: Decimal | None = None
+    month_free: Decimal | None = None
+    month_fixed: Decimal | None = None
 
 
 #: Columns a vend may change, written back by save_meter.
@@ -85,6 +94,8 @@ _LOCK = (
         _CUSTOMERS.c.name.label("customer_name"),
         _CUSTOMERS.c.debt.label("customer_debt"),
         _ORDERS.c.id.label("pending_order_id"),
+        _EARLIER.c.id.label("earlier_id"),
+        _EARLIER.c.fingerprint.label("earlier_fingerprint"),
     )
     .select_from(
         _METERS.outerjoin(_TARIFFS, _TARIFFS.c.id == _METERS.c.tariff_id)
@@ -97,12 +108,31 @@ _LOCK = (
                 _ORDERS.c.status == PENDING,
             ),
         )
+        .outerjoin(_EARLIER, _EARLIER.c.client_reference == bindparam("reference"))
     )
     .with_for_update(of=_METERS)
 )
 
 
 _LOCK_BY_DRN = _LOCK.where(_METERS.c.drn == bindparam("drn"))
+
+
+def _month_sum(column: Any) -> Any:
+    return (
+        select(func.sum(column))
+        .where(_TXNS.c.meter_id == _METERS.c.id, _TXNS.c.day >= bindparam("month_start"))
+        .scalar_subquery()
+    )
+
+
+# On SQLite the write lock is held before this statement runs, so it may also read the
+# month-to-date sums (one statement fewer per vend). PostgreSQL reads them after the lock.
+_LOCK_WITH_MONTH_BY_DRN = _LOCK_BY_DRN.add_columns(
+    bindparam("month_start", type_=Date()).label("month_start"),
+    _month_sum(_TXNS.c.energy).label("month_energy"),
+    _month_sum(_TXNS.c.free_energy).label("month_free"),
+    _month_sum(_TXNS.c.fixed_charges).label("month_fixed"),
+)
 _SAVE = (
     update(_METERS)
     .where(_METERS.c.id == bindparam("meter_id"))
@@ -115,9 +145,28 @@ _SAVE_KEY = (
 )
 
 
-def lock_meter_row(connection: Connection, drn: str) -> LockedMeter:
-    """The meter with this DRN, its row locked until the transaction ends."""
-    row = connection.execute(_LOCK_BY_DRN, {"drn": compact(drn)}).first()
+def lock_meter_row(
+    connection: Connection,
+    drn: str,
+    reference: str | None = None,
+    month_start: date | None = None,
+) -> LockedMeter:
+    """The meter with this DRN, its row locked until the transaction ends.
+
+    The same statement reads the meter's tariff, customer and pending key change
+    order, and the transaction already holding client reference ``reference`` if
+    any. On PostgreSQL those joined rows come from the statement's snapshot, which
+    may predate a vend that committed while this one waited for the lock; the
+    vend re-reads what matters after locking (vending.vend), and the unique
+    client reference catches the rest. On SQLite, given ``month_start``, it also
+    sums the meter's transactions since then (see vending.vend.month_to_date).
+    """
+    params: dict[str, Any] = {"drn": compact(drn), "reference": reference}
+    statement = _LOCK_BY_DRN
+    if month_start is not None and connection.dialect.name == "sqlite":
+        statement = _LOCK_WITH_MONTH_BY_DRN
+        params["month_start"] = month_start
+    row = connection.execute(statement, params).first()
     if row is None:
         raise NotFoundError(f"meter {drn!r} is not registered; add it with `sts meters add`")
     return LockedMeter(**row._asdict())

@@ -218,20 +218,12 @@ def _run(
     raise AssertionError("unreachable")
 
 
-_BY_REFERENCE = select(_TRANSACTIONS.c.id, _TRANSACTIONS.c.fingerprint).where(
-    _TRANSACTIONS.c.client_reference == bindparam("reference")
-)
-
-
-def _stored(
-    session: Session, connection: Connection, reference: str, print_: str
-) -> Receipt | None:
-    """The receipt of an earlier vend with this reference, if the request is the same."""
-    row = connection.execute(_BY_REFERENCE, {"reference": reference}).first()
-    if row is None:
-        return None
-    existing = session.get_one(Transaction, row.id)
-    if row.fingerprint != print_:
+def _stored(connection: Connection, earlier_id: int, earlier_print: str, print_: str) -> Receipt:
+    """The receipt of the earlier vend with this reference, if the request is the same."""
+    session = Session(bind=connection)
+    existing = session.get_one(Transaction, earlier_id)
+    reference = existing.client_reference
+    if earlier_print != print_:
         raise ConflictError(
             f"client reference {reference!r} was already used for another request "
             f"({existing.kind} for meter {existing.meter.drn}); use a new reference"
@@ -248,16 +240,14 @@ def _attempt(
     build: Callable[[_Vend], None],
     key_change: bool,
 ) -> Receipt:
-    with backend.sessions.begin() as session:
-        connection = session.connection()
-        meter = lock_meter_row(connection, number)
+    with backend.engine.begin() as connection:
         now = backend.now()
+        meter = lock_meter_row(connection, number, reference, _month_start(now))
         if reference is None:
             reference = _new_reference(backend, number, now)
-        else:
-            earlier = _stored(session, connection, reference, print_)
-            if earlier is not None:
-                return earlier
+        elif meter.earlier_id is not None:
+            assert meter.earlier_fingerprint is not None
+            return _stored(connection, meter.earlier_id, meter.earlier_fingerprint, print_)
         vend = _Vend(backend, connection, meter, now)
         revision = meter.key_revision
         if key_change:
@@ -288,24 +278,22 @@ def _attempt(
                 "created_at": now,
             },
         ).inserted_primary_key[0]
-        connection.execute(
-            _INSERT_TOKENS,
-            [
-                {
-                    "transaction_id": txn_id,
-                    "meter_id": meter.id,
-                    "key_revision": t.key_revision,
-                    "position": position,
-                    "tid": t.tid,
-                    "token_class": t.token_class,
-                    "subclass": t.subclass,
-                    "digits": t.digits,
-                    "units": t.units,
-                    "description": t.description,
-                }
-                for position, t in enumerate(vend.tokens)
-            ],
-        )
+        rows = [
+            {
+                "transaction_id": txn_id,
+                "meter_id": meter.id,
+                "key_revision": t.key_revision,
+                "position": position,
+                "tid": t.tid,
+                "token_class": t.token_class,
+                "subclass": t.subclass,
+                "digits": t.digits,
+                "units": t.units,
+                "description": t.description,
+            }
+            for position, t in enumerate(vend.tokens)
+        ]
+        connection.execute(_INSERT_TOKENS, rows[0] if len(rows) == 1 else rows)
         save_meter(connection, meter, key_changed=meter.key_revision != revision)
         if facts.debt_recovered and meter.customer_id is not None:
             connection.execute(
@@ -366,13 +354,22 @@ _MONTH = select(
 _DEBT = select(_CUSTOMERS.c.debt).where(_CUSTOMERS.c.id == bindparam("customer_id"))
 
 
+def _month_start(now: datetime) -> date:
+    return date(now.year, now.month, 1)
+
+
 def month_to_date(
     connection: Connection, meter: LockedMeter, now: datetime, lock_debt: bool
 ) -> MonthToDate:
     """The meter's kWh bought, free kWh and fixed charges paid this UTC month, and its
     customer's debt (the customer row locked when the vend may recover debt)."""
-    first = date(now.year, now.month, 1)
-    energy, free, fixed = connection.execute(_MONTH, {"meter_id": meter.id, "first": first}).one()
+    first = _month_start(now)
+    if meter.month_start == first:
+        energy, free, fixed = meter.month_energy, meter.month_free, meter.month_fixed
+    else:
+        energy, free, fixed = connection.execute(
+            _MONTH, {"meter_id": meter.id, "first": first}
+        ).one()
     debt = ZERO
     if meter.customer_id is not None:
         if lock_debt:

@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.Column("prev", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_head")),
     )
     op.create_table(
@@ -205,11 +206,17 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_transactions")),
         sa.UniqueConstraint("client_reference", name=op.f("uq_transactions_client_reference")),
-        sa.UniqueConstraint("reverses_id", name=op.f("uq_transactions_reverses_id")),
     )
     with op.batch_alter_table("transactions", schema=None) as batch_op:
         batch_op.create_index("ix_transactions_meter_day", ["meter_id", "day"], unique=False)
         batch_op.create_index("ix_transactions_day", ["day"], unique=False)
+        batch_op.create_index(
+            "uq_transactions_reverses_id",
+            ["reverses_id"],
+            unique=True,
+            sqlite_where=sa.text("reverses_id IS NOT NULL"),
+            postgresql_where=sa.text("reverses_id IS NOT NULL"),
+        )
 
     op.create_table(
         "ledger_entries",
@@ -262,8 +269,9 @@ def upgrade() -> None:
         sa.column("id", sa.Integer),
         sa.column("seq", sa.BigInteger),
         sa.column("hash", sa.String),
+        sa.column("prev", sa.String),
     )
-    op.bulk_insert(ledger_head, [{"id": 1, "seq": 0, "hash": "0" * 64}])
+    op.bulk_insert(ledger_head, [{"id": 1, "seq": 0, "hash": "0" * 64, "prev": "0" * 64}])
 
 
 def downgrade() -> None:
@@ -273,6 +281,7 @@ def downgrade() -> None:
     op.drop_table("tokens")
     op.drop_table("ledger_entries")
     with op.batch_alter_table("transactions", schema=None) as batch_op:
+        batch_op.drop_index("uq_transactions_reverses_id")
         batch_op.drop_index("ix_transactions_day")
         batch_op.drop_index("ix_transactions_meter_day")
 

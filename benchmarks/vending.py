@@ -1,0 +1,247 @@
+"""Vending throughput: vends per second on SQLite and PostgreSQL, and bulk key change orders.
+
+Three figures, each on a fresh database:
+
+- **SQLite, one process**: credit by money (a stepped tariff with a service charge
+  and VAT), one token per vend, every vend its own committed transaction with its
+  hash-chained ledger entry; the vends rotate over the registered meters.
+- **PostgreSQL, concurrent workers** (8 by default): the same vends from separate
+  processes sharing one ledger, each worker on its own meters; the figure is all
+  vends over the wall time from the common start to the last commit. Needs a
+  server: ``--postgres URL`` (a database the user may create databases from), or
+  ``STS_TEST_POSTGRES_URL``; skipped with a note otherwise.
+- **Key change orders**: a TID rollover migration of 100,000 meters (SGC 123456,
+  KRN 1 on the 1993 base date to KRN 2 on 2014) on SQLite, each order with its
+  2-token KCT set, with a progress bar. The meters are inserted in bulk first
+  (not timed); the figure is ``vending.migration.create_orders`` alone.
+
+Run from the repository root::
+
+    python benchmarks/vending.py                  # all three
+    python benchmarks/vending.py --vends 2000 --meters 20000 --skip-postgres
+
+The script prints; nothing here is a test and nothing asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sqlalchemy as sa
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from sts.crypto.keys import VendingKey
+from sts.tokens.meter_number import luhn_check_digit, meter_pan
+from vending import migration, registry, vend
+from vending.backend import Backend
+from vending.db import make_engine, open_database, sqlite_url, upgrade
+from vending.keystore import MasterKey
+from vending.models import Meter
+from vending.tariff import Block, FixedCharge, Tariff
+
+MASTER = MasterKey(bytes(range(32)))
+SGC = 123456
+NOW = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)  # before the 1993 base date runs out
+TARIFF = Tariff(
+    name="Bench",
+    currency="ZAR",
+    blocks=(Block(Decimal(50), Decimal("1.50")), Block(None, Decimal("2.00"))),
+    fixed_charges=(FixedCharge("Service charge", Decimal("12.50")),),
+    vat_percent=Decimal(15),
+)
+PAYMENT = "50.00"
+console = Console()
+
+
+def drn(number: int) -> str:
+    body = f"{10 + number // 10**8:02d}{number % 10**8:08d}"
+    return body + str(luhn_check_digit(body))
+
+
+def backend_for(url: str, seed: int) -> Backend:
+    return Backend.open(open_database(url, create=False), MASTER, lambda: NOW, random.Random(seed))
+
+
+def set_up_vending(url: str, meters: int) -> list[str]:
+    backend = backend_for(url, 0)
+    registry.add_vending_key(
+        backend, "bench-krn1", VendingKey.from_hex("ABABABABABABABAB"), SGC, 1, 2, 1993
+    )
+    registry.add_vending_key(
+        backend, "bench-krn2", VendingKey.from_hex("9494949494949494"), SGC, 2, 2, 2014
+    )
+    registry.add_tariff(backend, TARIFF)
+    numbers = [drn(n) for n in range(meters)]
+    for number in numbers:
+        registry.add_meter(backend, number, SGC, krn=1, base_date=1993, tariff=TARIFF.name)
+    backend.close()
+    return numbers
+
+
+def vend_many(url: str, numbers: list[str], count: int, seed: int, tag: str) -> None:
+    backend = backend_for(url, seed)
+    for i in range(count):
+        vend.vend_credit(backend, numbers[i % len(numbers)], money=PAYMENT, reference=f"{tag}-{i}")
+    backend.close()
+
+
+def sqlite_vends(count: int, meters: int) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        url = sqlite_url(Path(folder) / "bench.sqlite")
+        open_database(url).dispose()
+        numbers = set_up_vending(url, meters)
+        vend_many(url, numbers, 50, 1, "warm")
+        start = time.perf_counter()
+        vend_many(url, numbers, count, 2, "bench")
+        return count / (time.perf_counter() - start)
+
+
+def _worker(url: str, numbers: list[str], count: int, seed: int, go: Any, done: Any) -> None:
+    vend_many(url, numbers, 20, seed, f"warm{seed}")
+    done.put("ready")
+    go.wait()
+    vend_many(url, numbers, count, seed, f"w{seed}")
+    done.put(time.perf_counter())
+
+
+def postgres_vends(server: str, workers: int, count: int) -> float:
+    admin = sa.create_engine(
+        sa.engine.make_url(server).set(drivername="postgresql+psycopg"),
+        isolation_level="AUTOCOMMIT",
+    )
+    name = f"sts_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    try:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        numbers = set_up_vending(url, workers * 25)
+        context = multiprocessing.get_context("spawn")
+        go = context.Event()
+        done = context.Queue()
+        procs = [
+            context.Process(
+                target=_worker, args=(url, numbers[w::workers], count, 10 + w, go, done)
+            )
+            for w in range(workers)
+        ]
+        for proc in procs:
+            proc.start()
+        for _ in procs:
+            done.get()  # every worker connected and warm
+        start = time.perf_counter()
+        go.set()
+        ends = [done.get() for _ in procs]
+        for proc in procs:
+            proc.join()
+        return workers * count / (max(ends) - start)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+def migration_orders(meters: int, chunk: int) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        url = sqlite_url(Path(folder) / "migration.sqlite")
+        open_database(url).dispose()
+        set_up_vending(url, 0)
+        backend = backend_for(url, 3)
+        rows = []
+        for n in range(meters):
+            number = drn(n)
+            rows.append(
+                {
+                    "drn": number,
+                    "pan": meter_pan(number),
+                    "sgc": SGC,
+                    "krn": 1,
+                    "kt": 2,
+                    "ti": 1,
+                    "ea": "07",
+                    "dkga": "02",
+                    "base_date": 1993,
+                    "ken": 255,
+                    "vending_key_id": 1,
+                    "tariff_id": None,
+                    "customer_id": None,
+                    "last_tid": None,
+                    "key_revision": 1,
+                    "created_at": NOW,
+                }
+            )
+        with backend.sessions.begin() as session:
+            session.connection().execute(sa.insert(Meter.__table__), rows)
+        migration.start(backend, migration.MigrationPlan("rollover", SGC, 1, 2, 2014))
+        with Progress(
+            "key change orders",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            task = bar.add_task("orders", total=meters)
+            start = time.perf_counter()
+            result = migration.create_orders(
+                backend, "rollover", chunk, lambda done, total: bar.update(task, completed=done)
+            )
+            elapsed = time.perf_counter() - start
+        backend.close()
+        assert result.ordered == meters, result
+        return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vends", type=int, default=5000, help="vends on SQLite")
+    parser.add_argument("--meters", type=int, default=100_000, help="meters to migrate")
+    parser.add_argument("--workers", type=int, default=8, help="PostgreSQL worker processes")
+    parser.add_argument("--vends-per-worker", type=int, default=500)
+    parser.add_argument("--chunk", type=int, default=migration.DEFAULT_CHUNK)
+    parser.add_argument("--postgres", default=os.environ.get("STS_TEST_POSTGRES_URL"))
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-migration", action="store_true")
+    args = parser.parse_args()
+
+    console.print(f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+    console.print(f"python: {platform.python_implementation()} {platform.python_version()}")
+    table = Table("benchmark", "figure", "target")
+    sqlite_rate = sqlite_vends(args.vends, 200)
+    table.add_row(f"SQLite vends, 1 process ({args.vends})", f"{sqlite_rate:,.0f} vends/s", "1,000")
+    if args.skip_postgres or not args.postgres:
+        table.add_row("PostgreSQL vends", "skipped: no --postgres URL", "500")
+    else:
+        rate = postgres_vends(args.postgres, args.workers, args.vends_per_worker)
+        table.add_row(
+            f"PostgreSQL vends, {args.workers} workers ({args.workers * args.vends_per_worker})",
+            f"{rate:,.0f} vends/s",
+            "500",
+        )
+    if not args.skip_migration:
+        elapsed = migration_orders(args.meters, args.chunk)
+        table.add_row(
+            f"key change orders with KCT sets ({args.meters:,})", f"{elapsed:.1f} s", "< 60 s"
+        )
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
