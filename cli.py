@@ -2131,20 +2131,47 @@ def migrate_status(name: str | None, **o: Any) -> None:
 @click.argument("name")
 @click.option("--file", "out", type=click.File("w"), required=True, help="CSV file ('-': stdout).")
 @click.option("--all", "everything", is_flag=True, help="Also orders already handed out.")
+@click.option(
+    "--hand-out",
+    is_flag=True,
+    help="Also record the exported sets as handed out (the meters are pre-coded), so "
+    "vends no longer carry them.",
+)
 @_vending_options
-def migrate_export(name: str, out: TextIO, everything: bool, **o: Any) -> None:
+def migrate_export(name: str, out: TextIO, everything: bool, hand_out: bool, **o: Any) -> None:
     """Export KCT sets as CSV for pre-coding meters in the field."""
+    from rich.progress import Progress
+
     from vending import migration
 
+    backend = _open_vending(o)
     with refusals():
-        rows = migration.export_rows(_open_vending(o), name, None if everything else "pending")
+        rows = migration.export_rows(backend, name, None if everything else "pending")
         count = migration.write_csv(rows, out)
+    out.flush()
+    result = None
+    if hand_out:
+        with Progress(console=err_console, disable=o["as_json"]) as bar:
+            task = bar.add_task("handing out", total=None)
+            with refusals():
+                result = migration.hand_out_exported(
+                    backend, name, lambda done, total: bar.update(task, completed=done, total=total)
+                )
     if o["as_json"]:
-        emit_json({"migration": name, "exported": count, "file": out.name})
+        emit_json(
+            {
+                "migration": name,
+                "exported": count,
+                "file": out.name,
+                "progress": result.to_dict() if result else None,
+            }
+        )
     else:
         err_console.print(
             f"Exported {count} KCT sets to {out.name}", highlight=False, soft_wrap=True
         )
+        if result is not None:
+            _show_progress([result], False)
 
 
 # --- vending: report --------------------------------------------------------------------

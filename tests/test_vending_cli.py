@@ -234,6 +234,12 @@ def test_migration_from_the_command_line(sts_cli: Sts, tmp_path: Path) -> None:
     assert sheet.read_text().splitlines()[1].startswith(f"{VECTOR_DRN},600727000000000009,1,2,")
     status = sts_cli.json("migrate", "status")
     assert status[0]["pending"] == 1  # type: ignore[index]
+    handed = sts_cli.json(
+        "migrate", "export", "rollover", "--file", str(tmp_path / "again.csv"), "--hand-out"
+    )
+    assert handed["progress"]["issued"] == 1  # type: ignore[index]
+    sold = sts_cli.json("vend", "credit", "--meter", VECTOR_DRN, "--units", "2")
+    assert [t["label"] for t in sold["tokens"]] == ["Credit 2.0 kWh"]  # type: ignore[index]
 
 
 def test_an_unreachable_database_is_named_without_password() -> None:

@@ -117,3 +117,17 @@ def test_a_missing_target_key_orders_nothing(backend: Backend) -> None:
     with pytest.raises(NotFoundError, match="KRN 2"):
         migration.create_orders(backend, "rollover")
     assert migration.progress(backend, "rollover").ordered == 0
+
+
+def test_pre_coded_sets_are_handed_out_once(backend: Backend, fleet: list[str]) -> None:
+    migration.start(backend, PLAN)
+    migration.create_orders(backend, "rollover")
+    vend.vend_credit(backend, fleet[0], units="1")  # this meter gets its set with a vend
+    seen: list[tuple[int, int]] = []
+    result = migration.hand_out_exported(backend, "rollover", lambda d, t: seen.append((d, t)))
+    assert (result.issued, result.pending) == (6, 0)
+    assert seen[0] == (0, 5) and seen[-1] == (5, 5)
+    assert migration.hand_out_exported(backend, "rollover").issued == 6
+    receipt = vend.vend_credit(backend, fleet[3], units="1")
+    assert [t.label for t in receipt.tokens] == ["Credit 1.0 kWh"]
+    assert registry.get_meter(backend, fleet[3]).krn == 2

@@ -362,3 +362,24 @@ def write_csv(rows: Iterable[ExportRow], stream: TextIO) -> int:
         )
         count += 1
     return count
+
+
+def hand_out_exported(
+    backend: Backend, name: str, on_progress: Progress | None = None
+) -> MigrationProgress:
+    """Record every pending set of the batch as handed out (pre-coded in the field).
+
+    Each is a key change transaction with its KCTs in the ledger, under client
+    reference ``precode:<name>:<drn>``, so running it again after an interruption
+    hands out only the rest.
+    """
+    from vending.vend import issue_key_change  # vend builds on keychange, as this does
+
+    drns = [row.drn for row in export_rows(backend, name)]
+    if on_progress is not None:
+        on_progress(0, len(drns))
+    for done, drn in enumerate(drns, start=1):
+        issue_key_change(backend, drn, reference=f"precode:{name}:{drn}"[:100])
+        if on_progress is not None:
+            on_progress(done, len(drns))
+    return progress(backend, name)
