@@ -268,7 +268,7 @@ ROUNDS = 6
 # TIDs it gets are MARCH_TID, MARCH_TID + 1, ... (each a minute after the last one stored).
 CHILD = """
 import random, sys
-from datetime import datetime
+from datetime import UTC, datetime
 sys.path.insert(0, sys.argv[1])
 from vending import vend
 from vending.backend import Backend
