@@ -1410,33 +1410,27 @@ def db_upgrade(**o: Any) -> None:
 @db.command("status")
 @_vending_options
 def db_status(**o: Any) -> None:
-    """Where the database is and which schema version it holds."""
-    from vending.db import (
-        current_revision,
-        default_url,
-        head_revision,
-        make_engine,
-        redact,
-        sqlite_file,
-    )
+    """Where the database is and which schema version it holds (creates nothing)."""
+    from vending.db import default_url, schema_status
 
-    url = o["db_url"] or default_url()
     with refusals():
-        engine = make_engine(url)
-        try:
-            revision = current_revision(engine)
-        finally:
-            engine.dispose()
-    data = {
-        "database": str(sqlite_file(url) or redact(url)),
-        "revision": revision,
-        "current": revision == head_revision(),
-    }
+        status = schema_status(o["db_url"] or default_url())
     if o["as_json"]:
-        emit_json(data)
+        emit_json(status.to_dict())
+    elif not status.exists:
+        console.print(
+            f"{status.location} does not exist yet: the first vending command creates it "
+            "(or run `sts db upgrade`)",
+            highlight=False,
+            soft_wrap=True,
+        )
     else:
-        state = "current" if data["current"] else f"needs `sts db upgrade` to {head_revision()}"
-        console.print(f"{data['database']}: schema {revision or '(none)'}, {state}")
+        state = "current" if status.current else f"needs `sts db upgrade` to {status.head}"
+        console.print(
+            f"{status.location}: schema {status.revision or '(none)'}, {state}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 # --- vending: keys ----------------------------------------------------------------------
@@ -2144,6 +2138,11 @@ def migrate_export(name: str, out: TextIO, everything: bool, hand_out: bool, **o
 
     from vending import migration
 
+    if o["as_json"] and out.name == "<stdout>":
+        raise click.UsageError(
+            "--json prints its summary on stdout, where --file - would put the CSV; "
+            "give --file a path, or leave out --json"
+        )
     backend = _open_vending(o)
     with refusals():
         rows = migration.export_rows(backend, name, None if everything else "pending")

@@ -124,15 +124,19 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.connection.dbapi_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; SQLite files get the locking set-up described above."""
+def make_engine(url: str, inspect_only: bool = False, **kwargs: Any) -> Engine:
+    """An engine for ``url``; SQLite files get the locking set-up described above.
+
+    ``inspect_only`` leaves a SQLite file as it is, for reading its schema
+    version: no folder created, no WAL mode written, no locking set-up.
+    """
     parsed = parse_url(url)
     backend = parsed.get_backend_name()
     options: dict[str, Any] = {}
     if backend == "sqlite":
         options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
         path = sqlite_file(parsed)
-        if path is not None:
+        if path is not None and not inspect_only:
             path.parent.mkdir(parents=True, exist_ok=True)
     elif backend == "postgresql":
         options["pool_pre_ping"] = False
@@ -141,7 +145,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(parsed, **options)
     except (NoSuchModuleError, ImportError) as exc:
         raise StorageError(f"database URL {redact(parsed)!r} needs a driver: {exc}") from None
-    if backend == "sqlite":
+    if backend == "sqlite" and not inspect_only:
         _configure_sqlite(engine)
     return engine
 
@@ -195,6 +199,47 @@ def connection_errors(engine: Engine) -> Iterator[None]:
 def _connect_errors(engine: Engine) -> tuple[type[BaseException], ...]:
     dbapi = engine.dialect.dbapi
     return (dbapi.OperationalError,) if dbapi is not None else ()
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    """Where a database is, whether it exists, and its schema revision against this code's."""
+
+    location: str  # the SQLite file, else the URL without password
+    exists: bool  # False only for a SQLite file not created yet
+    revision: str | None
+    head: str
+
+    @property
+    def current(self) -> bool:
+        return self.revision == self.head
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "database": self.location,
+            "exists": self.exists,
+            "revision": self.revision,
+            "head": self.head,
+            "current": self.current,
+        }
+
+
+def schema_status(url: str) -> SchemaStatus:
+    """The schema revision of the database at ``url``, creating nothing.
+
+    A SQLite file that does not exist is reported as such (connecting would
+    create it, and its folder); any other database is asked for its revision.
+    """
+    head = head_revision()
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        return SchemaStatus(str(path), False, None, head)
+    engine = make_engine(url, inspect_only=True)
+    try:
+        revision = current_revision(engine)
+    finally:
+        engine.dispose()
+    return SchemaStatus(str(path) if path is not None else redact(url), True, revision, head)
 
 
 @dataclass(frozen=True)
