@@ -9,7 +9,8 @@ SQLite is set up so that vends from several processes serialise correctly:
 pysqlite's own transaction handling is switched off and every write transaction
 starts with ``BEGIN IMMEDIATE``, which takes the database's write lock before the
 first read, so the meter's last TID cannot change between reading it and writing
-the next one. Readers (reports) start with a plain deferred ``BEGIN``. The file is
+the next one. Readers (reports) have an engine of their own whose transactions
+start with a plain deferred ``BEGIN`` (:class:`SQLiteDialect`). The file is
 in WAL mode with ``synchronous=FULL`` (every commit reaches the disk) and foreign
 keys on, and each connection gets the SQL function the ledger hashes with
 (``vending.ledger.sha256_hex``; PostgreSQL has its own ``sha256``). PostgreSQL
@@ -33,6 +34,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,8 +47,8 @@ APP_NAME = "sts-toolkit"
 DEFAULT_FILE_NAME = "vending.sqlite"
 MASTER_KEY_FILE_NAME = "master.key"
 SQLITE_BUSY_TIMEOUT_S = 60.0
-#: Execution option that makes a SQLite connection begin a deferred (read) transaction.
-READ_ONLY = "sts_read_only"
+#: The SQLAlchemy driver name under which :class:`SQLiteDialect` is registered.
+SQLITE_DRIVER = "sqlite+sts"
 
 
 def default_database_path() -> Path:
@@ -84,13 +87,15 @@ def parse_url(url: str) -> URL:
 
 
 def redact(url: str | URL) -> str:
-    """The URL as text with any password replaced by ``***``."""
-    if isinstance(url, URL):
-        return url.render_as_string(hide_password=True)
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable URL>"
+    """The URL as text with any password replaced by ``***`` (and SQLite's as the user wrote it)."""
+    if not isinstance(url, URL):
+        try:
+            url = make_url(url)
+        except ArgumentError:
+            return "<unparseable URL>"
+    if url.drivername == SQLITE_DRIVER:
+        url = url.set(drivername="sqlite")
+    return url.render_as_string(hide_password=True)
 
 
 def sqlite_file(url: str | URL) -> Path | None:
@@ -105,10 +110,33 @@ def _sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+class SQLiteDialect(SQLiteDialect_pysqlite):
+    """pysqlite, with each transaction SQLAlchemy begins sent to SQLite as ``sts_begin``.
+
+    pysqlite's own transaction handling is switched off (:func:`_configure_sqlite`),
+    so SQLAlchemy alone says where transactions start: ``BEGIN IMMEDIATE`` on the
+    engine that writes, ``BEGIN`` on the one that reads. Doing this in the dialect
+    rather than in a "begin" event listener leaves the engine without connection
+    events, which SQLAlchemy would otherwise dispatch around every statement.
+    """
+
+    supports_statement_cache = True
+
+    def __init__(self, sts_begin: str = "BEGIN IMMEDIATE", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sts_begin = sts_begin
+
+    def do_begin(self, dbapi_connection: Any) -> None:
+        dbapi_connection.execute(self.sts_begin)
+
+
+registry.register(SQLITE_DRIVER.replace("+", "."), __name__, SQLiteDialect.__name__)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy (below) emit BEGIN itself; pysqlite would defer it to the first write.
+        # SQLiteDialect emits BEGIN itself; pysqlite would defer it to the first write.
         dbapi_connection.isolation_level = None
         dbapi_connection.create_function(SQLITE_SHA256_FUNCTION, 1, _sha256_hex, deterministic=True)
         cursor = dbapi_connection.cursor()
@@ -117,27 +145,33 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        # Straight to the driver: this runs once per vend, and needs no statement caching.
-        read_only = connection.get_execution_options().get(READ_ONLY)
-        connection.connection.dbapi_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
-
-def make_engine(url: str, inspect_only: bool = False, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, inspect_only: bool = False, read_only: bool = False, **kwargs: Any
+) -> Engine:
     """An engine for ``url``; SQLite files get the locking set-up described above.
 
-    ``inspect_only`` leaves a SQLite file as it is, for reading its schema
-    version: no folder created, no WAL mode written, no locking set-up.
+    ``read_only`` gives SQLite an engine whose transactions begin deferred, for
+    readers. ``inspect_only`` leaves a SQLite file as it is, for reading its
+    schema version: no folder created, no WAL mode written, no locking set-up.
     """
     parsed = parse_url(url)
     backend = parsed.get_backend_name()
     options: dict[str, Any] = {}
     if backend == "sqlite":
+        if parsed.drivername not in ("sqlite", "sqlite+pysqlite", SQLITE_DRIVER):
+            raise StorageError(
+                f"database URL {redact(parsed)!r} names SQLite driver "
+                f"{parsed.get_driver_name()!r}; expected Python's own sqlite3: "
+                "sqlite:///path/to/file.sqlite"
+            )
         options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
         path = sqlite_file(parsed)
-        if path is not None and not inspect_only:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        if not inspect_only:
+            parsed = parsed.set(drivername=SQLITE_DRIVER)
+            options["sts_begin"] = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
     elif backend == "postgresql":
         options["pool_pre_ping"] = False
     options.update(kwargs)
@@ -250,6 +284,7 @@ class Database:
     sessions: sessionmaker[Session]
     read_sessions: sessionmaker[Session]
     created: bool  # True when this call created the schema (a fresh SQLite file)
+    read_engine: Engine  # the engine of read_sessions: for SQLite another one, else the same
 
     @property
     def location(self) -> str:
@@ -259,13 +294,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def session_factories(engine: Engine) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
-    """(write sessions, read sessions). On SQLite a write session begins IMMEDIATE."""
-    writer = sessionmaker(engine, expire_on_commit=False)
-    reader = sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
-    return writer, reader
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
 
 
 def open_database(url: str, create: bool = True, **engine_options: Any) -> Database:
@@ -297,8 +327,18 @@ def open_database(url: str, create: bool = True, **engine_options: Any) -> Datab
     except BaseException:
         engine.dispose()
         raise
-    writer, reader = session_factories(engine)
-    return Database(engine, writer, reader, created)
+    # Readers of a SQLite file get an engine of their own that begins deferred (an
+    # in-memory database is one connection, so it has to share).
+    read_engine = engine
+    if sqlite_file(engine.url) is not None:
+        read_engine = make_engine(url, read_only=True, **engine_options)
+    return Database(
+        engine,
+        sessionmaker(engine, expire_on_commit=False),
+        sessionmaker(read_engine, expire_on_commit=False),
+        created,
+        read_engine,
+    )
 
 
 def _has_tables(engine: Engine) -> bool:

@@ -22,7 +22,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Date, and_, bindparam, func, select, update
+from sqlalchemy import Connection, Date, Text, and_, bindparam, cast, func, select, update
 from sqlalchemy.orm import Session
 
 from sts.errors import RangeError
@@ -70,7 +70,7 @@ class LockedMeter:
     last_tid: int | None
     key_revision: int
     tariff_name: str | None
-    tariff_definition: dict[str, Any] | None
+    tariff_definition: str | None  # the tariff's JSON text (vending.vend parses it once)
     customer_name: str | None
     customer_debt: Decimal | None
     pending_order_id: int | None  # a key change order waiting for this vend
@@ -83,14 +83,14 @@ class LockedMeter:
     month_fixed: Decimal | None = None
 
 
-#: Columns a vend may change, written back by save_meter.
+#: Columns a key change may change, written back by save_meter with the key revision.
 _MUTABLE = ("sgc", "krn", "kt", "ti", "base_date", "ken", "vending_key_id", "last_tid")
 _METER_COLUMNS = [f.name for f in fields(LockedMeter) if f.name in _METERS.c]
 _LOCK = (
     select(
         *(_METERS.c[name] for name in _METER_COLUMNS),
         _TARIFFS.c.name.label("tariff_name"),
-        _TARIFFS.c.definition.label("tariff_definition"),
+        cast(_TARIFFS.c.definition, Text).label("tariff_definition"),
         _CUSTOMERS.c.name.label("customer_name"),
         _CUSTOMERS.c.debt.label("customer_debt"),
         _ORDERS.c.id.label("pending_order_id"),
@@ -120,7 +120,10 @@ _LOCK_BY_DRN = _LOCK.where(_METERS.c.drn == bindparam("drn"))
 def _month_sum(column: Any) -> Any:
     return (
         select(func.sum(column))
-        .where(_TXNS.c.meter_id == _METERS.c.id, _TXNS.c.day >= bindparam("month_start"))
+        .where(
+            _TXNS.c.meter_id == _METERS.c.id,
+            _TXNS.c.day >= bindparam("month_start", type_=Date()),
+        )
         .scalar_subquery()
     )
 
@@ -128,15 +131,14 @@ def _month_sum(column: Any) -> Any:
 # On SQLite the write lock is held before this statement runs, so it may also read the
 # month-to-date sums (one statement fewer per vend). PostgreSQL reads them after the lock.
 _LOCK_WITH_MONTH_BY_DRN = _LOCK_BY_DRN.add_columns(
-    bindparam("month_start", type_=Date()).label("month_start"),
     _month_sum(_TXNS.c.energy).label("month_energy"),
     _month_sum(_TXNS.c.free_energy).label("month_free"),
     _month_sum(_TXNS.c.fixed_charges).label("month_fixed"),
 )
-_SAVE = (
+_SAVE_TID = (
     update(_METERS)
     .where(_METERS.c.id == bindparam("meter_id"))
-    .values({name: bindparam(name) for name in _MUTABLE})
+    .values(last_tid=bindparam("last_tid"))
 )
 _SAVE_KEY = (
     update(_METERS)
@@ -162,23 +164,31 @@ def lock_meter_row(
     sums the meter's transactions since then (see vending.vend.month_to_date).
     """
     params: dict[str, Any] = {"drn": compact(drn), "reference": reference}
-    statement = _LOCK_BY_DRN
-    if month_start is not None and connection.dialect.name == "sqlite":
-        statement = _LOCK_WITH_MONTH_BY_DRN
+    with_month = month_start is not None and connection.dialect.name == "sqlite"
+    if with_month:
         params["month_start"] = month_start
+    statement = _LOCK_WITH_MONTH_BY_DRN if with_month else _LOCK_BY_DRN
     row = connection.execute(statement, params).first()
     if row is None:
         raise NotFoundError(f"meter {drn!r} is not registered; add it with `sts meters add`")
-    return LockedMeter(**row._asdict())
+    meter = LockedMeter(**row._asdict())
+    if with_month:
+        meter.month_start = month_start  # the month the sums above cover
+    return meter
 
 
 def save_meter(connection: Connection, meter: LockedMeter, key_changed: bool) -> None:
-    """Write back what a vend changed: the last TID, and the key after a key change."""
+    """Write back what a vend changed: the last TID, or after a key change the key too.
+
+    Only a key change (vending.keychange.apply_order) changes more than the last TID.
+    """
+    if not key_changed:
+        connection.execute(_SAVE_TID, {"meter_id": meter.id, "last_tid": meter.last_tid})
+        return
     values: dict[str, Any] = {name: getattr(meter, name) for name in _MUTABLE}
     values["meter_id"] = meter.id
-    if key_changed:
-        values["key_revision"] = meter.key_revision
-    connection.execute(_SAVE_KEY if key_changed else _SAVE, values)
+    values["key_revision"] = meter.key_revision
+    connection.execute(_SAVE_KEY, values)
 
 
 def lock_meter(session: Session, drn: str) -> Meter:

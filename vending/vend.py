@@ -21,6 +21,7 @@ last TID and the orders are as they were. Time and randomness come from the
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -249,7 +250,7 @@ def _attempt(
             assert meter.earlier_fingerprint is not None
             return _stored(connection, meter.earlier_id, meter.earlier_fingerprint, print_)
         vend = _Vend(backend, connection, meter, now)
-        revision = meter.key_revision
+        revision, last_tid = meter.key_revision, meter.last_tid
         if key_change:
             vend.key_change_first()
         build(vend)
@@ -294,7 +295,9 @@ def _attempt(
             for position, t in enumerate(vend.tokens)
         ]
         connection.execute(_INSERT_TOKENS, rows[0] if len(rows) == 1 else rows)
-        save_meter(connection, meter, key_changed=meter.key_revision != revision)
+        key_changed = meter.key_revision != revision
+        if key_changed or meter.last_tid != last_tid:
+            save_meter(connection, meter, key_changed)
         if facts.debt_recovered and meter.customer_id is not None:
             connection.execute(
                 _RECOVER_DEBT, {"customer_id": meter.customer_id, "recovered": facts.debt_recovered}
@@ -332,14 +335,19 @@ def _plain(number: Decimal) -> str:
     return format(number.normalize(), "f")
 
 
-_TARIFF_CACHE: dict[int, tuple[dict[str, Any], Tariff]] = {}
+_TARIFF_CACHE: dict[int, tuple[str, Tariff]] = {}
 
 
-def _tariff(tariff_id: int, definition: dict[str, Any]) -> Tariff:
+def _tariff(tariff_id: int, definition: str) -> Tariff:
+    """The tariff stored as JSON text ``definition``, parsed once per text.
+
+    A replaced tariff (or another database's tariff with the same id) has other
+    text and is parsed afresh.
+    """
     cached = _TARIFF_CACHE.get(tariff_id)
     if cached is not None and cached[0] == definition:
         return cached[1]
-    tariff = Tariff.from_dict(definition)
+    tariff = Tariff.from_dict(json.loads(definition))
     _TARIFF_CACHE[tariff_id] = (definition, tariff)
     return tariff
 
