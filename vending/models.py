@@ -202,7 +202,16 @@ class Transaction(Base):
 
     __tablename__ = "transactions"
     __table_args__ = (
-        Index("ix_transactions_meter_day", "meter_id", "day"),
+        # A vend sums its meter's amounts this month (vending.vend.month_to_date) from
+        # this index alone.
+        Index(
+            "ix_transactions_meter_day_sums",
+            "meter_id",
+            "day",
+            "energy",
+            "free_energy",
+            "fixed_charges",
+        ),
         Index("ix_transactions_day", "day"),
         # A vend is reversed at most once; the index leaves out the many rows with no
         # reversal (so an ordinary vend does not write to it).
