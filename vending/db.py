@@ -167,7 +167,9 @@ def make_engine(
             )
         options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
         path = sqlite_file(parsed)
-        if not inspect_only:
+        if inspect_only:
+            parsed = parsed.set(drivername="sqlite")
+        else:
             parsed = parsed.set(drivername=SQLITE_DRIVER)
             options["sts_begin"] = "BEGIN" if read_only else "BEGIN IMMEDIATE"
             if path is not None:
