@@ -97,11 +97,9 @@ class MeterTakingTokens(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def replay(self, data: st.DataObject) -> None:
+        # _enter asserts that a token accepted before is not accepted again.
         if self.typed:
-            digits = data.draw(st.sampled_from(self.typed))
-            result = self._enter(digits)
-            if digits in self.accepted_digits:
-                assert result is not ResultCode.ACCEPT or digits == SHOW_KRN
+            self._enter(data.draw(st.sampled_from(self.typed)))
 
     @rule(digits=st.text(alphabet="0123456789", min_size=20, max_size=20))
     def random_digits(self, digits: str) -> None:
