@@ -38,6 +38,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from vending.errors import StorageError
 from vending.models import LedgerEntry, LedgerHead, Transaction
+from vending.prepared import Prepared
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
@@ -155,7 +156,7 @@ _HEAD = LedgerHead.__table__
 _ENTRIES = LedgerEntry.__table__
 # One statement locks the head, reads the hash before it from the row's latest version
 # (also under PostgreSQL's READ COMMITTED after waiting for the lock) and moves it on.
-_MOVE_HEAD = (
+_MOVE_HEAD = Prepared(
     update(_HEAD)
     .where(_HEAD.c.id == HEAD_ID)
     .values(
@@ -165,7 +166,7 @@ _MOVE_HEAD = (
     )
     .returning(_HEAD.c.seq, _HEAD.c.prev, _HEAD.c.hash)
 )
-_INSERT_ENTRY = insert(_ENTRIES)
+_INSERT_ENTRY = Prepared(insert(_ENTRIES), _ENTRIES.c.keys())
 
 
 def append(connection: Connection, transaction_id: int, facts: EntryFacts) -> int:
@@ -175,21 +176,22 @@ def append(connection: Connection, transaction_id: int, facts: EntryFacts) -> in
     the head row stays locked until the vend commits or rolls back.
     """
     body = canonical_json(facts.body())
-    head = connection.execute(_MOVE_HEAD, {"body": body}).first()
-    if head is None:
+    heads = _MOVE_HEAD.run(connection, {"body": body})
+    if not heads:
         raise StorageError("the ledger has no head row; the schema was not created by Alembic")
-    connection.execute(
-        _INSERT_ENTRY,
+    head = heads[0]
+    _INSERT_ENTRY.run(
+        connection,
         {
-            "seq": head.seq,
+            "seq": head["seq"],
             "transaction_id": transaction_id,
             "created_at": facts.at,
             "body": body,
-            "prev_hash": head.prev,
-            "hash": head.hash,
+            "prev_hash": head["prev"],
+            "hash": head["hash"],
         },
     )
-    return head.seq
+    return head["seq"]
 
 
 @dataclass(frozen=True)

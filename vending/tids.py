@@ -30,6 +30,7 @@ from sts.tokens.meter_number import compact
 from sts.tokens.tid import BaseDate, vending_tid
 from vending.errors import KeyChangeNeeded, NotFoundError
 from vending.models import Customer, KeyChangeOrderRecord, Meter, TariffRecord, Transaction
+from vending.prepared import Prepared
 
 _METERS = Meter.__table__
 _TARIFFS = TariffRecord.__table__
@@ -114,7 +115,8 @@ _LOCK = (
 )
 
 
-_LOCK_BY_DRN = _LOCK.where(_METERS.c.drn == bindparam("drn"))
+_BY_DRN = _LOCK.where(_METERS.c.drn == bindparam("drn"))
+_LOCK_BY_DRN = Prepared(_BY_DRN)
 
 
 def _month_sum(column: Any) -> Any:
@@ -130,12 +132,14 @@ def _month_sum(column: Any) -> Any:
 
 # On SQLite the write lock is held before this statement runs, so it may also read the
 # month-to-date sums (one statement fewer per vend). PostgreSQL reads them after the lock.
-_LOCK_WITH_MONTH_BY_DRN = _LOCK_BY_DRN.add_columns(
-    _month_sum(_TXNS.c.energy).label("month_energy"),
-    _month_sum(_TXNS.c.free_energy).label("month_free"),
-    _month_sum(_TXNS.c.fixed_charges).label("month_fixed"),
+_LOCK_WITH_MONTH_BY_DRN = Prepared(
+    _BY_DRN.add_columns(
+        _month_sum(_TXNS.c.energy).label("month_energy"),
+        _month_sum(_TXNS.c.free_energy).label("month_free"),
+        _month_sum(_TXNS.c.fixed_charges).label("month_fixed"),
+    )
 )
-_SAVE_TID = (
+_SAVE_TID = Prepared(
     update(_METERS)
     .where(_METERS.c.id == bindparam("meter_id"))
     .values(last_tid=bindparam("last_tid"))
@@ -168,10 +172,10 @@ def lock_meter_row(
     if with_month:
         params["month_start"] = month_start
     statement = _LOCK_WITH_MONTH_BY_DRN if with_month else _LOCK_BY_DRN
-    row = connection.execute(statement, params).first()
-    if row is None:
+    rows = statement.run(connection, params)
+    if not rows:
         raise NotFoundError(f"meter {drn!r} is not registered; add it with `sts meters add`")
-    meter = LockedMeter(**row._asdict())
+    meter = LockedMeter(**rows[0])
     if with_month:
         meter.month_start = month_start  # the month the sums above cover
     return meter
@@ -183,7 +187,7 @@ def save_meter(connection: Connection, meter: LockedMeter, key_changed: bool) ->
     Only a key change (vending.keychange.apply_order) changes more than the last TID.
     """
     if not key_changed:
-        connection.execute(_SAVE_TID, {"meter_id": meter.id, "last_tid": meter.last_tid})
+        _SAVE_TID.run(connection, {"meter_id": meter.id, "last_tid": meter.last_tid})
         return
     values: dict[str, Any] = {name: getattr(meter, name) for name in _MUTABLE}
     values["meter_id"] = meter.id

@@ -48,6 +48,7 @@ from vending import keychange, ledger
 from vending.backend import Backend
 from vending.errors import ConflictError, NotFoundError, PaymentError, VendingError
 from vending.models import Customer, Meter, TokenRecord, Transaction
+from vending.prepared import Prepared
 from vending.receipt import Receipt, ReceiptToken
 from vending.tariff import Breakdown, MonthToDate, Tariff, price_money, price_units, split_units
 from vending.tids import LockedMeter, allocate_tid, lock_meter, lock_meter_row, save_meter
@@ -71,8 +72,17 @@ _TRANSACTIONS = Transaction.__table__
 _TOKENS = TokenRecord.__table__
 _CUSTOMERS = Customer.__table__
 ZERO = Decimal(0)
-_INSERT_TRANSACTION = insert(_TRANSACTIONS)
-_INSERT_TOKENS = insert(_TOKENS)
+
+
+def _all_but_id(table: Any) -> list[str]:
+    """The columns a vend inserts: all but the id the database assigns."""
+    return [column.name for column in table.c if column.name != "id"]
+
+
+_INSERT_TRANSACTION = Prepared(
+    insert(_TRANSACTIONS).returning(_TRANSACTIONS.c.id), _all_but_id(_TRANSACTIONS)
+)
+_INSERT_TOKENS = Prepared(insert(_TOKENS), _all_but_id(_TOKENS))
 _RECOVER_DEBT = (
     update(_CUSTOMERS)
     .where(_CUSTOMERS.c.id == bindparam("customer_id"))
@@ -260,8 +270,8 @@ def _attempt(
         details = dict(vend.details)
         if vend.breakdown is not None:
             details["breakdown"] = vend.breakdown.to_dict()
-        txn_id = connection.execute(
-            _INSERT_TRANSACTION,
+        (inserted,) = _INSERT_TRANSACTION.run(
+            connection,
             {
                 "client_reference": reference,
                 "fingerprint": print_,
@@ -278,7 +288,8 @@ def _attempt(
                 "day": now.date(),
                 "created_at": now,
             },
-        ).inserted_primary_key[0]
+        )
+        txn_id = inserted["id"]
         rows = [
             {
                 "transaction_id": txn_id,
@@ -294,7 +305,7 @@ def _attempt(
             }
             for position, t in enumerate(vend.tokens)
         ]
-        connection.execute(_INSERT_TOKENS, rows[0] if len(rows) == 1 else rows)
+        _INSERT_TOKENS.run(connection, rows[0] if len(rows) == 1 else rows)
         key_changed = meter.key_revision != revision
         if key_changed or meter.last_tid != last_tid:
             save_meter(connection, meter, key_changed)
