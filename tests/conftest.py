@@ -21,10 +21,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 
 from vending.backend import Backend
 from vending.db import Database, make_engine, open_database, sqlite_url, upgrade
 from vending.keystore import MasterKey
+
+# Property tests explore new random examples on every developer run; CI
+# (HYPOTHESIS_PROFILE=ci, set by .ci/run) replays a fixed, derandomised set so
+# that a landing never depends on luck. No profile puts a time limit on a test.
+settings.register_profile("dev", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 POSTGRES_ENV = "STS_TEST_POSTGRES_URL"
 TEMPLATE_DB = "sts_test_template"
