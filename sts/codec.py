@@ -108,18 +108,24 @@ def encrypt_token(token: Token, cipher: BlockCipher | None) -> tuple[int, int]:
     return block, transpose_class(token.token_class, block)
 
 
-def decrypt_number(number: int, cipher: BlockCipher | None) -> tuple[int, int]:
-    """(class, plaintext block) of a 66-bit token number."""
-    token_class, block = untranspose_class(number)
+def _open(number: int, cipher: BlockCipher | None) -> tuple[int, int, int]:
+    """(class, block as carried, plaintext block) of a 66-bit token number."""
+    token_class, carried = untranspose_class(number)
     if token_class == 3:
         raise FormatError(f"token {number:020d} is class 3, which is reserved")
-    if _needs_key(token_class):
-        if cipher is None:
-            raise FormatError(
-                f"token {number:020d} is class {token_class}, which is encrypted; "
-                "give the meter's decoder key"
-            )
-        block = cipher.decrypt_block(block)
+    if not _needs_key(token_class):
+        return token_class, carried, carried
+    if cipher is None:
+        raise FormatError(
+            f"token {number:020d} is class {token_class}, which is encrypted; "
+            "give the meter's decoder key"
+        )
+    return token_class, carried, cipher.decrypt_block(carried)
+
+
+def decrypt_number(number: int, cipher: BlockCipher | None) -> tuple[int, int]:
+    """(class, plaintext block) of a 66-bit token number."""
+    token_class, _, block = _open(number, cipher)
     return token_class, block
 
 
@@ -160,10 +166,8 @@ def decode_full(
     """Decode typed digits, keeping the intermediate blocks."""
     number = parse_token(digits)
     cipher = cipher_for(key, ea, tables) if key is not None else None
-    token_class, block = decrypt_number(number, cipher)
-    token = parse_block(token_class, block)
-    _, encrypted = untranspose_class(number)
-    return DecodedToken(token, token_class, block, encrypted, number)
+    token_class, encrypted, block = _open(number, cipher)
+    return DecodedToken(parse_block(token_class, block), token_class, block, encrypted, number)
 
 
 def decode(
