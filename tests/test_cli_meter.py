@@ -197,7 +197,8 @@ def test_enter_refuses_a_corrupt_state_file(tmp_path: Path):
     path.write_text('{"format": "sts-meter-state", "version": 1, "meter": {}}')
     result = sts("meter", "enter", str(path), CREDIT_01KWH)
     assert result.exit_code == 1
-    assert f"meter state file {path} is damaged: missing field" in result.output
+    said = " ".join(result.output.split())
+    assert f"meter state file {path} is damaged: meter.clock is missing" in said
 
 
 # -- run and show ------------------------------------------------------------------------

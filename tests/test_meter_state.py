@@ -90,21 +90,36 @@ def test_refuses_to_overwrite_unless_asked(tmp_path: Path):
     assert path.read_text() == "keep me"
 
 
-def test_a_failure_while_writing_leaves_the_old_file(tmp_path: Path):
+def test_a_failure_while_writing_leaves_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     path = tmp_path / "meter.json"
     meter = busy_meter()
     state.save(meter, path)
     before = path.read_bytes()
 
-    good = meter.to_dict()
+    good = state.to_document(meter)
     # The event log comes last in the document: json.dump has already written most of the
-    # temporary file when it meets the object it cannot serialise.
-    broken = dict(good, events={"capacity": 1, "events": [object()]})
-    meter.to_dict = lambda: broken  # type: ignore[method-assign]
+    # temporary file when it meets the object it cannot serialise. (A meter cannot hold such
+    # a thing, so the checked document is replaced after its check.)
+    broken = dict(good, meter=dict(good["meter"], events={"capacity": 1, "events": [object()]}))
+    monkeypatch.setattr(state, "to_document", lambda _meter: broken)
     with pytest.raises(TypeError):
         state.save(meter, path)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["meter.json"]  # no temporary file left behind
+
+
+def test_a_meter_that_breaks_a_rule_is_not_written(tmp_path: Path):
+    path = tmp_path / "meter.json"
+    meter = busy_meter()
+    state.save(meter, path)
+    before = path.read_bytes()
+    meter.engine.state.energy_j = -1  # no operation does this; a Python caller could
+    with pytest.raises(FormatError, match=r"meter\.credit\.state\.energy_j is -1"):
+        state.save(meter, path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["meter.json"]
 
 
 def test_a_failing_rename_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -152,11 +167,11 @@ def _damaged(edit) -> str:  # type: ignore[no-untyped-def]
         ('{"token": "1234"}', "is not a meter state file: format is None"),
         (_document(version=2), "version 2; this toolkit reads version 1"),
         (_document(meter=[]), "has no 'meter' object"),
-        (_damaged(lambda m: m.pop("clock")), "damaged: missing field 'clock'"),
-        (_damaged(lambda m: m["decoder"]["keys"].update(key="XYZ")), "damaged: decoder key"),
-        (_damaged(lambda m: m["decoder"].update(drn="00000000001")), "damaged: meter number"),
-        (_damaged(lambda m: m.update(clock="2004-01-01 00:00")), "damaged: time"),
-        (_damaged(lambda m: m["decoder"]["keys"].update(krn=12)), "damaged: KRN 12"),
+        (_damaged(lambda m: m.pop("clock")), "damaged: meter.clock is missing"),
+        (_damaged(lambda m: m["decoder"]["keys"].update(key="XYZ")), "damaged: meter.decoder.keys.key is 'XYZ'"),
+        (_damaged(lambda m: m["decoder"].update(drn="00000000001")), "damaged: meter.decoder: meter number"),
+        (_damaged(lambda m: m.update(clock="2004-01-01 00:00")), "damaged: meter.clock is '2004-01-01 00:00'; expected a time"),
+        (_damaged(lambda m: m["decoder"]["keys"].update(krn=12)), "damaged: meter.decoder.keys.krn is 12"),
     ],
 )
 def test_corrupt_or_foreign_files_are_refused_naming_the_file(tmp_path: Path, content, message):

@@ -32,21 +32,44 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
+from decimal import Decimal
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
 from sts.errors import FormatError, StsError
 from sts.meter.config import CreditConfig
 from sts.meter.meter import Meter
+from sts.meter.schema import validate
+from sts.meter.state_schema import CONFIG, METER
 
 FORMAT_TAG = "sts-meter-state"
 VERSION = 1
 
+MAX_STATE_BYTES = 16 * 1024 * 1024
+"""The largest state file read (a meter with 10,000 TIDs and events is about 2 MB)."""
+MAX_CONFIG_BYTES = 1024 * 1024
+"""The largest credit engine set-up read."""
+MAX_DEPTH = 32
+"""The deepest nesting of arrays and objects read (a state document nests 8 deep)."""
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
 
 def to_document(meter: Meter) -> dict[str, Any]:
-    """The JSON-ready document for ``meter``."""
-    return {"format": FORMAT_TAG, "version": VERSION, "meter": meter.to_dict()}
+    """The JSON-ready document for ``meter``, checked as a load would check it.
+
+    A meter whose state breaks a rule of :mod:`sts.meter.state_schema` (one
+    built in Python with values no file may hold) is a FormatError here, so
+    nothing is written that could not be read back.
+    """
+    body = meter.to_dict()
+    validate(METER, body, "meter")
+    return {"format": FORMAT_TAG, "version": VERSION, "meter": body}
 
 
 def dumps(meter: Meter) -> str:
@@ -55,22 +78,34 @@ def dumps(meter: Meter) -> str:
 
 
 def from_document(document: Any, source: str = "meter state") -> Meter:
-    """The meter a parsed document describes; FormatError naming ``source`` otherwise."""
+    """The meter a parsed document describes; FormatError naming ``source`` otherwise.
+
+    The ``"meter"`` object is checked whole against :data:`~sts.meter.state_schema.METER`
+    before anything is built from it; a refusal names the field's path.
+    """
     if not isinstance(document, dict) or document.get("format") != FORMAT_TAG:
         found = document.get("format") if isinstance(document, dict) else type(document).__name__
         raise FormatError(
-            f"{source} is not a meter state file: format is {found!r}, expected {FORMAT_TAG!r}"
+            f"{source} is not a meter state file: format is {_short(found)}, "
+            f"expected {FORMAT_TAG!r}"
         )
     version = document.get("version")
-    if version != VERSION:
+    if version != VERSION or type(version) is not int:
         raise FormatError(
-            f"{source} is a meter state file of version {version!r}; this toolkit reads "
+            f"{source} is a meter state file of version {_short(version)}; this toolkit reads "
             f"version {VERSION}"
+        )
+    unknown = sorted(set(document) - {"format", "version", "meter"})
+    if unknown:
+        raise FormatError(
+            f"{source} has an unknown key {_short(unknown[0])}; the keys allowed are "
+            "format, version, meter"
         )
     body = document.get("meter")
     if not isinstance(body, dict):
         raise FormatError(f"{source} has no 'meter' object")
     try:
+        validate(METER, body, "meter")
         return Meter.from_dict(body)
     except StsError as exc:
         raise FormatError(f"{source} is damaged: {exc}") from exc
@@ -81,24 +116,60 @@ def from_document(document: Any, source: str = "meter state") -> Meter:
 
 def loads(text: str, source: str = "meter state") -> Meter:
     """The meter in state file text."""
+    return from_document(parse_json(text, source, MAX_STATE_BYTES), source)
+
+
+def parse_json(text: str, source: str, max_chars: int) -> Any:
+    """JSON text parsed with its size and nesting bounded first; FormatError otherwise.
+
+    Numbers keep their exact value: a fraction becomes a Decimal, and an
+    integer too long for ``int`` a Decimal too, so the schema can name the
+    field that holds it. NaN and Infinity pass as floats, which no field takes.
+    """
+    if len(text) > max_chars:
+        raise FormatError(
+            f"{source} holds {len(text):,} characters; expected at most {max_chars:,}"
+        )
+    steps = (_DEPTH_STEP[mark] for mark in _BRACKET.findall(_STRING.sub('""', text)))
+    depth = max(accumulate(steps), default=0)
+    if depth > MAX_DEPTH:
+        raise FormatError(
+            f"{source} nests arrays and objects {depth:,} deep; expected at most {MAX_DEPTH}"
+        )
     try:
-        document = json.loads(text)
+        return json.loads(text, parse_float=Decimal, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
         raise FormatError(
             f"{source} is not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from exc
-    return from_document(document, source)
+        ) from None
+    except (RecursionError, ValueError) as exc:  # nesting or numbers past what Python reads
+        raise FormatError(f"{source} is not JSON this toolkit reads: {_short(str(exc))}") from None
+
+
+def _parse_int(text: str) -> int | Decimal:
+    return int(text) if len(text) <= 4000 else Decimal(text)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def load(path: str | os.PathLike[str]) -> Meter:
     """The meter kept in the state file at ``path``."""
     file = Path(path)
     try:
-        raw = file.read_bytes()
+        with file.open("rb") as handle:
+            raw = handle.read(MAX_STATE_BYTES + 1)
     except FileNotFoundError:
         raise FormatError(f"meter state file {file} does not exist") from None
     except OSError as exc:
         raise FormatError(f"meter state file {file} cannot be read: {exc.strerror}") from exc
+    if len(raw) > MAX_STATE_BYTES:
+        raise FormatError(
+            f"meter state file {file} is larger than {MAX_STATE_BYTES:,} bytes; "
+            "no meter state is that large"
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -114,6 +185,7 @@ def save(meter: Meter, path: str | os.PathLike[str], *, overwrite: bool = True) 
     file = Path(path)
     if not overwrite and file.exists():
         raise FormatError(f"meter state file {file} exists already; refusing to overwrite it")
+    document = to_document(meter)
     directory = file.parent if str(file.parent) else Path(".")
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, kept on success)
         "w", encoding="utf-8", dir=directory, prefix=f".{file.name}.", suffix=".tmp", delete=False
@@ -121,7 +193,7 @@ def save(meter: Meter, path: str | os.PathLike[str], *, overwrite: bool = True) 
     temporary = Path(handle.name)
     try:
         with handle:
-            json.dump(to_document(meter), handle, indent=2)
+            json.dump(document, handle, indent=2)
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
@@ -146,27 +218,28 @@ def _sync_directory(directory: Path) -> None:
 
 
 def credit_config_from_json(text: str, source: str = "credit configuration") -> CreditConfig:
-    """A CreditConfig from JSON text; parts left out keep their defaults."""
-    try:
-        given = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FormatError(
-            f"{source} is not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from exc
+    """A CreditConfig from JSON text; parts left out keep their defaults.
+
+    Every key is checked against :data:`~sts.meter.state_schema.CONFIG`: an
+    unknown key at any level is refused, naming it and the keys allowed.
+    Numbers may be JSON numbers or decimal strings.
+    """
+    given = parse_json(text, source, MAX_CONFIG_BYTES)
     if not isinstance(given, dict):
         raise FormatError(f"{source} is not a JSON object of credit engine settings")
     merged = CreditConfig().to_dict()
-    unknown = sorted(set(given) - set(merged))
+    unknown = [name for name in given if name not in merged]
     if unknown:
         raise FormatError(
-            f"{source} has unknown settings {', '.join(unknown)}; expected some of "
-            f"{', '.join(merged)}"
+            f"{source} has an unknown setting {_short(unknown[0])}; the settings allowed are "
+            + ", ".join(merged)
         )
     for name, value in given.items():
         default = merged[name]
         both_objects = isinstance(default, dict) and isinstance(value, dict)
         merged[name] = default | value if both_objects else value
     try:
+        validate(CONFIG, merged, "config")
         return CreditConfig.from_dict(merged)
     except StsError as exc:
         raise FormatError(f"{source}: {exc}") from exc

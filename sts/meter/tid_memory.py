@@ -9,9 +9,9 @@ and 7) is checked against it before the meter acts:
   is full the smallest TID is evicted, so the floor for "Old" rises.
 
 The size is a meter design parameter that no public source states; it is
-configurable here (default 50). At manufacture the memory is filled with the
-TID of the manufacture time, so tokens made before the meter existed come out
-as Old. Filling all slots with that one TID and holding it once behave the
+configurable here (default 50, at most 10,000). At manufacture the memory is
+filled with the TID of the manufacture time, so tokens made before the meter
+existed come out as Old. Filling all slots with that one TID and holding it once behave the
 same: the smallest stored TID stays the manufacture TID until ``capacity``
 newer tokens have been accepted. It is held once here.
 
@@ -37,6 +37,7 @@ from sts.results import ResultCode
 from sts.tokens.tid import check_tid
 
 DEFAULT_CAPACITY = 50
+MAX_CAPACITY = 10_000
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,11 @@ class TidMemory:
     tids: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.capacity, int) or self.capacity < 1:
-            raise RangeError(f"TID memory size {self.capacity!r} must be at least 1")
+        capacity = self.capacity
+        if not isinstance(capacity, int) or isinstance(capacity, bool):
+            raise RangeError(f"TID memory size {capacity!r} is not a whole number")
+        if not 1 <= capacity <= MAX_CAPACITY:
+            raise RangeError(f"TID memory size {capacity} is outside 1..{MAX_CAPACITY:,}")
         ordered = tuple(sorted(set(check_tid(tid) for tid in self.tids)))
         if len(ordered) > self.capacity:
             raise RangeError(f"TID memory holds {len(ordered)} TIDs; its size is {self.capacity}")
