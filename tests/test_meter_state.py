@@ -168,10 +168,22 @@ def _damaged(edit) -> str:  # type: ignore[no-untyped-def]
         (_document(version=2), "version 2; this toolkit reads version 1"),
         (_document(meter=[]), "has no 'meter' object"),
         (_damaged(lambda m: m.pop("clock")), "damaged: meter.clock is missing"),
-        (_damaged(lambda m: m["decoder"]["keys"].update(key="XYZ")), "damaged: meter.decoder.keys.key is 'XYZ'"),
-        (_damaged(lambda m: m["decoder"].update(drn="00000000001")), "damaged: meter.decoder: meter number"),
-        (_damaged(lambda m: m.update(clock="2004-01-01 00:00")), "damaged: meter.clock is '2004-01-01 00:00'; expected a time"),
-        (_damaged(lambda m: m["decoder"]["keys"].update(krn=12)), "damaged: meter.decoder.keys.krn is 12"),
+        (
+            _damaged(lambda m: m["decoder"]["keys"].update(key="XYZ")),
+            "damaged: meter.decoder.keys.key is 'XYZ'",
+        ),
+        (
+            _damaged(lambda m: m["decoder"].update(drn="00000000001")),
+            "damaged: meter.decoder: meter number",
+        ),
+        (
+            _damaged(lambda m: m.update(clock="2004-01-01 00:00")),
+            "damaged: meter.clock is '2004-01-01 00:00'; expected a time",
+        ),
+        (
+            _damaged(lambda m: m["decoder"]["keys"].update(krn=12)),
+            "damaged: meter.decoder.keys.krn is 12",
+        ),
     ],
 )
 def test_corrupt_or_foreign_files_are_refused_naming_the_file(tmp_path: Path, content, message):

@@ -121,9 +121,7 @@ class Dec:
 
     @property
     def expected(self) -> str:
-        return (
-            f"a decimal from {self.low} to {self.high} with at most {self.places} decimal places"
-        )
+        return f"a decimal from {self.low} to {self.high} with at most {self.places} decimal places"
 
     def check(self, value: Any, path: str) -> None:
         if type(value) is int:

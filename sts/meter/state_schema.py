@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 from sts.meter.billing import DAILY_RECORDS, MONTHLY_RECORDS
@@ -127,9 +128,7 @@ TARIFF = Obj(
         "steps": List(Obj({"upto_kwh": Opt(KWH), "price": PRICE}), MAX_STEPS, 1),
         "service_charge": List(Obj({"upto_kwh": Opt(KWH), "amount": MONEY}), MAX_SERVICE_STEPS),
         "fixed_charges": List(Obj({"name": NAME, "amount": MONEY}), MAX_FIXED_CHARGES),
-        "levies": List(
-            Obj({"name": NAME, "per_kwh": PRICE, "percent": LEVY_PERCENT}), MAX_LEVIES
-        ),
+        "levies": List(Obj({"name": NAME, "per_kwh": PRICE, "percent": LEVY_PERCENT}), MAX_LEVIES),
         "vat": List(
             Obj(
                 {
@@ -298,7 +297,7 @@ CREDIT = Obj(
 
 def _tids_consistent(data: dict[str, Any]) -> None:
     tids = data["tids"]
-    if any(a >= b for a, b in zip(tids, tids[1:], strict=False)):
+    if any(a >= b for a, b in pairwise(tids)):
         raise Invalid("tids", tids, "distinct TIDs in ascending order")
     if len(tids) > data["capacity"]:
         raise Invalid("tids", tids, f"at most capacity ({data['capacity']}) TIDs")
