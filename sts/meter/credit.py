@@ -63,6 +63,7 @@ from sts.meter.config import CreditConfig
 from sts.meter.events import EventKind, EventLog
 from sts.meter.friendly import is_friendly, next_change
 from sts.meter.ledger import Ledger
+from sts.meter.limits import MAX_DETAIL, MAX_REASON, check_load, check_time, clip
 from sts.meter.load import LoadControl, RelayReason
 from sts.meter.localtime import LocalCalendar, epoch_seconds
 from sts.meter.profile import LoadArgument, LoadProfile, as_profile
@@ -407,6 +408,11 @@ class CreditEngine:
 
     def set_tamper(self, now: datetime, reason: str) -> None:
         """A tamper input (cover opened, magnet, ...); opens the relay where configured."""
+        if not isinstance(reason, str) or len(reason) > MAX_REASON:
+            raise RangeError(
+                f"tamper reason {clip(repr(reason))} is not a text of at most {MAX_REASON} "
+                "characters"
+            )
         t = self._sync(now)
         s = self.state
         s.tamper = True
@@ -424,13 +430,24 @@ class CreditEngine:
         return result
 
     def advance(self, until: datetime, load: LoadArgument | None) -> None:
-        """Run the clock to ``until`` with ``load`` (None: the load last given)."""
+        """Run the clock to ``until`` with ``load`` (None: the load last given).
+
+        The time must be inside the meter's clock range and a stored load
+        (watts or a daily profile) at most its maximum load
+        (:mod:`sts.meter.limits`); both are checked before anything runs. A
+        load given as a function is checked sample by sample.
+        """
+        end = epoch_seconds(until)
+        check_time(until)
         if load is not None:
             if callable(load) and not isinstance(load, LoadProfile):
-                self._profile = LoadProfile.function(load, self.config.profile_step_s)
+                profile = LoadProfile.function(load, self.config.profile_step_s)
             else:
-                self._profile = as_profile(load)
-        end = epoch_seconds(until)
+                profile = as_profile(load)
+            if profile.storable:
+                stored = profile.to_dict()
+                check_load(max(stored.get("daily", [stored.get("constant", 0)])))
+            self._profile = profile
         s = self.state
         if s.now is None:
             self._start(end)
@@ -604,6 +621,8 @@ class CreditEngine:
     def _sync(self, now: datetime) -> int:
         """Run the clock to ``now`` (if later) and return the clock."""
         t = epoch_seconds(now)
+        if self.state.now is None or t > self.state.now:
+            check_time(now)
         s = self.state
         if s.now is None:
             self._start(t)
@@ -638,6 +657,7 @@ class CreditEngine:
         while t < end:
             cap = min(end, self._midnight, self._friendly_next, limiter.next_timer())
             demand, held = span(calendar, t, cap - t)
+            check_load(demand)
             stop = t + held
             s.demand_w = demand
             if s.relay_closed and demand:
@@ -859,7 +879,7 @@ class CreditEngine:
         self._settle(t)
 
     def _record(self, t: int, kind: EventKind, detail: str) -> None:
-        self.events.record(self._cal.local(t), kind, detail)
+        self.events.record(self._cal.local(t), kind, clip(detail, MAX_DETAIL))
 
 
 def _check_watts(value: int, what: str) -> None:

@@ -69,6 +69,7 @@ from sts.meter.decoder import (
     decide,
 )
 from sts.meter.events import EventKind, EventLog
+from sts.meter.limits import MAX_DETAIL, clip
 from sts.meter.tid_memory import DEFAULT_CAPACITY
 from sts.results import ResultCode
 from sts.tokens.base import Token
@@ -82,6 +83,9 @@ SOFTWARE_VERSION = "sts-toolkit meter 1.0"
 """What the software-version display (class 1 control bit 9) shows."""
 
 DISPLAY_TEST = "8888 8888 8888 8888 8888"
+
+ENTRY_DETAIL = 120
+"""How much of a rejection's reason an event keeps (it may quote the whole entry)."""
 
 
 @dataclass(frozen=True)
@@ -513,11 +517,13 @@ class Meter:
             elif isinstance(action, RunTests):
                 self.events.record(now, EventKind.TEST, f"{name}: {action.functions!r}")
             else:
-                detail = decision.detail or "accepted"
+                detail = clip(decision.detail or "accepted", MAX_DETAIL - 40)
                 self.events.record(now, EventKind.TOKEN_ACCEPTED, f"{name}: {detail}")
             return
+        # what the entry quotes of itself is cut short: a state file never grows by an entry
+        detail = clip(decision.detail, ENTRY_DETAIL)
         self.events.record(
-            now, EventKind.TOKEN_REJECTED, f"{name}: {decision.result.text} ({decision.detail})"
+            now, EventKind.TOKEN_REJECTED, f"{name}: {decision.result.text} ({detail})"
         )
         after = decision.state.lockout
         if after.locked_until != before.lockout.locked_until and after.is_locked(now):
