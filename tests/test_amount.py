@@ -104,9 +104,15 @@ def test_currency_100_units_worked_example() -> None:
     assert decode_currency(0x0, 0xDFF6) == (False, 10_000_624)
 
 
-def test_currency_negative_sets_sign_bit_only() -> None:
-    assert encode_currency(10_000_000, negative=True) == (0x8, 0xDFF6)
-    assert decode_currency(0x8, 0xDFF6) == (True, 10_000_624)
+def test_currency_negative_sets_sign_bit_and_rounds_down() -> None:
+    # A deduction rounds in the customer's favour: m = floor((10,000,000 - 1,818,624) / 1000)
+    # = 8181, field 0xC000 | 8181 = 0xDFF5, which stands for 1,818,624 + 8,181,000 = 9,999,624.
+    assert encode_currency(10_000_000, negative=True) == (0x8, 0xDFF5)
+    assert decode_currency(0x8, 0xDFF5) == (True, 9_999_624)
+    # an amount the field holds exactly is not rounded either way
+    assert encode_currency(10_000_624, negative=True) == (0x8, 0xDFF6)
+    # in the gap between e=3's top (18,201,624) and e=4's start (18,202,624): e=3's top
+    assert encode_currency(18_201_625, negative=True) == (0x8, 0xFFFF)
 
 
 def test_currency_exponent_high_bits_travel_in_nibble() -> None:

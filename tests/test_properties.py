@@ -183,14 +183,20 @@ def _currency_from_code(code: int) -> tuple[int, int]:
 
 @settings(deadline=None)  # no time limits in tests
 @given(units=st.integers(0, MAX_CURRENCY_AMOUNT), negative=st.booleans())
-def test_currency_rounds_up_to_the_smallest_covering_magnitude(units: int, negative: bool) -> None:
+def test_currency_rounds_in_the_customers_favour(units: int, negative: bool) -> None:
+    """A credit gets the smallest magnitude covering it, a deduction the largest not above it."""
     nibble, field = encode_currency(units, negative)
     sign, magnitude = decode_currency(nibble, field)
     assert sign is negative
-    assert magnitude >= units
     code = _currency_code(nibble, field)
-    if code > 0:
-        assert decode_currency(*_currency_from_code(code - 1))[1] < units
+    if negative:
+        assert magnitude <= units
+        if code < _currency_code(*encode_currency(MAX_CURRENCY_AMOUNT)):
+            assert decode_currency(*_currency_from_code(code + 1))[1] > units
+    else:
+        assert magnitude >= units
+        if code > 0:
+            assert decode_currency(*_currency_from_code(code - 1))[1] < units
 
 
 # Decoding never fails with anything but the project's own errors.

@@ -290,7 +290,8 @@ def test_currency_credit_negative() -> None:
     )
     assert token.se == 8
     assert token.negative
-    assert token.value == Decimal("-100.00624")
+    # a deduction rounds down (customer's favour): m = floor(8,181,376 / 1000) = 8181
+    assert token.value == Decimal("-99.99624")
 
 
 def test_power_limit_for_watts() -> None:

@@ -13,6 +13,14 @@ the mantissa *up*, in the customer's favour::
     >>> hex(encode_amount(20000)), decode_amount(0x416A)
     ('0x416a', 20004)
 
+A negative currency amount (a deduction) is also rounded in the customer's
+favour, which for a deduction is *down*: the magnitude is the largest value
+the field holds that is not above the amount. A deduction of 10.00000
+(1,000,000 units) is 9.99924, where a credit of 10.00000 is 10.00024::
+
+    >>> decode_currency(*encode_currency(1_000_000, negative=True))
+    (True, 999924)
+
 The same coding carries maximum power limits (watts). Currency tokens (class 0
 subclasses 4-7) use a 5-bit exponent: bits e4 e3 e2 ride in the low three bits
 of the block's S&E nibble, whose top bit is the sign, and e1 e0 in the top two
@@ -46,8 +54,8 @@ MAX_AMOUNT = range_top(MAX_EXPONENT)  # 18,201,624
 MAX_CURRENCY_AMOUNT = range_top(CURRENCY_MAX_EXPONENT)
 
 
-def _encode(value: int, max_exponent: int, what: str) -> tuple[int, int]:
-    """(exponent, mantissa) for a non-negative value, mantissa rounded up."""
+def _encode(value: int, max_exponent: int, what: str, up: bool = True) -> tuple[int, int]:
+    """(exponent, mantissa) for a non-negative value, mantissa rounded up (or down)."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise RangeError(f"{what} {value!r} is not a whole number of units")
     if value < 0:
@@ -61,6 +69,8 @@ def _encode(value: int, max_exponent: int, what: str) -> tuple[int, int]:
     for exponent in range(max_exponent + 1):
         if value < _OFFSETS[exponent + 1]:
             step = 10**exponent
+            if not up:  # the largest value not above: always inside this exponent's range
+                return exponent, (value - _OFFSETS[exponent]) // step
             mantissa = -(-(value - _OFFSETS[exponent]) // step)
             if mantissa < MANTISSA_LIMIT:
                 return exponent, mantissa
@@ -87,9 +97,12 @@ def decode_amount(field: int) -> int:
 def encode_currency(units_1e5: int, negative: bool = False) -> tuple[int, int]:
     """(S&E nibble, 16-bit field) for an amount of 0.00001 currency units.
 
-    The magnitude is always rounded up; the sign travels separately.
+    The sign travels separately. The magnitude is rounded in the customer's
+    favour: up for a credit, down for a deduction (``negative``).
     """
-    exponent, mantissa = _encode(units_1e5, CURRENCY_MAX_EXPONENT, "currency amount")
+    exponent, mantissa = _encode(
+        units_1e5, CURRENCY_MAX_EXPONENT, "currency amount", up=not negative
+    )
     nibble = (8 if negative else 0) | exponent >> 2
     return nibble, (exponent & 3) << MANTISSA_BITS | mantissa
 

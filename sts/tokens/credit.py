@@ -138,7 +138,8 @@ class CurrencyCredit(Token):
 
     @classmethod
     def for_amount(cls, kind: CreditKind, units_1e5: int, tid: int, negative: bool = False) -> Self:
-        """A token for ``units_1e5`` hundred-thousandths of the currency, magnitude rounded up."""
+        """A token for ``units_1e5`` hundred-thousandths of the currency, rounded in the
+        customer's favour (a credit up, a deduction down)."""
         se, field = encode_currency(units_1e5, negative)
         return cls(kind, se, tid, field)
 
