@@ -60,7 +60,7 @@ from sts.meter.limits import (
     MAX_REASON,
 )
 from sts.meter.load import RelayReason
-from sts.meter.localtime import parse_zone
+from sts.meter.localtime import LocalCalendar, parse_zone
 from sts.meter.lockout import FREE_REJECTIONS, MAX_LOCK
 from sts.meter.profile import LoadProfile
 from sts.meter.schema import (
@@ -274,9 +274,10 @@ def _credit_consistent(data: dict[str, Any]) -> None:
         raise Invalid("state.relay_reason", s["relay_reason"], f"a reason the relay is {state}")
     if not s["tamper"] and s["tamper_reason"]:
         raise Invalid("state.tamper_reason", s["tamper_reason"], "'' while there is no tamper")
-    if len(s["limiter"]["trips"]) > config.load_control.lockout_trips:
-        trips = s["limiter"]["trips"]
-        raise Invalid("state.limiter.trips", trips, "no more trips than lock the relay out")
+    _limiter_in_time(config, s["limiter"], s["now"])
+    day = LocalCalendar(config.timezone).local(s["now"]).date().isoformat()
+    if s["day"] != day:
+        raise Invalid("state.day", s["day"], f"the local date of the credit clock, {day}")
     ledger = Ledger.from_dict(s["ledger"])
     owed = s["emergency_used_j"] + s["debt_j"]
     broken = ledger.imbalances(s["energy_j"], s["money"], owed, s["money_debt"])
@@ -285,6 +286,29 @@ def _credit_consistent(data: dict[str, Any]) -> None:
             "state.ledger", s["ledger"], f"totals that add up to the registers ({broken[0]})"
         )
     CreditEngine.from_dict(data)
+
+
+def _limiter_in_time(config: CreditConfig, limiter: dict[str, Any], now: int) -> None:
+    """No more trips than lock the relay out, none after the clock; timers end no later
+    than they are set to."""
+    control = config.load_control
+    trips = limiter["trips"]
+    if len(trips) > control.lockout_trips or any(t > now for t in trips):
+        raise Invalid(
+            "state.limiter.trips",
+            trips,
+            f"at most {control.lockout_trips} trip times, none after the clock {now}",
+        )
+    timers = (
+        ("reconnect_at", control.reconnect_delay_s),
+        ("locked_until", control.lockout_s),
+    )
+    for name, delay in timers:
+        end = limiter[name]
+        if end is not None and (delay is None or end > now + delay):
+            raise Invalid(
+                f"state.limiter.{name}", end, f"null or at most {delay} s after the clock {now}"
+            )
 
 
 CREDIT = Obj(
