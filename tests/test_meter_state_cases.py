@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +88,7 @@ CASES = {
     ),
     "TID memory capacity 10^9": (
         lambda m: m["decoder"]["tid_memory"].update(capacity=10**9),
-        "meter.decoder.tid_memory.capacity is 1000000000; expected a whole number from 1 to "
-        "10,000",
+        "meter.decoder.tid_memory.capacity is 1000000000; expected a whole number from 1 to 10,000",
     ),
     "event capacity 10^12": (
         lambda m: m["events"].update(capacity=10**12),
@@ -129,7 +129,8 @@ def test_each_corrupted_file_is_refused_naming_the_field(tmp_path: Path, case: s
 
 def test_energy_written_as_1e400_is_refused_naming_the_field():
     text = _edited(_credit("energy_j", "PLACEHOLDER")).replace('"PLACEHOLDER"', "1e400")
-    with pytest.raises(FormatError, match=r"meter\.credit\.state\.energy_j is Decimal\('1E\+400'\)"):
+    refused = r"meter\.credit\.state\.energy_j is Decimal\('1E\+400'\)"
+    with pytest.raises(FormatError, match=refused):
         state.loads(text)
 
 
@@ -182,7 +183,7 @@ def test_a_rejected_100000_digit_entry_grows_the_state_by_a_bounded_record(tmp_p
         assert not outcome.accepted
         state.save(meter, path)
         sizes.append(path.stat().st_size)
-    growth = [after - before for before, after in zip(sizes, sizes[1:], strict=False)]
+    growth = [after - before for before, after in pairwise(sizes)]
     # a "token rejected" event quoting a 120-character prefix of the reason (and at the
     # third, a "keypad locked" event), against 100 KB an entry before
     assert all(0 < grown < 600 for grown in growth), growth
