@@ -72,7 +72,10 @@ class Spec(Protocol):
 
 
 def validate(spec: Spec, value: Any, path: str) -> None:
-    """Check ``value`` against ``spec``; FormatError naming ``path`` and the expectation."""
+    """Check ``value`` against ``spec``; FormatError naming ``path`` and the expectation.
+
+    ``path`` names ``value`` itself; an empty path names the fields from the top.
+    """
     spec.check(value, path)
 
 
@@ -333,19 +336,23 @@ class Obj:
         unknown = [key for key in value if key not in self.fields]
         if unknown:
             raise FormatError(
-                f"{path} has an unknown key {show(unknown[0])}; the keys allowed are "
-                + ", ".join(self.fields)
+                f"{path or 'the document'} has an unknown key {show(unknown[0])}; the keys "
+                "allowed are " + ", ".join(self.fields)
             )
         for name, spec in self.fields.items():
             if name in value:
-                spec.check(value[name], f"{path}.{name}")
+                spec.check(value[name], _join(path, name))
             elif name not in self.optional:
-                raise FormatError(f"{path}.{name} is missing; expected {spec.expected}")
+                raise FormatError(f"{_join(path, name)} is missing; expected {spec.expected}")
         if self.check_all is None:
             return
         try:
             self.check_all(value)
         except Invalid as bad:
-            raise refuse(f"{path}.{bad.name}", bad.value, bad.expected) from None
+            raise refuse(_join(path, bad.name), bad.value, bad.expected) from None
         except StsError as exc:
-            raise FormatError(f"{path}: {exc}") from None
+            raise FormatError(f"{path}: {exc}" if path else str(exc)) from None
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name

@@ -239,7 +239,7 @@ def credit_config_from_json(text: str, source: str = "credit configuration") -> 
         both_objects = isinstance(default, dict) and isinstance(value, dict)
         merged[name] = default | value if both_objects else value
     try:
-        validate(CONFIG, merged, "config")
+        validate(CONFIG, merged, "")
         return CreditConfig.from_dict(merged)
     except StsError as exc:
         raise FormatError(f"{source}: {exc}") from exc

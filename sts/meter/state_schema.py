@@ -120,7 +120,7 @@ def _enum(kind: Any) -> Choice:
 
 def _build_config(data: dict[str, Any]) -> None:
     parse_zone(data["timezone"])
-    CreditConfig.from_dict(data)
+    CreditEngine(CreditConfig.from_dict(data))  # its registers in joules and money units
 
 
 TARIFF = Obj(
