@@ -141,6 +141,12 @@ JUNK = st.one_of(
             "12:00",
         ]
     ),
+    st.text("0123456789ABCDEF", min_size=16, max_size=16),  # a key or a held KCT block
+    st.text("0123456789ABCDEF", min_size=32, max_size=32),
+    st.datetimes(datetime(1990, 1, 1), datetime(2070, 1, 1), timezones=st.just(UTC)).map(
+        datetime.isoformat
+    ),
+    st.dates(datetime(1990, 1, 1).date(), datetime(2070, 1, 1).date()).map(str),
     st.lists(st.integers(-3, 3), max_size=4),
     st.dictionaries(st.sampled_from(["constant", "daily", "x"]), st.integers(0, 9), max_size=2),
 )

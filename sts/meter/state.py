@@ -16,15 +16,24 @@ of logic. :func:`dumps` and :func:`loads` are the pure halves.
 Writing is atomic: the document goes to a temporary file in the same
 directory, which is flushed and fsynced and then renamed over the old file
 with :func:`os.replace`. An interrupted or failed save leaves the previous
-file as it was (and no temporary file behind). Reading refuses, with a
-:class:`~sts.errors.FormatError` naming the file, anything that is not
-JSON, not a meter state document, of an unknown version, or whose contents
-do not make a meter.
+file as it was (and no temporary file behind).
+
+Reading refuses, with a :class:`~sts.errors.FormatError` naming the file,
+anything that is not a meter state the meter could be in. In order: a file
+over :data:`MAX_STATE_BYTES` (not read past the cap), text that is not UTF-8,
+arrays and objects nested deeper than :data:`MAX_DEPTH` (counted before the
+JSON parser sees them, so no depth reaches Python's recursion limit), text
+that is not JSON, a document that is not a meter state of this version, and
+then every field and every rule of :mod:`sts.meter.state_schema`, the message
+naming the field's path (``meter.credit.state.energy_j is -1; expected a
+whole number from 0 to ...``). Saving checks the same rules first, so no
+file is written that could not be read back.
 
 :func:`credit_config_from_json` reads the credit engine's set-up (tariff,
 emergency credit, friendly time, ...) for a new meter: a JSON object in the
 form of ``CreditConfig.to_dict()``, where any part left out keeps its default
-(one level deep: ``{"emergency": {"limit_kwh": "5"}}`` is enough).
+(one level deep: ``{"emergency": {"limit_kwh": "5"}}`` is enough). A key it
+does not know, at any level, is refused naming the key and the keys allowed.
 """
 
 from __future__ import annotations
