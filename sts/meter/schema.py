@@ -24,7 +24,7 @@ the field and what was expected::
     ...
     sts.errors.FormatError: doc.n is 12; expected a whole number from 0 to 9
 
-Rules that tie several fields together go in an Obj's ``check``: a function
+Rules that tie several fields together go in an Obj's ``check_all``: a function
 of the object (whose fields have all passed) that raises :class:`Invalid` to
 point at one of its fields, or any :class:`~sts.errors.StsError` (such as
 the checks of the frozen dataclass the object becomes), reported at the
@@ -53,7 +53,7 @@ _DECIMAL_TEXT = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,30})?([eE][+-]?[0-9]{1,3})?
 
 
 class Invalid(Exception):
-    """Raised by an Obj's ``check`` to refuse one of the object's fields."""
+    """Raised by an Obj's ``check_all`` to refuse one of the object's fields."""
 
     def __init__(self, name: str, value: Any, expected: str) -> None:
         super().__init__(name, value, expected)
@@ -318,7 +318,7 @@ Check = Callable[[dict[str, Any]], None]
 class Obj:
     """A JSON object with exactly these keys (those in ``optional`` may be left out).
 
-    ``check`` ties the fields together once each has passed; see the module
+    ``check_all`` ties the fields together once each has passed; see the module
     docstring.
     """
 

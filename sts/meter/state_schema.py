@@ -12,7 +12,7 @@ Two kinds of rule:
 * **each field**: its JSON type and its bounds (:mod:`sts.meter.limits` and
   the limits of the module that owns the value: 10 tariff steps, 31 daily
   records, TID memory sizes, ...). No key may be missing or unknown.
-* **what ties fields together** (the ``check`` functions below): the wallets
+* **what ties fields together** (the ``check_all`` functions below): the wallets
   within their register maximums, the TID memory within its size and
   ascending, a held key change section belonging to this key's set, the relay
   state matching its reason, the credit ledger's identities, the credit
