@@ -51,7 +51,7 @@ from typing import Any
 from sts.errors import FormatError, StsError
 from sts.meter.config import CreditConfig
 from sts.meter.meter import Meter
-from sts.meter.schema import validate
+from sts.meter.schema import show, validate
 from sts.meter.state_schema import CONFIG, METER
 
 FORMAT_TAG = "sts-meter-state"
@@ -95,19 +95,18 @@ def from_document(document: Any, source: str = "meter state") -> Meter:
     if not isinstance(document, dict) or document.get("format") != FORMAT_TAG:
         found = document.get("format") if isinstance(document, dict) else type(document).__name__
         raise FormatError(
-            f"{source} is not a meter state file: format is {_short(found)}, "
-            f"expected {FORMAT_TAG!r}"
+            f"{source} is not a meter state file: format is {show(found)}, expected {FORMAT_TAG!r}"
         )
     version = document.get("version")
     if version != VERSION or type(version) is not int:
         raise FormatError(
-            f"{source} is a meter state file of version {_short(version)}; this toolkit reads "
+            f"{source} is a meter state file of version {show(version)}; this toolkit reads "
             f"version {VERSION}"
         )
     unknown = sorted(set(document) - {"format", "version", "meter"})
     if unknown:
         raise FormatError(
-            f"{source} has an unknown key {_short(unknown[0])}; the keys allowed are "
+            f"{source} has an unknown key {show(unknown[0])}; the keys allowed are "
             "format, version, meter"
         )
     body = document.get("meter")
@@ -152,16 +151,11 @@ def parse_json(text: str, source: str, max_chars: int) -> Any:
             f"{source} is not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
     except (RecursionError, ValueError) as exc:  # nesting or numbers past what Python reads
-        raise FormatError(f"{source} is not JSON this toolkit reads: {_short(str(exc))}") from None
+        raise FormatError(f"{source} is not JSON this toolkit reads: {show(str(exc))}") from None
 
 
 def _parse_int(text: str) -> int | Decimal:
     return int(text) if len(text) <= 4000 else Decimal(text)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def load(path: str | os.PathLike[str]) -> Meter:
@@ -240,7 +234,7 @@ def credit_config_from_json(text: str, source: str = "credit configuration") -> 
     unknown = [name for name in given if name not in merged]
     if unknown:
         raise FormatError(
-            f"{source} has an unknown setting {_short(unknown[0])}; the settings allowed are "
+            f"{source} has an unknown setting {show(unknown[0])}; the settings allowed are "
             + ", ".join(merged)
         )
     for name, value in given.items():
