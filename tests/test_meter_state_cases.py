@@ -140,13 +140,22 @@ def test_an_integer_of_100000_digits_is_refused_naming_the_field():
         state.loads(text)
 
 
-@pytest.mark.parametrize("depth", [33, 1_000, 100_000])
-def test_deep_nesting_is_refused_before_parsing(depth: int):
+@pytest.mark.parametrize("depth", [1_100, 100_000, 4_000_000])
+def test_deep_nesting_is_refused_without_a_recursion_error(depth: int):
     text = _edited(_credit("load", "PLACEHOLDER")).replace(
         '"PLACEHOLDER"', "[" * depth + "]" * depth
     )
-    # the document, "meter", "credit" and "state" objects hold the load: 4 levels more
-    with pytest.raises(FormatError, match=f"nests arrays and objects {depth + 4:,} deep"):
+    with pytest.raises(FormatError, match="nests arrays and objects deeper than the JSON reader"):
+        state.loads(text)
+
+
+@pytest.mark.parametrize("depth", [1, 40, 900])
+def test_nesting_the_parser_reads_is_refused_at_the_field(depth: int):
+    text = _edited(_credit("load", "PLACEHOLDER")).replace(
+        '"PLACEHOLDER"', "[" * depth + "]" * depth
+    )
+    refused = "meter.credit.state.load is a list of 1; expected an object with the keys"
+    with pytest.raises(FormatError, match=refused if depth > 1 else "is a list of 0"):
         state.loads(text)
 
 
@@ -159,7 +168,7 @@ def test_a_state_file_past_the_size_cap_is_refused_unread(tmp_path: Path):
     path = tmp_path / "meter.json"
     with path.open("wb") as handle:
         handle.truncate(state.MAX_STATE_BYTES + 1)  # sparse: costs no disk
-    with pytest.raises(FormatError, match="is larger than 16,777,216 bytes"):
+    with pytest.raises(FormatError, match="is larger than 8,388,608 bytes"):
         state.load(path)
 
 
