@@ -1761,6 +1761,71 @@ def meters_customer(name: str, debt: Decimal | None, **o: Any) -> None:
         console.print(f"{info.name}: debt {info.debt}, {meters_text}", highlight=False)
 
 
+@meters.command("simulate")
+@click.argument("drn")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--config",
+    "config_file",
+    type=click.File("r"),
+    help="Credit engine set-up (tariff, emergency credit, ...) as JSON, as for `sts meter new`.",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing state file.")
+@_vending_options
+def meters_simulate(drn: str, file: Path, config_file: TextIO | None, force: bool, **o: Any) -> None:
+    """Make a simulated meter in FILE with registered meter DRN's key (never printed).
+
+    The simulated meter holds the meter's current key revision (SGC, KRN, KT,
+    TI, KEN, base date, algorithm) and was made just before the first token sold
+    under it, so it accepts every token the ledger sells this meter; key it in
+    with `sts meter enter FILE DIGITS`.
+    """
+    from vending.simulate import simulated_meter
+
+    if file.exists() and not force:
+        raise click.ClickException(f"meter state file {file} exists already; use --force")
+    backend = _open_vending(o)
+    try:
+        with refusals():
+            made = simulated_meter(backend, drn)
+            config = (
+                None
+                if config_file is None
+                else meter_state.credit_config_from_json(config_file.read(), config_file.name)
+            )
+            simulated = Meter.manufacture(
+                drn=made.drn,
+                manufactured=made.manufactured,
+                key=made.key,
+                sgc=made.sgc,
+                krn=made.krn,
+                kt=made.kt,
+                ti=made.ti,
+                ken=made.ken,
+                ea=made.ea,
+                base_date=made.base_date,
+                config=config,
+            )
+            meter_state.save(simulated, file, overwrite=force)
+    finally:
+        backend.close()
+    status = simulated.status()
+    if o["as_json"]:
+        emit_json(
+            {"file": str(file), "key_revision": made.key_revision, "meter": status.to_dict()}
+        )
+        return
+    keys_ = status.keys
+    console.print(
+        f"[green]made[/] simulated meter {made.drn} in {file}: key fingerprint "
+        f"{keys_.key_fingerprint}, SGC {made.sgc:06d} KRN {made.krn} KT {made.kt} TI "
+        f"{made.ti:02d} EA{made.ea} DKGA{made.dkga}, base date {made.base_date} (key revision "
+        f"{made.key_revision}); made {_shown_time(made.manufactured)}, before the "
+        f"{made.tokens_sold} token(s) sold under this key so far",
+        highlight=False,
+    )
+
+
 # --- vending: vend ----------------------------------------------------------------------
 
 
