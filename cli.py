@@ -1772,7 +1772,9 @@ def meters_customer(name: str, debt: Decimal | None, **o: Any) -> None:
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing state file.")
 @_vending_options
-def meters_simulate(drn: str, file: Path, config_file: TextIO | None, force: bool, **o: Any) -> None:
+def meters_simulate(
+    drn: str, file: Path, config_file: TextIO | None, force: bool, **o: Any
+) -> None:
     """Make a simulated meter in FILE with registered meter DRN's key (never printed).
 
     The simulated meter holds the meter's current key revision (SGC, KRN, KT,
@@ -1811,9 +1813,7 @@ def meters_simulate(drn: str, file: Path, config_file: TextIO | None, force: boo
         backend.close()
     status = simulated.status()
     if o["as_json"]:
-        emit_json(
-            {"file": str(file), "key_revision": made.key_revision, "meter": status.to_dict()}
-        )
+        emit_json({"file": str(file), "key_revision": made.key_revision, "meter": status.to_dict()})
         return
     keys_ = status.keys
     console.print(

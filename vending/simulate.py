@@ -62,12 +62,9 @@ def simulated_meter(backend: Backend, drn: str) -> SimulatedMeterKey:
             )
         ).one()
         base = BaseDate(meter.base_date)
-        if first_tid is None:
-            # Nothing sold yet: made a minute ago, or, for a meter whose base date has run
-            # out of TIDs (it waits for its key change), on the last minute it can count.
-            first = min(_minutes_since(base, now), MAX_TID)
-        else:
-            first = first_tid
+        # Nothing sold yet: made a minute ago, or, for a meter whose base date has run
+        # out of TIDs (it waits for its key change), on the last minute it can count.
+        first = min(_minutes_since(base, now), MAX_TID) if first_tid is None else first_tid
         manufactured = datetime_from_tid(max(first - 1, 0), base)
         return SimulatedMeterKey(
             drn=meter.drn,
