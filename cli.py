@@ -94,8 +94,8 @@ def main() -> None:
     "--db",
     "db_url",
     metavar="URL",
-    help="Use this database (and the default master key) instead of a fresh SQLite file "
-    "in a temporary folder.",
+    help="Use this database instead of a fresh SQLite file in a temporary folder. It must be "
+    "empty, or used only by the demo before: the demo refuses anything else.",
 )
 @click.option(
     "--money", type=Decimal, default=Decimal("250.00"), show_default=True, help="Payment."
@@ -104,11 +104,15 @@ def main() -> None:
 def demo(db_url: str | None, money: Decimal, walkthrough: bool) -> None:
     """Sell electricity to a demo meter and key the token in on a simulated meter.
 
-    On a fresh SQLite ledger: registers a demo vending key, a stepped tariff and
-    a meter, vends MONEY, prints the receipt, then enters the token on a
-    simulated STS meter made with the same key and shows its display.
+    On a fresh SQLite ledger: registers a demo vending key (the public STS test
+    key, sealed under a demo master key, never yours), a stepped tariff and
+    meter 00999999998, vends MONEY, prints the receipt, then makes the simulated
+    meter from the key store (as `sts meters simulate` does), enters the token
+    and shows its display. Exits 1 if the meter does not accept it.
     """
+    import random
     import tempfile
+    from datetime import UTC
 
     if walkthrough:
         from sts.demo import walkthrough as token_walkthrough
@@ -120,45 +124,64 @@ def demo(db_url: str | None, money: Decimal, walkthrough: bool) -> None:
         return
 
     from vending import demo as vending_demo
-    from vending.db import sqlite_url
+    from vending.backend import Backend
+    from vending.db import open_database, sqlite_url
+    from vending.simulate import simulated_meter
 
     with tempfile.TemporaryDirectory(prefix="sts-demo-") as folder:
-        options = {
-            "db_url": db_url or sqlite_url(Path(folder) / "vending.sqlite"),
-            "master_key_file": None if db_url else Path(folder) / "master.key",
-        }
-        backend = _open_vending(options, create_master=True)
+        with refusals():
+            database = open_database(db_url or sqlite_url(Path(folder) / "vending.sqlite"))
+        backend = Backend.open(
+            database,
+            vending_demo.DEMO_MASTER_KEY,
+            lambda: datetime.now(UTC),
+            random.SystemRandom(),
+        )
         try:
             with refusals():
+                vending_demo.check_database(backend)
                 made = vending_demo.set_up(backend)
                 receipt = vending_demo.sell(backend, money)
+                keyed = simulated_meter(backend, made.drn)
                 simulated = Meter.manufacture(
-                    drn=made.drn,
-                    manufactured=receipt.time - timedelta(days=1),
-                    vending_key=made.vending_key,
-                    sgc=made.sgc,
-                    krn=made.krn,
-                    kt=made.kt,
-                    ti=made.ti,
-                    base_date=made.base_date,
+                    drn=keyed.drn,
+                    manufactured=keyed.manufactured,
+                    key=keyed.key,
+                    sgc=keyed.sgc,
+                    krn=keyed.krn,
+                    kt=keyed.kt,
+                    ti=keyed.ti,
+                    ken=keyed.ken,
+                    ea=keyed.ea,
+                    base_date=keyed.base_date,
                 )
-                keyed_at = receipt.time + timedelta(minutes=1)
+                keyed_at = max(receipt.time, simulated.clock) + timedelta(minutes=1)
                 outcomes = [simulated.enter_token(t.digits, keyed_at) for t in receipt.tokens]
                 wallet = simulated.short_code("1", keyed_at)
         finally:
             backend.close()
-        console.rule("[bold]1. The vending point sells credit")
-        console.print(
-            f"Demo key (the public STS test key), tariff and meter {made.drn} registered in "
-            f"{'the database ' + db_url if db_url else 'a fresh SQLite ledger'}; "
-            f"{money} paid.",
-            highlight=False,
+    from vending.render import money_text
+
+    where = f"the database {database.location}" if db_url else "a fresh SQLite ledger"
+    currency = receipt.breakdown.currency if receipt.breakdown is not None else None
+    console.rule("[bold]1. The vending point sells credit")
+    console.print(
+        f"Demo key (the public STS test key), tariff and meter {made.drn} registered in "
+        f"{where}; {money_text(money, currency)} {currency or ''} paid.",
+        highlight=False,
+    )
+    _render_receipt(receipt)
+    console.rule("[bold]2. The customer keys the token in on the meter")
+    for outcome in outcomes:
+        _render_outcome(outcome)
+    console.print("Short code 1 (energy wallet): " + "; ".join(wallet), highlight=False)
+    refused = [(n, o) for n, o in enumerate(outcomes, start=1) if not o.accepted]
+    if refused:
+        number, outcome = refused[0]
+        raise click.ClickException(
+            f"the simulated meter did not accept token {number} of {len(outcomes)}: "
+            f"{outcome.text} ({int(outcome.result)}); the demo failed"
         )
-        _render_receipt(receipt)
-        console.rule("[bold]2. The customer keys the token in on the meter")
-        for outcome in outcomes:
-            _render_outcome(outcome)
-        console.print("Short code 1 (energy wallet): " + "; ".join(wallet), highlight=False)
 
 
 # --- sections added by each command group follow ----------------------------------------
