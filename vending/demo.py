@@ -19,14 +19,13 @@ creates the user's master key: fine for a demo, never for real meters.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sts.crypto.keys import VendingKey
-import hashlib
-
 from sqlalchemy import func, select
 
+from sts.crypto.keys import VendingKey
 from vending import registry, vend
 from vending.backend import Backend
 from vending.errors import DuplicateError, NotFoundError, VendingError
@@ -107,8 +106,8 @@ def check_database(backend: Backend) -> None:
     if others:
         where = backend.database.location if backend.database is not None else "given"
         raise NotADemoDatabase(
-            f"the database {where} holds data the demo did not make ({', '.join(others)}); the demo "
-            "runs only on an empty database or one only it has used: leave out --db for a "
+            f"the database {where} holds data the demo did not make ({', '.join(others)}); "
+            "the demo runs only on an empty database or one only it has used: leave out --db for a "
             "fresh temporary ledger"
         )
 

@@ -28,14 +28,13 @@ DEFAULT_CURRENCY = "ZAR"  # two minor digits, as most currencies
 
 
 def money_text(value: Decimal | int | str, currency: str | None = None) -> str:
-    """``value`` with the minor digits of ``currency`` (two when it is unknown), or more if needed."""
+    """``value`` with ``currency``'s minor digits (two if unknown), or more where needed."""
     amount = Decimal(value)
     unit = minor_unit(currency or DEFAULT_CURRENCY)
     shown = amount.quantize(unit) if amount == amount.quantize(unit) else amount.normalize()
     if shown.is_zero():
         shown = abs(shown)
-    text = format(shown, "f")
-    return text
+    return format(shown, "f")
 
 
 def kwh_text(value: Decimal | int | str) -> str:
