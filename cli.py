@@ -272,6 +272,27 @@ def _meter_at(meter: Meter, at: datetime | timedelta | None) -> datetime | None:
     return meter.clock + at if isinstance(at, timedelta) else at
 
 
+def _default_manufacture(now: datetime) -> datetime:
+    """`meter new`'s default manufacture time: 00:00 UTC on the day before ``now``.
+
+    A meter made "now" would hold now's TID and refuse a token made this minute
+    (Used) or a minute ago (Old); one made at a round instant a day earlier
+    accepts every token a user has just made, and shows plainly on `meter show`.
+    """
+    from datetime import UTC
+
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=1)
+
+
+def _now_or_clock(meter: Meter, at: datetime | timedelta | None) -> datetime:
+    """--at resolved against the meter's clock; without it, now (or the clock, if later)."""
+    resolved = _meter_at(meter, at)
+    if resolved is not None:
+        return resolved
+    return max(datetime.now().astimezone(), meter.clock)
+
+
 def _wallets(credit: CreditStatus) -> str:
     return f"energy wallet {credit.energy_kwh} kWh, money wallet {credit.money}"
 
@@ -396,7 +417,9 @@ _meter_json = click.option("--json", "as_json", is_flag=True, help="Print JSON o
 @click.option(
     "--manufactured",
     type=_MeterTime(),
-    help="When the meter was made; its clock starts here (default: now).",
+    help="When the meter was made: its clock starts here and its TID memory is filled with "
+    "this time's TID, so it refuses tokens issued at or before it (Old or Used). Default: "
+    "00:00 UTC yesterday, so every token issued since then, e.g. a minute ago, is accepted.",
 )
 @click.option("--tid-memory", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--mfr-code", type=int, help="Manufacturer code (default: from the DRN).")
@@ -420,7 +443,7 @@ def meter_new(file: Path, config_file: TextIO | None, **o: Any) -> None:
     if isinstance(manufactured, timedelta):
         raise click.BadParameter("give an absolute time", param_hint="--manufactured")
     if manufactured is None:
-        manufactured = datetime.now().astimezone().replace(second=0, microsecond=0)
+        manufactured = _default_manufacture(datetime.now().astimezone())
     if o["ea"] == "09":
         err_console.print("[yellow]warning:[/] EA09 (DES) was withdrawn in STS Edition 3")
     with refusals():
@@ -460,8 +483,9 @@ def meter_new(file: Path, config_file: TextIO | None, **o: Any) -> None:
 @click.option(
     "--at",
     type=_MeterTime(),
-    help="When the token is keyed in: 'YYYY-MM-DD HH:MM[+HH:MM]' or '+15m' (default: the "
-    "meter's clock). Never before the meter's clock.",
+    help="When the token is keyed in: 'YYYY-MM-DD HH:MM[+HH:MM]' or '+15m' after the meter's "
+    "clock (default: now, which moves the meter's clock to now; the clock stays if it is "
+    "already later). Never before the meter's clock.",
 )
 @_meter_json
 def meter_enter(
@@ -470,7 +494,7 @@ def meter_enter(
     """Key a 20-digit token into the meter in FILE (exit 1 if it is rejected)."""
     with refusals():
         current = meter_state.load(file)
-        outcome = current.enter_token(" ".join(digits), _meter_at(current, at))
+        outcome = current.enter_token(" ".join(digits), _now_or_clock(current, at))
         meter_state.save(current, file)
     status = current.status()
     if as_json:
@@ -924,7 +948,7 @@ def _token_record(token: Token, digits: str, base: BaseDate, reveal: bool) -> di
         for name, value in token.fields().items()
     }
     return {
-        "token": digits,
+        "digits": digits,
         "grouped": group_digits(digits),
         "class": int(token.token_class),
         "subclass": token.subclass,
