@@ -1382,7 +1382,7 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) ->
     console.print(table)
 
 
-def _render_receipt(receipt: Any) -> None:
+def _render_receipt(receipt: Any, copy: bool = False) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
@@ -1414,14 +1414,62 @@ def _render_receipt(receipt: Any) -> None:
     tokens = "\n".join(f"[bold green]{t.grouped}[/]  {t.label}" for t in receipt.tokens)
     body.add_row("Token" if len(receipt.tokens) == 1 else "Tokens", tokens)
     title = f"{receipt.kind} receipt, transaction {receipt.transaction_id}"
+    if copy:
+        title = f"COPY (reprint) of {title}"
     console.print(Panel(body, title=title, title_align="left", expand=False), highlight=False)
 
 
-def _emit_receipt(receipt: Any, as_json: bool) -> None:
+@contextmanager
+def _finish_once_started(what: str) -> Iterator[None]:
+    """A first Ctrl-C while a sale is recorded and printed waits for it to finish.
+
+    A vend interrupted after its commit must not look like a failure (a till
+    script would count a sold token as unsold), so the first SIGINT is noted
+    and the command runs to its end and exits 0; a second press aborts as usual.
+    Outside the main thread (a test runner) signals cannot be handled and
+    nothing changes.
+    """
+    import signal
+
+    pressed: list[int] = []
+
+    def note(signum: int, _frame: Any) -> None:
+        if pressed:
+            raise KeyboardInterrupt
+        pressed.append(signum)
+        err_console.print(
+            f"Ctrl-C: finishing the {what} so that it is either recorded and printed or not "
+            "made at all; press Ctrl-C again to abort",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    try:
+        previous = signal.signal(signal.SIGINT, note)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _sale(o: dict[str, Any], sell: Callable[[Any], Any]) -> None:
+    """Open the ledger, make one sale (a vend, management or key change tokens), print it."""
+    backend = _open_vending(o)
+    with _finish_once_started("vend"):
+        with refusals():
+            receipt = sell(backend)
+        _emit_receipt(receipt, o["as_json"])
+
+
+def _emit_receipt(receipt: Any, as_json: bool, copy: bool = False) -> None:
+    """A receipt as JSON or a panel; a reprint is marked as a copy in both."""
     if as_json:
-        emit_json(receipt.to_dict())
+        emit_json(receipt.to_dict() | {"copy": copy})
     else:
-        _render_receipt(receipt)
+        _render_receipt(receipt, copy)
 
 
 # --- vending: db ------------------------------------------------------------------------
@@ -1904,9 +1952,7 @@ def vend_credit(
 
     if (money is None) == (units is None):
         raise click.UsageError("give exactly one of --money AMOUNT or --units KWH")
-    with refusals():
-        receipt = service.vend_credit(_open_vending(o), drn, money, units, reference)
-    _emit_receipt(receipt, o["as_json"])
+    _sale(o, lambda backend: service.vend_credit(backend, drn, money, units, reference))
 
 
 @vend.command("clear-credit")
@@ -1924,9 +1970,7 @@ def vend_clear_credit(drn: str, register: str, reference: str | None, **o: Any) 
     """A ClearCredit token."""
     from vending import vend as service
 
-    with refusals():
-        receipt = service.clear_credit(_open_vending(o), drn, _REGISTERS[register], reference)
-    _emit_receipt(receipt, o["as_json"])
+    _sale(o, lambda backend: service.clear_credit(backend, drn, _REGISTERS[register], reference))
 
 
 @vend.command("clear-tamper")
@@ -1937,9 +1981,7 @@ def vend_clear_tamper(drn: str, reference: str | None, **o: Any) -> None:
     """A ClearTamperCondition token."""
     from vending import vend as service
 
-    with refusals():
-        receipt = service.clear_tamper(_open_vending(o), drn, reference)
-    _emit_receipt(receipt, o["as_json"])
+    _sale(o, lambda backend: service.clear_tamper(backend, drn, reference))
 
 
 @vend.command("power-limit")
@@ -1951,9 +1993,7 @@ def vend_power_limit(drn: str, watts: int, reference: str | None, **o: Any) -> N
     """A SetMaximumPowerLimit token."""
     from vending import vend as service
 
-    with refusals():
-        receipt = service.set_power_limit(_open_vending(o), drn, watts, reference)
-    _emit_receipt(receipt, o["as_json"])
+    _sale(o, lambda backend: service.set_power_limit(backend, drn, watts, reference))
 
 
 @vend.command("phase-unbalance")
@@ -1965,9 +2005,7 @@ def vend_phase_unbalance(drn: str, watts: int, reference: str | None, **o: Any) 
     """A SetMaximumPhasePowerUnbalanceLimit token."""
     from vending import vend as service
 
-    with refusals():
-        receipt = service.set_phase_unbalance(_open_vending(o), drn, watts, reference)
-    _emit_receipt(receipt, o["as_json"])
+    _sale(o, lambda backend: service.set_phase_unbalance(backend, drn, watts, reference))
 
 
 @vend.command("test")
@@ -1990,9 +2028,7 @@ def vend_test(drn: str, shows: tuple[str, ...], reference: str | None, **o: Any)
         control = 0
         for name in shows:
             control |= int(_TEST_NAMES[name])
-    with refusals():
-        receipt = service.meter_test(_open_vending(o), drn, control, reference)
-    _emit_receipt(receipt, o["as_json"])
+    _sale(o, lambda backend: service.meter_test(backend, drn, control, reference))
 
 
 @vend.command("reprint")
@@ -2007,7 +2043,7 @@ def vend_reprint(reference: str | None, drn: str | None, **o: Any) -> None:
         raise click.UsageError("give exactly one of --ref REF or --meter DRN")
     with refusals():
         receipt = service.reprint(_open_vending(o), reference, drn)
-    _emit_receipt(receipt, o["as_json"])
+    _emit_receipt(receipt, o["as_json"], copy=True)
 
 
 @vend.command("reverse")
@@ -2017,14 +2053,24 @@ def vend_reverse(reference: str, **o: Any) -> None:
     """Record a compensating entry for a credit vend (refused after a later token)."""
     from vending import vend as service
 
-    with refusals():
-        reversal = service.reverse(_open_vending(o), reference)
+    backend = _open_vending(o)
+    with _finish_once_started("reversal"), refusals():
+        reversal = service.reverse(backend, reference)
+    from vending.render import kwh_text, money_text
+
+    money, kwh = money_text(reversal.money), kwh_text(reversal.energy_kwh)
     if o["as_json"]:
-        emit_json(reversal.to_dict())
+        emit_json(reversal.to_dict() | {"money": money, "energy_kwh": kwh})
+    elif reversal.already:
+        console.print(
+            f"{reversal.reverses!r} was already reversed at {_local(reversal.time)} (entry "
+            f"{reversal.reference!r}: {money} money, {kwh} kWh); nothing new was recorded",
+            highlight=False,
+        )
     else:
         console.print(
-            f"Reversed {reversal.reverses!r} on meter {reversal.meter}: {reversal.money} money, "
-            f"{reversal.energy_kwh} kWh (entry {reversal.reference!r})",
+            f"Reversed {reversal.reverses!r} on meter {reversal.meter}: {money} money, "
+            f"{kwh} kWh (entry {reversal.reference!r})",
             highlight=False,
         )
 
@@ -2084,9 +2130,7 @@ def keychange_issue(drn: str, reference: str | None, **o: Any) -> None:
     """Hand out a meter's pending KCT set now, without credit."""
     from vending import vend as service
 
-    with refusals():
-        receipt = service.issue_key_change(_open_vending(o), drn, reference)
-    _emit_receipt(receipt, o["as_json"])
+    _sale(o, lambda backend: service.issue_key_change(backend, drn, reference))
 
 
 @keychange.command("cancel")

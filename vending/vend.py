@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -612,6 +612,7 @@ class Reversal:
     money: Decimal
     energy_kwh: Decimal
     time: datetime
+    already: bool = False  # True when the vend had been reversed before this call
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -621,6 +622,7 @@ class Reversal:
             "money": str(self.money),
             "energy_kwh": str(self.energy_kwh),
             "time": self.time.isoformat(),
+            "already_reversed": self.already,
         }
 
 
@@ -654,7 +656,7 @@ def reverse(backend: Backend, reference: str) -> Reversal:
             select(Transaction).where(Transaction.reverses_id == original.id)
         ).scalar_one_or_none()
         if done is not None:
-            return _reversal_of(done)
+            return replace(_reversal_of(done), already=True)
         if original.kind != CREDIT:
             raise VendingError(
                 f"transaction {reference!r} is a {original.kind}; only credit can be reversed"
