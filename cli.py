@@ -1097,6 +1097,11 @@ def encode_credit(
         currency = CreditKind(kind + 4)
         _issue(o, lambda tid, _rnd: CurrencyCredit.for_amount(currency, steps, tid, money < 0))
         return
+    if quantity is not None and quantity.is_finite() and quantity < 0:
+        unit = {"water": "m3", "gas": "m3", "time": "minutes"}.get(service, "kWh")
+        raise click.BadParameter(
+            f"{quantity} is negative; expected 0 or more {unit}", param_hint="--kwh"
+        )
     tenths = units if units is not None else _scaled(quantity or Decimal(0), 10, "--kwh")
     _issue(o, lambda tid, rnd: TransferCredit.for_units(kind, tenths, tid=tid, rnd=rnd))
 
@@ -1566,8 +1571,12 @@ def keys_add(label: str, **o: Any) -> None:
         text = os.environ.get(o["key_env"], "")
         if not text:
             raise click.UsageError(f"environment variable {o['key_env']} is not set")
-    else:
+    elif sys.stdin.isatty():
         text = click.prompt("Vending key (hex)", hide_input=True, err=True)
+    else:  # piped in: read it as it comes (no terminal to hide it on, nothing to warn about)
+        text = sys.stdin.readline().strip()
+        if not text:
+            raise click.UsageError("no vending key on standard input; pipe in its hex digits")
     backend = _open_vending(o, create_master=True)
     with refusals():
         info = registry.add_vending_key(
@@ -1580,12 +1589,14 @@ def keys_add(label: str, **o: Any) -> None:
             o["base_date"],
             o["group_name"],
         )
+    fingerprint = VendingKey.from_hex(text).fingerprint
     if o["as_json"]:
-        emit_json(info.to_dict())
+        emit_json(info.to_dict() | {"fingerprint": fingerprint})
     else:
         console.print(
             f"Stored vending key {info.label!r}: {info.bits}-bit DKGA{info.dkga}, SGC "
-            f"{info.sgc:06d} KRN {info.krn} KT {info.kt}",
+            f"{info.sgc:06d} KRN {info.krn} KT {info.kt}, fingerprint {fingerprint} (the "
+            "first 4 hex digits of the key's SHA-256)",
             highlight=False,
         )
 
@@ -1596,11 +1607,14 @@ def keys_add(label: str, **o: Any) -> None:
 def keys_list(active: bool, **o: Any) -> None:
     """The stored vending keys (labels and parameters, never the keys)."""
     from vending import registry
+    from vending.fingerprints import key_fingerprints
 
     with refusals():
-        infos = registry.list_vending_keys(_open_vending(o), include_retired=not active)
+        backend = _open_vending(o)
+        infos = registry.list_vending_keys(backend, include_retired=not active)
+        prints = key_fingerprints(backend)
     if o["as_json"]:
-        emit_json([i.to_dict() for i in infos])
+        emit_json([i.to_dict() | {"fingerprint": prints.get(i.label)} for i in infos])
         return
     rows = [
         (
@@ -1611,11 +1625,18 @@ def keys_list(active: bool, **o: Any) -> None:
             f"DKGA{i.dkga}",
             i.base_date or "any",
             i.bits,
+            prints.get(i.label) or "?",
             "retired" if i.retired_at else "active",
         )
         for i in infos
     ]
-    _table("Vending keys", ("label", "SGC", "KRN", "KT", "DKGA", "base date", "bits", ""), rows)
+    columns = ("label", "SGC", "KRN", "KT", "DKGA", "base date", "bits", "print", "")
+    _table("Vending keys", columns, rows)
+    if any(prints.get(i.label) is None for i in infos):
+        console.print(
+            "? : the key cannot be opened with the master key given (none, or another one)",
+            highlight=False,
+        )
 
 
 @keys.command("retire")
@@ -2234,17 +2255,57 @@ def _show_progress(items: Sequence[Any], as_json: bool) -> None:
     _table("Migration progress", columns, rows)
 
 
+_chunk_option = click.option(
+    "--chunk",
+    type=click.IntRange(1, 100_000),
+    default=500,
+    show_default=True,
+    help="Meters ordered per database transaction; an interrupted run resumes after the "
+    "last whole chunk.",
+)
+
+
 @migrate.command("start")
 @click.argument("name")
-@click.option("--sgc", type=click.IntRange(0, 999_999), required=True)
-@click.option("--from-krn", type=click.IntRange(1, 9), required=True)
-@click.option("--to-krn", type=click.IntRange(1, 9), required=True)
-@click.option("--base-date", type=click.Choice(["1993", "2014", "2035"]), required=True)
-@click.option("--ken", type=click.IntRange(0, 255), default=255, show_default=True)
-@click.option("--chunk", type=click.IntRange(1), default=500, show_default=True)
+@click.option(
+    "--sgc",
+    type=click.IntRange(0, 999_999),
+    required=True,
+    help="Supply group code of the meters to move.",
+)
+@click.option(
+    "--from-krn",
+    type=click.IntRange(1, 9),
+    required=True,
+    help="Their key revision number now: every meter on this SGC and KRN is taken.",
+)
+@click.option(
+    "--to-krn",
+    type=click.IntRange(1, 9),
+    required=True,
+    help="The key revision they move to; a vending key for it must be stored.",
+)
+@click.option(
+    "--base-date",
+    type=click.Choice(["1993", "2014", "2035"]),
+    required=True,
+    help="The base date they move to (a change sets RO=1: TID memory cleared).",
+)
+@click.option(
+    "--ken",
+    type=click.IntRange(0, 255),
+    default=255,
+    show_default=True,
+    help="Key expiry number of the new key (255: never expires).",
+)
+@_chunk_option
 @_vending_options
 def migrate_start(name: str, chunk: int, **o: Any) -> None:
-    """Create (or resume) migration NAME and order a key change for each of its meters."""
+    """Create (or resume) migration NAME and order a key change for each of its meters.
+
+    Refused when no registered meter has the SGC and KRN, or when there is no
+    vending key for the new KRN: nothing is created then.
+    """
     from vending import migration
 
     backend = _open_vending(o)
@@ -2258,7 +2319,7 @@ def migrate_start(name: str, chunk: int, **o: Any) -> None:
 
 @migrate.command("resume")
 @click.argument("name")
-@click.option("--chunk", type=click.IntRange(1), default=500, show_default=True)
+@_chunk_option
 @_vending_options
 def migrate_resume(name: str, chunk: int, **o: Any) -> None:
     """Carry on ordering after an interruption (meters already ordered are skipped)."""

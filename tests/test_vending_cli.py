@@ -102,6 +102,8 @@ def test_keys_are_listed_without_their_bytes(sts_cli: Sts) -> None:
             "bits": 64,
             "created_at": listed[0]["created_at"],  # type: ignore[index]
             "retired_at": None,
+            # SHA-256 of the key bytes AB AB AB AB AB AB AB AB begins 2486 (sha256sum).
+            "fingerprint": "2486",
         }
     ]
     assert VECTOR_VK not in sts_cli("keys", "list").output

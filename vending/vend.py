@@ -213,7 +213,10 @@ def _run(
     if reference is not None:
         reference = reference.strip()
         if not reference or len(reference) > 100:
-            raise VendingError(f"client reference {reference!r} must be 1 to 100 characters")
+            shown = repr(reference) if len(reference) <= 40 else f"{reference[:20]!r}..."
+            raise VendingError(
+                f"client reference {shown} has {len(reference)} characters; expected 1 to 100"
+            )
     print_ = fingerprint({"meter": number, "kind": kind, **request})
     for attempt in (1, 2):
         try:
@@ -337,7 +340,9 @@ def _decimal(value: Decimal | int | str, what: str) -> Decimal:
         number = Decimal(str(value).strip())
     except InvalidOperation:
         raise PaymentError(f"{what} {value!r} is not a number") from None
-    if not number.is_finite() or number <= 0:
+    if not number.is_finite():
+        raise PaymentError(f"{what} {value} is not a finite amount; expected a number above zero")
+    if number <= 0:
         raise PaymentError(f"{what} {value} is not above zero")
     return number
 
