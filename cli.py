@@ -101,7 +101,10 @@ def main() -> None:
     "--money", type=Decimal, default=Decimal("250.00"), show_default=True, help="Payment."
 )
 @click.option("--walkthrough", is_flag=True, help="Show the token engine walkthrough instead.")
-def demo(db_url: str | None, money: Decimal, walkthrough: bool) -> None:
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the receipt and the meter's answers as JSON."
+)
+def demo(db_url: str | None, money: Decimal, walkthrough: bool, as_json: bool) -> None:
     """Sell electricity to a demo meter and key the token in on a simulated meter.
 
     On a fresh SQLite ledger: registers a demo vending key (the public STS test
@@ -117,6 +120,9 @@ def demo(db_url: str | None, money: Decimal, walkthrough: bool) -> None:
     if walkthrough:
         from sts.demo import walkthrough as token_walkthrough
 
+        if as_json:
+            emit_json([{"title": t, "lines": list(lines)} for t, lines in token_walkthrough()])
+            return
         for title, lines in token_walkthrough():
             console.rule(f"[bold]{title}")
             for line in lines:
@@ -164,10 +170,43 @@ def demo(db_url: str | None, money: Decimal, walkthrough: bool) -> None:
 
     where = f"the database {database.location}" if db_url else "a fresh SQLite ledger"
     currency = receipt.breakdown.currency if receipt.breakdown is not None else None
+    refused = [(n, o) for n, o in enumerate(outcomes, start=1) if not o.accepted]
+    if as_json:
+        emit_json(
+            {
+                "database": database.location if db_url else None,
+                "meter": made.drn,
+                "receipt": receipt.to_dict() | {"copy": False},
+                "meter_answers": [outcome.to_dict() for outcome in outcomes],
+                "energy_wallet": wallet,
+                "accepted": not refused,
+            }
+        )
+    else:
+        _render_demo(
+            made.drn, where, money_text(money, currency), currency, receipt, outcomes, wallet
+        )
+    if refused:
+        number, outcome = refused[0]
+        raise click.ClickException(
+            f"the simulated meter did not accept token {number} of {len(outcomes)}: "
+            f"{outcome.text} ({int(outcome.result)}); the demo failed"
+        )
+
+
+def _render_demo(
+    drn: str,
+    where: str,
+    paid: str,
+    currency: str | None,
+    receipt: Any,
+    outcomes: Sequence[TokenOutcome],
+    wallet: Sequence[str],
+) -> None:
     console.rule("[bold]1. The vending point sells credit")
     console.print(
-        f"Demo key (the public STS test key), tariff and meter {made.drn} registered in "
-        f"{where}; {money_text(money, currency)} {currency or ''} paid.",
+        f"Demo key (the public STS test key), tariff and meter {drn} registered in "
+        f"{where}; {paid} {currency or ''} paid.",
         highlight=False,
     )
     _render_receipt(receipt)
@@ -175,13 +214,6 @@ def demo(db_url: str | None, money: Decimal, walkthrough: bool) -> None:
     for outcome in outcomes:
         _render_outcome(outcome)
     console.print("Short code 1 (energy wallet): " + "; ".join(wallet), highlight=False)
-    refused = [(n, o) for n, o in enumerate(outcomes, start=1) if not o.accepted]
-    if refused:
-        number, outcome = refused[0]
-        raise click.ClickException(
-            f"the simulated meter did not accept token {number} of {len(outcomes)}: "
-            f"{outcome.text} ({int(outcome.result)}); the demo failed"
-        )
 
 
 # --- sections added by each command group follow ----------------------------------------
@@ -293,8 +325,15 @@ def _now_or_clock(meter: Meter, at: datetime | timedelta | None) -> datetime:
     return max(datetime.now().astimezone(), meter.clock)
 
 
+def _money(amount: Decimal) -> str:
+    """A meter's money figure: two decimals, more only where the meter holds them."""
+    from vending.render import money_text
+
+    return money_text(amount)
+
+
 def _wallets(credit: CreditStatus) -> str:
-    return f"energy wallet {credit.energy_kwh} kWh, money wallet {credit.money}"
+    return f"energy wallet {credit.energy_kwh} kWh, money wallet {_money(credit.money)}"
 
 
 def _credit_rows(credit: CreditStatus) -> list[tuple[str, str]]:
@@ -307,18 +346,18 @@ def _credit_rows(credit: CreditStatus) -> list[tuple[str, str]]:
     )
     rows = [
         ("energy wallet", f"{credit.energy_kwh} kWh"),
-        ("money wallet", str(credit.money)),
+        ("money wallet", _money(credit.money)),
         ("relay", f"{relay} ({credit.relay_reason.value})"),
         ("load", f"{credit.demand_w} W demanded, {credit.power_w} W supplied"),
         ("power limit", f"{credit.power_limit_w} W" if credit.power_limit_w else "none"),
         ("emergency credit", emergency),
-        ("owed", f"{credit.debt_kwh} kWh debt, {credit.debt_money} charges"),
+        ("owed", f"{credit.debt_kwh} kWh debt, {_money(credit.debt_money)} charges"),
         ("low-credit alarm", f"level {credit.alarm_level}" if credit.alarm_level else "none"),
         ("tamper", credit.tamper_reason or "set" if credit.tamper else "none"),
         ("energy used", f"{credit.total_kwh} kWh, this month {credit.month_kwh} kWh"),
     ]
     if credit.price_per_kwh is not None:
-        rows.append(("price now", f"{credit.price_per_kwh} per kWh"))
+        rows.append(("price now", f"{_money(credit.price_per_kwh)} per kWh"))
     return rows
 
 
@@ -1376,20 +1415,46 @@ def _local(when: datetime) -> str:
     return when.astimezone().isoformat(sep=" ", timespec="seconds")
 
 
-def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def _table(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    footer: Sequence[Sequence[Any]] = (),
+    numeric_from: int | None = None,
+) -> None:
+    """A table that fits 80 columns: light rules, no side borders, long cells folded
+    (never cut short with an ellipsis); numbers right-aligned from column ``numeric_from``."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column)
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        show_header=any(columns),
+    )
+    for index, column in enumerate(columns):
+        numeric = numeric_from is not None and index >= numeric_from
+        # The first column names the row (a DRN, a label, a day): kept whole if it can be.
+        table.add_column(
+            column, overflow="fold", justify="right" if numeric else "left", no_wrap=index == 0
+        )
     for row in rows:
         table.add_row(*("" if cell is None else str(cell) for cell in row))
+    if footer:
+        table.add_section()
+        for row in footer:
+            table.add_row(*("" if cell is None else str(cell) for cell in row))
     console.print(table)
 
 
 def _render_receipt(receipt: Any, copy: bool = False) -> None:
     from rich.panel import Panel
     from rich.table import Table
+
+    from vending.render import money_text
 
     body = Table.grid(padding=(0, 2))
     body.add_column(style="bold")
@@ -1406,13 +1471,15 @@ def _render_receipt(receipt: Any, copy: bool = False) -> None:
         lines.add_column()
         lines.add_column(justify="right")
         lines.add_column(justify="right")
+        currency = receipt.breakdown.currency
         for line in receipt.breakdown.lines:
             lines.add_row(
-                line.label, "" if line.kwh is None else f"{line.kwh} kWh", str(line.amount)
+                line.label,
+                "" if line.kwh is None else f"{line.kwh} kWh",
+                money_text(line.amount, currency),
             )
-        lines.add_row(
-            "[bold]Tendered", "", f"[bold]{receipt.breakdown.tendered} {receipt.breakdown.currency}"
-        )
+        tendered = money_text(receipt.breakdown.tendered, currency)
+        lines.add_row("[bold]Tendered", "", f"[bold]{tendered} {currency}")
         body.add_row("Charges", lines)
     if receipt.kwh is not None:
         body.add_row("Units", f"{receipt.kwh} kWh")
@@ -1624,13 +1691,12 @@ def keys_list(active: bool, **o: Any) -> None:
             i.kt,
             f"DKGA{i.dkga}",
             i.base_date or "any",
-            i.bits,
             prints.get(i.label) or "?",
             "retired" if i.retired_at else "active",
         )
         for i in infos
     ]
-    columns = ("label", "SGC", "KRN", "KT", "DKGA", "base date", "bits", "print", "")
+    columns = ("label", "SGC", "KRN", "KT", "DKGA", "base", "print", "status")
     _table("Vending keys", columns, rows)
     if any(prints.get(i.label) is None for i in infos):
         console.print(
@@ -1693,11 +1759,18 @@ def _render_tariff(info: Any) -> None:
     t = info.tariff
     rows = []
     start = Decimal(0)
+    from vending.render import money_text
+
     for block in t.blocks:
-        end = "" if block.up_to_kwh is None else str(block.up_to_kwh)
-        rows.append((f"{start}-{end} kWh", f"{block.price_per_kwh} {t.currency}/kWh"))
+        steps = (
+            f"above {start} kWh" if block.up_to_kwh is None else f"{start}-{block.up_to_kwh} kWh"
+        )
+        rows.append((steps, f"{money_text(block.price_per_kwh, t.currency)} {t.currency}/kWh"))
         start = block.up_to_kwh or start
-    rows.extend((f"{c.name} (monthly)", f"{c.amount} {t.currency}") for c in t.fixed_charges)
+    rows.extend(
+        (f"{c.name} (monthly)", f"{money_text(c.amount, t.currency)} {t.currency}")
+        for c in t.fixed_charges
+    )
     rows.append(("VAT", f"{t.vat_percent}%"))
     rows.extend((levy.name, f"{levy.percent}%") for levy in t.levies)
     rows.append(("Debt recovery", f"{t.debt_recovery_percent}% of each payment"))
@@ -1874,7 +1947,9 @@ def meters_customer(name: str, debt: Decimal | None, **o: Any) -> None:
         emit_json(info.to_dict())
     else:
         meters_text = ", ".join(info.meters) or "no meters"
-        console.print(f"{info.name}: debt {info.debt}, {meters_text}", highlight=False)
+        from vending.render import money_text
+
+        console.print(f"{info.name}: debt {money_text(info.debt)}, {meters_text}", highlight=False)
 
 
 @meters.command("simulate")
@@ -2399,34 +2474,53 @@ def report() -> None:
 
 
 @report.command("sales")
-@click.option("--by", type=click.Choice(["day", "meter"]), default="day", show_default=True)
+@click.option(
+    "--by", type=click.Choice(["day", "month", "meter"]), default="day", show_default=True,
+    help="Group by UTC day, calendar month or meter.",
+)  # fmt: skip
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First UTC day (YYYY-MM-DD).")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last UTC day (YYYY-MM-DD).")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV on stdout (rows, then totals).")
 @_vending_options
-def report_sales(by: str, since: datetime | None, until: datetime | None, **o: Any) -> None:
-    """Credit sold, by day or by meter (reversals subtracted)."""
+def report_sales(
+    by: str, since: datetime | None, until: datetime | None, as_csv: bool, **o: Any
+) -> None:
+    """Credit sold, with VAT, levies and kWh, by day, month or meter, and the totals.
+
+    Reversals are subtracted in the group of their own day (or meter). Money is
+    what was charged (tendered less change); VAT and levies are the taxes in it.
+    """
     from vending import reports
 
-    report_of = reports.sales_by_day if by == "day" else reports.sales_by_meter
+    if as_csv and o["as_json"]:
+        raise click.UsageError("give --csv or --json, not both")
     with refusals():
-        items = report_of(
-            _open_vending(o), since.date() if since else None, until.date() if until else None
+        result = reports.sales(
+            _open_vending(o), by, since.date() if since else None, until.date() if until else None
         )
     if o["as_json"]:
-        emit_json([i.to_dict() for i in items])
+        emit_json(result.to_dict())
         return
-    rows = [
-        (
-            i.key,
-            i.vends,
-            i.reversals,
-            i.to_dict()["money"],
-            i.to_dict()["energy_kwh"],
-            i.to_dict()["free_kwh"],
-        )
-        for i in items
-    ]
-    _table(f"Sales by {by}", (by, "vends", "reversals", "money", "kWh", "free kWh"), rows)
+    if as_csv:
+        reports.write_sales_csv(result, click.get_text_stream("stdout"))
+        return
+    currencies = result.currencies
+    title = f"Sales by {by}" + (f" ({currencies[0]})" if len(currencies) == 1 else "")
+    columns = [by, "vends", "rev.", "money", "VAT", "levies", "kWh", "free kWh"]
+    if len(currencies) > 1:
+        columns.insert(3, "cur.")
+
+    def cells(sale: Any, bold: bool = False) -> list[str]:
+        d = sale.to_dict()
+        row = [d["key"], d["vends"], d["reversals"], d["money"], d["vat"], d["levies"]]
+        row += [d["energy_kwh"], d["free_kwh"]]
+        if len(currencies) > 1:
+            row.insert(3, d["currency"] or "-")
+        return [f"[bold]{cell}[/]" if bold else str(cell) for cell in row]
+
+    rows = [cells(sale) for sale in result.rows]
+    footer = [cells(total, bold=True) for total in result.totals]
+    _table(title, columns, rows, footer=footer, numeric_from=1)
 
 
 @report.command("migration")

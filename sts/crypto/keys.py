@@ -20,7 +20,7 @@ def parse_hex(text: str, what: str, sizes: tuple[int, ...]) -> bytes:
     """Bytes from hex text of one of the allowed sizes (in bytes)."""
     cleaned = text.strip().replace(" ", "")
     digits = "0123456789abcdefABCDEF"
-    if cleaned and all(c in digits for c in cleaned) and len(cleaned) not in [2 * n for n in sizes]:
+    if all(c in digits for c in cleaned) and len(cleaned) % 2:  # hex, but half a byte short
         raise FormatError(f"{what} has {len(cleaned)} hex digits; expected {_sizes_text(sizes)}")
     try:
         raw = bytes.fromhex(cleaned)
