@@ -2502,7 +2502,7 @@ def report_sales(
         emit_json(result.to_dict())
         return
     if as_csv:
-        reports.write_sales_csv(result, click.get_text_stream("stdout"))
+        reports.write_sales_csv(result, sys.stdout)
         return
     currencies = result.currencies
     title = f"Sales by {by}" + (f" ({currencies[0]})" if len(currencies) == 1 else "")
