@@ -50,6 +50,7 @@ class Command:
     args: list[str]
     stdin: str | None = None
     exit_code: int = 0
+    stdin_file: str | None = None  # `cat FILE | sts ...`: read when the command runs
     shows: list[str] = field(default_factory=list)
 
 
@@ -77,8 +78,12 @@ def _command(line: str) -> Command | tuple[str, str] | None:
     piped = re.fullmatch(r"printf '([^']*)' \| (sts .*)", code)
     if piped:
         stdin, code = piped.group(1).replace("\\n", "\n"), piped.group(2)
+    cat = re.fullmatch(r"cat (\S+) \| (sts .*)", code)
+    stdin_file = None
+    if cat:
+        stdin_file, code = cat.group(1), cat.group(2)
     assert code.startswith("sts "), f"guide line is not an sts command: {line!r}"
-    command = Command(line, shlex.split(code)[1:], stdin)
+    command = Command(line, shlex.split(code)[1:], stdin, stdin_file=stdin_file)
     exit_code = re.search(r"\bexit (\d+)", comment)
     if exit_code:
         command.exit_code = int(exit_code.group(1))
@@ -135,7 +140,10 @@ def test_the_guide_runs(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
                     assert sold, f"{step.line}: no vend printed a token to key in"
                     stands_for[typed] = sold.pop(0)
                 args = [*args[:3], *stands_for[typed].split(), *args[3 + len(typed.split()) :]]
-        result = runner.invoke(main, args, input=step.stdin, env=env)
+        stdin = step.stdin
+        if step.stdin_file is not None:
+            stdin = Path(step.stdin_file).read_text(encoding="utf-8")
+        result = runner.invoke(main, args, input=stdin, env=env)
         output = result.output
         assert result.exit_code == step.exit_code, f"{name}: {step.line}\n{output}"
         for text in step.shows:
