@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from cli import main
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 CHAPTERS = sorted(p.name for p in DOCS.glob("*.md"))
-FENCE = re.compile(r"^```(\S*)([^\n]*)\n(.*?)^```", re.M | re.S)
+FENCE = re.compile(r"^[ \t]*```(\S*)([^\n]*)\n(.*?)^[ \t]*```", re.M | re.S)
 GROUPED = re.compile(r"\b\d{4}(?: \d{4}){4}\b")
 SET_UP = ("pip install",)
 #: What every chapter starts from: no user settings leak in from the test's environment.
@@ -97,6 +98,7 @@ def _chapter(name: str) -> tuple[dict[str, str], list[Command | tuple[str, str]]
     steps: list[Command | tuple[str, str]] = []
     for info, attributes, body in FENCE.findall(text):
         written = re.search(r"\bfile=(\S+)", attributes)
+        body = textwrap.dedent(body)
         if written:
             files[written.group(1)] = body
         elif info == "sh":
@@ -113,6 +115,15 @@ def test_every_chapter_is_linked_from_the_guide_index_and_the_readme() -> None:
         if name != "README.md":
             assert f"({name})" in index, f"docs/README.md does not link {name}"
     assert "docs/README.md" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_no_command_line_escapes_the_runner(name: str) -> None:
+    # Every line of the chapter that starts a command (however indented) is one that runs.
+    text = (DOCS / name).read_text(encoding="utf-8")
+    starts = re.findall(r"^[ \t]*(?:printf '[^']*' \| |cat \S+ \| )?sts \S", text, re.M)
+    _, steps = _chapter(name)
+    assert len(starts) == sum(isinstance(step, Command) for step in steps)
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
