@@ -20,6 +20,8 @@ in docs/README.md too:
 
 from __future__ import annotations
 
+import html
+import importlib.util
 import re
 import shlex
 import textwrap
@@ -167,3 +169,16 @@ def test_the_guide_runs(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         if args[:1] in (["vend"], ["keychange"]) and result.exit_code == 0:
             sold = GROUPED.findall(result.stdout)
         printed += output
+
+
+def test_the_keypad_picture_is_the_applications_own() -> None:
+    spec = importlib.util.spec_from_file_location("guide_pictures", DOCS / "pictures.py")
+    assert spec is not None and spec.loader is not None
+    pictures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pictures)
+    made = pictures.keypad_svg()
+    stored = (DOCS / "keypad.svg").read_text(encoding="utf-8")
+    for svg in (made, stored):
+        shown = html.unescape(svg).replace("\xa0", " ")
+        assert "Accept  +25.5 kWh" in shown and "Enter" in shown and "Clear" in shown
+    assert "(keypad.svg)" in (DOCS / "simulated-meter.md").read_text(encoding="utf-8")
