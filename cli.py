@@ -1943,12 +1943,12 @@ def meters_customer(name: str, debt: Decimal | None, **o: Any) -> None:
 
     with refusals():
         info = registry.set_customer(_open_vending(o), name, debt)
+    from vending.render import money_text
+
     if o["as_json"]:
-        emit_json(info.to_dict())
+        emit_json(info.to_dict() | {"debt": money_text(info.debt)})
     else:
         meters_text = ", ".join(info.meters) or "no meters"
-        from vending.render import money_text
-
         console.print(f"{info.name}: debt {money_text(info.debt)}, {meters_text}", highlight=False)
 
 

@@ -104,6 +104,7 @@ def test_money_has_the_currencys_minor_digits(sts_cli: Sts, tmp_path: Path) -> N
     assert "above 50 kWh" in shown
     debt = sts_cli.ok("meters", "customer", "Bob", "--debt", "12.5").stdout
     assert "debt 12.50" in debt
+    assert sts_cli.json("meters", "customer", "Bob")["debt"] == "12.50"
     path = tmp_path / "m.json"
     meter = CliRunner().invoke(
         main, ["meter", "new", str(path), "--dk", "E653341F9D5BF36F", "--drn", DRN]
