@@ -1501,6 +1501,7 @@ def _finish_once_started(what: str) -> Iterator[None]:
     Outside the main thread (a test runner) signals cannot be handled and
     nothing changes.
     """
+    import os
     import signal
 
     pressed: list[int] = []
@@ -1509,11 +1510,12 @@ def _finish_once_started(what: str) -> Iterator[None]:
         if pressed:
             raise KeyboardInterrupt
         pressed.append(signum)
-        err_console.print(
+        # A plain write, not rich: the handler may run in the middle of rich's own work
+        # (even one of its lazy imports), which must not be entered again.
+        os.write(
+            2,
             f"Ctrl-C: finishing the {what} so that it is either recorded and printed or not "
-            "made at all; press Ctrl-C again to abort",
-            highlight=False,
-            soft_wrap=True,
+            "made at all; press Ctrl-C again to abort\n".encode(),
         )
 
     try:
