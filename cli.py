@@ -94,25 +94,35 @@ def main() -> None:
     "--db",
     "db_url",
     metavar="URL",
-    help="Use this database (and the default master key) instead of a fresh SQLite file "
-    "in a temporary folder.",
+    help="Use this database instead of a fresh SQLite file in a temporary folder. It must be "
+    "empty, or used only by the demo before: the demo refuses anything else.",
 )
 @click.option(
     "--money", type=Decimal, default=Decimal("250.00"), show_default=True, help="Payment."
 )
 @click.option("--walkthrough", is_flag=True, help="Show the token engine walkthrough instead.")
-def demo(db_url: str | None, money: Decimal, walkthrough: bool) -> None:
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the receipt and the meter's answers as JSON."
+)
+def demo(db_url: str | None, money: Decimal, walkthrough: bool, as_json: bool) -> None:
     """Sell electricity to a demo meter and key the token in on a simulated meter.
 
-    On a fresh SQLite ledger: registers a demo vending key, a stepped tariff and
-    a meter, vends MONEY, prints the receipt, then enters the token on a
-    simulated STS meter made with the same key and shows its display.
+    On a fresh SQLite ledger: registers a demo vending key (the public STS test
+    key, sealed under a demo master key, never yours), a stepped tariff and
+    meter 00999999998, vends MONEY, prints the receipt, then makes the simulated
+    meter from the key store (as `sts meters simulate` does), enters the token
+    and shows its display. Exits 1 if the meter does not accept it.
     """
+    import random
     import tempfile
+    from datetime import UTC
 
     if walkthrough:
         from sts.demo import walkthrough as token_walkthrough
 
+        if as_json:
+            emit_json([{"title": t, "lines": list(lines)} for t, lines in token_walkthrough()])
+            return
         for title, lines in token_walkthrough():
             console.rule(f"[bold]{title}")
             for line in lines:
@@ -120,45 +130,90 @@ def demo(db_url: str | None, money: Decimal, walkthrough: bool) -> None:
         return
 
     from vending import demo as vending_demo
-    from vending.db import sqlite_url
+    from vending.backend import Backend
+    from vending.db import open_database, sqlite_url
+    from vending.simulate import simulated_meter
 
     with tempfile.TemporaryDirectory(prefix="sts-demo-") as folder:
-        options = {
-            "db_url": db_url or sqlite_url(Path(folder) / "vending.sqlite"),
-            "master_key_file": None if db_url else Path(folder) / "master.key",
-        }
-        backend = _open_vending(options, create_master=True)
+        with refusals():
+            database = open_database(db_url or sqlite_url(Path(folder) / "vending.sqlite"))
+        backend = Backend.open(
+            database,
+            vending_demo.DEMO_MASTER_KEY,
+            lambda: datetime.now(UTC),
+            random.SystemRandom(),
+        )
         try:
             with refusals():
+                vending_demo.check_database(backend)
                 made = vending_demo.set_up(backend)
                 receipt = vending_demo.sell(backend, money)
+                keyed = simulated_meter(backend, made.drn)
                 simulated = Meter.manufacture(
-                    drn=made.drn,
-                    manufactured=receipt.time - timedelta(days=1),
-                    vending_key=made.vending_key,
-                    sgc=made.sgc,
-                    krn=made.krn,
-                    kt=made.kt,
-                    ti=made.ti,
-                    base_date=made.base_date,
+                    drn=keyed.drn,
+                    manufactured=keyed.manufactured,
+                    key=keyed.key,
+                    sgc=keyed.sgc,
+                    krn=keyed.krn,
+                    kt=keyed.kt,
+                    ti=keyed.ti,
+                    ken=keyed.ken,
+                    ea=keyed.ea,
+                    base_date=keyed.base_date,
                 )
-                keyed_at = receipt.time + timedelta(minutes=1)
+                keyed_at = max(receipt.time, simulated.clock) + timedelta(minutes=1)
                 outcomes = [simulated.enter_token(t.digits, keyed_at) for t in receipt.tokens]
                 wallet = simulated.short_code("1", keyed_at)
         finally:
             backend.close()
-        console.rule("[bold]1. The vending point sells credit")
-        console.print(
-            f"Demo key (the public STS test key), tariff and meter {made.drn} registered in "
-            f"{'the database ' + db_url if db_url else 'a fresh SQLite ledger'}; "
-            f"{money} paid.",
-            highlight=False,
+    from vending.render import money_text
+
+    where = f"the database {database.location}" if db_url else "a fresh SQLite ledger"
+    currency = receipt.breakdown.currency if receipt.breakdown is not None else None
+    refused = [(n, o) for n, o in enumerate(outcomes, start=1) if not o.accepted]
+    if as_json:
+        emit_json(
+            {
+                "database": database.location if db_url else None,
+                "meter": made.drn,
+                "receipt": receipt.to_dict() | {"copy": False},
+                "meter_answers": [outcome.to_dict() for outcome in outcomes],
+                "energy_wallet": wallet,
+                "accepted": not refused,
+            }
         )
-        _render_receipt(receipt)
-        console.rule("[bold]2. The customer keys the token in on the meter")
-        for outcome in outcomes:
-            _render_outcome(outcome)
-        console.print("Short code 1 (energy wallet): " + "; ".join(wallet), highlight=False)
+    else:
+        _render_demo(
+            made.drn, where, money_text(money, currency), currency, receipt, outcomes, wallet
+        )
+    if refused:
+        number, outcome = refused[0]
+        raise click.ClickException(
+            f"the simulated meter did not accept token {number} of {len(outcomes)}: "
+            f"{outcome.text} ({int(outcome.result)}); the demo failed"
+        )
+
+
+def _render_demo(
+    drn: str,
+    where: str,
+    paid: str,
+    currency: str | None,
+    receipt: Any,
+    outcomes: Sequence[TokenOutcome],
+    wallet: Sequence[str],
+) -> None:
+    console.rule("[bold]1. The vending point sells credit")
+    console.print(
+        f"Demo key (the public STS test key), tariff and meter {drn} registered in "
+        f"{where}; {paid} {currency or ''} paid.",
+        highlight=False,
+    )
+    _render_receipt(receipt)
+    console.rule("[bold]2. The customer keys the token in on the meter")
+    for outcome in outcomes:
+        _render_outcome(outcome)
+    console.print("Short code 1 (energy wallet): " + "; ".join(wallet), highlight=False)
 
 
 # --- sections added by each command group follow ----------------------------------------
@@ -249,8 +304,36 @@ def _meter_at(meter: Meter, at: datetime | timedelta | None) -> datetime | None:
     return meter.clock + at if isinstance(at, timedelta) else at
 
 
+def _default_manufacture(now: datetime) -> datetime:
+    """`meter new`'s default manufacture time: 00:00 UTC on the day before ``now``.
+
+    A meter made "now" would hold now's TID and refuse a token made this minute
+    (Used) or a minute ago (Old); one made at a round instant a day earlier
+    accepts every token a user has just made, and shows plainly on `meter show`.
+    """
+    from datetime import UTC
+
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=1)
+
+
+def _now_or_clock(meter: Meter, at: datetime | timedelta | None) -> datetime:
+    """--at resolved against the meter's clock; without it, now (or the clock, if later)."""
+    resolved = _meter_at(meter, at)
+    if resolved is not None:
+        return resolved
+    return max(datetime.now().astimezone(), meter.clock)
+
+
+def _money(amount: Decimal) -> str:
+    """A meter's money figure: two decimals, more only where the meter holds them."""
+    from vending.render import money_text
+
+    return money_text(amount)
+
+
 def _wallets(credit: CreditStatus) -> str:
-    return f"energy wallet {credit.energy_kwh} kWh, money wallet {credit.money}"
+    return f"energy wallet {credit.energy_kwh} kWh, money wallet {_money(credit.money)}"
 
 
 def _credit_rows(credit: CreditStatus) -> list[tuple[str, str]]:
@@ -263,18 +346,18 @@ def _credit_rows(credit: CreditStatus) -> list[tuple[str, str]]:
     )
     rows = [
         ("energy wallet", f"{credit.energy_kwh} kWh"),
-        ("money wallet", str(credit.money)),
+        ("money wallet", _money(credit.money)),
         ("relay", f"{relay} ({credit.relay_reason.value})"),
         ("load", f"{credit.demand_w} W demanded, {credit.power_w} W supplied"),
         ("power limit", f"{credit.power_limit_w} W" if credit.power_limit_w else "none"),
         ("emergency credit", emergency),
-        ("owed", f"{credit.debt_kwh} kWh debt, {credit.debt_money} charges"),
+        ("owed", f"{credit.debt_kwh} kWh debt, {_money(credit.debt_money)} charges"),
         ("low-credit alarm", f"level {credit.alarm_level}" if credit.alarm_level else "none"),
         ("tamper", credit.tamper_reason or "set" if credit.tamper else "none"),
         ("energy used", f"{credit.total_kwh} kWh, this month {credit.month_kwh} kWh"),
     ]
     if credit.price_per_kwh is not None:
-        rows.append(("price now", f"{credit.price_per_kwh} per kWh"))
+        rows.append(("price now", f"{_money(credit.price_per_kwh)} per kWh"))
     return rows
 
 
@@ -373,7 +456,9 @@ _meter_json = click.option("--json", "as_json", is_flag=True, help="Print JSON o
 @click.option(
     "--manufactured",
     type=_MeterTime(),
-    help="When the meter was made; its clock starts here (default: now).",
+    help="When the meter was made: its clock starts here and its TID memory is filled with "
+    "this time's TID, so it refuses tokens issued at or before it (Old or Used). Default: "
+    "00:00 UTC yesterday, so every token issued since then, e.g. a minute ago, is accepted.",
 )
 @click.option("--tid-memory", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--mfr-code", type=int, help="Manufacturer code (default: from the DRN).")
@@ -397,7 +482,7 @@ def meter_new(file: Path, config_file: TextIO | None, **o: Any) -> None:
     if isinstance(manufactured, timedelta):
         raise click.BadParameter("give an absolute time", param_hint="--manufactured")
     if manufactured is None:
-        manufactured = datetime.now().astimezone().replace(second=0, microsecond=0)
+        manufactured = _default_manufacture(datetime.now().astimezone())
     if o["ea"] == "09":
         err_console.print("[yellow]warning:[/] EA09 (DES) was withdrawn in STS Edition 3")
     with refusals():
@@ -437,8 +522,9 @@ def meter_new(file: Path, config_file: TextIO | None, **o: Any) -> None:
 @click.option(
     "--at",
     type=_MeterTime(),
-    help="When the token is keyed in: 'YYYY-MM-DD HH:MM[+HH:MM]' or '+15m' (default: the "
-    "meter's clock). Never before the meter's clock.",
+    help="When the token is keyed in: 'YYYY-MM-DD HH:MM[+HH:MM]' or '+15m' after the meter's "
+    "clock (default: now, which moves the meter's clock to now; the clock stays if it is "
+    "already later). Never before the meter's clock.",
 )
 @_meter_json
 def meter_enter(
@@ -447,7 +533,7 @@ def meter_enter(
     """Key a 20-digit token into the meter in FILE (exit 1 if it is rejected)."""
     with refusals():
         current = meter_state.load(file)
-        outcome = current.enter_token(" ".join(digits), _meter_at(current, at))
+        outcome = current.enter_token(" ".join(digits), _now_or_clock(current, at))
         meter_state.save(current, file)
     status = current.status()
     if as_json:
@@ -901,7 +987,7 @@ def _token_record(token: Token, digits: str, base: BaseDate, reveal: bool) -> di
         for name, value in token.fields().items()
     }
     return {
-        "token": digits,
+        "digits": digits,
         "grouped": group_digits(digits),
         "class": int(token.token_class),
         "subclass": token.subclass,
@@ -1050,6 +1136,11 @@ def encode_credit(
         currency = CreditKind(kind + 4)
         _issue(o, lambda tid, _rnd: CurrencyCredit.for_amount(currency, steps, tid, money < 0))
         return
+    if quantity is not None and quantity.is_finite() and quantity < 0:
+        unit = {"water": "m3", "gas": "m3", "time": "minutes"}.get(service, "kWh")
+        raise click.BadParameter(
+            f"{quantity} is negative; expected 0 or more {unit}", param_hint="--kwh"
+        )
     tenths = units if units is not None else _scaled(quantity or Decimal(0), 10, "--kwh")
     _issue(o, lambda tid, rnd: TransferCredit.for_units(kind, tenths, tid=tid, rnd=rnd))
 
@@ -1324,20 +1415,46 @@ def _local(when: datetime) -> str:
     return when.astimezone().isoformat(sep=" ", timespec="seconds")
 
 
-def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def _table(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    footer: Sequence[Sequence[Any]] = (),
+    numeric_from: int | None = None,
+) -> None:
+    """A table that fits 80 columns: light rules, no side borders, long cells folded
+    (never cut short with an ellipsis); numbers right-aligned from column ``numeric_from``."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column)
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        show_header=any(columns),
+    )
+    for index, column in enumerate(columns):
+        numeric = numeric_from is not None and index >= numeric_from
+        # The first column names the row (a DRN, a label, a day): kept whole if it can be.
+        table.add_column(
+            column, overflow="fold", justify="right" if numeric else "left", no_wrap=index == 0
+        )
     for row in rows:
         table.add_row(*("" if cell is None else str(cell) for cell in row))
+    if footer:
+        table.add_section()
+        for row in footer:
+            table.add_row(*("" if cell is None else str(cell) for cell in row))
     console.print(table)
 
 
-def _render_receipt(receipt: Any) -> None:
+def _render_receipt(receipt: Any, copy: bool = False) -> None:
     from rich.panel import Panel
     from rich.table import Table
+
+    from vending.render import money_text
 
     body = Table.grid(padding=(0, 2))
     body.add_column(style="bold")
@@ -1354,27 +1471,79 @@ def _render_receipt(receipt: Any) -> None:
         lines.add_column()
         lines.add_column(justify="right")
         lines.add_column(justify="right")
+        currency = receipt.breakdown.currency
         for line in receipt.breakdown.lines:
             lines.add_row(
-                line.label, "" if line.kwh is None else f"{line.kwh} kWh", str(line.amount)
+                line.label,
+                "" if line.kwh is None else f"{line.kwh} kWh",
+                money_text(line.amount, currency),
             )
-        lines.add_row(
-            "[bold]Tendered", "", f"[bold]{receipt.breakdown.tendered} {receipt.breakdown.currency}"
-        )
+        tendered = money_text(receipt.breakdown.tendered, currency)
+        lines.add_row("[bold]Tendered", "", f"[bold]{tendered} {currency}")
         body.add_row("Charges", lines)
     if receipt.kwh is not None:
         body.add_row("Units", f"{receipt.kwh} kWh")
     tokens = "\n".join(f"[bold green]{t.grouped}[/]  {t.label}" for t in receipt.tokens)
     body.add_row("Token" if len(receipt.tokens) == 1 else "Tokens", tokens)
     title = f"{receipt.kind} receipt, transaction {receipt.transaction_id}"
+    if copy:
+        title = f"COPY (reprint) of {title}"
     console.print(Panel(body, title=title, title_align="left", expand=False), highlight=False)
 
 
-def _emit_receipt(receipt: Any, as_json: bool) -> None:
+@contextmanager
+def _finish_once_started(what: str) -> Iterator[None]:
+    """A first Ctrl-C while a sale is recorded and printed waits for it to finish.
+
+    A vend interrupted after its commit must not look like a failure (a till
+    script would count a sold token as unsold), so the first SIGINT is noted
+    and the command runs to its end and exits 0; a second press aborts as usual.
+    Outside the main thread (a test runner) signals cannot be handled and
+    nothing changes.
+    """
+    import os
+    import signal
+
+    pressed: list[int] = []
+
+    def note(signum: int, _frame: Any) -> None:
+        if pressed:
+            raise KeyboardInterrupt
+        pressed.append(signum)
+        # A plain write, not rich: the handler may run in the middle of rich's own work
+        # (even one of its lazy imports), which must not be entered again.
+        os.write(
+            2,
+            f"Ctrl-C: finishing the {what} so that it is either recorded and printed or not "
+            "made at all; press Ctrl-C again to abort\n".encode(),
+        )
+
+    try:
+        previous = signal.signal(signal.SIGINT, note)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _sale(o: dict[str, Any], sell: Callable[[Any], Any]) -> None:
+    """Open the ledger, make one sale (a vend, management or key change tokens), print it."""
+    backend = _open_vending(o)
+    with _finish_once_started("vend"):
+        with refusals():
+            receipt = sell(backend)
+        _emit_receipt(receipt, o["as_json"])
+
+
+def _emit_receipt(receipt: Any, as_json: bool, copy: bool = False) -> None:
+    """A receipt as JSON or a panel; a reprint is marked as a copy in both."""
     if as_json:
-        emit_json(receipt.to_dict())
+        emit_json(receipt.to_dict() | {"copy": copy})
     else:
-        _render_receipt(receipt)
+        _render_receipt(receipt, copy)
 
 
 # --- vending: db ------------------------------------------------------------------------
@@ -1471,8 +1640,12 @@ def keys_add(label: str, **o: Any) -> None:
         text = os.environ.get(o["key_env"], "")
         if not text:
             raise click.UsageError(f"environment variable {o['key_env']} is not set")
-    else:
+    elif sys.stdin.isatty():
         text = click.prompt("Vending key (hex)", hide_input=True, err=True)
+    else:  # piped in: read it as it comes (no terminal to hide it on, nothing to warn about)
+        text = sys.stdin.readline().strip()
+        if not text:
+            raise click.UsageError("no vending key on standard input; pipe in its hex digits")
     backend = _open_vending(o, create_master=True)
     with refusals():
         info = registry.add_vending_key(
@@ -1485,12 +1658,14 @@ def keys_add(label: str, **o: Any) -> None:
             o["base_date"],
             o["group_name"],
         )
+    fingerprint = VendingKey.from_hex(text).fingerprint
     if o["as_json"]:
-        emit_json(info.to_dict())
+        emit_json(info.to_dict() | {"fingerprint": fingerprint})
     else:
         console.print(
             f"Stored vending key {info.label!r}: {info.bits}-bit DKGA{info.dkga}, SGC "
-            f"{info.sgc:06d} KRN {info.krn} KT {info.kt}",
+            f"{info.sgc:06d} KRN {info.krn} KT {info.kt}, fingerprint {fingerprint} (the "
+            "first 4 hex digits of the key's SHA-256)",
             highlight=False,
         )
 
@@ -1501,11 +1676,14 @@ def keys_add(label: str, **o: Any) -> None:
 def keys_list(active: bool, **o: Any) -> None:
     """The stored vending keys (labels and parameters, never the keys)."""
     from vending import registry
+    from vending.fingerprints import key_fingerprints
 
     with refusals():
-        infos = registry.list_vending_keys(_open_vending(o), include_retired=not active)
+        backend = _open_vending(o)
+        infos = registry.list_vending_keys(backend, include_retired=not active)
+        prints = key_fingerprints(backend)
     if o["as_json"]:
-        emit_json([i.to_dict() for i in infos])
+        emit_json([i.to_dict() | {"fingerprint": prints.get(i.label)} for i in infos])
         return
     rows = [
         (
@@ -1515,12 +1693,18 @@ def keys_list(active: bool, **o: Any) -> None:
             i.kt,
             f"DKGA{i.dkga}",
             i.base_date or "any",
-            i.bits,
+            prints.get(i.label) or "?",
             "retired" if i.retired_at else "active",
         )
         for i in infos
     ]
-    _table("Vending keys", ("label", "SGC", "KRN", "KT", "DKGA", "base date", "bits", ""), rows)
+    columns = ("label", "SGC", "KRN", "KT", "DKGA", "base", "print", "status")
+    _table("Vending keys", columns, rows)
+    if any(prints.get(i.label) is None for i in infos):
+        console.print(
+            "? : the key cannot be opened with the master key given (none, or another one)",
+            highlight=False,
+        )
 
 
 @keys.command("retire")
@@ -1577,11 +1761,18 @@ def _render_tariff(info: Any) -> None:
     t = info.tariff
     rows = []
     start = Decimal(0)
+    from vending.render import money_text
+
     for block in t.blocks:
-        end = "" if block.up_to_kwh is None else str(block.up_to_kwh)
-        rows.append((f"{start}-{end} kWh", f"{block.price_per_kwh} {t.currency}/kWh"))
+        steps = (
+            f"above {start} kWh" if block.up_to_kwh is None else f"{start}-{block.up_to_kwh} kWh"
+        )
+        rows.append((steps, f"{money_text(block.price_per_kwh, t.currency)} {t.currency}/kWh"))
         start = block.up_to_kwh or start
-    rows.extend((f"{c.name} (monthly)", f"{c.amount} {t.currency}") for c in t.fixed_charges)
+    rows.extend(
+        (f"{c.name} (monthly)", f"{money_text(c.amount, t.currency)} {t.currency}")
+        for c in t.fixed_charges
+    )
     rows.append(("VAT", f"{t.vat_percent}%"))
     rows.extend((levy.name, f"{levy.percent}%") for levy in t.levies)
     rows.append(("Debt recovery", f"{t.debt_recovery_percent}% of each payment"))
@@ -1754,11 +1945,78 @@ def meters_customer(name: str, debt: Decimal | None, **o: Any) -> None:
 
     with refusals():
         info = registry.set_customer(_open_vending(o), name, debt)
+    from vending.render import money_text
+
     if o["as_json"]:
-        emit_json(info.to_dict())
+        emit_json(info.to_dict() | {"debt": money_text(info.debt)})
     else:
         meters_text = ", ".join(info.meters) or "no meters"
-        console.print(f"{info.name}: debt {info.debt}, {meters_text}", highlight=False)
+        console.print(f"{info.name}: debt {money_text(info.debt)}, {meters_text}", highlight=False)
+
+
+@meters.command("simulate")
+@click.argument("drn")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--config",
+    "config_file",
+    type=click.File("r"),
+    help="Credit engine set-up (tariff, emergency credit, ...) as JSON, as for `sts meter new`.",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing state file.")
+@_vending_options
+def meters_simulate(
+    drn: str, file: Path, config_file: TextIO | None, force: bool, **o: Any
+) -> None:
+    """Make a simulated meter in FILE with registered meter DRN's key (never printed).
+
+    The simulated meter holds the meter's current key revision (SGC, KRN, KT,
+    TI, KEN, base date, algorithm) and was made just before the first token sold
+    under it, so it accepts every token the ledger sells this meter; key it in
+    with `sts meter enter FILE DIGITS`.
+    """
+    from vending.simulate import simulated_meter
+
+    if file.exists() and not force:
+        raise click.ClickException(f"meter state file {file} exists already; use --force")
+    backend = _open_vending(o)
+    try:
+        with refusals():
+            made = simulated_meter(backend, drn)
+            config = (
+                None
+                if config_file is None
+                else meter_state.credit_config_from_json(config_file.read(), config_file.name)
+            )
+            simulated = Meter.manufacture(
+                drn=made.drn,
+                manufactured=made.manufactured,
+                key=made.key,
+                sgc=made.sgc,
+                krn=made.krn,
+                kt=made.kt,
+                ti=made.ti,
+                ken=made.ken,
+                ea=made.ea,
+                base_date=made.base_date,
+                config=config,
+            )
+            meter_state.save(simulated, file, overwrite=force)
+    finally:
+        backend.close()
+    status = simulated.status()
+    if o["as_json"]:
+        emit_json({"file": str(file), "key_revision": made.key_revision, "meter": status.to_dict()})
+        return
+    keys_ = status.keys
+    console.print(
+        f"[green]made[/] simulated meter {made.drn} in {file}: key fingerprint "
+        f"{keys_.key_fingerprint}, SGC {made.sgc:06d} KRN {made.krn} KT {made.kt} TI "
+        f"{made.ti:02d} EA{made.ea} DKGA{made.dkga}, base date {made.base_date} (key revision "
+        f"{made.key_revision}); made {_shown_time(made.manufactured)}, before the "
+        f"{made.tokens_sold} token(s) sold under this key so far",
+        highlight=False,
+    )
 
 
 # --- vending: vend ----------------------------------------------------------------------
@@ -1792,9 +2050,7 @@ def vend_credit(
 
     if (money is None) == (units is None):
         raise click.UsageError("give exactly one of --money AMOUNT or --units KWH")
-    with refusals():
-        receipt = service.vend_credit(_open_vending(o), drn, money, units, reference)
-    _emit_receipt(receipt, o["as_json"])
+    _sale(o, lambda backend: service.vend_credit(backend, drn, money, units, reference))
 
 
 @vend.command("clear-credit")
@@ -1812,9 +2068,7 @@ def vend_clear_credit(drn: str, register: str, reference: str | None, **o: Any) 
     """A ClearCredit token."""
     from vending import vend as service
 
-    with refusals():
-        receipt = service.clear_credit(_open_vending(o), drn, _REGISTERS[register], reference)
-    _emit_receipt(receipt, o["as_json"])
+    _sale(o, lambda backend: service.clear_credit(backend, drn, _REGISTERS[register], reference))
 
 
 @vend.command("clear-tamper")
@@ -1825,9 +2079,7 @@ def vend_clear_tamper(drn: str, reference: str | None, **o: Any) -> None:
     """A ClearTamperCondition token."""
     from vending import vend as service
 
-    with refusals():
-        receipt = service.clear_tamper(_open_vending(o), drn, reference)
-    _emit_receipt(receipt, o["as_json"])
+    _sale(o, lambda backend: service.clear_tamper(backend, drn, reference))
 
 
 @vend.command("power-limit")
@@ -1839,9 +2091,7 @@ def vend_power_limit(drn: str, watts: int, reference: str | None, **o: Any) -> N
     """A SetMaximumPowerLimit token."""
     from vending import vend as service
 
-    with refusals():
-        receipt = service.set_power_limit(_open_vending(o), drn, watts, reference)
-    _emit_receipt(receipt, o["as_json"])
+    _sale(o, lambda backend: service.set_power_limit(backend, drn, watts, reference))
 
 
 @vend.command("phase-unbalance")
@@ -1853,9 +2103,7 @@ def vend_phase_unbalance(drn: str, watts: int, reference: str | None, **o: Any) 
     """A SetMaximumPhasePowerUnbalanceLimit token."""
     from vending import vend as service
 
-    with refusals():
-        receipt = service.set_phase_unbalance(_open_vending(o), drn, watts, reference)
-    _emit_receipt(receipt, o["as_json"])
+    _sale(o, lambda backend: service.set_phase_unbalance(backend, drn, watts, reference))
 
 
 @vend.command("test")
@@ -1878,9 +2126,7 @@ def vend_test(drn: str, shows: tuple[str, ...], reference: str | None, **o: Any)
         control = 0
         for name in shows:
             control |= int(_TEST_NAMES[name])
-    with refusals():
-        receipt = service.meter_test(_open_vending(o), drn, control, reference)
-    _emit_receipt(receipt, o["as_json"])
+    _sale(o, lambda backend: service.meter_test(backend, drn, control, reference))
 
 
 @vend.command("reprint")
@@ -1895,7 +2141,7 @@ def vend_reprint(reference: str | None, drn: str | None, **o: Any) -> None:
         raise click.UsageError("give exactly one of --ref REF or --meter DRN")
     with refusals():
         receipt = service.reprint(_open_vending(o), reference, drn)
-    _emit_receipt(receipt, o["as_json"])
+    _emit_receipt(receipt, o["as_json"], copy=True)
 
 
 @vend.command("reverse")
@@ -1905,14 +2151,24 @@ def vend_reverse(reference: str, **o: Any) -> None:
     """Record a compensating entry for a credit vend (refused after a later token)."""
     from vending import vend as service
 
-    with refusals():
-        reversal = service.reverse(_open_vending(o), reference)
+    backend = _open_vending(o)
+    with _finish_once_started("reversal"), refusals():
+        reversal = service.reverse(backend, reference)
+    from vending.render import kwh_text, money_text
+
+    money, kwh = money_text(reversal.money), kwh_text(reversal.energy_kwh)
     if o["as_json"]:
-        emit_json(reversal.to_dict())
+        emit_json(reversal.to_dict() | {"money": money, "energy_kwh": kwh})
+    elif reversal.already:
+        console.print(
+            f"{reversal.reverses!r} was already reversed at {_local(reversal.time)} (entry "
+            f"{reversal.reference!r}: {money} money, {kwh} kWh); nothing new was recorded",
+            highlight=False,
+        )
     else:
         console.print(
-            f"Reversed {reversal.reverses!r} on meter {reversal.meter}: {reversal.money} money, "
-            f"{reversal.energy_kwh} kWh (entry {reversal.reference!r})",
+            f"Reversed {reversal.reverses!r} on meter {reversal.meter}: {money} money, "
+            f"{kwh} kWh (entry {reversal.reference!r})",
             highlight=False,
         )
 
@@ -1972,9 +2228,7 @@ def keychange_issue(drn: str, reference: str | None, **o: Any) -> None:
     """Hand out a meter's pending KCT set now, without credit."""
     from vending import vend as service
 
-    with refusals():
-        receipt = service.issue_key_change(_open_vending(o), drn, reference)
-    _emit_receipt(receipt, o["as_json"])
+    _sale(o, lambda backend: service.issue_key_change(backend, drn, reference))
 
 
 @keychange.command("cancel")
@@ -2078,17 +2332,57 @@ def _show_progress(items: Sequence[Any], as_json: bool) -> None:
     _table("Migration progress", columns, rows)
 
 
+_chunk_option = click.option(
+    "--chunk",
+    type=click.IntRange(1, 100_000),
+    default=500,
+    show_default=True,
+    help="Meters ordered per database transaction; an interrupted run resumes after the "
+    "last whole chunk.",
+)
+
+
 @migrate.command("start")
 @click.argument("name")
-@click.option("--sgc", type=click.IntRange(0, 999_999), required=True)
-@click.option("--from-krn", type=click.IntRange(1, 9), required=True)
-@click.option("--to-krn", type=click.IntRange(1, 9), required=True)
-@click.option("--base-date", type=click.Choice(["1993", "2014", "2035"]), required=True)
-@click.option("--ken", type=click.IntRange(0, 255), default=255, show_default=True)
-@click.option("--chunk", type=click.IntRange(1), default=500, show_default=True)
+@click.option(
+    "--sgc",
+    type=click.IntRange(0, 999_999),
+    required=True,
+    help="Supply group code of the meters to move.",
+)
+@click.option(
+    "--from-krn",
+    type=click.IntRange(1, 9),
+    required=True,
+    help="Their key revision number now: every meter on this SGC and KRN is taken.",
+)
+@click.option(
+    "--to-krn",
+    type=click.IntRange(1, 9),
+    required=True,
+    help="The key revision they move to; a vending key for it must be stored.",
+)
+@click.option(
+    "--base-date",
+    type=click.Choice(["1993", "2014", "2035"]),
+    required=True,
+    help="The base date they move to (a change sets RO=1: TID memory cleared).",
+)
+@click.option(
+    "--ken",
+    type=click.IntRange(0, 255),
+    default=255,
+    show_default=True,
+    help="Key expiry number of the new key (255: never expires).",
+)
+@_chunk_option
 @_vending_options
 def migrate_start(name: str, chunk: int, **o: Any) -> None:
-    """Create (or resume) migration NAME and order a key change for each of its meters."""
+    """Create (or resume) migration NAME and order a key change for each of its meters.
+
+    Refused when no registered meter has the SGC and KRN, or when there is no
+    vending key for the new KRN: nothing is created then.
+    """
     from vending import migration
 
     backend = _open_vending(o)
@@ -2102,7 +2396,7 @@ def migrate_start(name: str, chunk: int, **o: Any) -> None:
 
 @migrate.command("resume")
 @click.argument("name")
-@click.option("--chunk", type=click.IntRange(1), default=500, show_default=True)
+@_chunk_option
 @_vending_options
 def migrate_resume(name: str, chunk: int, **o: Any) -> None:
     """Carry on ordering after an interruption (meters already ordered are skipped)."""
@@ -2182,34 +2476,53 @@ def report() -> None:
 
 
 @report.command("sales")
-@click.option("--by", type=click.Choice(["day", "meter"]), default="day", show_default=True)
+@click.option(
+    "--by", type=click.Choice(["day", "month", "meter"]), default="day", show_default=True,
+    help="Group by UTC day, calendar month or meter.",
+)  # fmt: skip
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First UTC day (YYYY-MM-DD).")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last UTC day (YYYY-MM-DD).")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV on stdout (rows, then totals).")
 @_vending_options
-def report_sales(by: str, since: datetime | None, until: datetime | None, **o: Any) -> None:
-    """Credit sold, by day or by meter (reversals subtracted)."""
+def report_sales(
+    by: str, since: datetime | None, until: datetime | None, as_csv: bool, **o: Any
+) -> None:
+    """Credit sold, with VAT, levies and kWh, by day, month or meter, and the totals.
+
+    Reversals are subtracted in the group of their own day (or meter). Money is
+    what was charged (tendered less change); VAT and levies are the taxes in it.
+    """
     from vending import reports
 
-    report_of = reports.sales_by_day if by == "day" else reports.sales_by_meter
+    if as_csv and o["as_json"]:
+        raise click.UsageError("give --csv or --json, not both")
     with refusals():
-        items = report_of(
-            _open_vending(o), since.date() if since else None, until.date() if until else None
+        result = reports.sales(
+            _open_vending(o), by, since.date() if since else None, until.date() if until else None
         )
     if o["as_json"]:
-        emit_json([i.to_dict() for i in items])
+        emit_json(result.to_dict())
         return
-    rows = [
-        (
-            i.key,
-            i.vends,
-            i.reversals,
-            i.to_dict()["money"],
-            i.to_dict()["energy_kwh"],
-            i.to_dict()["free_kwh"],
-        )
-        for i in items
-    ]
-    _table(f"Sales by {by}", (by, "vends", "reversals", "money", "kWh", "free kWh"), rows)
+    if as_csv:
+        reports.write_sales_csv(result, sys.stdout)
+        return
+    currencies = result.currencies
+    title = f"Sales by {by}" + (f" ({currencies[0]})" if len(currencies) == 1 else "")
+    columns = [by, "vends", "rev.", "money", "VAT", "levies", "kWh", "free kWh"]
+    if len(currencies) > 1:
+        columns.insert(3, "cur.")
+
+    def cells(sale: Any, bold: bool = False) -> list[str]:
+        d = sale.to_dict()
+        row = [d["key"], d["vends"], d["reversals"], d["money"], d["vat"], d["levies"]]
+        row += [d["energy_kwh"], d["free_kwh"]]
+        if len(currencies) > 1:
+            row.insert(3, d["currency"] or "-")
+        return [f"[bold]{cell}[/]" if bold else str(cell) for cell in row]
+
+    rows = [cells(sale) for sale in result.rows]
+    footer = [cells(total, bold=True) for total in result.totals]
+    _table(title, columns, rows, footer=footer, numeric_from=1)
 
 
 @report.command("migration")

@@ -109,7 +109,7 @@ def test_key_derive_refuses_a_wrong_pan_check_digit() -> None:
 
 def test_power_limit_ctsa03_sta() -> None:
     token = only_token("power-limit", "--watts", "1000", "--tid", "5910301", "--rnd", "5", *DKGA02)
-    assert token["token"] == "50901894209860263092"
+    assert token["digits"] == "50901894209860263092"
     assert token["grouped"] == "5090 1894 2098 6026 3092"
     assert (token["class"], token["subclass"]) == (2, 0)
     assert token["type"] == "SetMaximumPowerLimit"
@@ -120,7 +120,7 @@ def test_power_limit_ctsa03_sta() -> None:
 
 def test_power_limit_ctsa03_misty1() -> None:
     token = only_token("power-limit", "--watts", "1000", "--tid", "5910301", "--rnd", "5", *DKGA04)
-    assert token["token"] == "26521936751055502278"
+    assert token["digits"] == "26521936751055502278"
 
 
 def test_human_output_prints_the_token_in_groups_of_four() -> None:
@@ -137,7 +137,7 @@ def test_issue_time_with_offset_gives_the_utc_tid() -> None:
     data = run_json("token", "encode", "power-limit", "--watts", "1000", *at, *DKGA02)
     assert data["tid"] == 5910301
     assert data["issued_at"] == "2004-03-28T11:01+02:00"
-    assert data["tokens"][0]["token"] == "50901894209860263092"
+    assert data["tokens"][0]["digits"] == "50901894209860263092"
     assert data["tokens"][0]["meaning"]["issued"].startswith("2004-03-28 09:01 UTC")
 
 
@@ -177,13 +177,13 @@ def test_credit_by_units_water() -> None:
     # Nectar_1 step 1A: 10 units (1.0 m3) of water.
     args = ["--service", "water", "--units", "10", "--tid", "5944921", "--rnd", "5"]
     token = only_token("credit", *args, *DKGA02)
-    assert token["token"] == "26436017448909825227"
+    assert token["digits"] == "26436017448909825227"
     assert token["meaning"]["credit"] == "1 m3"
 
 
 def test_credit_by_quantity_equals_the_same_units() -> None:
     args = ["--service", "water", "--quantity", "1.0", "--tid", "5944921", "--rnd", "5"]
-    assert only_token("credit", *args, *DKGA02)["token"] == "26436017448909825227"
+    assert only_token("credit", *args, *DKGA02)["digits"] == "26436017448909825227"
 
 
 def test_credit_by_kwh() -> None:
@@ -215,34 +215,34 @@ def test_credit_needs_one_amount() -> None:
 def test_currency_credit(service: str, expected: str) -> None:
     args = ["--service", service, "--money", "100", "--tid", "6680788", "--dk", "4530EDB79B5F083D"]
     token = only_token("credit", *args)
-    assert token["token"] == expected
+    assert token["digits"] == expected
     assert token["fields"] == {"se": 0, "tid": 6680788, "amount": 57334}
     assert token["meaning"]["credit"] == "100.00624 currency units"
 
 
 def test_clear_tamper() -> None:
     args = ["--tid", "6680788", "--rnd", "5", "--dk", "4530EDB79B5F083D"]
-    assert only_token("clear-tamper", *args)["token"] == "12707367341805666529"
+    assert only_token("clear-tamper", *args)["digits"] == "12707367341805666529"
 
 
 def test_clear_credit_electricity_register() -> None:
     args = ["--register", "electricity", "--tid", "5366070", "--rnd", "3"]
     token = only_token("clear-credit", *args, "--dk", "0123456789ABCDEF")
-    assert token["token"] == "26950712002385255186"
+    assert token["digits"] == "26950712002385255186"
     assert token["meaning"]["clears register"] == "electricity"
 
 
 def test_clear_credit_all_registers_is_the_default() -> None:
     token = only_token("clear-credit", "--tid", "5910315", "--rnd", "5", *DKGA04)
-    assert token["token"] == "59725289138639529749"
+    assert token["digits"] == "59725289138639529749"
     assert token["fields"]["value"] == 0xFFFF
 
 
 def test_tariff_rate_and_phase_unbalance() -> None:
     issue = ["--tid", "13343489", "--rnd", "5", *NECTAR]
-    assert only_token("tariff-rate", "--value", "10", *issue)["token"] == "00080474005256738803"
+    assert only_token("tariff-rate", "--value", "10", *issue)["digits"] == "00080474005256738803"
     unbalance = only_token("phase-unbalance", "--watts", "10", *issue)
-    assert unbalance["token"] == "34418209051324721134"
+    assert unbalance["digits"] == "34418209051324721134"
     assert unbalance["meaning"]["phase unbalance limit"] == "10 W"
 
 
@@ -251,7 +251,7 @@ def test_water_factor_round_trip() -> None:
     issue = ["--tid", "5910301", "--rnd", "5", "--dk", "E653341F9D5BF36F"]
     token = only_token("water-factor", "--value", "10", *issue)
     assert token["block"].startswith("755A2F1D000A")
-    back = run_json("token", "decode", token["token"], "--dk", "E653341F9D5BF36F")
+    back = run_json("token", "decode", token["digits"], "--dk", "E653341F9D5BF36F")
     assert back["type"] == "SetWaterMeterFactor"
     assert back["fields"] == {"rnd": 5, "tid": 5910301, "value": 10}
 
@@ -268,7 +268,7 @@ def test_water_factor_round_trip() -> None:
     ],
 )
 def test_class1_test_tokens(args: list[str], expected: str) -> None:
-    assert only_token("test", *args)["token"] == expected
+    assert only_token("test", *args)["digits"] == expected
 
 
 def test_class1_test_token_meaning() -> None:
@@ -285,7 +285,7 @@ def test_class1_test_token_needs_a_choice() -> None:
 def test_key_change_set_ctsa05_hides_the_new_key() -> None:
     data = run_json("token", "encode", "key-change", *DKGA02, "--new-ti", "2")
     tokens = data["tokens"]
-    assert [t["token"] for t in tokens] == ["51638423060042734509", "15361891762113502242"]
+    assert [t["digits"] for t in tokens] == ["51638423060042734509", "15361891762113502242"]
     assert tokens[0]["fields"]["nk_ho"] == "hidden"
     assert tokens[0]["block"] == "hidden"
     assert tokens[1]["meaning"]["new tariff index"] == "02"
@@ -303,7 +303,7 @@ def test_key_change_with_the_new_key_given() -> None:
     args = ["--dk", "E653341F9D5BF36F", "--new-dk", "060B8643C59A27F1"]
     args += ["--new-krn", "1", "--new-kt", "2", "--new-ti", "2"]
     data = run_json("token", "encode", "key-change", *args)
-    assert [t["token"] for t in data["tokens"]] == [
+    assert [t["digits"] for t in data["tokens"]] == [
         "51638423060042734509",
         "15361891762113502242",
     ]
@@ -315,7 +315,7 @@ def test_key_change_128_bit_rollover_to_2014() -> None:
     data = run_json("token", "encode", "key-change", *args)
     tokens = data["tokens"]
     assert len(tokens) == 4
-    assert [t["token"] for t in tokens[:2]] == ["56493341861242437581", "51757380361191578258"]
+    assert [t["digits"] for t in tokens[:2]] == ["56493341861242437581", "51757380361191578258"]
     assert tokens[0]["fields"]["ro"] == 1
     assert tokens[0]["meaning"]["rollover"].startswith("yes")
 
@@ -351,7 +351,7 @@ def test_time_before_the_base_date_is_refused() -> None:
 def test_decode_grouped_digits_as_separate_arguments() -> None:
     args = ["5090", "1894", "2098", "6026", "3092", "--dk", "E653341F9D5BF36F", "--bd", "1993"]
     data = run_json("token", "decode", *args)
-    assert data["token"] == "50901894209860263092"
+    assert data["digits"] == "50901894209860263092"
     assert data["type"] == "SetMaximumPowerLimit"
     assert data["fields"] == {"rnd": 5, "tid": 5910301, "value": 1000}
     assert data["block"] == "055A2F1D03E8F8F4"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 
 import pytest
@@ -111,12 +112,21 @@ def test_a_name_reused_with_another_plan_is_refused(backend: Backend, fleet: lis
         migration.create_orders(backend, "nope")
 
 
-def test_a_missing_target_key_orders_nothing(backend: Backend) -> None:
+def test_a_missing_target_key_is_refused_before_the_migration_is_created(
+    backend: Backend,
+) -> None:
     register_vector_meter(backend)
-    migration.start(backend, PLAN)
-    with pytest.raises(NotFoundError, match="KRN 2"):
-        migration.create_orders(backend, "rollover")
-    assert migration.progress(backend, "rollover").ordered == 0
+    with pytest.raises(NotFoundError, match="no vending key for SGC 123456 KRN 2 KT 2"):
+        migration.start(backend, PLAN)
+    with pytest.raises(NotFoundError, match="no migration is named 'rollover'"):
+        migration.progress(backend, "rollover")
+
+
+def test_a_plan_that_selects_no_meter_is_refused(backend: Backend) -> None:
+    register_vector_meter(backend)  # SGC 123456 KRN 1: the plan below takes KRN 3
+    with pytest.raises(NotFoundError, match="no registered meter has SGC 123456 and KRN 3"):
+        migration.start(backend, dataclasses.replace(PLAN, from_krn=3))
+    assert migration.all_progress(backend) == []
 
 
 def test_pre_coded_sets_are_handed_out_once(backend: Backend, fleet: list[str]) -> None:

@@ -7,6 +7,7 @@ by hand in the comments.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -250,7 +251,9 @@ def test_reversal_is_a_compensating_entry(
     reversal = vend.reverse(backend, "sale-1")
     assert reversal.money == Decimal("-199.95")  # charged: 200.00 less 0.05 change
     assert reversal.energy_kwh == Decimal("-94")
-    assert vend.reverse(backend, "sale-1") == reversal  # again: the same reversal
+    again_reversed = vend.reverse(backend, "sale-1")  # again: the same reversal, so marked
+    assert again_reversed.already and not reversal.already
+    assert dataclasses.replace(again_reversed, already=False) == reversal
     assert rows(database, Transaction) == 2
     assert rows(database, LedgerEntry) == 2
     # The month is back where it was: the service charge is due again.

@@ -3,23 +3,40 @@
 Everything here goes through the ordinary services, so the demo shows what a
 vending point does: :func:`set_up` registers (or finds, on a second run against
 the same database) the demo vending key, a stepped residential tariff and a
-meter; :func:`sell` vends to it by money. The CLI then keys the tokens into a
-simulated meter (sts.meter), which is outside this package on purpose.
+meter; :func:`sell` vends to it by money. The CLI then makes the simulated
+meter with :func:`vending.simulate.simulated_meter` and keys the tokens in.
 
-The vending key is the public key of the STS compliance tests
-(``ABABABABABABABAB``): fine for a demo, never for real meters.
+The demo never touches real data. :func:`check_database` refuses a database
+that holds anything the demo did not put there (another key, tariff,
+customer or meter, or a migration), so it runs only on an empty ledger or one
+it has used before. Its meter number (:data:`DEMO_DRN`, manufacturer code 00,
+serial 99999999) is its own. The vending key is the public key of the STS
+compliance tests (``ABABABABABABABAB``), sealed under a master key of the
+demo's own (:data:`DEMO_MASTER_KEY`, public too), so the demo neither needs nor
+creates the user's master key: fine for a demo, never for real meters.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
+
+from sqlalchemy import func, select
 
 from sts.crypto.keys import VendingKey
 from vending import registry, vend
 from vending.backend import Backend
-from vending.errors import DuplicateError, NotFoundError
+from vending.errors import DuplicateError, NotFoundError, VendingError
+from vending.keystore import MasterKey
+from vending.models import (
+    Customer,
+    MigrationBatch,
+    TariffRecord,
+    VendingKeyRecord,
+)
+from vending.models import Meter as MeterRecord
 from vending.receipt import Receipt
 from vending.tariff import Block, FixedCharge, Levy, Tariff
 
@@ -30,9 +47,11 @@ DEMO_KRN = 1
 DEMO_KT = 2
 DEMO_TI = 1
 DEMO_BASE_DATE = 2014
-DEMO_DRN = "47500150231"
+DEMO_DRN = "00999999998"
 DEMO_CUSTOMER = "Demo Customer"
 DEMO_PAYMENT = Decimal("250.00")
+#: The demo's own master key: public (SHA-256 of a fixed phrase), as the demo's vending key is.
+DEMO_MASTER_KEY = MasterKey(hashlib.sha256(b"sts-toolkit demo master key").digest())
 
 DEMO_TARIFF = Tariff(
     name="Demo residential",
@@ -60,6 +79,37 @@ class DemoMeter:
     kt: int
     ti: int
     base_date: int
+
+
+class NotADemoDatabase(VendingError):
+    """The database holds data the demo did not make: the demo refuses to touch it."""
+
+
+def check_database(backend: Backend) -> None:
+    """Refuse a database holding anything but the demo's own key, tariff, customer and meter."""
+    others = []
+    with backend.read_sessions() as session:
+        for what, column, own in (
+            ("vending key", VendingKeyRecord.label, DEMO_KEY_LABEL),
+            ("tariff", TariffRecord.name, DEMO_TARIFF.name),
+            ("customer", Customer.name, DEMO_CUSTOMER),
+            ("meter", MeterRecord.drn, DEMO_DRN),
+            ("migration", MigrationBatch.name, None),
+        ):
+            count = session.execute(
+                select(func.count()).select_from(column.class_).where(column != own)
+                if own is not None
+                else select(func.count()).select_from(column.class_)
+            ).scalar_one()
+            if count:
+                others.append(f"{count} {what}{'s' if count > 1 else ''}")
+    if others:
+        where = backend.database.location if backend.database is not None else "given"
+        raise NotADemoDatabase(
+            f"the database {where} holds data the demo did not make ({', '.join(others)}); "
+            "the demo runs only on an empty database or one only it has used: leave out --db for a "
+            "fresh temporary ledger"
+        )
 
 
 def set_up(backend: Backend) -> DemoMeter:

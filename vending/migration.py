@@ -104,6 +104,7 @@ def start(backend: Backend, plan: MigrationPlan) -> MigrationProgress:
             select(MigrationBatch).where(MigrationBatch.name == plan.name)
         ).scalar_one_or_none()
         if batch is None:
+            _check_plan(session, plan)
             session.add(
                 MigrationBatch(
                     name=plan.name,
@@ -121,6 +122,27 @@ def start(backend: Backend, plan: MigrationPlan) -> MigrationProgress:
                 "resume it with the same figures or choose another name"
             )
     return progress(backend, plan.name)
+
+
+def _check_plan(session: Any, plan: MigrationPlan) -> None:
+    """Refuse a plan that selects no meter, or whose meters have no key to move to."""
+    key_types = (
+        session.execute(
+            select(Meter.kt)
+            .where(Meter.sgc == plan.sgc, Meter.krn == plan.from_krn)
+            .group_by(Meter.kt)
+            .order_by(Meter.kt)
+        )
+        .scalars()
+        .all()
+    )
+    if not key_types:
+        raise NotFoundError(
+            f"no registered meter has SGC {plan.sgc:06d} and KRN {plan.from_krn}; migration "
+            f"{plan.name!r} would order nothing (see `sts meters list --sgc {plan.sgc}`)"
+        )
+    for kt in key_types:
+        active_key(session, plan.sgc, plan.to_krn, kt)  # NotFoundError names what is missing
 
 
 def _plan_of(batch: MigrationBatch) -> MigrationPlan:

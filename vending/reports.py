@@ -1,30 +1,51 @@
-"""Reports over the ledger: sales by day and by meter, migration progress, chain check.
+"""Reports over the ledger: sales by day, month or meter, migration progress, chain check.
 
 Sales count credit vends and their reversals (a reversal's negative amounts
 cancel the vend it reverses); days are UTC calendar days. Money is what was
-charged (tendered less change); kWh are those bought, free basic units apart.
+charged (tendered less change); VAT and levies are the taxes within it, read
+from each vend's stored breakdown; kWh are those bought, free basic units
+apart. Each group has one row per currency, and the report ends with totals.
 """
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TextIO
 
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 
 from vending import ledger, migration
 from vending.backend import Backend
 from vending.errors import VendingError
 from vending.models import Meter, Transaction, scaled_to_decimal
+from vending.render import kwh_text, money_text
 
 _SALES_KINDS = ("credit", "reversal")
+GROUPINGS = ("day", "month", "meter")
+CSV_COLUMNS = (
+    "group",
+    "vends",
+    "reversals",
+    "currency",
+    "money",
+    "vat",
+    "levies",
+    "kwh",
+    "free_kwh",
+)
 
 
 @dataclass(frozen=True)
 class Sales:
-    """Sales in one group (a day or a meter)."""
+    """Sales in one group (a day, a month or a meter), in one currency.
+
+    ``money`` is what was charged (tendered less change: energy, fixed charges,
+    debt recovered, VAT and levies); ``vat`` and ``levies`` are the parts of it
+    that are taxes. ``currency`` is None where only units were sold (no money).
+    """
 
     key: str
     vends: int
@@ -32,57 +53,201 @@ class Sales:
     money: Decimal
     energy_kwh: Decimal
     free_kwh: Decimal
+    vat: Decimal = Decimal(0)
+    levies: Decimal = Decimal(0)
+    currency: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "key": self.key,
             "vends": self.vends,
             "reversals": self.reversals,
-            "money": ledger.amount_text(self.money),
-            "energy_kwh": ledger.amount_text(self.energy_kwh),
-            "free_kwh": ledger.amount_text(self.free_kwh),
+            "currency": self.currency,
+            "money": money_text(self.money, self.currency),
+            "vat": money_text(self.vat, self.currency),
+            "levies": money_text(self.levies, self.currency),
+            "energy_kwh": kwh_text(self.energy_kwh),
+            "free_kwh": kwh_text(self.free_kwh),
+        }
+
+    def csv_row(self) -> list[str]:
+        d = self.to_dict()
+        return [
+            d["key"],
+            str(d["vends"]),
+            str(d["reversals"]),
+            d["currency"] or "",
+            d["money"],
+            d["vat"],
+            d["levies"],
+            d["energy_kwh"],
+            d["free_kwh"],
+        ]
+
+
+@dataclass(frozen=True)
+class SalesReport:
+    """Sales grouped by day, month or meter, with the totals (one per currency)."""
+
+    by: str
+    since: date | None
+    until: date | None
+    rows: tuple[Sales, ...]
+    totals: tuple[Sales, ...]
+
+    @property
+    def currencies(self) -> tuple[str, ...]:
+        return tuple(sorted({r.currency for r in self.rows if r.currency is not None}))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "by": self.by,
+            "since": None if self.since is None else self.since.isoformat(),
+            "until": None if self.until is None else self.until.isoformat(),
+            "rows": [row.to_dict() for row in self.rows],
+            "totals": [total.to_dict() for total in self.totals],
         }
 
 
-def _sales(backend: Backend, group: Any, since: date | None, until: date | None) -> list[Sales]:
+@dataclass
+class _Sum:
+    vends: int = 0
+    reversals: int = 0
+    money: Decimal = Decimal(0)
+    vat: Decimal = Decimal(0)
+    levies: Decimal = Decimal(0)
+    energy: Decimal = Decimal(0)
+    free: Decimal = Decimal(0)
+
+    def add(self, other: _Sum) -> None:
+        self.vends += other.vends
+        self.reversals += other.reversals
+        self.money += other.money
+        self.vat += other.vat
+        self.levies += other.levies
+        self.energy += other.energy
+        self.free += other.free
+
+    def sales(self, key: str, currency: str | None) -> Sales:
+        return Sales(
+            key,
+            self.vends,
+            self.reversals,
+            self.money,
+            self.energy,
+            self.free,
+            self.vat,
+            self.levies,
+            currency,
+        )
+
+
+def _merged(key: str, parts: dict[str | None, _Sum]) -> list[Sales]:
+    """One row per currency; units sold without money join the (single) currency's row."""
+    currencies = sorted(c for c in parts if c is not None)
+    if len(currencies) <= 1:
+        total = _Sum()
+        for part in parts.values():
+            total.add(part)
+        return [total.sales(key, currencies[0] if currencies else None)]
+    rows = {c: parts[c] for c in currencies}
+    if None in parts:
+        rows[currencies[0]].add(parts[None])
+    return [rows[c].sales(key, c) for c in currencies]
+
+
+def _tax(details: dict[str, Any] | None, name: str) -> Decimal:
+    breakdown = (details or {}).get("breakdown") or {}
+    return Decimal(str(breakdown.get(name, "0")))
+
+
+def _currency(details: dict[str, Any] | None) -> str | None:
+    breakdown = (details or {}).get("breakdown") or {}
+    currency = breakdown.get("currency")
+    return str(currency) if currency else None
+
+
+def sales(
+    backend: Backend, by: str = "day", since: date | None = None, until: date | None = None
+) -> SalesReport:
+    """Credit sold in [since, until] (UTC days), by day, month or meter, with totals.
+
+    A reversal counts in the group of its own day (or meter) and takes away the
+    reversed vend's money, VAT, levies and kWh.
+    """
+    if by not in GROUPINGS:
+        raise VendingError(f"sales by {by!r}: expected one of {', '.join(GROUPINGS)}")
     if since is not None and until is not None and until < since:
         raise VendingError(f"report period ends ({until}) before it starts ({since})")
     t = Transaction.__table__
+    m = Meter.__table__
+    reversed_ = t.alias("reversed")
     query = (
         select(
-            group.label("key"),
-            func.count().filter(t.c.kind == "credit").label("vends"),
-            func.count().filter(t.c.kind == "reversal").label("reversals"),
-            func.sum(case((t.c.kind.in_(_SALES_KINDS), t.c.money), else_=0)).label("money"),
-            func.sum(t.c.energy).label("energy"),
-            func.sum(t.c.free_energy).label("free"),
+            t.c.kind,
+            t.c.day,
+            m.c.drn,
+            t.c.money,
+            t.c.energy,
+            t.c.free_energy,
+            t.c.details,
+            reversed_.c.details.label("reversed_details"),
         )
-        .select_from(t.join(Meter.__table__, Meter.__table__.c.id == t.c.meter_id))
+        .select_from(
+            t.join(m, m.c.id == t.c.meter_id).outerjoin(
+                reversed_, reversed_.c.id == t.c.reverses_id
+            )
+        )
         .where(t.c.kind.in_(_SALES_KINDS))
-        .group_by(group)
-        .order_by(group)
+        .order_by(t.c.id)
     )
     if since is not None:
         query = query.where(t.c.day >= since)
     if until is not None:
         query = query.where(t.c.day <= until)
+    groups: dict[str, dict[str | None, _Sum]] = {}
     with backend.read_sessions() as session:
-        rows = session.connection().execute(query).all()
-    return [
-        Sales(
-            str(row.key),
-            row.vends,
-            row.reversals,
-            _money(row.money),
-            _money(row.energy),
-            _money(row.free),
-        )
-        for row in rows
-    ]
+        for row in session.connection().execute(query):
+            reversal = row.kind == "reversal"
+            details = row.reversed_details if reversal else row.details
+            sign = -1 if reversal else 1
+            key = {
+                "day": lambda r: r.day.isoformat(),
+                "month": lambda r: f"{r.day:%Y-%m}",
+                "meter": lambda r: r.drn,
+            }[by](row)
+            part = groups.setdefault(key, {}).setdefault(_currency(details), _Sum())
+            part.add(
+                _Sum(
+                    vends=0 if reversal else 1,
+                    reversals=1 if reversal else 0,
+                    money=_money(row.money),
+                    vat=sign * _tax(details, "vat"),
+                    levies=sign * _tax(details, "levies"),
+                    energy=_money(row.energy),
+                    free=_money(row.free_energy),
+                )
+            )
+    rows = [sale for key in sorted(groups) for sale in _merged(key, groups[key])]
+    every: dict[str | None, _Sum] = {}
+    for parts in groups.values():
+        for currency, part in parts.items():
+            every.setdefault(currency, _Sum()).add(part)
+    totals = _merged("total", every) if groups else []
+    return SalesReport(by, since, until, tuple(rows), tuple(totals))
+
+
+def write_sales_csv(report: SalesReport, stream: TextIO) -> int:
+    """The report as CSV (a header, the rows, then the totals); returns the rows written."""
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for sale in (*report.rows, *report.totals):
+        writer.writerow(sale.csv_row())
+    return len(report.rows) + len(report.totals)
 
 
 def _money(value: Any) -> Decimal:
-    # SUM over a ScaledDecimal comes back typed on some engines and raw on others.
+    # A ScaledDecimal comes back typed on some engines and raw on others.
     if isinstance(value, Decimal):
         return value
     return scaled_to_decimal(value)
@@ -91,13 +256,13 @@ def _money(value: Any) -> Decimal:
 def sales_by_day(
     backend: Backend, since: date | None = None, until: date | None = None
 ) -> list[Sales]:
-    return _sales(backend, Transaction.__table__.c.day, since, until)
+    return list(sales(backend, "day", since, until).rows)
 
 
 def sales_by_meter(
     backend: Backend, since: date | None = None, until: date | None = None
 ) -> list[Sales]:
-    return _sales(backend, Meter.__table__.c.drn, since, until)
+    return list(sales(backend, "meter", since, until).rows)
 
 
 def migration_progress(

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -213,7 +213,10 @@ def _run(
     if reference is not None:
         reference = reference.strip()
         if not reference or len(reference) > 100:
-            raise VendingError(f"client reference {reference!r} must be 1 to 100 characters")
+            shown = repr(reference) if len(reference) <= 40 else f"{reference[:20]!r}..."
+            raise VendingError(
+                f"client reference {shown} has {len(reference)} characters; expected 1 to 100"
+            )
     print_ = fingerprint({"meter": number, "kind": kind, **request})
     for attempt in (1, 2):
         try:
@@ -337,7 +340,9 @@ def _decimal(value: Decimal | int | str, what: str) -> Decimal:
         number = Decimal(str(value).strip())
     except InvalidOperation:
         raise PaymentError(f"{what} {value!r} is not a number") from None
-    if not number.is_finite() or number <= 0:
+    if not number.is_finite():
+        raise PaymentError(f"{what} {value} is not a finite amount; expected a number above zero")
+    if number <= 0:
         raise PaymentError(f"{what} {value} is not above zero")
     return number
 
@@ -612,6 +617,7 @@ class Reversal:
     money: Decimal
     energy_kwh: Decimal
     time: datetime
+    already: bool = False  # True when the vend had been reversed before this call
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -621,6 +627,7 @@ class Reversal:
             "money": str(self.money),
             "energy_kwh": str(self.energy_kwh),
             "time": self.time.isoformat(),
+            "already_reversed": self.already,
         }
 
 
@@ -654,7 +661,7 @@ def reverse(backend: Backend, reference: str) -> Reversal:
             select(Transaction).where(Transaction.reverses_id == original.id)
         ).scalar_one_or_none()
         if done is not None:
-            return _reversal_of(done)
+            return replace(_reversal_of(done), already=True)
         if original.kind != CREDIT:
             raise VendingError(
                 f"transaction {reference!r} is a {original.kind}; only credit can be reversed"

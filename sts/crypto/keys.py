@@ -19,6 +19,9 @@ from sts.errors import FormatError
 def parse_hex(text: str, what: str, sizes: tuple[int, ...]) -> bytes:
     """Bytes from hex text of one of the allowed sizes (in bytes)."""
     cleaned = text.strip().replace(" ", "")
+    digits = "0123456789abcdefABCDEF"
+    if all(c in digits for c in cleaned) and len(cleaned) % 2:  # hex, but half a byte short
+        raise FormatError(f"{what} has {len(cleaned)} hex digits; expected {_sizes_text(sizes)}")
     try:
         raw = bytes.fromhex(cleaned)
     except ValueError:
