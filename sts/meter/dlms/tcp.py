@@ -1,0 +1,72 @@
+"""The TCP wrapper transport (IEC 62056-47): an asyncio server around the sans-IO core.
+
+One listening socket serves logical devices by their server SAP (the
+wrapper's destination wPort; a single meter is SAP 1, the management logical
+device). Each connection gets its own :class:`~sts.meter.dlms.server.Session`
+per client wPort. A frame for a SAP no device has, or bytes that are not
+wrapper frames, close the connection. ``on_change`` is called (in the event
+loop, between requests) after a request changed a device's meter or
+counters, so the owner can save it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
+
+from sts.meter.dlms.server import LogicalDevice, Session
+from sts.meter.dlms.wrapper import DEFAULT_PORT, WrapperDecoder, WrapperError, wrap
+
+READ_SIZE = 65536
+
+
+class TcpServer:
+    """Serves ``devices`` (server SAP -> device) over the TCP wrapper."""
+
+    def __init__(
+        self,
+        devices: Mapping[int, LogicalDevice],
+        on_change: Callable[[LogicalDevice], None] | None = None,
+    ) -> None:
+        self.devices = dict(devices)
+        self.on_change = on_change
+        self.connections = 0
+
+    async def start(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> asyncio.Server:
+        return await asyncio.start_server(self._serve, host, port)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        decoder = WrapperDecoder()
+        sessions: dict[tuple[int, int], Session] = {}
+        try:
+            while True:
+                data = await reader.read(READ_SIZE)
+                if not data:
+                    break
+                try:
+                    frames = decoder.feed(data)
+                except WrapperError:
+                    break
+                for frame in frames:
+                    device = self.devices.get(frame.destination)
+                    if device is None:
+                        return
+                    key = (frame.source, frame.destination)
+                    session = sessions.get(key)
+                    if session is None:
+                        session = sessions[key] = Session(device, frame.source, frame.destination)
+                    reply = session.receive(frame.apdu)
+                    if (device.changed or device.counters_changed) and self.on_change:
+                        self.on_change(device)
+                    device.changed = device.counters_changed = False
+                    if reply is not None:
+                        writer.write(wrap(frame.destination, frame.source, reply))
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
