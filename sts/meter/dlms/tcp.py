@@ -32,12 +32,19 @@ class TcpServer:
         self.devices = dict(devices)
         self.on_change = on_change
         self.connections = 0
+        self._open: set[asyncio.StreamWriter] = set()
 
     async def start(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> asyncio.Server:
         return await asyncio.start_server(self._serve, host, port)
 
+    def close_connections(self) -> None:
+        """Close every open connection (the server is stopping)."""
+        for writer in list(self._open):
+            writer.close()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self._open.add(writer)
         decoder = WrapperDecoder()
         sessions: dict[tuple[int, int], Session] = {}
         try:
@@ -67,6 +74,7 @@ class TcpServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
+            self._open.discard(writer)
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
