@@ -41,6 +41,7 @@ read-write-denied until the meter has a remotely switchable disconnector.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 from decimal import ROUND_DOWN, Decimal
 
 from dlms_cosem.dlms_data import AbstractDlmsData, OctetStringData
@@ -152,12 +153,15 @@ def register(
 def _set_clock(ctx: Context, value: AbstractDlmsData) -> None:
     if not isinstance(value, OctetStringData) or len(value.value) != 12:
         raise TypeUnmatched("the clock's time is a 12-octet date-time octet-string")
+    raw = bytes(value.value)
     try:
-        when, _status = datetime_from_bytes(bytes(value.value))
+        when, _status = datetime_from_bytes(raw)
     except Exception:
         raise TypeUnmatched("the date-time does not name a time") from None
-    if when.tzinfo is None:
+    if raw[9:11] == b"\x80\x00":
         raise TypeUnmatched("the date-time has no deviation from UTC")
+    if when.tzinfo is None:  # dlms-cosem reads deviation 0 (UTC) as no time zone
+        when = when.replace(tzinfo=UTC)
     if when < ctx.now:
         raise DlmsError("the meter's clock only moves forward", None)
     ctx.meter.advance(when)

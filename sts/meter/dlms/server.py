@@ -242,7 +242,7 @@ class Session:
         if tag == acse.ApplicationAssociationRequest.TAG:
             return self._associate(apdu)
         if tag == acse.ReleaseRequest.TAG:
-            return self._release()
+            return self._release(apdu)
         if tag == apdus.GENERAL_GLO_CIPHER:
             if not self.ciphered or self.state is State.IDLE:
                 raise _exception(apdus.SERVICE_NOT_ALLOWED, apdus.DECIPHERING_ERROR)
@@ -386,7 +386,18 @@ class Session:
             **extra,
         )
 
-    def _release(self) -> bytes:
+    def _release(self, apdu: bytes) -> bytes:
+        if self.ciphered:
+            # a ciphered RLRQ carries a glo-initiateRequest: its counter is used up like any
+            # other; a release is granted even when it does not decipher (the client leaves)
+            try:
+                content = acse.ReleaseRequest.from_bytes(apdu).user_information.content
+                if isinstance(content, xdlms.GlobalCipherInitiateRequest):
+                    self._decrypt(
+                        content.security_control, content.invocation_counter, content.ciphered_text
+                    )
+            except (_Refused, Exception):
+                pass
         self._move(Event.RELEASE)
         self.released = True
         self.level = Level.PUBLIC
