@@ -660,10 +660,9 @@ def meter_serve(
                 "owner-only)",
                 highlight=False,
             )
-        console.print(
+        click.echo(  # one unwrapped line: scripts read the port from it
             f"serving meter {info.drn} ({info.state_file}) on {info.host}:{info.port}; "
-            f"settings {info.settings_file}",
-            highlight=False,
+            f"settings {info.settings_file}"
         )
         sys.stdout.flush()
 
@@ -679,7 +678,7 @@ def meter_serve(
             )
         except OSError as exc:
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    console.print(f"stopped; meter saved to {file}", highlight=False)
+    click.echo(f"stopped; meter saved to {file}")
 
 
 # --- conformance ------------------------------------------------------------------------
