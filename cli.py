@@ -640,8 +640,10 @@ def meter_keys(
               "use with random passwords and keys).")  # fmt: skip
 @click.option("--frozen-clock", is_flag=True,
               help="Keep the meter's own clock (default: it runs on the wall clock).")  # fmt: skip
+@click.option("--hdlc", is_flag=True,
+              help="HDLC frames (IEC 62056-46) on the port instead of the wrapper.")  # fmt: skip
 def meter_serve(
-    file: Path, port: int, host: str, settings_file: Path | None, frozen_clock: bool
+    file: Path, port: int, host: str, settings_file: Path | None, frozen_clock: bool, hdlc: bool
 ) -> None:
     """Serve the meter in FILE as a DLMS/COSEM server until SIGTERM or Ctrl+C.
 
@@ -674,6 +676,7 @@ def meter_serve(
                 port=port,
                 settings_file=settings_file,
                 real_time=not frozen_clock,
+                hdlc=hdlc,
                 started=started,
             )
         except OSError as exc:

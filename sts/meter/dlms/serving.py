@@ -53,9 +53,10 @@ def serve(
     port: int,
     settings_file: Path | None = None,
     real_time: bool = True,
+    hdlc: bool = False,
     started: Callable[[Serving], None] = lambda _s: None,
 ) -> None:
-    """Serve ``state_file`` on ``host:port`` until SIGTERM or SIGINT."""
+    """Serve ``state_file`` on ``host:port`` until SIGTERM or SIGINT (``hdlc``: HDLC frames)."""
     lock = acquire_lock(state_file)
     try:
         meter = meter_state.load(state_file)
@@ -82,7 +83,7 @@ def serve(
         try:
             asyncio.run(
                 _run(
-                    TcpServer({MANAGEMENT_DEVICE: device}, saved),
+                    TcpServer({MANAGEMENT_DEVICE: device}, saved, hdlc=hdlc),
                     host,
                     port,
                     lambda bound: started(

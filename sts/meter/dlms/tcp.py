@@ -1,4 +1,4 @@
-"""The TCP wrapper transport (IEC 62056-47): an asyncio server around the sans-IO core.
+"""TCP transports around the sans-IO core: the wrapper (IEC 62056-47) or HDLC frames.
 
 One listening socket serves logical devices by their server SAP (the
 wrapper's destination wPort; a single meter is SAP 1, the management logical
@@ -6,7 +6,10 @@ device). Each connection gets its own :class:`~sts.meter.dlms.server.Session`
 per client wPort. A frame for a SAP no device has, or bytes that are not
 wrapper frames, close the connection. ``on_change`` is called (in the event
 loop, between requests) after a request changed a device's meter or
-counters, so the owner can save it.
+counters, so the owner can save it. With ``hdlc=True`` the connection
+carries HDLC frames instead (:mod:`sts.meter.dlms.hdlc`, as optical-probe
+tools and some head-ends speak over TCP); the HDLC server address picks the
+device.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
 
+from sts.meter.dlms.hdlc import HdlcLink
 from sts.meter.dlms.server import LogicalDevice, Session
 from sts.meter.dlms.wrapper import DEFAULT_PORT, WrapperDecoder, WrapperError, wrap
 
@@ -28,8 +32,11 @@ class TcpServer:
         self,
         devices: Mapping[int, LogicalDevice],
         on_change: Callable[[LogicalDevice], None] | None = None,
+        *,
+        hdlc: bool = False,
     ) -> None:
         self.devices = dict(devices)
+        self.hdlc = hdlc
         self.on_change = on_change
         self.connections = 0
         self._open: set[asyncio.StreamWriter] = set()
@@ -42,7 +49,44 @@ class TcpServer:
         for writer in list(self._open):
             writer.close()
 
+    def _saved(self, device: LogicalDevice) -> None:
+        if (device.changed or device.counters_changed) and self.on_change:
+            self.on_change(device)
+        device.changed = device.counters_changed = False
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.hdlc:
+            await self._serve_hdlc(reader, writer)
+        else:
+            await self._serve_wrapped(reader, writer)
+
+    async def _serve_hdlc(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        def open_session(client_sap: int, server_sap: int) -> Session | None:
+            device = self.devices.get(server_sap)
+            return None if device is None else Session(device, client_sap, server_sap)
+
+        self.connections += 1
+        self._open.add(writer)
+        link = HdlcLink(open_session)
+        try:
+            while data := await reader.read(READ_SIZE):
+                reply = link.feed(data)
+                if link.session is not None:
+                    self._saved(link.session.device)
+                if reply:
+                    writer.write(reply)
+                    await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._open.discard(writer)
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+
+    async def _serve_wrapped(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         self.connections += 1
         self._open.add(writer)
         decoder = WrapperDecoder()
@@ -65,9 +109,7 @@ class TcpServer:
                     if session is None:
                         session = sessions[key] = Session(device, frame.source, frame.destination)
                     reply = session.receive(frame.apdu)
-                    if (device.changed or device.counters_changed) and self.on_change:
-                        self.on_change(device)
-                    device.changed = device.counters_changed = False
+                    self._saved(device)
                     if reply is not None:
                         writer.write(wrap(frame.destination, frame.source, reply))
                 await writer.drain()
