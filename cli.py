@@ -631,57 +631,59 @@ def meter_keys(
 
 
 @meter.command("serve")
-@_meter_file
+@click.argument("target", metavar="FILE|DIR", type=click.Path(exists=True, path_type=Path))
 @click.option("--port", type=click.IntRange(0, 65535), default=4059, show_default=True,
-              help="TCP port of the DLMS wrapper (IEC 62056-47); 0 picks a free one.")  # fmt: skip
+              help="TCP port; a folder: meter i on PORT+i; 0: free ports.")  # fmt: skip
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--dlms-settings", "settings_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="DLMS passwords, keys and counters (default: FILE.dlms.json, made on first "
-              "use with random passwords and keys).")  # fmt: skip
+              help="DLMS passwords, keys and counters of a single meter (default: FILE.dlms.json, "
+              "made on first use with random passwords and keys).")  # fmt: skip
 @click.option("--frozen-clock", is_flag=True,
-              help="Keep the meter's own clock (default: it runs on the wall clock).")  # fmt: skip
+              help="Keep the meters' own clocks (default: the wall clock).")  # fmt: skip
 @click.option("--hdlc", is_flag=True,
               help="HDLC frames (IEC 62056-46) on the port instead of the wrapper.")  # fmt: skip
 def meter_serve(
-    file: Path, port: int, host: str, settings_file: Path | None, frozen_clock: bool, hdlc: bool
+    target: Path, port: int, host: str, settings_file: Path | None, frozen_clock: bool, hdlc: bool
 ) -> None:
-    """Serve the meter in FILE as a DLMS/COSEM server until SIGTERM or Ctrl+C.
+    """Serve a meter state FILE, or every one in DIR, as DLMS/COSEM servers until SIGTERM.
 
     Clients: the public client (SAP 16, no security, read-only), the management
     client (SAP 1) with an LLS password (reader, operator or admin) or HLS GMAC
-    with the settings' keys. While served, FILE belongs to the server (a lock
-    file FILE.lock): other `sts meter` commands refuse it. The server saves the
-    meter after every change and when it stops.
+    with the settings' keys (FILE.dlms.json). A folder is served from one
+    process, one port per meter from --port in file-name order. While served,
+    a file belongs to the server (a lock file FILE.lock): other `sts meter`
+    commands refuse it. The server saves a meter after every change and when
+    it stops. The guide: docs/dlms.md.
     """
-    from sts.meter.dlms.serving import Serving, serve
+    from sts.meter.dlms.serving import Serving, serve, serve_folder
 
-    def started(info: Serving) -> None:
-        if info.settings_made:
+    def started(served: list[Serving]) -> None:
+        made = [info.settings_file for info in served if info.settings_made]
+        if made:
             err_console.print(
-                f"made DLMS settings {info.settings_file} (random passwords and keys; "
-                "owner-only)",
+                f"made DLMS settings for {len(made)} meter(s), e.g. {made[0]} (random passwords "
+                "and keys; owner-only)",
                 highlight=False,
             )
-        click.echo(  # one unwrapped line: scripts read the port from it
-            f"serving meter {info.drn} ({info.state_file}) on {info.host}:{info.port}; "
-            f"settings {info.settings_file}"
-        )
+        for info in served:  # one unwrapped line each: scripts read the ports from them
+            click.echo(
+                f"serving meter {info.drn} ({info.state_file}) on {info.host}:{info.port}; "
+                f"settings {info.settings_file}"
+            )
         sys.stdout.flush()
 
+    if target.is_dir() and settings_file is not None:
+        raise click.UsageError("--dlms-settings names one meter's settings; not with a folder")
+    options = {"host": host, "real_time": not frozen_clock, "hdlc": hdlc, "started": started}
     with refusals():
         try:
-            serve(
-                file,
-                host=host,
-                port=port,
-                settings_file=settings_file,
-                real_time=not frozen_clock,
-                hdlc=hdlc,
-                started=started,
-            )
+            if target.is_dir():
+                serve_folder(target, base_port=port, **options)
+            else:
+                serve(target, port=port, settings_file=settings_file, **options)
         except OSError as exc:
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    click.echo(f"stopped; meter saved to {file}")
+    click.echo(f"stopped; saved {target}")
 
 
 # --- conformance ------------------------------------------------------------------------

@@ -81,7 +81,7 @@ def test_serve_push_tokens_read_back_and_save_on_sigterm(serving):
     process.send_signal(signal.SIGTERM)
     out, _err = process.communicate()
     assert process.returncode == 0
-    assert "stopped; meter saved" in out
+    assert "stopped; saved" in out
     assert not lock_path(file).exists()
     saved = meter_state.load(file)
     assert saved.status().credit.energy_kwh == Decimal("0.1")
@@ -141,3 +141,43 @@ def test_dlms_without_a_server_is_a_refusal(tmp_path: Path):
     result = sts("dlms", "get", f"127.0.0.1:{port}", "0.0.1.0.0.255", "2")
     assert result.exit_code == 1
     assert "DLMS connect with 127.0.0.1" in result.output
+
+
+def test_serve_a_folder_one_port_per_meter(tmp_path: Path):
+    for name, drn in (("a.json", "00000000000"), ("b.json", "01234567897")):
+        made = sts("meter", "new", str(tmp_path / name), "--dk", CTSA_DK, "--drn", drn,
+                   "--sgc", "123456", "--bd", "1993", "--manufactured", "2004-01-01 08:00")  # fmt: skip
+        assert made.exit_code == 0, made.output
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "cli.py",
+            "meter",
+            "serve",
+            str(tmp_path),
+            "--port",
+            "0",
+            "--frozen-clock",
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = [process.stdout.readline() for _ in range(2)]
+        assert "serving meter 00000000000" in lines[0] and "serving meter 01234567897" in lines[1]
+        ports = [int(line.split(" on 127.0.0.1:")[1].split(";")[0]) for line in lines]
+        for drn, port in zip(("00000000000", "01234567897"), ports, strict=True):
+            ldn = sts("dlms", "get", f"127.0.0.1:{port}", "0.0.42.0.0.255", "2", "--level",
+                      "public", "--json")  # fmt: skip
+            assert json.loads(ldn.output)["data"] == "090e" + f"STS{drn}".encode().hex()
+        refused = sts("meter", "run", str(tmp_path / "b.json"), "--for", "1h")
+        assert refused.exit_code == 1 and "being served" in refused.output
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate()
+    assert process.returncode == 0
+    assert (
+        not lock_path(tmp_path / "a.json").exists() and not lock_path(tmp_path / "b.json").exists()
+    )

@@ -1,18 +1,24 @@
-"""``sts meter serve``: one meter state file on the network until SIGTERM.
+"""``sts meter serve``: meter state files on the network until SIGTERM.
 
-:func:`serve` takes the file's lock (:mod:`sts.meter.dlms.lock`), loads the
-meter and its DLMS settings (made with random passwords and keys on first
-use), serves it over the TCP wrapper and saves:
+:func:`serve` serves one meter state file, :func:`serve_folder` every meter
+state file in a folder from one process: meter *i* (in file-name order) on
+port *base + i*, each the management logical device (server SAP 1) of its
+own "physical device", as a head-end addresses real meters (one address per
+meter, SAP 1 on each).
+
+For each meter it takes the file's lock (:mod:`sts.meter.dlms.lock`), loads
+the meter and its DLMS settings (made with random passwords and keys on
+first use, ``FILE.dlms.json``), serves it and saves:
 
 * the meter state after every request that changed it (a token, emergency
   credit, the clock set forward) and when it stops, so a SIGKILL loses at
   most the request being answered;
 * the settings (invocation counters) after every ciphered request.
 
-SIGTERM and SIGINT stop it cleanly: the listening socket closes, the state
-and settings are saved, the lock is removed.
+SIGTERM and SIGINT stop it cleanly: the listening sockets close, states and
+settings are saved, the locks are removed.
 
-With ``real_time`` the meter runs on the wall clock: each request first runs
+With ``real_time`` a meter runs on the wall clock: each request first runs
 it up to now with its standing load. Otherwise its clock stands still except
 when a client sets it forward (clock attribute 2).
 """
@@ -20,23 +26,27 @@ when a client sets it forward (clock attribute 2).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sts.errors import FormatError
 from sts.meter import state as meter_state
 from sts.meter.dlms.files import config_path, load_settings, new_settings, save_settings
 from sts.meter.dlms.lock import acquire_lock, release_lock
 from sts.meter.dlms.server import MANAGEMENT_DEVICE, Counters, LogicalDevice
 from sts.meter.dlms.tcp import TcpServer
 
+MAX_METERS = 10_000
+
 
 @dataclass(frozen=True)
 class Serving:
-    """What :func:`serve` tells its caller once it listens."""
+    """One served meter, as :func:`serve` reports it once it listens."""
 
     state_file: Path
     settings_file: Path
@@ -44,6 +54,30 @@ class Serving:
     host: str
     port: int
     drn: str
+
+
+@dataclass
+class _Meter:
+    state_file: Path
+    settings_file: Path
+    settings_made: bool
+    lock: Path
+    device: LogicalDevice | None = None
+
+
+def meter_files(folder: Path) -> list[Path]:
+    """The meter state files in ``folder``: ``*.json`` but not the ``*.dlms.json`` settings."""
+    try:
+        names = sorted(
+            p for p in folder.iterdir() if p.suffix == ".json" and not p.name.endswith(".dlms.json")
+        )
+    except OSError as exc:
+        raise FormatError(f"folder {folder} cannot be read: {exc.strerror}") from None
+    if not names:
+        raise FormatError(f"folder {folder} holds no meter state files (*.json)")
+    if len(names) > MAX_METERS:
+        raise FormatError(f"folder {folder} holds {len(names)} meters; at most {MAX_METERS}")
+    return names
 
 
 def serve(
@@ -54,69 +88,113 @@ def serve(
     settings_file: Path | None = None,
     real_time: bool = True,
     hdlc: bool = False,
-    started: Callable[[Serving], None] = lambda _s: None,
+    started: Callable[[list[Serving]], None] = lambda _s: None,
 ) -> None:
     """Serve ``state_file`` on ``host:port`` until SIGTERM or SIGINT (``hdlc``: HDLC frames)."""
-    lock = acquire_lock(state_file)
-    try:
-        meter = meter_state.load(state_file)
-        settings_path = settings_file or config_path(state_file)
-        made = not settings_path.exists()
-        if made:
-            settings, counters = new_settings(os.urandom), Counters()
-        else:
-            settings, counters = load_settings(settings_path)
-        save_settings(settings_path, settings, counters)  # reserves the server's counters
-        device = LogicalDevice(
-            meter,
-            settings,
-            counters,
-            clock=(lambda: datetime.now(UTC)) if real_time else None,
+    _serve([(state_file, settings_file)], host, port, real_time, hdlc, started)
+
+
+def serve_folder(
+    folder: Path,
+    *,
+    host: str,
+    base_port: int,
+    real_time: bool = True,
+    hdlc: bool = False,
+    started: Callable[[list[Serving]], None] = lambda _s: None,
+) -> None:
+    """Serve every meter state file in ``folder``, meter i on ``base_port + i`` (0: any free)."""
+    files = meter_files(folder)
+    if base_port and base_port + len(files) - 1 > 65535:
+        raise FormatError(
+            f"{len(files)} meters from port {base_port} go past port 65535; "
+            f"give a base port of at most {65536 - len(files)}"
         )
+    _serve([(f, None) for f in files], host, base_port, real_time, hdlc, started)
 
-        def saved(changed: LogicalDevice) -> None:
-            if changed.changed:
-                meter_state.save(changed.meter, state_file)
-            if changed.counters_changed:
-                save_settings(settings_path, changed.settings, changed.counters)
 
-        try:
-            asyncio.run(
-                _run(
-                    TcpServer({MANAGEMENT_DEVICE: device}, saved, hdlc=hdlc),
-                    host,
-                    port,
-                    lambda bound: started(
-                        Serving(
-                            state_file,
-                            settings_path,
-                            made,
-                            host,
-                            bound,
-                            meter.decoder.identity.drn,
-                        )
-                    ),
-                )
-            )
-        finally:
-            meter_state.save(device.meter, state_file)
-            save_settings(settings_path, device.settings, device.counters)
+def _serve(
+    files: Sequence[tuple[Path, Path | None]],
+    host: str,
+    port: int,
+    real_time: bool,
+    hdlc: bool,
+    started: Callable[[list[Serving]], None],
+) -> None:
+    meters: list[_Meter] = []
+    clock = (lambda: datetime.now(UTC)) if real_time else None
+    try:
+        for state_file, settings_file in files:
+            settings_path = settings_file or config_path(state_file)
+            lock = acquire_lock(state_file)
+            entry = _Meter(state_file, settings_path, not settings_path.exists(), lock)
+            meters.append(entry)
+            meter = meter_state.load(state_file)
+            if entry.settings_made:
+                settings, counters = new_settings(os.urandom), Counters()
+            else:
+                settings, counters = load_settings(settings_path)
+            save_settings(settings_path, settings, counters)  # reserves the server's counters
+            entry.device = LogicalDevice(meter, settings, counters, clock=clock)
+        asyncio.run(_run(meters, host, port, hdlc, started))
     finally:
-        release_lock(lock)
+        for entry in meters:
+            with contextlib.suppress(Exception):
+                if entry.device is not None:
+                    meter_state.save(entry.device.meter, entry.state_file)
+                    save_settings(entry.settings_file, entry.device.settings, entry.device.counters)
+            release_lock(entry.lock)
 
 
-async def _run(server: TcpServer, host: str, port: int, started: Callable[[int], None]) -> None:
-    listening = await server.start(host, port)
+def _saver(entry: _Meter) -> Callable[[LogicalDevice], None]:
+    def saved(device: LogicalDevice) -> None:
+        if device.changed:
+            meter_state.save(device.meter, entry.state_file)
+        if device.counters_changed:
+            save_settings(entry.settings_file, device.settings, device.counters)
+
+    return saved
+
+
+async def _run(
+    meters: list[_Meter],
+    host: str,
+    port: int,
+    hdlc: bool,
+    started: Callable[[list[Serving]], None],
+) -> None:
+    servers: list[TcpServer] = []
+    listening: list[asyncio.Server] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        started(listening.sockets[0].getsockname()[1])
+        serving = []
+        for index, entry in enumerate(meters):
+            assert entry.device is not None
+            server = TcpServer({MANAGEMENT_DEVICE: entry.device}, _saver(entry), hdlc=hdlc)
+            servers.append(server)
+            sockets = await server.start(host, port + index if port else 0)
+            listening.append(sockets)
+            serving.append(
+                Serving(
+                    entry.state_file,
+                    entry.settings_file,
+                    entry.settings_made,
+                    host,
+                    sockets.sockets[0].getsockname()[1],
+                    entry.device.meter.decoder.identity.drn,
+                )
+            )
+        started(serving)
         await stop.wait()
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
-        listening.close()
-        server.close_connections()
-        await listening.wait_closed()
+        for sockets in listening:
+            sockets.close()
+        for server in servers:
+            server.close_connections()
+        for sockets in listening:
+            await sockets.wait_closed()
