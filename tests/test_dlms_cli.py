@@ -145,8 +145,9 @@ def test_dlms_without_a_server_is_a_refusal(tmp_path: Path):
 
 def test_serve_a_folder_one_port_per_meter(tmp_path: Path):
     for name, drn in (("a.json", "00000000000"), ("b.json", "01234567897")):
+        when = ["--manufactured", "2004-01-01 00:00+00:00"]
         made = sts("meter", "new", str(tmp_path / name), "--dk", CTSA_DK, "--drn", drn,
-                   "--sgc", "123456", "--bd", "1993")  # fmt: skip
+                   "--sgc", "123456", "--bd", "1993", *when)  # fmt: skip
         assert made.exit_code == 0, made.output
     process = subprocess.Popen(
         [
