@@ -31,7 +31,11 @@ APDU, authenticated and encrypted (AES-GCM-128, 12-octet tag). The client's
 invocation counter must be at least :attr:`Counters.client_next`; a lower one
 (a replay) is refused with an ExceptionResponse naming the counter expected.
 The server's own counter increases with every APDU it ciphers and never
-repeats while the device's counters are kept.
+repeats while the device's counters are kept. ``counters_changed`` asks the
+transport to save them: at every ciphered association (the client's counter)
+and every :data:`SAVE_EVERY` server counters; a replay after a crash would
+need a new association, which the saved counter and a fresh HLS challenge
+refuse.
 
 **Block transfer.** A GET answer longer than the client's max receive PDU
 size goes in blocks (Get-Response-With-Datablock, then Get-Request-Next) when
@@ -66,6 +70,8 @@ MANAGEMENT_CLIENT = 1
 MANAGEMENT_DEVICE = 1
 SUITE_0 = 0
 CHALLENGE_LENGTH = 32
+SAVE_EVERY = 500
+"""The server's counter is saved at least every SAVE_EVERY uses (kept RESERVE = 1000 ahead)."""
 MIN_PDU_SIZE = 64
 
 SUPPORTED = xdlms.Conformance(
@@ -331,6 +337,9 @@ class Session:
                 plain = self._decrypt(
                     content.security_control, content.invocation_counter, content.ciphered_text
                 )
+                # Saved now: a replay after a crash needs a new association, and the AARQ
+                # counter it would need is on disk (and an HLS challenge is never reused).
+                self.device.counters_changed = True
                 content = xdlms.InitiateRequest.from_bytes(plain)
             except _Refused:
                 return self._reject(user.AUTHENTICATION_FAILED)
@@ -438,16 +447,13 @@ class Session:
         except (DecryptionError, ValueError):
             raise _exception(apdus.SERVICE_NOT_ALLOWED, apdus.DECIPHERING_ERROR) from None
         counters.client_next = ic + 1
-        self.device.counters_changed = True
         return bytes(plain)
 
     def _encrypt(self, plain: bytes) -> tuple[security.SecurityControlField, int, bytes]:
         settings = self.device.settings
         assert settings.encryption_key is not None and settings.authentication_key is not None
         sc = self._security_control()
-        ic = self.device.counters.server
-        self.device.counters.server += 1
-        self.device.counters_changed = True
+        ic = self._next_server_ic()
         ciphered = security.encrypt(
             sc,
             settings.system_title,
@@ -457,6 +463,14 @@ class Session:
             settings.authentication_key,
         )
         return sc, ic, ciphered
+
+    def _next_server_ic(self) -> int:
+        counters = self.device.counters
+        ic = counters.server
+        counters.server += 1
+        if counters.server % SAVE_EVERY == 0:
+            self.device.counters_changed = True
+        return ic
 
     def _unprotect(self, apdu: bytes) -> bytes:
         try:
@@ -680,9 +694,7 @@ class Session:
             )
             if expected == reply[5:]:
                 self._move(Event.HLS_PASSED)
-                server_ic = self.device.counters.server
-                self.device.counters.server += 1
-                self.device.counters_changed = True
+                server_ic = self._next_server_ic()
                 answer = security.gmac(
                     auth_only,
                     settings.system_title,
