@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
 
+from sts.meter.dlms import apdus
 from sts.meter.dlms.hdlc import HdlcLink
 from sts.meter.dlms.server import LogicalDevice, Session
 from sts.meter.dlms.wrapper import DEFAULT_PORT, WrapperDecoder, WrapperError, wrap
@@ -70,7 +71,10 @@ class TcpServer:
         link = HdlcLink(open_session)
         try:
             while data := await reader.read(READ_SIZE):
-                reply = link.feed(data)
+                try:
+                    reply = link.feed(data)
+                except Exception:  # a bug below must not take the server down: hang up
+                    break
                 if link.session is not None:
                     self._saved(link.session.device)
                 if reply:
@@ -108,7 +112,10 @@ class TcpServer:
                     session = sessions.get(key)
                     if session is None:
                         session = sessions[key] = Session(device, frame.source, frame.destination)
-                    reply = session.receive(frame.apdu)
+                    try:
+                        reply = session.receive(frame.apdu)
+                    except Exception:  # a bug in a handler must not take the server down
+                        reply = apdus.exception_response(apdus.SERVICE_UNKNOWN, apdus.OTHER_REASON)
                     self._saved(device)
                     if reply is not None:
                         writer.write(wrap(frame.destination, frame.source, reply))
