@@ -2432,6 +2432,17 @@ def _dlms_value(value_hex: str | None, text: str | None) -> bytes | None:
     return None
 
 
+def _dlms_plain(value: Any) -> Any:
+    """A decoded COSEM value for people: printable octet strings as text, others as hex."""
+    if isinstance(value, bytes | bytearray):
+        raw = bytes(value)
+        printable = raw.isascii() and raw.decode("ascii").isprintable()
+        return raw.decode("ascii") if printable else raw.hex()
+    if isinstance(value, list | tuple):
+        return [_dlms_plain(item) for item in value]
+    return value
+
+
 def _show_data(raw: bytes | None, as_json: bool) -> None:
     value: Any = None
     if raw:
@@ -2439,7 +2450,7 @@ def _show_data(raw: bytes | None, as_json: bool) -> None:
         from sts.meter.dlms.errors import DlmsError
 
         try:
-            value = decode(raw).to_python()
+            value = _dlms_plain(decode(raw).to_python())
         except (DlmsError, ValueError, TypeError, NotImplementedError):
             value = None
     if as_json:

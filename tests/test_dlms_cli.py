@@ -172,7 +172,8 @@ def test_serve_a_folder_one_port_per_meter(tmp_path: Path):
         for drn, port in zip(("00000000000", "01234567897"), ports, strict=True):
             ldn = sts("dlms", "get", f"127.0.0.1:{port}", "0.0.42.0.0.255", "2", "--level",
                       "public", "--json")  # fmt: skip
-            assert json.loads(ldn.output)["data"] == "090e" + f"STS{drn}".encode().hex()
+            shown = json.loads(ldn.output)
+            assert shown == {"data": "090e" + f"STS{drn}".encode().hex(), "value": f"STS{drn}"}
         refused = sts("meter", "run", str(tmp_path / "b.json"), "--for", "1h")
         assert refused.exit_code == 1 and "being served" in refused.output
     finally:
