@@ -49,13 +49,14 @@ AK = bytes.fromhex("D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF")
 PASSWORDS = {b"reader-1": Level.READER, b"operator-2": Level.OPERATOR, b"admin-3": Level.ADMIN}
 
 
-def make_meter() -> Meter:
+def make_meter(**options: Any) -> Meter:
     return Meter.manufacture(
         drn="00000000000",
         key=sts.DecoderKey.from_hex(CTSA_DK),
         sgc=123456,
         base_date=1993,
         manufactured=MADE,
+        **options,
     )
 
 

@@ -18,6 +18,7 @@ from dlms_cosem.client import ActionError, DataResultError
 from dlms_cosem.exceptions import DlmsClientException
 from dlms_cosem.time import datetime_from_bytes, datetime_to_bytes
 
+from sts.meter.config import CreditConfig, EmergencyConfig
 from tests.dlms_support import (
     AK,
     CREDIT_01KWH,
@@ -27,6 +28,7 @@ from tests.dlms_support import (
     OTHER_DK,
     credit_token,
     make_device,
+    make_meter,
     method,
     octets,
     served,
@@ -231,6 +233,25 @@ def test_emergency_credit_refused_when_the_meter_offers_none(server):
         pytest.raises(ActionError, match="OTHER_REASON"),
     ):
         c.action(method(*EMERGENCY, 3), bytes.fromhex("1101"))
+
+
+def test_emergency_credit_taken_through_invoke_credit():
+    five_kwh = CreditConfig(emergency=EmergencyConfig(limit_kwh=Decimal("5")))
+    with served(make_device(make_meter(config=five_kwh))) as server:
+        with server.client("lls", b"reader-1").session() as c:
+            assert get(c, EMERGENCY, 8) == bytes.fromhex("1601")  # selectable
+            assert get(c, EMERGENCY, 2) == bytes.fromhex("05 00001388")  # 5,000 Wh on offer
+            with pytest.raises(ActionError, match="READ_WRITE_DENIED"):
+                c.action(method(*EMERGENCY, 3), bytes.fromhex("1101"))
+        with server.client("lls", b"operator-2").session() as c:
+            c.action(method(*EMERGENCY, 3), bytes.fromhex("1101"))
+            assert get(c, EMERGENCY, 8) == bytes.fromhex("1603")  # in use
+            assert get(c, EMERGENCY, 6) == bytes.fromhex("05 00001388")  # limit 5,000 Wh
+            assert get(c, ACCOUNT, 3) == bytes.fromhex("1104")  # emergency credit in use
+            assert get(c, DISCONNECT, 2) == bytes.fromhex("03ff")  # the relay closed on it
+            with pytest.raises(ActionError, match="OTHER_REASON"):  # already active
+                c.action(method(*EMERGENCY, 3), bytes.fromhex("1101"))
+        assert server.device.meter.status().credit.emergency_active
 
 
 def test_bad_references_are_answered_with_their_results(server):

@@ -44,6 +44,7 @@ the client negotiated block transfer with GET.
 
 from __future__ import annotations
 
+import hmac
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -308,7 +309,7 @@ class Session:
             if mechanism is enums.AuthenticationMechanism.NONE:
                 return self._reject(user.AUTHENTICATION_REQUIRED)
             if mechanism is enums.AuthenticationMechanism.LLS:
-                found = settings.passwords.get(bytes(aarq.authentication_value or b""))
+                found = _password_level(settings, bytes(aarq.authentication_value or b""))
                 if found is None:
                     return self._reject(user.AUTHENTICATION_FAILED)
                 level = found
@@ -712,6 +713,15 @@ class Session:
         return xdlms.ActionResponseNormal(
             enums.ActionResultStatus.READ_WRITE_DENIED, invoke
         ).to_bytes()
+
+
+def _password_level(settings: SecuritySettings, given: bytes) -> Level | None:
+    """The level ``given`` opens, compared in constant time against every password."""
+    found = None
+    for password, level in settings.passwords.items():
+        if hmac.compare_digest(password, given):
+            found = level
+    return found
 
 
 def _obis(instance: Any) -> tuple[int, int, int, int, int, int]:
