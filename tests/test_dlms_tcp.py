@@ -15,6 +15,7 @@ from decimal import Decimal
 import pytest
 from dlms_cosem import enumerations as E
 from dlms_cosem.client import ActionError, DataResultError
+from dlms_cosem.cosem.attribute_with_selection import CosemAttributeWithSelection
 from dlms_cosem.exceptions import DlmsClientException
 from dlms_cosem.time import datetime_from_bytes, datetime_to_bytes
 
@@ -266,6 +267,18 @@ def test_bad_references_are_answered_with_their_results(server):
             c.action(method(*GATEWAY, 7), octets(CREDIT_01KWH))
         # still associated after all of that
         assert get(c, LDN, 2) == octets("STS00000000000")
+
+
+def test_get_with_list_answers_each_attribute(server):
+    wanted = [attr(*LDN, 2), attr(*ENERGY, 2), attr(3, "1.0.99.8.0.255", 2), attr(*CLOCK, 3)]
+    with server.client().session() as c:
+        answer = c.get_many([CosemAttributeWithSelection(a, None) for a in wanted])
+    assert answer.result == [
+        bytearray(b"STS00000000000"),
+        E.DataAccessResult.READ_WRITE_DENIED,  # +A is not for the public client
+        E.DataAccessResult.OBJECT_UNDEFINED,
+        0,
+    ]
 
 
 # -- HLS GMAC, suite 0 --------------------------------------------------------------------

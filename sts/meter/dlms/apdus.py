@@ -1,12 +1,14 @@
 """The few server-side APDU encodings dlms-cosem lacks or gets wrong.
 
 dlms-cosem is written from the client's side. Its server-side encoders that
-this package needs work except three, written here from IEC 62056-5-3:
+this package needs work except four, written here from IEC 62056-5-3:
 
 * ``GetResponseNormal.to_bytes`` appends the invoke-id octet as bytes to a
   bytearray (a TypeError);
 * ``ExceptionResponse.to_bytes`` writes the expected invocation counter in one
   octet (it is a double-long-unsigned);
+* ``GetResponseWithList`` encodes parsed Data objects only (the server holds
+  encoded values);
 * ``GeneralGlobalCipher.to_bytes`` writes the ciphered content's length in one
   octet (wrong past 127 octets: a ciphered object list is longer).
 
@@ -37,6 +39,22 @@ INVOCATION_COUNTER_ERROR = 6
 def get_response_normal(invoke: InvokeIdAndPriority, data: bytes) -> bytes:
     """Get-Response-Normal carrying ``data`` (an encoded Data value)."""
     return bytes([196, 1]) + invoke.to_bytes() + b"\x00" + data
+
+
+def get_response_with_list(invoke: InvokeIdAndPriority, results: list[bytes | int]) -> bytes:
+    """Get-Response-With-List: each result is Data bytes, or a Data-Access-Result number.
+
+    dlms-cosem's ``GetResponseWithList`` wants parsed Data objects; the server has bytes.
+    """
+    return bytes([196, 3]) + invoke.to_bytes() + list_results(results)
+
+
+def list_results(results: list[bytes | int]) -> bytes:
+    """The SEQUENCE OF Get-Data-Result of a with-list answer (also what its blocks carry)."""
+    out = bytearray(encode_variable_integer(len(results)))
+    for result in results:
+        out += b"\x00" + result if isinstance(result, bytes) else bytes([1, result])
+    return bytes(out)
 
 
 def exception_response(

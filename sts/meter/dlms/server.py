@@ -81,6 +81,7 @@ SUPPORTED = xdlms.Conformance(
     get=True,
     set=True,
     action=True,
+    multiple_references=True,
     priority_management_supported=True,
 )
 """What the server offers; the AARE answers the intersection with the proposal."""
@@ -515,6 +516,12 @@ class Session:
         self._long_get = None
         if isinstance(request, xdlms.GetRequestNormal) and self.conformance.get:
             return self._get(request)
+        if (
+            isinstance(request, xdlms.GetRequestWithList)
+            and self.conformance.get
+            and self.conformance.multiple_references
+        ):
+            return self._get_with_list(request)
         if isinstance(request, xdlms.SetRequestNormal) and self.conformance.set:
             return self._set(request)
         if isinstance(request, xdlms.ActionRequestNormal) and self.conformance.action:
@@ -563,9 +570,8 @@ class Session:
         except StsError:
             return AccessResult.OTHER_REASON, None
 
-    def _get(self, request: xdlms.GetRequestNormal) -> bytes:
-        invoke = request.invoke_id_and_priority
-        target = request.cosem_attribute
+    def _read(self, target: Any, access_selection: Any) -> tuple[AccessResult, bytes | None]:
+        """One attribute's value, or the access result that refuses it."""
 
         def work(ctx: Context) -> bytes:
             obj = self._find(int(target.interface), _obis(target.instance))
@@ -574,17 +580,14 @@ class Session:
                 raise DlmsError("no such attribute", AccessResult.OBJECT_UNAVAILABLE)
             if self.level < spec.read:
                 raise DlmsError("not readable at this level", AccessResult.READ_WRITE_DENIED)
-            if request.access_selection is not None:
+            if access_selection is not None:
                 raise DlmsError("no selective access", AccessResult.SCOPE_OF_ACCESS_VIOLATED)
             return spec.get(ctx)
 
-        result, data = self._run(work)
-        if result is not AccessResult.SUCCESS or data is None:
-            error = enums.DataAccessResult(int(result))
-            return xdlms.GetResponseNormalWithError(
-                error=error, invoke_id_and_priority=invoke
-            ).to_bytes()
-        reply = apdus.get_response_normal(invoke, data)
+        return self._run(work)
+
+    def _answer(self, invoke: InvokeIdAndPriority, reply: bytes, raw: bytes) -> bytes:
+        """``reply``, or its ``raw`` data in blocks when it is too long for the client."""
         if len(reply) + self._overhead() <= self.client_max_pdu:
             return reply
         if not self.conformance.block_transfer_with_get_or_read:
@@ -592,8 +595,29 @@ class Session:
             return xdlms.GetResponseNormalWithError(
                 error=error, invoke_id_and_priority=invoke
             ).to_bytes()
-        self._long_get = _LongGet(invoke, data, 0)
+        self._long_get = _LongGet(invoke, raw, 0)
         return self._next_block()
+
+    def _get(self, request: xdlms.GetRequestNormal) -> bytes:
+        invoke = request.invoke_id_and_priority
+        result, data = self._read(request.cosem_attribute, request.access_selection)
+        if result is not AccessResult.SUCCESS or data is None:
+            error = enums.DataAccessResult(int(result))
+            return xdlms.GetResponseNormalWithError(
+                error=error, invoke_id_and_priority=invoke
+            ).to_bytes()
+        return self._answer(invoke, apdus.get_response_normal(invoke, data), data)
+
+    def _get_with_list(self, request: xdlms.GetRequestWithList) -> bytes:
+        invoke = request.invoke_id_and_priority
+        results: list[bytes | int] = []
+        for item in request.cosem_attributes_with_selection:
+            result, data = self._read(item.attribute, item.access_selection)
+            results.append(
+                data if result is AccessResult.SUCCESS and data is not None else int(result)
+            )
+        reply = apdus.get_response_with_list(invoke, results)
+        return self._answer(invoke, reply, apdus.list_results(results))
 
     def _overhead(self) -> int:
         return 40 if self.ciphered else 0  # general-glo-cipher header and tag
