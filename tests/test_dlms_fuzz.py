@@ -31,6 +31,7 @@ VALID = [
     bytes.fromhex("C001C1 0008 0000010000FF 02 00"),  # GET clock time
     bytes.fromhex("C001C1 0070 0000600310FF 02 00"),  # GET relay output state
     bytes.fromhex("C002C1 00000001"),  # GET next block 1
+    bytes.fromhex("C003C1 02 0001 00002A0000FF 02 00 0003 0100010800FF 02 00"),  # GET with list
     bytes.fromhex("C101C1 0008 0000010000FF 02 00") + axdr.octet_string(bytes(12)),  # SET
     bytes.fromhex("C301C1 0073 0000132800FF 01 01") + axdr.octet_string(CREDIT_01KWH.encode()),
     bytes.fromhex("C301C1 0070 0000600310FF 01 01 0F00"),  # remote_disconnect

@@ -37,9 +37,9 @@ and every :data:`SAVE_EVERY` server counters; a replay after a crash would
 need a new association, which the saved counter and a fresh HLS challenge
 refuse.
 
-**Block transfer.** A GET answer longer than the client's max receive PDU
-size goes in blocks (Get-Response-With-Datablock, then Get-Request-Next) when
-the client negotiated block transfer with GET.
+**GET.** Normal and with list (multiple references). An answer longer than
+the client's max receive PDU size goes in blocks (Get-Response-With-Datablock,
+then Get-Request-Next) when the client negotiated block transfer with GET.
 """
 
 from __future__ import annotations
