@@ -686,6 +686,64 @@ def meter_serve(
     click.echo(f"stopped; saved {target}")
 
 
+@meter.group("fleet")
+def meter_fleet() -> None:
+    """Many simulated meters at once, for a head-end test bed (`sts meter serve DIR`)."""
+
+
+@meter_fleet.command("new")
+@click.argument("folder", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--count", type=click.IntRange(1, 10_000), required=True, help="How many meters.")
+@click.option("--dk", metavar="HEX", help="One decoder key for every meter.")
+@click.option("--vk", metavar="HEX", help="Or a vending key to derive each meter's key (DKGA02).")
+@click.option("--sgc", type=click.IntRange(0, 999_999), help="Supply group code (with --vk).")
+@click.option("--first-drn", default="00000000000", show_default=True, metavar="DIGITS",
+              help="The first 11-digit meter number; the others count up.")  # fmt: skip
+@click.option("--base-date", "--bd", "base_date", type=click.Choice(["1993", "2014", "2035"]),
+              default="2014", show_default=True)  # fmt: skip
+@click.option("--manufactured", type=_MeterTime(),
+              help="When the meters were made (default: now).")  # fmt: skip
+@_meter_json
+def meter_fleet_new(folder: Path, **o: Any) -> None:
+    """Make --count meters in DIR (a new or empty folder), each with its DLMS settings.
+
+    DIR/fleet.csv lists each meter's file, DRN, port offset (for `sts meter
+    serve DIR --port BASE`: meter i on BASE+i), system title, passwords and
+    keys (owner-only: it holds the secrets a head-end needs).
+    """
+    from sts.meter.dlms.fleet import new_fleet
+
+    if (o["dk"] is None) == (o["vk"] is None):
+        raise click.UsageError("give one decoder key as --dk, or a vending key as --vk")
+    if o["vk"] is not None and o["sgc"] is None:
+        raise click.UsageError("to derive the decoder keys from --vk, also give --sgc")
+    manufactured = o["manufactured"]
+    if isinstance(manufactured, timedelta):
+        raise click.BadParameter("give an absolute time", param_hint="--manufactured")
+    if manufactured is None:
+        manufactured = datetime.now().astimezone().replace(second=0, microsecond=0)
+    with refusals():
+        made = new_fleet(
+            folder,
+            o["count"],
+            first_drn=o["first_drn"],
+            manufactured=manufactured,
+            decoder_key=DecoderKey.from_hex(o["dk"]) if o["dk"] else None,
+            vending_key=VendingKey.from_hex(o["vk"]) if o["vk"] else None,
+            sgc=o["sgc"] if o["sgc"] is not None else 0,
+            base_date=o["base_date"],
+        )
+    if o["as_json"]:
+        emit_json({"folder": str(made.folder), "count": made.count, "first_drn": made.first_drn,
+                   "last_drn": made.last_drn, "index": str(made.index)})  # fmt: skip
+        return
+    console.print(
+        f"[green]made[/] {made.count} meters ({made.first_drn} to {made.last_drn}) in "
+        f"{made.folder}; head-end list {made.index}",
+        highlight=False,
+    )
+
+
 # --- conformance ------------------------------------------------------------------------
 
 

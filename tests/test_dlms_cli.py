@@ -183,3 +183,47 @@ def test_serve_a_folder_one_port_per_meter(tmp_path: Path):
     assert (
         not lock_path(tmp_path / "a.json").exists() and not lock_path(tmp_path / "b.json").exists()
     )
+
+
+def test_fleet_new_then_served_and_a_token_pushed_with_the_listed_password(tmp_path: Path):
+    import csv
+
+    from sts.crypto import KeyParameters, VendingKey, derive_decoder_key
+    from sts.tokens.meter_number import meter_pan
+    from tests.dlms_support import credit_token
+
+    folder = tmp_path / "fleet"
+    made = sts_cli_fleet(folder)
+    assert made.exit_code == 0, made.output
+    with (folder / "fleet.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    # consecutive DRNs from 4750015023, each with its Luhn digit (worked by hand: 1, 9, 6)
+    assert [row["drn"] for row in rows] == ["47500150231", "47500150249", "47500150256"]
+    assert [row["port_offset"] for row in rows] == ["0", "1", "2"]
+    assert os.stat(folder / "fleet.csv").st_mode & 0o077 == 0
+    process = subprocess.Popen(
+        [sys.executable, "cli.py", "meter", "serve", str(folder), "--port", "0", "--frozen-clock"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = [process.stdout.readline() for _ in range(3)]
+        port = int(lines[2].split(" on 127.0.0.1:")[1].split(";")[0])
+        params = KeyParameters(pan=meter_pan("47500150256"), sgc=123456, kt=2, ti=1, krn=1)
+        key = derive_decoder_key("02", VendingKey.from_hex("ABABABABABABABAB"), params)
+        token = credit_token(key.reveal_hex(), tid=5_871_800, tenths=25)
+        pushed = sts("dlms", "push-token", f"127.0.0.1:{port}", token,
+                     "--password", rows[2]["operator"], "--json")  # fmt: skip
+        assert json.loads(pushed.output)["sts_result"] == 1, pushed.output
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate()
+    assert meter_state.load(folder / "m00002.json").status().credit.energy_kwh == Decimal("2.5")
+
+
+def sts_cli_fleet(folder: Path):
+    return sts("meter", "fleet", "new", str(folder), "--count", "3", "--vk", "ABABABABABABABAB",
+               "--sgc", "123456", "--first-drn", "47500150231", "--bd", "1993",
+               "--manufactured", "2004-01-01 00:00+00:00")  # fmt: skip
