@@ -642,8 +642,16 @@ def meter_keys(
               help="Keep the meters' own clocks (default: the wall clock).")  # fmt: skip
 @click.option("--hdlc", is_flag=True,
               help="HDLC frames (IEC 62056-46) on the port instead of the wrapper.")  # fmt: skip
+@click.option("--pty", is_flag=True,
+              help="HDLC on a new pseudo-terminal (a serial port) instead of TCP.")  # fmt: skip
 def meter_serve(
-    target: Path, port: int, host: str, settings_file: Path | None, frozen_clock: bool, hdlc: bool
+    target: Path,
+    port: int,
+    host: str,
+    settings_file: Path | None,
+    frozen_clock: bool,
+    hdlc: bool,
+    pty: bool,
 ) -> None:
     """Serve a meter state FILE, or every one in DIR, as DLMS/COSEM servers until SIGTERM.
 
@@ -666,21 +674,24 @@ def meter_serve(
                 highlight=False,
             )
         for info in served:  # one unwrapped line each: scripts read the ports from them
+            where = f"{info.path} (HDLC)" if info.path else f"{info.host}:{info.port}"
             click.echo(
-                f"serving meter {info.drn} ({info.state_file}) on {info.host}:{info.port}; "
+                f"serving meter {info.drn} ({info.state_file}) on {where}; "
                 f"settings {info.settings_file}"
             )
         sys.stdout.flush()
 
     if target.is_dir() and settings_file is not None:
         raise click.UsageError("--dlms-settings names one meter's settings; not with a folder")
+    if target.is_dir() and pty:
+        raise click.UsageError("--pty serves one meter FILE, not a folder")
     options = {"host": host, "real_time": not frozen_clock, "hdlc": hdlc, "started": started}
     with refusals():
         try:
             if target.is_dir():
                 serve_folder(target, base_port=port, **options)
             else:
-                serve(target, port=port, settings_file=settings_file, **options)
+                serve(target, port=port, settings_file=settings_file, pty=pty, **options)
         except OSError as exc:
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     click.echo(f"stopped; saved {target}")

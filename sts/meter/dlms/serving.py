@@ -38,6 +38,7 @@ from sts.errors import FormatError
 from sts.meter import state as meter_state
 from sts.meter.dlms.files import config_path, load_settings, new_settings, save_settings
 from sts.meter.dlms.lock import acquire_lock, release_lock
+from sts.meter.dlms.pty import PtyServer
 from sts.meter.dlms.server import MANAGEMENT_DEVICE, Counters, LogicalDevice
 from sts.meter.dlms.tcp import TcpServer
 
@@ -54,6 +55,7 @@ class Serving:
     host: str
     port: int
     drn: str
+    path: str | None = None  # the pseudo-terminal, when served on one
 
 
 @dataclass
@@ -88,10 +90,15 @@ def serve(
     settings_file: Path | None = None,
     real_time: bool = True,
     hdlc: bool = False,
+    pty: bool = False,
     started: Callable[[list[Serving]], None] = lambda _s: None,
 ) -> None:
-    """Serve ``state_file`` on ``host:port`` until SIGTERM or SIGINT (``hdlc``: HDLC frames)."""
-    _serve([(state_file, settings_file)], host, port, real_time, hdlc, started)
+    """Serve ``state_file`` until SIGTERM or SIGINT.
+
+    On ``host:port`` with the TCP wrapper, or HDLC frames (``hdlc``), or HDLC on a new
+    pseudo-terminal instead of TCP (``pty``; :mod:`sts.meter.dlms.pty`).
+    """
+    _serve([(state_file, settings_file)], host, port, real_time, hdlc, started, pty)
 
 
 def serve_folder(
@@ -120,6 +127,7 @@ def _serve(
     real_time: bool,
     hdlc: bool,
     started: Callable[[list[Serving]], None],
+    pty: bool = False,
 ) -> None:
     meters: list[_Meter] = []
     clock = (lambda: datetime.now(UTC)) if real_time else None
@@ -136,7 +144,7 @@ def _serve(
                 settings, counters = load_settings(settings_path)
             save_settings(settings_path, settings, counters)  # reserves the server's counters
             entry.device = LogicalDevice(meter, settings, counters, clock=clock)
-        asyncio.run(_run(meters, host, port, hdlc, started))
+        asyncio.run(_run(meters, host, port, hdlc, started, pty))
     finally:
         for entry in meters:
             with contextlib.suppress(Exception):
@@ -162,8 +170,10 @@ async def _run(
     port: int,
     hdlc: bool,
     started: Callable[[list[Serving]], None],
+    pty: bool = False,
 ) -> None:
     servers: list[TcpServer] = []
+    terminals: list[PtyServer] = []
     listening: list[asyncio.Server] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -173,6 +183,22 @@ async def _run(
         serving = []
         for index, entry in enumerate(meters):
             assert entry.device is not None
+            if pty:
+                terminal = PtyServer({MANAGEMENT_DEVICE: entry.device}, _saver(entry))
+                terminals.append(terminal)
+                terminal.start(loop)
+                serving.append(
+                    Serving(
+                        entry.state_file,
+                        entry.settings_file,
+                        entry.settings_made,
+                        host,
+                        0,
+                        entry.device.meter.decoder.identity.drn,
+                        terminal.path,
+                    )
+                )
+                continue
             server = TcpServer({MANAGEMENT_DEVICE: entry.device}, _saver(entry), hdlc=hdlc)
             servers.append(server)
             sockets = await server.start(host, port + index if port else 0)
@@ -196,5 +222,7 @@ async def _run(
             sockets.close()
         for server in servers:
             server.close_connections()
+        for terminal in terminals:
+            terminal.close()
         for sockets in listening:
             await sockets.wait_closed()
