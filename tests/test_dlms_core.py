@@ -4,9 +4,10 @@ The public AARQ is the Green Book's example (DLMS UA 1000-2, the public client
 proposing conformance 007E1F and a 1200-octet PDU); the AARE expected is
 worked from it by hand: accepted (A2 03 02 01 00), service-user diagnostic
 null (A3 05 A1 03 02 01 00) and an InitiateResponse with DLMS version 6,
-the negotiated conformance 005219 (get, set, action, block transfer with
-get, multiple references, priority management: the intersection of 007E1F
-with what the server offers), the server's 1024-octet PDU (0400) and VAA name 0007.
+the negotiated conformance 00521D (get, set, action, selective access, block
+transfer with get, multiple references, priority management: the
+intersection of 007E1F with what the server offers), the server's 1024-octet
+PDU (0400) and VAA name 0007.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from tests.dlms_support import AK, EK, attribute, make_device
 
 GREEN_BOOK_AARQ = bytes.fromhex("601DA109060760857405080101BE10040E01000000065F1F0400007E1F04B0")
 AARE_ACCEPTED = bytes.fromhex(
-    "6129 A109060760857405080101 A203020100 A305A103020100BE10040E0800065F1F040000521904000007"
+    "6129 A109060760857405080101 A203020100 A305A103020100BE10040E0800065F1F040000521D04000007"
 )
 GET_CLOCK = bytes.fromhex("C001C1 0008 0000010000FF 02 00")
 

@@ -92,7 +92,7 @@ def test_public_client_is_refused_the_rest(server):
 def test_object_list_names_every_object_with_its_class(server):
     with server.client("lls", b"reader-1").session() as c:
         raw = get(c, ASSOCIATION, 2)
-    assert raw[:2] == bytes([0x01, 12])  # array of 12 entries
+    assert raw[:2] == bytes([0x01, 18])  # array of 18 entries
     expected = [CLOCK, LDN, FIRMWARE, ASSOCIATION, FRAME_COUNTER, ENERGY, ACCOUNT,
                 ENERGY_WALLET, MONEY_WALLET, EMERGENCY, GATEWAY, DISCONNECT]  # fmt: skip
     for class_id, obis in expected:

@@ -64,12 +64,22 @@ Setter = Callable[[Context, "AbstractDlmsData"], None]
 Handler = Callable[[Context, "AbstractDlmsData | None"], bytes | None]
 
 
+Selective = Callable[[Context, int, "AbstractDlmsData"], bytes]
+
+
 @dataclass(frozen=True)
 class Attribute:
+    """An attribute's getter (and setter), the least levels to read and write it.
+
+    ``selective`` reads it with selective access (access selector, parameters);
+    an attribute without one refuses selective access.
+    """
+
     get: Getter
     read: Level = Level.READER
     set: Setter | None = None
     write: Level = Level.ADMIN
+    selective: Selective | None = None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,18 @@ credit (IC 112)        0.0.19.10.0 energy wallet, Wh
                        0.0.19.10.2 emergency credit, Wh (invoke_credit takes it)
 token gateway (115)    0.0.19.40.0 enter(20 digits) -> the keypad's decision
 disconnect ctrl (70)   0.0.96.3.10 the relay: read only (see below)
++A this day (IC 3)     1.0.1.29.0  energy used since local midnight, Wh
++A this month (IC 3)   1.0.1.9.0   energy used since the month began, Wh
+event code (IC 1)      0.0.96.11.0 the code of the latest event (:data:`EVENT_CODES`)
+daily profile (IC 7)   1.0.99.2.0  the 31 closed days: {clock, 1.0.1.29.0 Wh}
+monthly billing (7)    0.0.98.1.0  the 13 closed months: {clock, 1.0.1.9.0 Wh}
+standard event log (7) 0.0.99.98.0 the event log: {clock, event code}
 =====================  ==========  ===========================================
+
+**Profiles.** Each row of the daily and monthly profiles is stamped with the
+local midnight that closed its day or month (no deviation given: the meter's
+local time); event log rows with the event's time in UTC. Selective access by
+range and by entry works on all three (:mod:`sts.meter.dlms.profile`).
 
 **Token gateway.** Method 1 ``enter`` takes the token's 20 ASCII digits as an
 octet-string and hands them to :meth:`Meter.enter_token` at the request's
@@ -41,11 +52,11 @@ read-write-denied until the meter has a remotely switchable disconnector.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from dlms_cosem.dlms_data import AbstractDlmsData, OctetStringData
-from dlms_cosem.time import datetime_from_bytes
+from dlms_cosem.time import datetime_from_bytes, datetime_to_bytes
 
 from sts.errors import StsError
 from sts.meter.dlms import axdr
@@ -61,6 +72,8 @@ from sts.meter.dlms.model import (
     cosem_object,
     object_list,
 )
+from sts.meter.dlms.profile import CLOCK_COLUMN, Column, Row, profile_generic
+from sts.meter.events import EventKind
 from sts.meter.meter import SOFTWARE_VERSION
 from sts.results import ResultCode
 
@@ -407,6 +420,101 @@ def disconnect_control() -> CosemObject:
     )
 
 
+# -- profiles -----------------------------------------------------------------------------
+
+EVENT_CODES: dict[EventKind, int] = {
+    EventKind.TOKEN_ACCEPTED: 1,
+    EventKind.TOKEN_REJECTED: 2,
+    EventKind.KEY_CHANGED: 3,
+    EventKind.RELAY_OPENED: 4,
+    EventKind.RELAY_CLOSED: 5,
+    EventKind.CREDIT_LOW: 6,
+    EventKind.CREDIT_EXHAUSTED: 7,
+    EventKind.EMERGENCY_CREDIT: 8,
+    EventKind.POWER_LIMIT_EXCEEDED: 9,
+    EventKind.TAMPER: 10,
+    EventKind.TAMPER_CLEARED: 11,
+    EventKind.CREDIT_CLEARED: 12,
+    EventKind.SETTING_CHANGED: 13,
+    EventKind.LOCKOUT: 14,
+    EventKind.TEST: 15,
+}
+"""The event code (0.0.96.11.0.255 and the event log) of each kind of event; 255 other."""
+
+EVENT_CODE = (0, 0, 96, 11, 0, 255)
+DAY_DELTA = (1, 0, 1, 29, 0, 255)  # +A over the capture period: here the day so far
+MONTH_TOTAL = (1, 0, 1, 9, 0, 255)  # +A in the current billing period: the month so far
+
+
+def _local_midnight(day: date) -> bytes:
+    """A capture time at a local midnight: no deviation given (the meter's local time)."""
+    return axdr.octet_string(datetime_to_bytes(datetime.combine(day, time())))
+
+
+def _daily_rows(ctx: Context) -> list[Row]:
+    rows = []
+    for record in ctx.meter.engine.billing().daily():
+        closed = record.day + timedelta(days=1)
+        when = datetime.combine(closed, time())
+        rows.append(
+            Row(when, (_local_midnight(closed), axdr.double_long_unsigned(record.joules // 3600)))
+        )
+    return rows
+
+
+def _monthly_rows(ctx: Context) -> list[Row]:
+    rows = []
+    for record in ctx.meter.engine.billing().monthly():
+        closed = date(record.year + record.month // 12, record.month % 12 + 1, 1)
+        when = datetime.combine(closed, time())
+        rows.append(
+            Row(when, (_local_midnight(closed), axdr.double_long_unsigned(record.joules // 3600)))
+        )
+    return rows
+
+
+def _event_rows(ctx: Context) -> list[Row]:
+    return [
+        Row(event.at, (axdr.date_time(event.at), axdr.unsigned(EVENT_CODES.get(event.kind, 255))))
+        for event in ctx.meter.events
+    ]
+
+
+def _last_event_code(ctx: Context) -> bytes:
+    latest = ctx.meter.events.latest(1)
+    return axdr.unsigned(EVENT_CODES.get(latest[0].kind, 255) if latest else 0)
+
+
+def profiles() -> list[CosemObject]:
+    """Daily and monthly consumption (the billing records) and the standard event log."""
+    return [
+        register(DAY_DELTA, lambda c: _wh(_credit(c).today_kwh), 0, UNIT_WH),
+        register(MONTH_TOTAL, lambda c: _wh(_credit(c).month_kwh), 0, UNIT_WH),
+        data(EVENT_CODE, _last_event_code),
+        profile_generic(
+            (1, 0, 99, 2, 0, 255),
+            [CLOCK_COLUMN, Column(3, DAY_DELTA, 2)],
+            _daily_rows,
+            capture_period=86400,
+            capacity=31,
+        ),
+        profile_generic(
+            (0, 0, 98, 1, 0, 255),
+            [CLOCK_COLUMN, Column(3, MONTH_TOTAL, 2)],
+            _monthly_rows,
+            capture_period=0,
+            capacity=13,
+        ),
+        profile_generic(
+            (0, 0, 99, 98, 0, 255),
+            [CLOCK_COLUMN, Column(1, EVENT_CODE, 2)],
+            _event_rows,
+            capture_period=0,
+            capacity=lambda c: c.meter.events.capacity,
+        ),
+    ]
+
+
 # -- the table ----------------------------------------------------------------------------
 
 
@@ -436,6 +544,7 @@ def meter_objects() -> ObjectTable:
         *credits(),
         token_gateway(),
         disconnect_control(),
+        *profiles(),
     ]
     table = ObjectTable(objects)
     return table

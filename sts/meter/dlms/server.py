@@ -82,6 +82,7 @@ SUPPORTED = xdlms.Conformance(
     set=True,
     action=True,
     multiple_references=True,
+    selective_access=True,
     priority_management_supported=True,
 )
 """What the server offers; the AARE answers the intersection with the proposal."""
@@ -191,6 +192,30 @@ TRANSITIONS: dict[State, dict[Event, State]] = {
         Event.RELEASE: State.IDLE,
     },
 }
+
+
+@dataclass(frozen=True)
+class _GetNormal:
+    """Get-Request-Normal, parsed here: dlms-cosem cannot parse entry descriptors, nor
+    range descriptors with selected values (the server needs both)."""
+
+    invoke: InvokeIdAndPriority
+    attribute: Any
+    selection: tuple[int, Any] | None
+
+    @classmethod
+    def from_bytes(cls, apdu: bytes) -> _GetNormal:
+        from dlms_cosem.cosem import CosemAttribute
+
+        if len(apdu) < 13:
+            raise DlmsError("a Get-Request-Normal is at least 13 octets")
+        invoke = InvokeIdAndPriority.from_bytes(apdu[2:3])
+        attribute = CosemAttribute.from_bytes(apdu[3:12])
+        if apdu[12] == 0 and len(apdu) == 13:
+            return cls(invoke, attribute, None)
+        if apdu[12] != 1 or len(apdu) < 15:
+            raise DlmsError("the access selection of a Get-Request-Normal is malformed")
+        return cls(invoke, attribute, (apdu[13], axdr.decode(apdu[14:])))
 
 
 @dataclass
@@ -503,8 +528,10 @@ class Session:
             raise _exception(apdus.SERVICE_NOT_ALLOWED, apdus.OPERATION_NOT_POSSIBLE)
         self._move(Event.REQUEST)
         try:
-            if tag == 192:
-                request: Any = xdlms.GetRequestFactory.from_bytes(apdu)
+            if tag == 192 and apdu[1:2] == b"\x01":
+                request: Any = _GetNormal.from_bytes(apdu)
+            elif tag == 192:
+                request = xdlms.GetRequestFactory.from_bytes(apdu)
             elif tag == 193:
                 request = xdlms.SetRequestFactory.from_bytes(apdu)
             else:
@@ -514,7 +541,9 @@ class Session:
         if isinstance(request, xdlms.GetRequestNext):
             return self._get_next(request)
         self._long_get = None
-        if isinstance(request, xdlms.GetRequestNormal) and self.conformance.get:
+        if isinstance(request, _GetNormal) and self.conformance.get:
+            if request.selection is not None and not self.conformance.selective_access:
+                raise _exception(apdus.SERVICE_NOT_ALLOWED, apdus.SERVICE_NOT_SUPPORTED)
             return self._get(request)
         if (
             isinstance(request, xdlms.GetRequestWithList)
@@ -580,9 +609,12 @@ class Session:
                 raise DlmsError("no such attribute", AccessResult.OBJECT_UNAVAILABLE)
             if self.level < spec.read:
                 raise DlmsError("not readable at this level", AccessResult.READ_WRITE_DENIED)
-            if access_selection is not None:
+            if access_selection is None:
+                return spec.get(ctx)
+            if spec.selective is None:
                 raise DlmsError("no selective access", AccessResult.SCOPE_OF_ACCESS_VIOLATED)
-            return spec.get(ctx)
+            selector, parameters = access_selection
+            return spec.selective(ctx, selector, parameters)
 
         return self._run(work)
 
@@ -598,9 +630,9 @@ class Session:
         self._long_get = _LongGet(invoke, raw, 0)
         return self._next_block()
 
-    def _get(self, request: xdlms.GetRequestNormal) -> bytes:
-        invoke = request.invoke_id_and_priority
-        result, data = self._read(request.cosem_attribute, request.access_selection)
+    def _get(self, request: _GetNormal) -> bytes:
+        invoke = request.invoke
+        result, data = self._read(request.attribute, request.selection)
         if result is not AccessResult.SUCCESS or data is None:
             error = enums.DataAccessResult(int(result))
             return xdlms.GetResponseNormalWithError(
@@ -612,7 +644,10 @@ class Session:
         invoke = request.invoke_id_and_priority
         results: list[bytes | int] = []
         for item in request.cosem_attributes_with_selection:
-            result, data = self._read(item.attribute, item.access_selection)
+            if item.access_selection is not None:
+                results.append(int(AccessResult.SCOPE_OF_ACCESS_VIOLATED))
+                continue
+            result, data = self._read(item.attribute, None)
             results.append(
                 data if result is AccessResult.SUCCESS and data is not None else int(result)
             )
