@@ -160,3 +160,14 @@ def octets(text: str) -> bytes:
     """An A-XDR octet-string of ASCII text, written out by hand: tag 09, length, bytes."""
     raw = text.encode("ascii")
     return bytes([0x09, len(raw)]) + raw
+
+
+# The Green Book's public AARQ (conformance 007E1F, PDU 1200).
+PUBLIC_AARQ = bytes.fromhex("601DA109060760857405080101BE10040E01000000065F1F0400007E1F04B0")
+# The same AARQ from the management client with LLS "reader-1": ACSE requirements (8A 02 07 80),
+# mechanism name LLS (8B 07 60 85 74 05 08 02 01) and the password (AC 0A 80 08 ...).
+READER_AARQ = bytes.fromhex(
+    "6036A109060760857405080101 8A020780 8B0760857405080201 AC0A8008"
+    + b"reader-1".hex()
+    + "BE10040E01000000065F1F0400007E1F04B0"
+)

@@ -15,22 +15,15 @@ from sts.meter import state as meter_state
 from sts.meter.dlms import axdr
 from sts.meter.dlms.server import Session
 from sts.meter.dlms.wrapper import WrapperDecoder, WrapperError
-from tests.dlms_support import CREDIT_01KWH, make_device
+from tests.dlms_support import CREDIT_01KWH, PUBLIC_AARQ, READER_AARQ, make_device
 
-PUBLIC_AARQ = bytes.fromhex("601DA109060760857405080101BE10040E01000000065F1F0400007E1F04B0")
-# The same AARQ from the management client with LLS "reader-1": ACSE requirements (8A 02 07 80),
-# mechanism name LLS (8B 07 60 85 74 05 08 02 01) and the password (AC 0A 80 08 ...).
-READER_AARQ = bytes.fromhex(
-    "6036A109060760857405080101 8A020780 8B0760857405080201 AC0A8008"
-    + b"reader-1".hex()
-    + "BE10040E01000000065F1F0400007E1F04B0"
-)
 VALID = [
     PUBLIC_AARQ,
     READER_AARQ,
     bytes.fromhex("C001C1 0008 0000010000FF 02 00"),  # GET clock time
     bytes.fromhex("C001C1 0070 0000600310FF 02 00"),  # GET relay output state
     bytes.fromhex("C002C1 00000001"),  # GET next block 1
+    bytes.fromhex("C001C1 0007 0100630200FF 02 01 02 0204 0600000002 0600000002 120002 120000"),
     bytes.fromhex("C003C1 02 0001 00002A0000FF 02 00 0003 0100010800FF 02 00"),  # GET with list
     bytes.fromhex("C101C1 0008 0000010000FF 02 00") + axdr.octet_string(bytes(12)),  # SET
     bytes.fromhex("C301C1 0073 0000132800FF 01 01") + axdr.octet_string(CREDIT_01KWH.encode()),

@@ -453,7 +453,7 @@ def _local_midnight(day: date) -> bytes:
 
 def _daily_rows(ctx: Context) -> list[Row]:
     rows = []
-    for record in ctx.meter.engine.billing().daily():
+    for record in ctx.meter.engine.billing.daily():
         closed = record.day + timedelta(days=1)
         when = datetime.combine(closed, time())
         rows.append(
@@ -464,7 +464,7 @@ def _daily_rows(ctx: Context) -> list[Row]:
 
 def _monthly_rows(ctx: Context) -> list[Row]:
     rows = []
-    for record in ctx.meter.engine.billing().monthly():
+    for record in ctx.meter.engine.billing.monthly():
         closed = date(record.year + record.month // 12, record.month % 12 + 1, 1)
         when = datetime.combine(closed, time())
         rows.append(
