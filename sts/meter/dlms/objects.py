@@ -25,6 +25,7 @@ event code (IC 1)      0.0.96.11.0 the code of the latest event (:data:`EVENT_CO
 daily profile (IC 7)   1.0.99.2.0  the 31 closed days: {clock, 1.0.1.29.0 Wh}
 monthly billing (7)    0.0.98.1.0  the 13 closed months: {clock, 1.0.1.9.0 Wh}
 standard event log (7) 0.0.99.98.0 the event log: {clock, event code}
+push setup (IC 40)     0.0.25.9.0  alarms pushed as DataNotification (:mod:`.push`)
 =====================  ==========  ===========================================
 
 **Profiles.** Each row of the daily and monthly profiles is stamped with the
@@ -73,6 +74,7 @@ from sts.meter.dlms.model import (
     object_list,
 )
 from sts.meter.dlms.profile import CLOCK_COLUMN, Column, Row, profile_generic
+from sts.meter.dlms.push import PUSH_SETUP, check_alarms, push_setup
 from sts.meter.events import EventKind
 from sts.meter.meter import SOFTWARE_VERSION
 from sts.results import ResultCode
@@ -515,6 +517,31 @@ def profiles() -> list[CosemObject]:
     ]
 
 
+# -- push ---------------------------------------------------------------------------------
+
+LDN = (0, 0, 42, 0, 0, 255)
+CLOCK = (0, 0, 1, 0, 0, 255)
+
+
+def _ldn(ctx: Context) -> bytes:
+    return axdr.octet_string(b"STS" + ctx.meter.decoder.identity.drn.encode("ascii"))
+
+
+def _push_values(ctx: Context) -> bytes:
+    """The push body: the push setup's name, the device name, the time, the latest event."""
+    return axdr.structure(
+        axdr.octet_string(bytes(PUSH_SETUP)),
+        _ldn(ctx),
+        axdr.date_time(ctx.now),
+        _last_event_code(ctx),
+    )
+
+
+def after_change(ctx: Context) -> None:
+    """Run after a request changed the meter: queue a push for any new alarm."""
+    check_alarms(ctx, _push_values)
+
+
 # -- the table ----------------------------------------------------------------------------
 
 
@@ -522,12 +549,9 @@ def meter_objects() -> ObjectTable:
     """Every object the simulated meter serves."""
     table: ObjectTable
 
-    def ldn(ctx: Context) -> bytes:
-        return axdr.octet_string(b"STS" + ctx.meter.decoder.identity.drn.encode("ascii"))
-
     objects = [
         clock(),
-        data((0, 0, 42, 0, 0, 255), ldn, Level.PUBLIC),
+        data(LDN, _ldn, Level.PUBLIC),
         data(
             (1, 0, 0, 2, 0, 255),
             lambda _c: axdr.octet_string(SOFTWARE_VERSION.encode("ascii")),
@@ -545,6 +569,9 @@ def meter_objects() -> ObjectTable:
         token_gateway(),
         disconnect_control(),
         *profiles(),
+        push_setup(
+            [(40, PUSH_SETUP, 1), (1, LDN, 2), (8, CLOCK, 2), (1, EVENT_CODE, 2)], _push_values
+        ),
     ]
     table = ObjectTable(objects)
     return table

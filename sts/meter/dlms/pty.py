@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Mapping
 
 from sts.meter.dlms.hdlc import HdlcLink
+from sts.meter.dlms.push import deliver, pending
 from sts.meter.dlms.server import LogicalDevice, Session
 
 READ_SIZE = 4096
@@ -38,6 +39,7 @@ class PtyServer:
         self.path = os.ttyname(self._slave)
         self._link = HdlcLink(self._open_session)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pushes: set[asyncio.Task[None]] = set()
 
     def _open_session(self, client_sap: int, server_sap: int) -> Session | None:
         device = self.devices.get(server_sap)
@@ -63,6 +65,11 @@ class PtyServer:
             if (device.changed or device.counters_changed) and self.on_change:
                 self.on_change(device)
             device.changed = device.counters_changed = False
+            if self._loop is not None:
+                for destination, apdu in pending(device.notes):
+                    task = self._loop.create_task(deliver(destination, apdu))
+                    self._pushes.add(task)
+                    task.add_done_callback(self._pushes.discard)
         if reply:
             os.write(self._master, reply)
 

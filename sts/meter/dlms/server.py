@@ -63,7 +63,8 @@ from sts.errors import StsError
 from sts.meter.dlms import apdus, axdr
 from sts.meter.dlms.errors import AccessResult, ConfigError, DlmsError
 from sts.meter.dlms.model import Context, Level, ObjectTable, obis_text
-from sts.meter.dlms.objects import ASSOCIATION, meter_objects
+from sts.meter.dlms.objects import ASSOCIATION, after_change, meter_objects
+from sts.meter.dlms.push import PushState
 from sts.meter.meter import Meter
 
 PUBLIC_CLIENT = 16
@@ -145,8 +146,13 @@ class LogicalDevice:
     random_bytes: Callable[[int], bytes] = os.urandom
     table: ObjectTable = field(default_factory=meter_objects)
     notes: dict[str, Any] = field(default_factory=dict)
+    after_change: Callable[[Context], None] = after_change
     changed: bool = False  # the meter changed since the transport last saved it
     counters_changed: bool = False  # an invocation counter moved since the last save
+
+    def __post_init__(self) -> None:
+        latest = self.meter.events.latest(1)
+        self.notes.setdefault("push", PushState(seen=latest[0] if latest else None))
 
     def now(self) -> datetime:
         if self.clock is None:
@@ -593,6 +599,7 @@ class Session:
             answer = work(ctx)
             if ctx.changed:
                 self.device.changed = True
+                self.device.after_change(ctx)
             return AccessResult.SUCCESS, answer
         except DlmsError as exc:
             return exc.result, None

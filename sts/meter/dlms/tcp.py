@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 
 from sts.meter.dlms import apdus
 from sts.meter.dlms.hdlc import HdlcLink
+from sts.meter.dlms.push import deliver, pending
 from sts.meter.dlms.server import LogicalDevice, Session
 from sts.meter.dlms.wrapper import DEFAULT_PORT, WrapperDecoder, WrapperError, wrap
 
@@ -41,6 +42,7 @@ class TcpServer:
         self.on_change = on_change
         self.connections = 0
         self._open: set[asyncio.StreamWriter] = set()
+        self._pushes: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> asyncio.Server:
         return await asyncio.start_server(self._serve, host, port)
@@ -54,6 +56,10 @@ class TcpServer:
         if (device.changed or device.counters_changed) and self.on_change:
             self.on_change(device)
         device.changed = device.counters_changed = False
+        for destination, apdu in pending(device.notes):
+            task = asyncio.get_running_loop().create_task(deliver(destination, apdu))
+            self._pushes.add(task)
+            task.add_done_callback(self._pushes.discard)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.hdlc:
