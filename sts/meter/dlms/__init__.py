@@ -7,9 +7,17 @@ server-side pieces it lacks here:
   associations as a transition table, GET/SET/ACTION, ciphering, HLS;
 * :mod:`sts.meter.dlms.model` and :mod:`sts.meter.dlms.objects`: the COSEM
   object model and the table of the meter's objects (OBIS -> class,
-  attributes, methods);
+  attributes, methods), built from :mod:`~sts.meter.dlms.basic`,
+  :mod:`~sts.meter.dlms.payment`, :mod:`~sts.meter.dlms.logs` (on the
+  generic :mod:`~sts.meter.dlms.profile`) and :mod:`~sts.meter.dlms.push`;
 * :mod:`sts.meter.dlms.axdr` and :mod:`sts.meter.dlms.apdus`: encodings the
   server writes that dlms-cosem does not get right from the server's side;
-* :mod:`sts.meter.dlms.wrapper` and :mod:`sts.meter.dlms.tcp`: the TCP
-  wrapper transport (IEC 62056-47) apart from the core.
+* :mod:`sts.meter.dlms.wrapper`, :mod:`sts.meter.dlms.hdlc`,
+  :mod:`sts.meter.dlms.tcp` and :mod:`sts.meter.dlms.pty`: the transports
+  (TCP wrapper of IEC 62056-47, HDLC of IEC 62056-46 on TCP or a
+  pseudo-terminal) apart from the core;
+* :mod:`sts.meter.dlms.serving`, :mod:`~sts.meter.dlms.files`,
+  :mod:`~sts.meter.dlms.lock`, :mod:`~sts.meter.dlms.fleet`: ``sts meter
+  serve`` and ``sts meter fleet new`` (state, settings, lock files);
+* :mod:`sts.meter.dlms.client`: ``sts dlms``, on dlms-cosem's client.
 """

@@ -61,9 +61,10 @@ from dlms_cosem.protocol.xdlms import InvokeIdAndPriority
 
 from sts.errors import StsError
 from sts.meter.dlms import apdus, axdr
+from sts.meter.dlms.basic import ASSOCIATION
 from sts.meter.dlms.errors import AccessResult, ConfigError, DlmsError
 from sts.meter.dlms.model import Context, Level, ObjectTable, obis_text
-from sts.meter.dlms.objects import ASSOCIATION, after_change, meter_objects
+from sts.meter.dlms.objects import after_change, meter_objects
 from sts.meter.dlms.push import PushState
 from sts.meter.meter import Meter
 
