@@ -20,6 +20,8 @@ from dlms_cosem.exceptions import DlmsClientException
 from dlms_cosem.time import datetime_from_bytes, datetime_to_bytes
 
 from sts.meter.config import CreditConfig, EmergencyConfig
+from sts.meter.dlms.payment import GATEWAY_STATUS
+from sts.results import ResultCode
 from tests.dlms_support import (
     AK,
     CREDIT_01KWH,
@@ -171,6 +173,22 @@ def test_the_gateway_and_the_keypad_share_the_tid_memory(server):
     with server.client("lls", b"operator-2").session() as c:
         c.action(method(*GATEWAY, 1), octets(CREDIT_01KWH))
         assert get(c, GATEWAY, 6) == bytes.fromhex("0202 1606 04080a")  # Used
+
+
+def test_the_gateway_shares_the_keypad_lockout(server):
+    # three tokens under another key: three CRC rejections lock the keypad for 10 s
+    # (DESIGN.md); the clock stands still, so the CTSA01 token after them meets the lock
+    with server.client("lls", b"operator-2").session() as c:
+        for tid in (5_871_801, 5_871_802, 5_871_803):
+            c.action(method(*GATEWAY, 1), octets(credit_token(OTHER_DK, tid=tid, tenths=5)))
+            assert get(c, GATEWAY, 6) == bytes.fromhex("0202 1605 04080d")  # CRC
+        c.action(method(*GATEWAY, 1), octets(CREDIT_01KWH))
+        assert get(c, GATEWAY, 6) == bytes.fromhex("0202 1607 04080f")  # execution: Lockout
+    assert server.device.meter.status().credit.energy_kwh == 0
+
+
+def test_every_sts_result_has_a_gateway_status():
+    assert set(GATEWAY_STATUS) == set(ResultCode)
 
 
 def test_gateway_refuses_what_is_not_twenty_digits(server):

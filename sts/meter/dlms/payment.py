@@ -188,7 +188,7 @@ def _enter_token(ctx: Context, value: AbstractDlmsData | None) -> bytes | None:
             for line in (f"STS {int(outcome.result)} {outcome.text}", outcome.detail)
             if line
         ],
-        "status": GATEWAY_STATUS[outcome.result],
+        "status": GATEWAY_STATUS.get(outcome.result, EXECUTION_FAILURE),
         "result": int(outcome.result),
     }
     return None
