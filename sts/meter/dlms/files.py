@@ -78,7 +78,7 @@ def settings_to_json(settings: SecuritySettings, counters: Counters) -> str:
         ),
         "max_pdu_size": settings.max_pdu_size,
         "client_invocation_counter": counters.client_next,
-        "server_invocation_counter": counters.server + RESERVE,
+        "server_invocation_counter": min(counters.server + RESERVE, 1 << 32),
     }
     return json.dumps(document, indent=2) + "\n"
 
@@ -97,9 +97,10 @@ def _hex(document: dict[str, Any], name: str, size: int, source: str) -> bytes |
 
 
 def _counter(document: dict[str, Any], name: str, default: int, source: str) -> int:
+    # one past the last 32-bit counter means "used up": the keys must be changed
     value = document.get(name, default)
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 0xFFFFFFFF:
-        raise ConfigError(f"{source}: {name} is {value!r}; expected a whole number 0-4294967295")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1 << 32:
+        raise ConfigError(f"{source}: {name} is {value!r}; expected a whole number 0-4294967296")
     return value
 
 

@@ -501,6 +501,8 @@ class Session:
     def _next_server_ic(self) -> int:
         counters = self.device.counters
         ic = counters.server
+        if ic > 0xFFFFFFFF:  # the keys are used up: they must be changed
+            raise _exception(apdus.SERVICE_NOT_ALLOWED, apdus.OTHER_REASON)
         counters.server += 1
         if counters.server % SAVE_EVERY == 0:
             self.device.counters_changed = True
