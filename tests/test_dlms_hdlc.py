@@ -82,9 +82,9 @@ def test_public_client_over_hdlc_reads_a_segmented_object_list(device):
             assert c.get(LDN) == octets("STS00000000000")
             listing = c.get(OBJECT_LIST)
         with client(port, 1, LowLevelSecurityAuthentication(b"reader-1")).session() as c:
-            assert c.get(OBJECT_LIST)[:2] == bytes([0x01, 19])
+            assert c.get(OBJECT_LIST)[:2] == bytes([0x01, 21])
     assert len(listing) > 3 * 128  # more than three information fields
-    assert listing[:2] == bytes([0x01, 19])
+    assert listing[:2] == bytes([0x01, 21])
 
 
 def test_token_through_the_gateway_over_hdlc_lls_and_hls(device):

@@ -9,11 +9,13 @@ server must not forget::
      "passwords": {"reader": "...", "operator": "...", "admin": "..."},
      "encryption_key": "<32 hex>", "authentication_key": "<32 hex>",
      "max_pdu_size": 1024,
-     "client_invocation_counter": 0, "server_invocation_counter": 1000}
+     "client_invocation_counter": 0, "server_invocation_counter": 1000,
+     "firmware": "..."}
 
 ``client_invocation_counter`` is the lowest counter the server still accepts
 from a client (replays below it are refused); ``server_invocation_counter``
-is where the server starts after a restart. The server writes it
+is where the server starts after a restart; ``firmware`` (only after an
+upgrade) is the version the last activated image gave the meter. The server writes it
 :data:`RESERVE` ahead of what it has used, so even after a SIGKILL it never
 ciphers twice under one counter. The file is written atomically, readable by
 its owner only (it holds the passwords and keys).
@@ -59,7 +61,9 @@ def new_settings(random_bytes: Callable[[int], bytes]) -> SecuritySettings:
     )
 
 
-def settings_to_json(settings: SecuritySettings, counters: Counters) -> str:
+def settings_to_json(
+    settings: SecuritySettings, counters: Counters, firmware: str | None = None
+) -> str:
     by_level = {level: password for password, level in settings.passwords.items()}
     document: dict[str, Any] = {
         "format": CONFIG_FORMAT,
@@ -80,6 +84,8 @@ def settings_to_json(settings: SecuritySettings, counters: Counters) -> str:
         "client_invocation_counter": counters.client_next,
         "server_invocation_counter": min(counters.server + RESERVE, 1 << 32),
     }
+    if firmware:
+        document["firmware"] = firmware
     return json.dumps(document, indent=2) + "\n"
 
 
@@ -157,9 +163,20 @@ def load_settings(path: Path) -> tuple[SecuritySettings, Counters]:
     return settings_from_json(text, f"DLMS settings file {path}")
 
 
-def save_settings(path: Path, settings: SecuritySettings, counters: Counters) -> None:
-    """Write the settings atomically, owner-only."""
-    text = settings_to_json(settings, counters)
+def load_firmware(path: Path) -> str | None:
+    """The firmware version an image activation left in the settings file, if any."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("firmware")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and value.isascii() and len(value) <= 64 else None
+
+
+def save_settings(
+    path: Path, settings: SecuritySettings, counters: Counters, firmware: str | None = None
+) -> None:
+    """Write the settings atomically, owner-only (with the active firmware, if upgraded)."""
+    text = settings_to_json(settings, counters, firmware)
     directory = path.parent if str(path.parent) else Path(".")
     fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     try:

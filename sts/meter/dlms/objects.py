@@ -9,7 +9,7 @@ object                 OBIS        value
 =====================  ==========  ===========================================
 clock (IC 8)           0.0.1.0.0   the meter's clock in UTC; SET moves it forward
 logical device name    0.0.42.0.0  "STS" + DRN (IC 1, octet-string)
-firmware version       1.0.0.2.0   the meter's software version (IC 1)
+firmware version       1.0.0.2.0   the meter's software version, or the last image activated
 association LN (15)    0.0.40.0.0  object list as the association's level sees it
 frame counter (IC 1)   0.0.43.1.0  the next invocation counter the server accepts
 +A total (IC 3)        1.0.1.8.0   energy delivered, Wh (scaler 0, unit 30 = Wh)
@@ -26,6 +26,8 @@ daily profile (IC 7)   1.0.99.2.0  the 31 closed days: {clock, 1.0.1.29.0 Wh}
 monthly billing (7)    0.0.98.1.0  the 13 closed months: {clock, 1.0.1.9.0 Wh}
 standard event log (7) 0.0.99.98.0 the event log: {clock, event code}
 push setup (IC 40)     0.0.25.9.0  alarms pushed as DataNotification (:mod:`.push`)
+image transfer (18)    0.0.44.0.0  firmware upgrade in blocks, verified (:mod:`.image`)
+activation sched (22)  0.0.15.0.2  when a verified image activates
 =====================  ==========  ===========================================
 
 **Profiles.** Each row of the daily and monthly profiles is stamped with the
@@ -63,6 +65,7 @@ from sts.meter.dlms.basic import (
     register,
     wh,
 )
+from sts.meter.dlms.image import activation_schedule, firmware_version, image_transfer
 from sts.meter.dlms.logs import EVENT_CODE, last_event_code, profiles
 from sts.meter.dlms.model import (
     Context,
@@ -76,7 +79,6 @@ from sts.meter.dlms.payment import (
     token_gateway,
 )
 from sts.meter.dlms.push import PUSH_SETUP, check_alarms, push_setup
-from sts.meter.meter import SOFTWARE_VERSION
 
 # -- push ---------------------------------------------------------------------------------
 
@@ -114,7 +116,7 @@ def meter_objects() -> ObjectTable:
         data(LDN, _ldn, Level.PUBLIC),
         data(
             (1, 0, 0, 2, 0, 255),
-            lambda _c: axdr.octet_string(SOFTWARE_VERSION.encode("ascii")),
+            lambda c: axdr.octet_string(firmware_version(c).encode("ascii", "replace")),
             Level.PUBLIC,
         ),
         association(lambda: table),
@@ -129,6 +131,8 @@ def meter_objects() -> ObjectTable:
         token_gateway(),
         disconnect_control(),
         *profiles(),
+        image_transfer(),
+        activation_schedule(),
         push_setup(
             [(40, PUSH_SETUP, 1), (1, LDN, 2), (8, CLOCK, 2), (1, EVENT_CODE, 2)], _push_values
         ),

@@ -63,6 +63,7 @@ from sts.errors import StsError
 from sts.meter.dlms import apdus, axdr
 from sts.meter.dlms.basic import ASSOCIATION
 from sts.meter.dlms.errors import AccessResult, ConfigError, DlmsError
+from sts.meter.dlms.image import activate_when_due
 from sts.meter.dlms.model import Context, Level, ObjectTable, obis_text
 from sts.meter.dlms.objects import after_change, meter_objects
 from sts.meter.dlms.push import PushState
@@ -572,7 +573,7 @@ class Session:
         if now > device.meter.clock:
             device.meter.advance(now)
             device.changed = True
-        return Context(
+        ctx = Context(
             device.meter,
             now,
             device.notes,
@@ -583,6 +584,8 @@ class Session:
                 "client_ic_next": device.counters.client_next,
             },
         )
+        activate_when_due(ctx)  # a scheduled firmware activation whose time has come
+        return ctx
 
     def _find(self, class_id: int, obis: tuple[int, ...]):  # type: ignore[no-untyped-def]
         obj = self.device.table.find(obis)  # type: ignore[arg-type]

@@ -36,7 +36,13 @@ from pathlib import Path
 
 from sts.errors import FormatError
 from sts.meter import state as meter_state
-from sts.meter.dlms.files import config_path, load_settings, new_settings, save_settings
+from sts.meter.dlms.files import (
+    config_path,
+    load_firmware,
+    load_settings,
+    new_settings,
+    save_settings,
+)
 from sts.meter.dlms.lock import acquire_lock, release_lock
 from sts.meter.dlms.pty import PtyServer
 from sts.meter.dlms.server import MANAGEMENT_DEVICE, Counters, LogicalDevice
@@ -65,6 +71,7 @@ class _Meter:
     settings_made: bool
     lock: Path
     device: LogicalDevice | None = None
+    firmware: str | None = None
 
 
 def meter_files(folder: Path) -> list[Path]:
@@ -142,15 +149,23 @@ def _serve(
                 settings, counters = new_settings(os.urandom), Counters()
             else:
                 settings, counters = load_settings(settings_path)
-            save_settings(settings_path, settings, counters)  # reserves the server's counters
+            firmware = None if entry.settings_made else load_firmware(settings_path)
+            save_settings(settings_path, settings, counters, firmware)  # reserves the counters
             entry.device = LogicalDevice(meter, settings, counters, clock=clock)
+            if firmware:
+                entry.device.notes["firmware"] = entry.firmware = firmware
         asyncio.run(_run(meters, host, port, hdlc, started, pty))
     finally:
         for entry in meters:
             with contextlib.suppress(Exception):
                 if entry.device is not None:
                     meter_state.save(entry.device.meter, entry.state_file)
-                    save_settings(entry.settings_file, entry.device.settings, entry.device.counters)
+                    save_settings(
+                        entry.settings_file,
+                        entry.device.settings,
+                        entry.device.counters,
+                        entry.device.notes.get("firmware"),
+                    )
             release_lock(entry.lock)
 
 
@@ -158,8 +173,9 @@ def _saver(entry: _Meter) -> Callable[[LogicalDevice], None]:
     def saved(device: LogicalDevice) -> None:
         if device.changed:
             meter_state.save(device.meter, entry.state_file)
-        if device.counters_changed:
-            save_settings(entry.settings_file, device.settings, device.counters)
+        if device.counters_changed or device.notes.get("firmware") != entry.firmware:
+            entry.firmware = device.notes.get("firmware")
+            save_settings(entry.settings_file, device.settings, device.counters, entry.firmware)
 
     return saved
 
