@@ -175,3 +175,19 @@ def test_wrapper_of_another_version_is_refused():
         assert "version 2" in str(exc)
     else:
         raise AssertionError("a version 2 wrapper was taken")
+
+
+def test_a_wall_clock_device_runs_the_meter_up_to_the_request():
+    from datetime import timedelta
+
+    from sts.meter.dlms.server import LogicalDevice
+    from tests.dlms_support import MADE, make_meter
+
+    base = make_device()
+    later = MADE + timedelta(days=2)
+    device = LogicalDevice(make_meter(), base.settings, clock=lambda: later)
+    session = Session(device, client_sap=16)
+    session.receive(GREEN_BOOK_AARQ)
+    reply = session.receive(GET_CLOCK)
+    assert reply[6:10] == bytes.fromhex("07D40103")  # 2004-01-03
+    assert device.meter.clock == later and device.changed

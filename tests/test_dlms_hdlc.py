@@ -151,3 +151,17 @@ def test_hdlc_link_never_raises_and_changes_nothing(chunks, open_first):
     for chunk in chunks:
         assert isinstance(hdlc.feed(b"\x7e" + chunk), bytes)
     assert meter_state.dumps(device.meter) == before
+
+
+def test_a_request_longer_than_one_information_field_is_segmented(device):
+    # an image block of 128 octets makes an ACTION request of some 150 octets: the client
+    # sends it in two I-frames and the server acknowledges the first with RR
+    block = bytes(range(128))
+    admin = LowLevelSecurityAuthentication(b"admin-3")
+    with hdlc_served(device) as port, client(port, 1, admin).session() as c:
+        start = bytes.fromhex("0202 0903") + b"v2x" + bytes.fromhex("06 000000A0")  # 160
+        c.action(method(18, "0.0.44.0.0.255", 1), start)
+        c.action(method(18, "0.0.44.0.0.255", 2), bytes.fromhex("0202 06 00000000 09 8180") + block)
+        # blocks transferred: a bit string of 2 bits, the first set (80)
+        assert c.get(attribute(18, "0.0.44.0.0.255", 3)) == bytes.fromhex("04 02 80")
+    assert device.notes["image"].blocks[0] == block
