@@ -47,9 +47,9 @@ from dlms_cosem.security import HighLevelSecurityGmacAuthentication
 
 import sts
 from sts.meter import state as meter_state
+from sts.meter.dlms.device import Counters, SecuritySettings
 from sts.meter.dlms.files import config_path, save_settings
 from sts.meter.dlms.model import Level
-from sts.meter.dlms.server import Counters, SecuritySettings
 from sts.meter.meter import Meter
 from sts.tokens import CreditKind, TransferCredit
 from sts.tokens.meter_number import luhn_check_digit

@@ -28,8 +28,8 @@ from dlms_cosem.security import (
 )
 
 import sts
+from sts.meter.dlms.device import Counters, LogicalDevice, SecuritySettings
 from sts.meter.dlms.model import Level
-from sts.meter.dlms.server import Counters, LogicalDevice, SecuritySettings
 from sts.meter.dlms.tcp import TcpServer
 from sts.meter.meter import Meter
 from sts.tokens import CreditKind, TransferCredit

@@ -180,7 +180,7 @@ def test_wrapper_of_another_version_is_refused():
 def test_a_wall_clock_device_runs_the_meter_up_to_the_request():
     from datetime import timedelta
 
-    from sts.meter.dlms.server import LogicalDevice
+    from sts.meter.dlms.device import LogicalDevice
     from tests.dlms_support import MADE, make_meter
 
     base = make_device()

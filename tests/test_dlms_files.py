@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from sts.meter.dlms.device import Counters, SecuritySettings
 from sts.meter.dlms.errors import ConfigError
 from sts.meter.dlms.files import RESERVE, load_settings, save_settings, settings_from_json
 from sts.meter.dlms.model import Level
-from sts.meter.dlms.server import Counters, SecuritySettings
 
 SETTINGS = SecuritySettings(
     bytes.fromhex("5354530000000001"),

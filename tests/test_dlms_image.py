@@ -17,8 +17,8 @@ from dlms_cosem import enumerations as E
 from dlms_cosem.client import ActionError
 from dlms_cosem.time import datetime_to_bytes
 
+from sts.meter.dlms.device import Counters
 from sts.meter.dlms.files import settings_to_json
-from sts.meter.dlms.server import Counters
 from tests.dlms_support import MADE, make_device, method, octets, served
 from tests.dlms_support import attribute as attr
 

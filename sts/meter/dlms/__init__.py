@@ -4,7 +4,8 @@ Built on dlms-cosem's encoders (A-XDR, APDUs, AARQ/AARE, GMAC) with the few
 server-side pieces it lacks here:
 
 * :mod:`sts.meter.dlms.server`: the sans-IO core (APDUs in, APDUs out),
-  associations as a transition table, GET/SET/ACTION, ciphering, HLS;
+  associations as a transition table, GET/SET/ACTION, ciphering, HLS, over a
+  :mod:`~sts.meter.dlms.device` (the meter, its settings and counters);
 * :mod:`sts.meter.dlms.model` and :mod:`sts.meter.dlms.objects`: the COSEM
   object model and the table of the meter's objects (OBIS -> class,
   attributes, methods), built from :mod:`~sts.meter.dlms.basic`,

@@ -33,9 +33,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sts.meter.dlms.device import Counters, SecuritySettings
 from sts.meter.dlms.errors import ConfigError
 from sts.meter.dlms.model import Level
-from sts.meter.dlms.server import Counters, SecuritySettings
 
 CONFIG_FORMAT = "sts-dlms-config"
 CONFIG_VERSION = 1

@@ -27,9 +27,9 @@ from pathlib import Path
 from sts.crypto.keys import DecoderKey, VendingKey
 from sts.errors import FormatError
 from sts.meter import state as meter_state
+from sts.meter.dlms.device import Counters
 from sts.meter.dlms.files import config_path, new_settings, save_settings
 from sts.meter.dlms.model import Level
-from sts.meter.dlms.server import Counters
 from sts.meter.meter import Meter
 from sts.tokens.meter_number import luhn_check_digit, validate_drn
 

@@ -15,9 +15,10 @@ import contextlib
 import os
 from collections.abc import Callable, Mapping
 
+from sts.meter.dlms.device import LogicalDevice
 from sts.meter.dlms.hdlc import HdlcLink
 from sts.meter.dlms.push import deliver, pending
-from sts.meter.dlms.server import LogicalDevice, Session
+from sts.meter.dlms.server import Session
 
 READ_SIZE = 4096
 

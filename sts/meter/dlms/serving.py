@@ -36,6 +36,7 @@ from pathlib import Path
 
 from sts.errors import FormatError
 from sts.meter import state as meter_state
+from sts.meter.dlms.device import Counters, LogicalDevice
 from sts.meter.dlms.files import (
     config_path,
     load_firmware,
@@ -45,7 +46,7 @@ from sts.meter.dlms.files import (
 )
 from sts.meter.dlms.lock import acquire_lock, release_lock
 from sts.meter.dlms.pty import PtyServer
-from sts.meter.dlms.server import MANAGEMENT_DEVICE, Counters, LogicalDevice
+from sts.meter.dlms.server import MANAGEMENT_DEVICE
 from sts.meter.dlms.tcp import TcpServer
 
 MAX_METERS = 10_000

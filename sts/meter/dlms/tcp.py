@@ -19,9 +19,10 @@ import contextlib
 from collections.abc import Callable, Mapping
 
 from sts.meter.dlms import apdus
+from sts.meter.dlms.device import LogicalDevice
 from sts.meter.dlms.hdlc import HdlcLink
 from sts.meter.dlms.push import deliver, pending
-from sts.meter.dlms.server import LogicalDevice, Session
+from sts.meter.dlms.server import Session
 from sts.meter.dlms.wrapper import DEFAULT_PORT, WrapperDecoder, WrapperError, wrap
 
 READ_SIZE = 65536
