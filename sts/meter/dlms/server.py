@@ -1,6 +1,6 @@
 """The DLMS/COSEM server core: APDUs in, APDUs out, no sockets (sans-IO).
 
-A :class:`LogicalDevice` is one meter as a COSEM logical device: its object
+A :class:`~sts.meter.dlms.device.LogicalDevice` is one meter as a COSEM logical device: its object
 table, its security settings and counters, and the server's notes beside it.
 A transport opens one :class:`Session` per client connection (with the
 client's and the server's SAP from its addressing) and feeds it whole APDUs::
