@@ -433,6 +433,14 @@ _meter_file = click.argument("file", type=click.Path(dir_okay=False, path_type=P
 _meter_json = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 
 
+def _load_unserved(file: Path) -> Meter:
+    """The meter in FILE, refused while `sts meter serve` owns it (its lock file)."""
+    from sts.meter.dlms.lock import check_not_served
+
+    check_not_served(file)
+    return meter_state.load(file)
+
+
 @meter.command("new")
 @_meter_file
 @click.option("--dk", metavar="HEX", help="The decoder key (16 or 32 hex digits).")
@@ -478,6 +486,10 @@ def meter_new(file: Path, config_file: TextIO | None, **o: Any) -> None:
         raise click.UsageError("to derive the decoder key from --vk, also give --sgc")
     if file.exists() and not o["force"]:
         raise click.ClickException(f"meter state file {file} exists already; use --force")
+    with refusals():
+        from sts.meter.dlms.lock import check_not_served
+
+        check_not_served(file)
     manufactured = o["manufactured"]
     if isinstance(manufactured, timedelta):
         raise click.BadParameter("give an absolute time", param_hint="--manufactured")
@@ -532,7 +544,7 @@ def meter_enter(
 ) -> None:
     """Key a 20-digit token into the meter in FILE (exit 1 if it is rejected)."""
     with refusals():
-        current = meter_state.load(file)
+        current = _load_unserved(file)
         outcome = current.enter_token(" ".join(digits), _now_or_clock(current, at))
         meter_state.save(current, file)
     status = current.status()
@@ -560,7 +572,7 @@ def meter_enter(
 def meter_run(file: Path, load: int | None, duration: timedelta, as_json: bool) -> None:
     """Let time pass on the meter in FILE with a load connected."""
     with refusals():
-        current = meter_state.load(file)
+        current = _load_unserved(file)
         start = current.clock
         current.advance(start + duration, load)
         meter_state.save(current, file)
@@ -613,7 +625,7 @@ def meter_keypad(file: Path, at: datetime | timedelta | None) -> None:
     from sts.meter.keypad_app import KeypadApp, keypad_start, running_clock
 
     with refusals():
-        current = meter_state.load(file)
+        current = _load_unserved(file)
     start = _meter_at(current, at) or keypad_start(current.clock, datetime.now().astimezone())
     if start < current.clock:
         raise click.BadParameter(
@@ -667,7 +679,7 @@ def meter_keys(
     except StsError as exc:
         raise click.BadParameter(str(exc), param_hint="KEYS") from exc
     with refusals():
-        current = meter_state.load(file)
+        current = _load_unserved(file)
         start = _meter_at(current, at) or current.clock
         run = run_keys(Keypad(current), pressed, start, gap)
         if run.reached_meter:
@@ -699,6 +711,134 @@ def meter_keys(
         )
     if run.rejected:
         raise click.exceptions.Exit(1)
+
+
+# --- meter serve (DLMS/COSEM) -----------------------------------------------------------
+
+
+@meter.command("serve")
+@click.argument("target", metavar="FILE|DIR", type=click.Path(exists=True, path_type=Path))
+@click.option("--port", type=click.IntRange(0, 65535), default=4059, show_default=True,
+              help="TCP port; a folder: meter i on PORT+i; 0: free ports.")  # fmt: skip
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--dlms-settings", "settings_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="DLMS passwords, keys and counters of a single meter (default: FILE.dlms.json, "
+              "made on first use with random passwords and keys).")  # fmt: skip
+@click.option("--frozen-clock", is_flag=True,
+              help="Keep the meters' own clocks (default: the wall clock).")  # fmt: skip
+@click.option("--hdlc", is_flag=True,
+              help="HDLC frames (IEC 62056-46) on the port instead of the wrapper.")  # fmt: skip
+@click.option("--pty", is_flag=True,
+              help="HDLC on a new pseudo-terminal (a serial port) instead of TCP.")  # fmt: skip
+def meter_serve(
+    target: Path,
+    port: int,
+    host: str,
+    settings_file: Path | None,
+    frozen_clock: bool,
+    hdlc: bool,
+    pty: bool,
+) -> None:
+    """Serve a meter state FILE, or every one in DIR, as DLMS/COSEM servers until SIGTERM.
+
+    Clients: the public client (SAP 16, no security, read-only), the management
+    client (SAP 1) with an LLS password (reader, operator or admin) or HLS GMAC
+    with the settings' keys (FILE.dlms.json). A folder is served from one
+    process, one port per meter from --port in file-name order. While served,
+    a file belongs to the server (a lock file FILE.lock): other `sts meter`
+    commands refuse it. The server saves a meter after every change and when
+    it stops. The guide: docs/dlms.md.
+    """
+    from sts.meter.dlms.serving import Serving, serve, serve_folder
+
+    def started(served: list[Serving]) -> None:
+        made = [info.settings_file for info in served if info.settings_made]
+        if made:
+            err_console.print(
+                f"made DLMS settings for {len(made)} meter(s), e.g. {made[0]} (random passwords "
+                "and keys; owner-only)",
+                highlight=False,
+            )
+        for info in served:  # one unwrapped line each: scripts read the ports from them
+            where = f"{info.path} (HDLC)" if info.path else f"{info.host}:{info.port}"
+            click.echo(
+                f"serving meter {info.drn} ({info.state_file}) on {where}; "
+                f"settings {info.settings_file}"
+            )
+        sys.stdout.flush()
+
+    if target.is_dir() and settings_file is not None:
+        raise click.UsageError("--dlms-settings names one meter's settings; not with a folder")
+    if target.is_dir() and pty:
+        raise click.UsageError("--pty serves one meter FILE, not a folder")
+    options = {"host": host, "real_time": not frozen_clock, "hdlc": hdlc, "started": started}
+    with refusals():
+        try:
+            if target.is_dir():
+                serve_folder(target, base_port=port, **options)
+            else:
+                serve(target, port=port, settings_file=settings_file, pty=pty, **options)
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    click.echo(f"stopped; saved {target}")
+
+
+@meter.group("fleet")
+def meter_fleet() -> None:
+    """Many simulated meters at once, for a head-end test bed (`sts meter serve DIR`)."""
+
+
+@meter_fleet.command("new")
+@click.argument("folder", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--count", type=click.IntRange(1, 10_000), required=True, help="How many meters.")
+@click.option("--dk", metavar="HEX", help="One decoder key for every meter.")
+@click.option("--vk", metavar="HEX", help="Or a vending key to derive each meter's key (DKGA02).")
+@click.option("--sgc", type=click.IntRange(0, 999_999), help="Supply group code (with --vk).")
+@click.option("--first-drn", default="00000000000", show_default=True, metavar="DIGITS",
+              help="The first 11-digit meter number; the others count up.")  # fmt: skip
+@click.option("--base-date", "--bd", "base_date", type=click.Choice(["1993", "2014", "2035"]),
+              default="2014", show_default=True)  # fmt: skip
+@click.option("--manufactured", type=_MeterTime(),
+              help="When the meters were made (default: now).")  # fmt: skip
+@_meter_json
+def meter_fleet_new(folder: Path, **o: Any) -> None:
+    """Make --count meters in DIR (a new or empty folder), each with its DLMS settings.
+
+    DIR/fleet.csv lists each meter's file, DRN, port offset (for `sts meter
+    serve DIR --port BASE`: meter i on BASE+i), system title, passwords and
+    keys (owner-only: it holds the secrets a head-end needs).
+    """
+    from sts.meter.dlms.fleet import new_fleet
+
+    if (o["dk"] is None) == (o["vk"] is None):
+        raise click.UsageError("give one decoder key as --dk, or a vending key as --vk")
+    if o["vk"] is not None and o["sgc"] is None:
+        raise click.UsageError("to derive the decoder keys from --vk, also give --sgc")
+    manufactured = o["manufactured"]
+    if isinstance(manufactured, timedelta):
+        raise click.BadParameter("give an absolute time", param_hint="--manufactured")
+    if manufactured is None:
+        manufactured = datetime.now().astimezone().replace(second=0, microsecond=0)
+    with refusals():
+        made = new_fleet(
+            folder,
+            o["count"],
+            first_drn=o["first_drn"],
+            manufactured=manufactured,
+            decoder_key=DecoderKey.from_hex(o["dk"]) if o["dk"] else None,
+            vending_key=VendingKey.from_hex(o["vk"]) if o["vk"] else None,
+            sgc=o["sgc"] if o["sgc"] is not None else 0,
+            base_date=o["base_date"],
+        )
+    if o["as_json"]:
+        emit_json({"folder": str(made.folder), "count": made.count, "first_drn": made.first_drn,
+                   "last_drn": made.last_drn, "index": str(made.index)})  # fmt: skip
+        return
+    console.print(
+        f"[green]made[/] {made.count} meters ({made.first_drn} to {made.last_drn}) in "
+        f"{made.folder}; head-end list {made.index}",
+        highlight=False,
+    )
 
 
 # --- conformance ------------------------------------------------------------------------
@@ -2556,6 +2696,250 @@ def report_verify(**o: Any) -> None:
         raise click.ClickException(
             f"the ledger failed verification: {len(result.problems)} problem(s) found"
         )
+
+
+# --- dlms client ------------------------------------------------------------------------
+
+
+def _dlms_target(o: dict[str, Any]) -> Any:
+    """The server and credentials the `sts dlms` options name."""
+    from sts.meter.dlms.client import Credentials, Target
+    from sts.meter.dlms.files import LEVEL_NAMES, load_settings
+
+    address = o["address"]
+    host, _, port_text = address.rpartition(":") if ":" in address else (address, "", "4059")
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536 or not host:
+        raise click.BadParameter(f"{address!r} is not HOST or HOST:PORT", param_hint="HOST[:PORT]")
+    password = o["password"]
+    keys: tuple[bytes, bytes] | None = None
+    if o["settings_file"] is not None:
+        with refusals():
+            settings, _counters = load_settings(o["settings_file"])
+        if o["hls"]:
+            if settings.encryption_key is None or settings.authentication_key is None:
+                raise click.ClickException(f"{o['settings_file']} holds no suite-0 keys for HLS")
+            keys = (settings.encryption_key, settings.authentication_key)
+        elif password is None and o["level"] != "public":
+            wanted = LEVEL_NAMES[o["level"]]
+            password = next(
+                (p.decode("ascii") for p, lv in settings.passwords.items() if lv == wanted), None
+            )
+            if password is None:
+                raise click.ClickException(f"{o['settings_file']} has no {o['level']} password")
+    elif o["hls"]:
+        try:
+            keys = (bytes.fromhex(o["ek"] or ""), bytes.fromhex(o["ak"] or ""))
+        except ValueError:
+            keys = (b"", b"")
+        if any(len(k) != 16 for k in keys):
+            raise click.UsageError("--hls needs --ek and --ak (32 hex digits each) or --settings")
+    if keys is not None:
+        credentials = Credentials.hls(*keys)
+    elif password is not None:
+        if not password.isascii() or not 1 <= len(password) <= 64:
+            raise click.BadParameter("1-64 ASCII characters", param_hint="--password")
+        credentials = Credentials.lls(password.encode("ascii"))
+    else:
+        credentials = Credentials.public()
+    return Target(host, int(port_text), credentials)
+
+
+_DLMS_OPTIONS = [
+    click.argument("address", metavar="HOST[:PORT]"),
+    click.option("--password", help="LLS password: the management client (SAP 1)."),
+    click.option(
+        "--settings",
+        "settings_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Take the password or keys from a DLMS settings file (`sts meter serve` makes "
+        "FILE.dlms.json).",
+    ),
+    click.option(
+        "--level",
+        type=click.Choice(["public", "reader", "operator", "admin"]),
+        default="admin",
+        show_default=True,
+        help="Which password of --settings to use; public: none.",
+    ),
+    click.option("--hls", is_flag=True, help="HLS GMAC (suite 0), keys: --ek/--ak or --settings."),
+    click.option("--ek", metavar="HEX", help="Global unicast encryption key (HLS)."),
+    click.option("--ak", metavar="HEX", help="Authentication key (HLS)."),
+    click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout."),
+]
+
+
+def _dlms_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_DLMS_OPTIONS):
+        function = option(function)
+    return function
+
+
+def _dlms_ref(obis_text: str, index: str, class_id: int | None, kind: str) -> tuple[Any, int, int]:
+    from sts.meter.dlms.errors import DlmsError
+    from sts.meter.dlms.model import parse_obis
+    from sts.meter.dlms.objects import meter_objects
+
+    try:
+        obis = parse_obis(obis_text)
+    except DlmsError as exc:
+        raise click.BadParameter(str(exc), param_hint="OBIS") from None
+    if not index.isdigit() or not 1 <= int(index) <= 255:
+        raise click.BadParameter(f"{index!r} is not a number 1-255", param_hint=kind)
+    if class_id is None:
+        known = meter_objects().find(obis)
+        if known is None:
+            raise click.UsageError(f"give --class: {obis_text} is not one of the meter's objects")
+        class_id = known.class_id
+    return obis, int(index), class_id
+
+
+def _dlms_value(value_hex: str | None, text: str | None) -> bytes | None:
+    if value_hex is not None and text is not None:
+        raise click.UsageError("give the value as --hex or --text, not both")
+    if text is not None:
+        raw = text.encode("ascii", "strict") if text.isascii() else None
+        if raw is None or len(raw) > 1000:
+            raise click.BadParameter("up to 1000 ASCII characters", param_hint="--text")
+        from sts.meter.dlms.axdr import octet_string
+
+        return octet_string(raw)
+    if value_hex is not None:
+        try:
+            raw = bytes.fromhex(value_hex.replace(" ", ""))
+        except ValueError:
+            raise click.BadParameter(f"{value_hex!r} is not hex", param_hint="--hex") from None
+        if not 1 <= len(raw) <= 4096:
+            raise click.BadParameter("1-4096 octets of A-XDR data", param_hint="--hex")
+        return raw
+    return None
+
+
+def _dlms_plain(value: Any) -> Any:
+    """A decoded COSEM value for people: printable octet strings as text, others as hex."""
+    if isinstance(value, bytes | bytearray):
+        raw = bytes(value)
+        printable = raw.isascii() and raw.decode("ascii").isprintable()
+        return raw.decode("ascii") if printable else raw.hex()
+    if isinstance(value, list | tuple):
+        return [_dlms_plain(item) for item in value]
+    return value
+
+
+def _show_data(raw: bytes | None, as_json: bool) -> None:
+    value: Any = None
+    if raw:
+        from sts.meter.dlms.axdr import decode
+        from sts.meter.dlms.errors import DlmsError
+
+        try:
+            value = _dlms_plain(decode(raw).to_python())
+        except (DlmsError, ValueError, TypeError, NotImplementedError):
+            value = None
+    if as_json:
+        emit_json({"data": None if raw is None else raw.hex(), "value": value})
+    elif raw is None:
+        console.print("done", highlight=False)
+    else:
+        console.print(f"{raw.hex()}" + (f"  = {value!r}" if value is not None else ""),
+                      highlight=False)  # fmt: skip
+
+
+@main.group()
+def dlms() -> None:
+    """A small DLMS/COSEM client (TCP wrapper) for `sts meter serve` or any meter."""
+
+
+@dlms.command("get")
+@_dlms_options
+@click.argument("obis", metavar="OBIS")
+@click.argument("attribute", metavar="ATTR")
+@click.option("--class", "class_id", type=click.IntRange(1, 65535),
+              help="Interface class (default: from the simulated meter's objects).")  # fmt: skip
+def dlms_get(obis: str, attribute: str, class_id: int | None, **o: Any) -> None:
+    """Read attribute ATTR of object OBIS (e.g. 0.0.1.0.0.255 2 reads the clock)."""
+    from sts.meter.dlms import client
+
+    target = _dlms_target(o)
+    ref, index, cls = _dlms_ref(obis, attribute, class_id, "ATTR")
+    with refusals():
+        raw = client.get(target, ref, index, cls)
+    _show_data(raw, o["as_json"])
+
+
+@dlms.command("set")
+@_dlms_options
+@click.argument("obis", metavar="OBIS")
+@click.argument("attribute", metavar="ATTR")
+@click.option("--class", "class_id", type=click.IntRange(1, 65535), help="Interface class.")
+@click.option("--hex", "value_hex", metavar="HEX", help="The value as A-XDR data in hex.")
+@click.option("--text", help="The value as an octet-string of ASCII text.")
+def dlms_set(
+    obis: str, attribute: str, class_id: int | None, value_hex: str | None, text: str | None,
+    **o: Any,
+) -> None:  # fmt: skip
+    """Write attribute ATTR of object OBIS."""
+    from sts.meter.dlms import client
+
+    target = _dlms_target(o)
+    ref, index, cls = _dlms_ref(obis, attribute, class_id, "ATTR")
+    value = _dlms_value(value_hex, text)
+    if value is None:
+        raise click.UsageError("give the value as --hex or --text")
+    with refusals():
+        client.set_value(target, ref, index, cls, value)
+    _show_data(None, o["as_json"])
+
+
+@dlms.command("action")
+@_dlms_options
+@click.argument("obis", metavar="OBIS")
+@click.argument("method", metavar="METHOD")
+@click.option("--class", "class_id", type=click.IntRange(1, 65535), help="Interface class.")
+@click.option("--hex", "value_hex", metavar="HEX", help="The parameter as A-XDR data in hex.")
+@click.option("--text", help="The parameter as an octet-string of ASCII text.")
+def dlms_action(
+    obis: str, method: str, class_id: int | None, value_hex: str | None, text: str | None,
+    **o: Any,
+) -> None:  # fmt: skip
+    """Invoke method METHOD of object OBIS."""
+    from sts.meter.dlms import client
+
+    target = _dlms_target(o)
+    ref, index, cls = _dlms_ref(obis, method, class_id, "METHOD")
+    with refusals():
+        raw = client.action(target, ref, index, cls, _dlms_value(value_hex, text))
+    _show_data(raw, o["as_json"])
+
+
+@dlms.command("push-token")
+@_dlms_options
+@click.argument("token", nargs=-1, required=True)
+def dlms_push_token(token: tuple[str, ...], **o: Any) -> None:
+    """Enter a 20-digit TOKEN through the meter's token gateway (0.0.19.40.0.255).
+
+    Exit 1 when the meter rejects it. The answer is the gateway's token_status
+    (IC 115) and the STS result code with the meter's display text.
+    """
+    from sts.meter.dlms import client
+
+    if o["level"] == "admin" and o["settings_file"] is not None and not o["hls"]:
+        o["level"] = "operator"  # entering tokens is the operator's right
+    target = _dlms_target(o)
+    with refusals():
+        outcome = client.push_token(target, " ".join(token))
+    accepted = outcome.status == 3
+    if o["as_json"]:
+        emit_json({"status": outcome.status, "sts_result": outcome.sts_result,
+                   "description": list(outcome.description), "accepted": accepted})  # fmt: skip
+    else:
+        colour = "green" if accepted else "red"
+        console.print(
+            f"[{colour}]{' / '.join(outcome.description) or 'no description'}[/] "
+            f"(token_status {outcome.status})",
+            highlight=False,
+        )
+    if not accepted:
+        raise click.exceptions.Exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

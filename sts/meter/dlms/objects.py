@@ -1,0 +1,141 @@
+"""The simulated meter's COSEM objects: one table, OBIS code -> object.
+
+Each entry maps an object of the Blue Book (IEC 62056-6-2) onto the existing
+:class:`~sts.meter.meter.Meter`; adding a register is one :func:`register`
+line in :func:`meter_objects`. Units and scales:
+
+=====================  ==========  ===========================================
+object                 OBIS        value
+=====================  ==========  ===========================================
+clock (IC 8)           0.0.1.0.0   the meter's clock in UTC; SET moves it forward
+logical device name    0.0.42.0.0  "STS" + DRN (IC 1, octet-string)
+firmware version       1.0.0.2.0   the meter's software version, or the last image activated
+association LN (15)    0.0.40.0.0  object list as the association's level sees it
+frame counter (IC 1)   0.0.43.1.0  the next invocation counter the server accepts
++A total (IC 3)        1.0.1.8.0   energy delivered, Wh (scaler 0, unit 30 = Wh)
+account (IC 111)       0.0.19.0.0  prepayment mode, active; money in cents (scale -2)
+credit (IC 112)        0.0.19.10.0 energy wallet, Wh
+                       0.0.19.10.1 money wallet, cents
+                       0.0.19.10.2 emergency credit, Wh (invoke_credit takes it)
+token gateway (115)    0.0.19.40.0 enter(20 digits) -> the keypad's decision
+disconnect ctrl (70)   0.0.96.3.10 the relay: read only (see below)
++A this day (IC 3)     1.0.1.29.0  energy used since local midnight, Wh
++A this month (IC 3)   1.0.1.9.0   energy used since the month began, Wh
+event code (IC 1)      0.0.96.11.0 the latest event's code (:data:`.logs.EVENT_CODES`)
+daily profile (IC 7)   1.0.99.2.0  the 31 closed days: {clock, 1.0.1.29.0 Wh}
+monthly billing (7)    0.0.98.1.0  the 13 closed months: {clock, 1.0.1.9.0 Wh}
+standard event log (7) 0.0.99.98.0 the event log: {clock, event code}
+push setup (IC 40)     0.0.25.9.0  alarms pushed as DataNotification (:mod:`.push`)
+image transfer (18)    0.0.44.0.0  firmware upgrade in blocks, verified (:mod:`.image`)
+activation sched (22)  0.0.15.0.2  when a verified image activates
+=====================  ==========  ===========================================
+
+**Profiles.** Each row of the daily and monthly profiles is stamped with the
+local midnight that closed its day or month (no deviation given: the meter's
+local time); event log rows with the event's time in UTC. Selective access by
+range and by entry works on all three (:mod:`sts.meter.dlms.profile`).
+
+**Token gateway.** Method 1 ``enter`` takes the token's 20 ASCII digits as an
+octet-string and hands them to :meth:`Meter.enter_token` at the request's
+time: the same decoder, TID memory, key change sets and lockout as the keypad.
+The outcome is kept by the server and read back from attribute 2 (token),
+3 (token_time), 4 (token_description: the STS result code with its display
+text, then the meter's reason), 5 (token_delivery_method: 0, remote) and 6
+(token_status: the IC 115 status code and, as its 8-bit data_value, the STS
+result code). The STS result codes map onto IC 115 status codes as
+:data:`sts.meter.dlms.payment.GATEWAY_STATUS` gives.
+
+**Disconnect control.** The meter's relay is switched by the prepayment
+engine (credit, power limit, tamper), not by command. Output state is the
+relay, control state is 1 (connected) or 0 (disconnected), control mode is
+0 (none); the methods remote_disconnect and remote_reconnect answer
+read-write-denied until the meter has a remotely switchable disconnector.
+"""
+
+from __future__ import annotations
+
+from sts.meter.dlms import axdr
+from sts.meter.dlms.basic import (
+    CLOCK,
+    UNIT_WH,
+    association,
+    clock,
+    credit_status,
+    data,
+    register,
+    wh,
+)
+from sts.meter.dlms.image import activation_schedule, firmware_version, image_transfer
+from sts.meter.dlms.logs import EVENT_CODE, last_event_code, profiles
+from sts.meter.dlms.model import (
+    Context,
+    Level,
+    ObjectTable,
+)
+from sts.meter.dlms.payment import (
+    account,
+    credits,
+    disconnect_control,
+    token_gateway,
+)
+from sts.meter.dlms.push import PUSH_SETUP, check_alarms, push_setup
+
+# -- push ---------------------------------------------------------------------------------
+
+LDN = (0, 0, 42, 0, 0, 255)
+
+
+def _ldn(ctx: Context) -> bytes:
+    return axdr.octet_string(b"STS" + ctx.meter.decoder.identity.drn.encode("ascii"))
+
+
+def _push_values(ctx: Context) -> bytes:
+    """The push body: the push setup's name, the device name, the time, the latest event."""
+    return axdr.structure(
+        axdr.octet_string(bytes(PUSH_SETUP)),
+        _ldn(ctx),
+        axdr.date_time(ctx.now),
+        last_event_code(ctx),
+    )
+
+
+def after_change(ctx: Context) -> None:
+    """Run after a request changed the meter: queue a push for any new alarm."""
+    check_alarms(ctx, _push_values)
+
+
+# -- the table ----------------------------------------------------------------------------
+
+
+def meter_objects() -> ObjectTable:
+    """Every object the simulated meter serves."""
+    table: ObjectTable
+
+    objects = [
+        clock(),
+        data(LDN, _ldn, Level.PUBLIC),
+        data(
+            (1, 0, 0, 2, 0, 255),
+            lambda c: axdr.octet_string(firmware_version(c).encode("ascii", "replace")),
+            Level.PUBLIC,
+        ),
+        association(lambda: table),
+        data(
+            (0, 0, 43, 1, 0, 255),
+            lambda c: axdr.double_long_unsigned(c.association["client_ic_next"]),
+            Level.PUBLIC,
+        ),
+        register((1, 0, 1, 8, 0, 255), lambda c: wh(credit_status(c).total_kwh), 0, UNIT_WH),
+        account(),
+        *credits(),
+        token_gateway(),
+        disconnect_control(),
+        *profiles(),
+        image_transfer(),
+        activation_schedule(),
+        push_setup(
+            [(40, PUSH_SETUP, 1), (1, LDN, 2), (8, CLOCK, 2), (1, EVENT_CODE, 2)], _push_values
+        ),
+    ]
+    table = ObjectTable(objects)
+    return table
