@@ -66,7 +66,8 @@ def sts_cli(database_url: str, tmp_path: Path) -> Sts:
     return run
 
 
-def test_every_command_takes_json_but_the_keypad_screen() -> None:
+def test_every_command_takes_json_but_the_interactive_ones() -> None:
+    """The keypad screen and the DLMS server run until stopped: they have no result to print."""
     missing = []
 
     def walk(command: click.Command, path: list[str]) -> None:
@@ -77,7 +78,7 @@ def test_every_command_takes_json_but_the_keypad_screen() -> None:
             missing.append(" ".join(path))
 
     walk(main, [])
-    assert missing == ["meter keypad"]
+    assert missing == ["meter keypad", "meter serve"]
 
 
 def _json(*args: str) -> dict:  # type: ignore[type-arg]

@@ -76,7 +76,7 @@ def test_the_cli_deduction_token_for_10_deducts_9_99924(tmp_path: Path):
              "--tid", tid, "--json"],
         )  # fmt: skip
         assert result.exit_code == 0, result.output
-        return json.loads(result.stdout)["tokens"][0]["token"]
+        return json.loads(result.stdout)["tokens"][0]["digits"]
 
     for money, tid, left in (("20", "5900000", "20.00624"), ("-10", "5900001", "10.00700")):
         entered = runner.invoke(
