@@ -80,7 +80,136 @@ def group_digits(digits: str) -> str:
     return " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _shown(value: object) -> str:
+    """A typed value for an error message, cut short when long (sts.errors.shown)."""
+    from sts.errors import shown
+
+    return shown(value)
+
+
+# --- option types -----------------------------------------------------------------------
+# Every option that takes a number parses it here: ASCII digits only (no '1_000', no
+# Arabic-Indic or other Unicode digits, no exponent, inf or nan), within stated bounds.
+
+_ASCII_INT = re.compile(r"[+-]?[0-9]{1,30}", re.ASCII)
+
+
+class _IntRange(click.IntRange):
+    """click.IntRange for ASCII whole numbers only (click's own takes '1_000', Unicode digits)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not _ASCII_INT.fullmatch(value.strip()):
+            self.fail(f"{_shown(value)} is not a whole number written in ASCII digits", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class _Amount(click.ParamType):
+    """A decimal amount, parsed by sts.amounts with the rule ``rule()`` gives.
+
+    Text that is not a plain ASCII decimal is bad usage (exit 2, like a letter in a
+    whole-number option). A number outside the rule's bounds or finer than its
+    places is bad usage too where the option is a token field (``usage=True``),
+    and elsewhere an operation refused (exit 1) with the library's sentence, as
+    the library itself would refuse it. The rule is looked up when the option is
+    used, so that the modules defining it are imported only then.
+    """
+
+    name = "amount"
+
+    def __init__(self, rule: Callable[[], Any], usage: bool = False) -> None:
+        self.rule = rule
+        self.usage = usage
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Decimal:
+        from sts.amounts import check_amount, to_decimal
+
+        if isinstance(value, Decimal):
+            return value
+        rule = self.rule()
+        try:
+            number = to_decimal(value, rule.what)
+        except StsError as exc:
+            self.fail(str(exc), param, ctx)
+        if self.usage:
+            try:
+                return check_amount(number, rule)
+            except StsError as exc:
+                self.fail(str(exc), param, ctx)
+        with refusals():
+            return check_amount(number, rule)
+
+
+def _vend_money_rule() -> Any:
+    from vending import limits
+
+    return limits.PAYMENT
+
+
+def _vend_energy_rule() -> Any:
+    from vending import limits
+
+    return limits.ENERGY
+
+
+def _debt_rule() -> Any:
+    from vending import limits
+
+    return limits.DEBT
+
+
+def _token_quantity_rule() -> Any:
+    from sts.amounts import AmountRule
+    from sts.tokens.amount import MAX_AMOUNT
+
+    return AmountRule("quantity", Decimal(MAX_AMOUNT).scaleb(-1), places=1)
+
+
+def _token_money_rule() -> Any:
+    from sts.amounts import AmountRule
+
+    limit = Decimal(10) ** 12
+    return AmountRule("currency amount", limit, low=-limit, places=5)
+
+
+class _OneLineUsageError(click.UsageError):
+    """A usage error shown as the one sentence the README promises (no Usage/Try lines)."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Error: {self.format_message()}", file=file, err=file is None)
+
+
+@contextmanager
+def _one_line_usage() -> Iterator[None]:
+    no_args_help = getattr(click.exceptions, "NoArgsIsHelpError", ())
+    try:
+        yield
+    except click.UsageError as exc:
+        if isinstance(exc, _OneLineUsageError | no_args_help):
+            raise
+        raise _OneLineUsageError(exc.format_message().replace("\n", " "), exc.ctx) from exc
+
+
+class _Main(click.Group):
+    """The `sts` group: usage errors anywhere below it print one line and exit 2."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with _one_line_usage():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _one_line_usage():
+            return super().invoke(ctx)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sts-toolkit")
 def main() -> None:
     """STS prepayment toolkit: tokens, conformance vectors, a simulated meter, vending."""
@@ -98,7 +227,11 @@ def main() -> None:
     "in a temporary folder.",
 )
 @click.option(
-    "--money", type=Decimal, default=Decimal("250.00"), show_default=True, help="Payment."
+    "--money",
+    type=_Amount(_vend_money_rule),
+    default=Decimal("250.00"),
+    show_default=True,
+    help="Payment.",
 )
 @click.option("--walkthrough", is_flag=True, help="Show the token engine walkthrough instead.")
 def demo(db_url: str | None, money: Decimal, walkthrough: bool) -> None:
@@ -356,11 +489,11 @@ _meter_json = click.option("--json", "as_json", is_flag=True, help="Print JSON o
 @click.option("--vk", metavar="HEX", help="Or a vending key to derive it from (16 or 40 hex).")
 @click.option("--dkga", type=click.Choice(["02", "04"]), help="02 or 04 (default: by --vk size).")
 @click.option("--drn", required=True, metavar="DIGITS", help="The 11 or 13-digit meter number.")
-@click.option("--sgc", type=click.IntRange(0, 999_999), help="Supply group code (with --vk).")
-@click.option("--krn", type=click.IntRange(1, 9), default=1, show_default=True)
-@click.option("--kt", type=click.IntRange(0, 3), default=2, show_default=True, help="Key type.")
-@click.option("--ti", type=click.IntRange(0, 99), default=1, show_default=True)
-@click.option("--ken", type=click.IntRange(0, 255), default=255, show_default=True)
+@click.option("--sgc", type=_IntRange(0, 999_999), help="Supply group code (with --vk).")
+@click.option("--krn", type=_IntRange(1, 9), default=1, show_default=True)
+@click.option("--kt", type=_IntRange(0, 3), default=2, show_default=True, help="Key type.")
+@click.option("--ti", type=_IntRange(0, 99), default=1, show_default=True)
+@click.option("--ken", type=_IntRange(0, 255), default=255, show_default=True)
 @click.option("--ea", type=click.Choice(["07", "11", "09"]), help="Default: by key size.")
 @click.option(
     "--base-date",
@@ -375,8 +508,10 @@ _meter_json = click.option("--json", "as_json", is_flag=True, help="Print JSON o
     type=_MeterTime(),
     help="When the meter was made; its clock starts here (default: now).",
 )
-@click.option("--tid-memory", type=click.IntRange(1, 10_000), default=50, show_default=True)
-@click.option("--mfr-code", type=int, help="Manufacturer code (default: from the DRN).")
+@click.option("--tid-memory", type=_IntRange(1, 10_000), default=50, show_default=True)
+@click.option(
+    "--mfr-code", type=_IntRange(0, 9999), help="Manufacturer code (default: from the DRN)."
+)
 @click.option(
     "--config",
     "config_file",
@@ -492,7 +627,7 @@ def meter_run(file: Path, load: int | None, duration: timedelta, as_json: bool) 
 
 @meter.command("show")
 @_meter_file
-@click.option("--events", "event_count", type=click.IntRange(0), default=10, show_default=True,
+@click.option("--events", "event_count", type=_IntRange(0, 10_000), default=10, show_default=True,
               help="How many recent events to list.")  # fmt: skip
 @_meter_json
 def meter_show(file: Path, event_count: int, as_json: bool) -> None:
@@ -719,10 +854,10 @@ _derive_options = _options(
     click.option("--vk", metavar="HEX", help="Vending key: 16 hex digits (02) or 40 (04)."),
     click.option("--pan", metavar="18DIGITS", help="The meter's MeterPAN."),
     click.option("--drn", metavar="DIGITS", help="Or its 11/13-digit meter number."),
-    click.option("--sgc", type=click.IntRange(0, 999_999), help="Supply group code."),
-    click.option("--kt", type=click.IntRange(0, 3), help="Key type, 0-3."),
-    click.option("--ti", type=click.IntRange(0, 99), help="Tariff index, 0-99."),
-    click.option("--krn", type=click.IntRange(1, 9), help="Key revision number, 1-9."),
+    click.option("--sgc", type=_IntRange(0, 999_999), help="Supply group code."),
+    click.option("--kt", type=_IntRange(0, 3), help="Key type, 0-3."),
+    click.option("--ti", type=_IntRange(0, 99), help="Tariff index, 0-99."),
+    click.option("--krn", type=_IntRange(1, 9), help="Key revision number, 1-9."),
     click.option(
         "--bd",
         "--base-date",
@@ -766,14 +901,18 @@ def _parse_at(_ctx: click.Context, _param: click.Parameter, value: str | None) -
 
 
 _issue_options = _options(
-    click.option("--tid", type=int, help="The token identifier as is (minutes since base)."),
+    click.option(
+        "--tid",
+        type=_IntRange(0, 2**24 - 1),
+        help="The token identifier as is (minutes since base).",
+    ),
     click.option(
         "--at",
         metavar="'YYYY-MM-DD HH:MM[+HH:MM]'",
         callback=_parse_at,
         help="Issue time, local unless an offset is given (default: now).",
     ),
-    click.option("--rnd", type=click.IntRange(0, 15), help="The 4 random bits (default: random)."),
+    click.option("--rnd", type=_IntRange(0, 15), help="The 4 random bits (default: random)."),
 )
 
 
@@ -1032,10 +1171,20 @@ def _scaled(value: Decimal, scale: int, option: str) -> int:
 @token_encode.command("credit")
 @click.option("--service", type=click.Choice(_SERVICES), default="electricity", show_default=True)
 @click.option(
-    "--kwh", "--quantity", "quantity", type=Decimal, help="kWh (or m3, minutes), 0.1 steps."
+    "--kwh",
+    "--quantity",
+    "quantity",
+    type=_Amount(_token_quantity_rule, usage=True),
+    help="kWh (or m3, minutes), 0.1 steps.",
 )
-@click.option("--units", type=int, help="Tenths of a kWh (m3, minute): the raw unit.")
-@click.option("--money", type=Decimal, help="A currency amount: makes a currency token.")
+@click.option(
+    "--units", type=_IntRange(0, 18_201_624), help="Tenths of a kWh (m3, minute): the raw unit."
+)
+@click.option(
+    "--money",
+    type=_Amount(_token_money_rule, usage=True),
+    help="A currency amount: makes a currency token.",
+)
 @_issue_options
 @_key_options
 def encode_credit(
@@ -1055,7 +1204,9 @@ def encode_credit(
 
 
 @token_encode.command("power-limit")
-@click.option("--watts", type=int, required=True, help="Maximum power in watts.")
+@click.option(
+    "--watts", type=_IntRange(0, 18_201_624), required=True, help="Maximum power in watts."
+)
 @_issue_options
 @_key_options
 def encode_power_limit(watts: int, **o: Any) -> None:
@@ -1064,7 +1215,12 @@ def encode_power_limit(watts: int, **o: Any) -> None:
 
 
 @token_encode.command("phase-unbalance")
-@click.option("--watts", type=int, required=True, help="Maximum phase power unbalance in watts.")
+@click.option(
+    "--watts",
+    type=_IntRange(0, 18_201_624),
+    required=True,
+    help="Maximum phase power unbalance in watts.",
+)
 @_issue_options
 @_key_options
 def encode_phase_unbalance(watts: int, **o: Any) -> None:
@@ -1090,7 +1246,7 @@ def encode_clear_tamper(**o: Any) -> None:
 
 
 @token_encode.command("tariff-rate")
-@click.option("--value", type=int, required=True, help="The 16-bit rate, as is.")
+@click.option("--value", type=_IntRange(0, 0xFFFF), required=True, help="The 16-bit rate, as is.")
 @_issue_options
 @_key_options
 def encode_tariff_rate(value: int, **o: Any) -> None:
@@ -1099,7 +1255,7 @@ def encode_tariff_rate(value: int, **o: Any) -> None:
 
 
 @token_encode.command("water-factor")
-@click.option("--value", type=int, required=True, help="The 16-bit factor, as is.")
+@click.option("--value", type=_IntRange(0, 0xFFFF), required=True, help="The 16-bit factor, as is.")
 @_issue_options
 @_key_options
 def encode_water_factor(value: int, **o: Any) -> None:
@@ -1162,15 +1318,15 @@ def encode_test(
 @click.option("--new-dk", metavar="HEX", help="The new decoder key, when it is not derived.")
 @click.option("--new-dkga", type=click.Choice(["02", "04"]), help="Default: --dkga.")
 @click.option("--new-vk", metavar="HEX", help="Default: --vk.")
-@click.option("--new-sgc", type=click.IntRange(0, 999_999), help="Default: --sgc.")
-@click.option("--new-kt", type=click.IntRange(0, 3), help="Default: --kt.")
-@click.option("--new-ti", type=click.IntRange(0, 99), help="Default: --ti.")
-@click.option("--new-krn", type=click.IntRange(1, 9), help="Default: --krn.")
+@click.option("--new-sgc", type=_IntRange(0, 999_999), help="Default: --sgc.")
+@click.option("--new-kt", type=_IntRange(0, 3), help="Default: --kt.")
+@click.option("--new-ti", type=_IntRange(0, 99), help="Default: --ti.")
+@click.option("--new-krn", type=_IntRange(1, 9), help="Default: --krn.")
 @click.option("--new-bd", type=click.Choice(_BASE_DATE_CHOICES), help="Default: --bd.")
 @click.option("--new-ea", type=click.Choice(["07", "11"]), help="Default: --ea.")
 @click.option(
     "--ken",
-    type=click.IntRange(0, 255),
+    type=_IntRange(0, 255),
     default=255,
     show_default=True,
     help="Key expiry number (255: never).",
@@ -1443,9 +1599,9 @@ def keys() -> None:
 
 @keys.command("add")
 @click.argument("label")
-@click.option("--sgc", type=click.IntRange(0, 999_999), required=True, help="Supply group code.")
-@click.option("--krn", type=click.IntRange(1, 9), required=True, help="Key revision number.")
-@click.option("--kt", type=click.IntRange(0, 3), default=2, show_default=True, help="Key type.")
+@click.option("--sgc", type=_IntRange(0, 999_999), required=True, help="Supply group code.")
+@click.option("--krn", type=_IntRange(1, 9), required=True, help="Key revision number.")
+@click.option("--kt", type=_IntRange(0, 3), default=2, show_default=True, help="Key type.")
 @click.option(
     "--base-date",
     type=click.Choice(["1993", "2014", "2035"]),
@@ -1650,14 +1806,12 @@ def _render_meter_info(info: Any) -> None:
 
 @meters.command("add")
 @click.argument("drn")
-@click.option("--sgc", type=click.IntRange(0, 999_999), required=True, help="Supply group code.")
-@click.option("--krn", type=click.IntRange(1, 9), default=1, show_default=True)
-@click.option("--kt", type=click.IntRange(0, 3), default=2, show_default=True, help="Key type.")
-@click.option(
-    "--ti", type=click.IntRange(0, 99), default=1, show_default=True, help="Tariff index."
-)
+@click.option("--sgc", type=_IntRange(0, 999_999), required=True, help="Supply group code.")
+@click.option("--krn", type=_IntRange(1, 9), default=1, show_default=True)
+@click.option("--kt", type=_IntRange(0, 3), default=2, show_default=True, help="Key type.")
+@click.option("--ti", type=_IntRange(0, 99), default=1, show_default=True, help="Tariff index.")
 @click.option("--ea", type=click.Choice(["07", "09", "11"]), default="07", show_default=True)
-@click.option("--ken", type=click.IntRange(0, 255), default=255, show_default=True)
+@click.option("--ken", type=_IntRange(0, 255), default=255, show_default=True)
 @click.option(
     "--base-date", type=click.Choice(["1993", "2014", "2035"]), help="Default: the key's."
 )
@@ -1705,9 +1859,9 @@ def meters_show(drn: str, **o: Any) -> None:
 
 
 @meters.command("list")
-@click.option("--sgc", type=click.IntRange(0, 999_999))
-@click.option("--krn", type=click.IntRange(1, 9))
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--sgc", type=_IntRange(0, 999_999))
+@click.option("--krn", type=_IntRange(1, 9))
+@click.option("--limit", type=_IntRange(1, 100_000), default=100, show_default=True)
 @_vending_options
 def meters_list(sgc: int | None, krn: int | None, limit: int, **o: Any) -> None:
     """Registered meters, by number."""
@@ -1746,7 +1900,9 @@ def meters_set(drn: str, tariff: str | None, customer: str | None, **o: Any) -> 
 
 @meters.command("customer")
 @click.argument("name")
-@click.option("--debt", type=Decimal, help="Set the debt outstanding, recovered by vends.")
+@click.option(
+    "--debt", type=_Amount(_debt_rule), help="Set the debt outstanding, recovered by vends."
+)
 @_vending_options
 def meters_customer(name: str, debt: Decimal | None, **o: Any) -> None:
     """Create a customer, or set its debt."""
@@ -1780,12 +1936,22 @@ _ref_option = click.option(
 
 @vend.command("credit")
 @_meter_option
-@click.option("--money", metavar="AMOUNT", help="Payment, turned into kWh by the meter's tariff.")
-@click.option("--units", metavar="KWH", help="kWh to credit (multiples of 0.1).")
+@click.option(
+    "--money",
+    metavar="AMOUNT",
+    type=_Amount(_vend_money_rule),
+    help="Payment, turned into kWh by the meter's tariff.",
+)
+@click.option(
+    "--units",
+    metavar="KWH",
+    type=_Amount(_vend_energy_rule),
+    help="kWh to credit (multiples of 0.1).",
+)
 @_ref_option
 @_vending_options
 def vend_credit(
-    drn: str, money: str | None, units: str | None, reference: str | None, **o: Any
+    drn: str, money: Decimal | None, units: Decimal | None, reference: str | None, **o: Any
 ) -> None:
     """Sell credit by money or by units; large amounts come as several tokens."""
     from vending import vend as service
@@ -1832,7 +1998,9 @@ def vend_clear_tamper(drn: str, reference: str | None, **o: Any) -> None:
 
 @vend.command("power-limit")
 @_meter_option
-@click.option("--watts", type=click.IntRange(0), required=True, help="Maximum power in watts.")
+@click.option(
+    "--watts", type=_IntRange(0, 18_201_624), required=True, help="Maximum power in watts."
+)
 @_ref_option
 @_vending_options
 def vend_power_limit(drn: str, watts: int, reference: str | None, **o: Any) -> None:
@@ -1846,7 +2014,9 @@ def vend_power_limit(drn: str, watts: int, reference: str | None, **o: Any) -> N
 
 @vend.command("phase-unbalance")
 @_meter_option
-@click.option("--watts", type=click.IntRange(0), required=True, help="Maximum unbalance in W.")
+@click.option(
+    "--watts", type=_IntRange(0, 18_201_624), required=True, help="Maximum unbalance in W."
+)
 @_ref_option
 @_vending_options
 def vend_phase_unbalance(drn: str, watts: int, reference: str | None, **o: Any) -> None:
@@ -1943,12 +2113,12 @@ def _render_order(info: Any) -> None:
 
 @keychange.command("order")
 @_meter_option
-@click.option("--krn", type=click.IntRange(1, 9), help="New key revision number.")
+@click.option("--krn", type=_IntRange(1, 9), help="New key revision number.")
 @click.option("--base-date", type=click.Choice(["1993", "2014", "2035"]), help="New base date.")
-@click.option("--ti", type=click.IntRange(0, 99), help="New tariff index.")
-@click.option("--kt", type=click.IntRange(1, 3), help="New key type.")
-@click.option("--sgc", type=click.IntRange(0, 999_999), help="New SGC (128-bit keys only).")
-@click.option("--ken", type=click.IntRange(0, 255), help="Key expiry number (default 255).")
+@click.option("--ti", type=_IntRange(0, 99), help="New tariff index.")
+@click.option("--kt", type=_IntRange(1, 3), help="New key type.")
+@click.option("--sgc", type=_IntRange(0, 999_999), help="New SGC (128-bit keys only).")
+@click.option("--ken", type=_IntRange(0, 255), help="Key expiry number (default 255).")
 @_vending_options
 def keychange_order(drn: str, **o: Any) -> None:
     """Order a key change; parameters not given stay as they are."""
@@ -1995,7 +2165,7 @@ def keychange_cancel(drn: str, **o: Any) -> None:
 @keychange.command("list")
 @click.option("--meter", "drn", metavar="DRN", help="Only this meter's orders.")
 @click.option("--status", type=click.Choice(["pending", "issued"]))
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--limit", type=_IntRange(1, 100_000), default=100, show_default=True)
 @_vending_options
 def keychange_list(drn: str | None, status: str | None, limit: int, **o: Any) -> None:
     """Key change orders."""
@@ -2080,12 +2250,12 @@ def _show_progress(items: Sequence[Any], as_json: bool) -> None:
 
 @migrate.command("start")
 @click.argument("name")
-@click.option("--sgc", type=click.IntRange(0, 999_999), required=True)
-@click.option("--from-krn", type=click.IntRange(1, 9), required=True)
-@click.option("--to-krn", type=click.IntRange(1, 9), required=True)
+@click.option("--sgc", type=_IntRange(0, 999_999), required=True)
+@click.option("--from-krn", type=_IntRange(1, 9), required=True)
+@click.option("--to-krn", type=_IntRange(1, 9), required=True)
 @click.option("--base-date", type=click.Choice(["1993", "2014", "2035"]), required=True)
-@click.option("--ken", type=click.IntRange(0, 255), default=255, show_default=True)
-@click.option("--chunk", type=click.IntRange(1), default=500, show_default=True)
+@click.option("--ken", type=_IntRange(0, 255), default=255, show_default=True)
+@click.option("--chunk", type=_IntRange(1, 100_000), default=500, show_default=True)
 @_vending_options
 def migrate_start(name: str, chunk: int, **o: Any) -> None:
     """Create (or resume) migration NAME and order a key change for each of its meters."""
@@ -2102,7 +2272,7 @@ def migrate_start(name: str, chunk: int, **o: Any) -> None:
 
 @migrate.command("resume")
 @click.argument("name")
-@click.option("--chunk", type=click.IntRange(1), default=500, show_default=True)
+@click.option("--chunk", type=_IntRange(1, 100_000), default=500, show_default=True)
 @_vending_options
 def migrate_resume(name: str, chunk: int, **o: Any) -> None:
     """Carry on ordering after an interruption (meters already ordered are skipped)."""

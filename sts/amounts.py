@@ -84,9 +84,7 @@ def to_decimal(value: object, what: str, error: type[StsError] = FormatError) ->
         return _from_text(value, what, error)
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
         hint = " (parse JSON with parse_float=Decimal)" if isinstance(value, float) else ""
-        raise error(
-            f"{what} {shown(value)} is not a Decimal, whole number or decimal string{hint}"
-        )
+        raise error(f"{what} {shown(value)} is not a Decimal, whole number or decimal string{hint}")
     number = Decimal(value)
     if not number.is_finite():
         raise error(f"{what} {shown(value)} is not a finite number")
@@ -102,7 +100,8 @@ def check_amount(
     what = rule.what
     if number < rule.low or (rule.above_low and number == rule.low):
         relation = "above" if rule.above_low else "at least"
-        raise error(f"{what} {rule.figure(number)} is not {relation} {rule.figure(rule.low)}")
+        low = "zero" if rule.low == 0 else rule.figure(rule.low)
+        raise error(f"{what} {rule.figure(number)} is not {relation} {low}")
     if number > rule.high:
         raise error(f"{what} {rule.figure(number)} is above the limit of {rule.figure(rule.high)}")
     exponent = number.as_tuple().exponent
@@ -116,9 +115,7 @@ def check_amount(
     return number
 
 
-def parse_amount(
-    value: object, rule: AmountRule, error: type[StsError] | None = None
-) -> Decimal:
+def parse_amount(value: object, rule: AmountRule, error: type[StsError] | None = None) -> Decimal:
     """The amount ``value`` stands for, checked for form, finiteness, places and bounds.
 
     ``error`` is the class raised for every refusal (default: FormatError for
