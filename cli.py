@@ -301,6 +301,8 @@ def demo(db_url: str | None, money: Decimal, walkthrough: bool) -> None:
 
 _POWER_UNITS = {"w": 1, "kw": 1000, "mw": 1_000_000}
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+_MAX_WATTS = 10_000_000  # 10 MW: more than any meter's load
+_MAX_DURATION_DAYS = 366
 
 
 class _Power(click.ParamType):
@@ -314,12 +316,15 @@ class _Power(click.ParamType):
         text = str(value).strip().lower().replace(" ", "")
         number = text.rstrip("kmw")
         unit = text[len(number) :] or "w"
-        try:
-            watts = Decimal(number) * _POWER_UNITS[unit]
-        except (ArithmeticError, KeyError):
-            self.fail(f"{value!r} is not a power like '2kW', '500W' or '1.5kW'", param, ctx)
+        if not re.fullmatch(r"[+-]?[0-9]{1,12}(?:\.[0-9]{1,6})?", number, re.ASCII) or (
+            unit not in _POWER_UNITS
+        ):
+            self.fail(f"{_shown(value)} is not a power like '2kW', '500W' or '1.5kW'", param, ctx)
+        watts = Decimal(number) * _POWER_UNITS[unit]
         if watts < 0 or watts != watts.to_integral_value():
-            self.fail(f"{value!r} is not a whole number of watts of 0 or more", param, ctx)
+            self.fail(f"{_shown(value)} is not a whole number of watts of 0 or more", param, ctx)
+        if watts > _MAX_WATTS:
+            self.fail(f"{_shown(value)} is above the limit of {_MAX_WATTS:,} W", param, ctx)
         return int(watts)
 
 
@@ -334,13 +339,19 @@ class _Duration(click.ParamType):
         if isinstance(value, timedelta):
             return value
         text = str(value).strip().lower().replace(" ", "")
-        parts = re.fullmatch(r"(?:\d+(?:\.\d+)?[smhdw])+", text)
+        parts = re.fullmatch(r"(?:[0-9]{1,12}(?:\.[0-9]{1,6})?[smhdw]){1,5}", text, re.ASCII)
         if not parts:
-            self.fail(f"{value!r} is not a duration like '3h', '15m', '1d' or '1h30m'", param, ctx)
+            self.fail(
+                f"{_shown(value)} is not a duration like '3h', '15m', '1d' or '1h30m'", param, ctx
+            )
         seconds = sum(
             Decimal(amount) * _DURATION_UNITS[unit]
-            for amount, unit in re.findall(r"(\d+(?:\.\d+)?)([smhdw])", text)
+            for amount, unit in re.findall(r"([0-9]+(?:\.[0-9]+)?)([smhdw])", text, re.ASCII)
         )
+        if seconds > _MAX_DURATION_DAYS * 86_400:
+            self.fail(
+                f"{_shown(value)} is longer than the limit of {_MAX_DURATION_DAYS} days", param, ctx
+            )
         return timedelta(seconds=float(seconds))
 
 
@@ -364,7 +375,7 @@ class _MeterTime(click.ParamType):
             when = datetime.fromisoformat(text)
         except ValueError:
             self.fail(
-                f"{value!r} is not a time like '2025-03-01 14:30', '2025-03-01 14:30+02:00' "
+                f"{_shown(value)} is not a time like '2025-03-01 14:30', '2025-03-01 14:30+02:00' "
                 "or '+1h' (after the meter's clock)",
                 param,
                 ctx,
@@ -895,7 +906,7 @@ def _parse_at(_ctx: click.Context, _param: click.Parameter, value: str | None) -
         when = datetime.fromisoformat(value.strip())
     except ValueError:
         raise click.BadParameter(
-            f"{value!r} is not a time like '2025-03-01 14:30' or '2025-03-01 14:30+02:00'"
+            f"{_shown(value)} is not a time like '2025-03-01 14:30' or '2025-03-01 14:30+02:00'"
         ) from None
     return when.astimezone() if when.tzinfo is None else when
 
@@ -1266,10 +1277,12 @@ def encode_water_factor(value: int, **o: Any) -> None:
 def _int_any_base(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
     if value is None:
         return None
-    try:
-        return int(value, 0)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a number (use 0x... for hex)") from None
+    text = value.strip()
+    if not re.fullmatch(r"0[xX][0-9a-fA-F]{1,16}|[0-9]{1,20}", text, re.ASCII):
+        raise click.BadParameter(
+            f"{_shown(value)} is not a number of at most 64 bits (use 0x... for hex)"
+        )
+    return int(text[2:], 16) if text[:2] in ("0x", "0X") else int(text)
 
 
 @token_encode.command("test")
