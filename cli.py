@@ -173,6 +173,48 @@ def _token_money_rule() -> Any:
     return AmountRule("currency amount", limit, low=-limit, places=5)
 
 
+_MAX_PATH = 4096
+_MAX_PATH_PART = 255
+
+
+def _check_path(
+    kind: click.ParamType, value: Any, param: click.Parameter | None, ctx: click.Context | None
+) -> None:
+    """Refuse a path the operating system would choke on, before it is used."""
+    if not isinstance(value, str) or value == "-":
+        return
+    bad = next((ch for ch in value if ord(ch) < 32 or ord(ch) == 127), None)
+    if bad is not None:
+        kind.fail(
+            f"{_shown(value)} contains the control character U+{ord(bad):04X}; expected a path",
+            param,
+            ctx,
+        )
+    if len(value) > _MAX_PATH or any(len(part) > _MAX_PATH_PART for part in value.split("/")):
+        kind.fail(
+            f"{_shown(value)} is too long for a path; expected at most {_MAX_PATH} characters "
+            f"and {_MAX_PATH_PART} per name",
+            param,
+            ctx,
+        )
+
+
+class _SafePath(click.Path):
+    """click.Path that refuses control characters and over-long names first."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        _check_path(self, value, param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class _SafeFile(click.File):
+    """click.File that refuses control characters and over-long names first."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        _check_path(self, value, param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class _OneLineUsageError(click.UsageError):
     """A usage error shown as the one sentence the README promises (no Usage/Try lines)."""
 
@@ -490,7 +532,7 @@ def meter() -> None:
     """A simulated STS keypad meter kept in a JSON state file."""
 
 
-_meter_file = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+_meter_file = click.argument("file", type=_SafePath(dir_okay=False, path_type=Path))
 _meter_json = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 
 
@@ -526,7 +568,7 @@ _meter_json = click.option("--json", "as_json", is_flag=True, help="Print JSON o
 @click.option(
     "--config",
     "config_file",
-    type=click.File("r"),
+    type=_SafeFile("r"),
     help="Credit engine set-up (tariff, emergency credit, friendly time, ...) as JSON.",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing state file.")
@@ -770,7 +812,7 @@ def conformance() -> None:
 
 
 @conformance.command("run")
-@click.argument("vector_file", metavar="FILE", type=click.File("r", encoding="utf-8"))
+@click.argument("vector_file", metavar="FILE", type=_SafeFile("r", encoding="utf-8"))
 @click.option("--json", "as_json", is_flag=True, help="Print {passed, failed, results} as JSON.")
 def conformance_run(vector_file: TextIO, as_json: bool) -> None:
     """Check every line of FILE ('-' reads stdin); exit 1 when any line fails."""
@@ -1439,7 +1481,7 @@ def token_decode(digits: tuple[str, ...], reveal_key: bool, **o: Any) -> None:
 def _vending_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option(
         "--master-key-file",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=_SafePath(dir_okay=False, path_type=Path),
         envvar="STS_MASTER_KEY_FILE",
         help="File holding the master key that seals vending keys (default: next to the "
         "default database; STS_MASTER_KEY with 64 hex digits takes precedence).",
@@ -1478,6 +1520,11 @@ def _open_vending(o: dict[str, Any], create_master: bool = False) -> Any:
             master = MasterKey.from_env(os.environ)
         elif Path(path).exists():
             master = MasterKey.from_file(path)
+        elif o["master_key_file"] and not create_master:
+            raise click.ClickException(
+                f"master key file {_shown(str(path))} does not exist; expected the file "
+                "`sts keys add` created (or STS_MASTER_KEY)"
+            )
         elif create_master:
             master = create_key_file(path)
             err_console.print(
@@ -1623,7 +1670,7 @@ def keys() -> None:
 @click.option("--group-name", help="Name of the supply group.")
 @click.option(
     "--key-file",
-    type=click.File("r"),
+    type=_SafeFile("r"),
     help="Read the key (16 or 40 hex digits) from this file instead of a hidden prompt.",
 )
 @click.option("--key-env", metavar="VAR", help="Read the key from this environment variable.")
@@ -1716,7 +1763,7 @@ def tariffs() -> None:
 
 
 @tariffs.command("add")
-@click.argument("file", type=click.File("r"))
+@click.argument("file", type=_SafeFile("r"))
 @click.option("--replace", is_flag=True, help="Replace a tariff of the same name.")
 @_vending_options
 def tariffs_add(file: TextIO, replace: bool, **o: Any) -> None:
@@ -2306,7 +2353,7 @@ def migrate_status(name: str | None, **o: Any) -> None:
 
 @migrate.command("export")
 @click.argument("name")
-@click.option("--file", "out", type=click.File("w"), required=True, help="CSV file ('-': stdout).")
+@click.option("--file", "out", type=_SafeFile("w"), required=True, help="CSV file ('-': stdout).")
 @click.option("--all", "everything", is_flag=True, help="Also orders already handed out.")
 @click.option(
     "--hand-out",
