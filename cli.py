@@ -222,6 +222,20 @@ class _OneLineUsageError(click.UsageError):
         click.echo(f"Error: {self.format_message()}", file=file, err=file is None)
 
 
+_MAX_MESSAGE = 500
+_LONG_QUOTED = re.compile(r"'([^']{41,})'")
+
+
+def _one_line_message(message: str) -> str:
+    """An error message as one bounded line: long quoted input cut short (click quotes
+    the value it refuses whole), control characters escaped, no line breaks."""
+    from sts.errors import shown
+
+    text = _LONG_QUOTED.sub(lambda m: shown(m.group(1)), message)
+    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text.replace("\n", " "))
+    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE] + "..."
+
+
 @contextmanager
 def _one_line_usage() -> Iterator[None]:
     no_args_help = getattr(click.exceptions, "NoArgsIsHelpError", ())
@@ -230,7 +244,10 @@ def _one_line_usage() -> Iterator[None]:
     except click.UsageError as exc:
         if isinstance(exc, _OneLineUsageError | no_args_help):
             raise
-        raise _OneLineUsageError(exc.format_message().replace("\n", " "), exc.ctx) from exc
+        raise _OneLineUsageError(_one_line_message(exc.format_message()), exc.ctx) from exc
+    except click.ClickException as exc:
+        exc.message = _one_line_message(exc.message)
+        raise
 
 
 class _Main(click.Group):
@@ -649,6 +666,7 @@ def meter_enter(
                 f"token rejected: {outcome.text} ({int(outcome.result)})"
                 + (f": {outcome.detail}" if outcome.detail else ""),
                 highlight=False,
+                soft_wrap=True,
             )
         raise click.exceptions.Exit(1)
 
@@ -1459,7 +1477,7 @@ def token_decode(digits: tuple[str, ...], reveal_key: bool, **o: Any) -> None:
     except StsError as exc:
         compact = text.replace(" ", "").replace("-", "")
         named = text in str(exc) or compact in str(exc)
-        reason = str(exc) if named else f"token {text} was refused: {exc}"
+        reason = str(exc) if named else f"token {_shown(text)} was refused: {exc}"
         if key_ is None and "encrypted" in str(exc):
             reason += f" as {_KEY_HELP}"
         elif exc.result_code is not None:
@@ -1686,7 +1704,7 @@ def keys_add(label: str, **o: Any) -> None:
     elif o["key_env"]:
         text = os.environ.get(o["key_env"], "")
         if not text:
-            raise click.UsageError(f"environment variable {o['key_env']} is not set")
+            raise click.UsageError(f"environment variable {_shown(o['key_env'])} is not set")
     else:
         text = click.prompt("Vending key (hex)", hide_input=True, err=True)
     backend = _open_vending(o, create_master=True)
@@ -2258,6 +2276,8 @@ def _run_orders(backend: Any, name: str, chunk: int, as_json: bool) -> None:
 
     from vending import migration
 
+    with refusals():
+        migration.progress(backend, name)  # an unknown name is refused before the bar shows
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -2375,6 +2395,7 @@ def migrate_export(name: str, out: TextIO, everything: bool, hand_out: bool, **o
         )
     backend = _open_vending(o)
     with refusals():
+        migration.progress(backend, name)  # an unknown name is refused before the file is made
         rows = migration.export_rows(backend, name, None if everything else "pending")
         count = migration.write_csv(rows, out)
     out.flush()

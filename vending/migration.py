@@ -24,8 +24,10 @@ from typing import Any, TextIO
 from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from sts.errors import shown
 from sts.tokens.keychange import KEN_NEVER_EXPIRES
 from sts.tokens.tid import BaseDate
+from vending import limits
 from vending.backend import Backend
 from vending.errors import ConflictError, NotFoundError, VendingError
 from vending.keychange import ISSUED, Target, order_values
@@ -37,6 +39,7 @@ DEFAULT_CHUNK = 500
 _ORDERS = KeyChangeOrderRecord.__table__
 _METERS = Meter.__table__
 _BATCHES = MigrationBatch.__table__
+NAME_LENGTH = limits.column_length(_BATCHES.c.name)
 
 Progress = Callable[[int, int], None]
 
@@ -53,8 +56,9 @@ class MigrationPlan:
     ken: int = KEN_NEVER_EXPIRES
 
     def __post_init__(self) -> None:
-        if not self.name.strip():
+        if not isinstance(self.name, str) or not self.name.strip():
             raise VendingError("migration name is empty; expected a name such as 'rollover-2024'")
+        limits.check_text(self.name, "migration name", NAME_LENGTH, strip=False)
         object.__setattr__(self, "to_base_date", int(BaseDate.parse(self.to_base_date)))
         if not 0 <= self.ken <= 255:
             raise VendingError(f"KEN {self.ken} is not in 0..255")
@@ -137,9 +141,12 @@ def _describe(batch: MigrationBatch) -> str:
 
 
 def _batch(connection: Connection, name: str) -> Any:
+    limits.check_text(name, "migration name", NAME_LENGTH, strip=False)
     batch = connection.execute(select(_BATCHES).where(_BATCHES.c.name == name)).first()
     if batch is None:
-        raise NotFoundError(f"no migration is named {name!r}; start it with `sts migrate start`")
+        raise NotFoundError(
+            f"no migration is named {shown(name)}; start it with `sts migrate start`"
+        )
     return batch
 
 
