@@ -66,15 +66,18 @@ class Place:
             for line in connection.iterdump():
                 digest.update(line.encode())
         connection.close()
-        if state:
-            digest.update(self.state.read_bytes())
-        for path in sorted(self.root.rglob("*")):
-            if path.name.startswith(self.db.name) or path == self.state:
-                continue  # the -wal and -shm files change when connections open and close
-            digest.update(str(path.relative_to(self.root)).encode())
-            if path.is_file():
-                digest.update(path.read_bytes())
+        digest.update(self.files(state).encode())
         return digest.hexdigest()
+
+    def files(self, state: bool = True) -> str:
+        """Name, size and modification time of every file but the ledger's (cheap)."""
+        listing = []
+        for path in sorted(self.root.rglob("*")):
+            if path.name.startswith(self.db.name) or (path == self.state and not state):
+                continue  # the -wal and -shm files change when connections open and close
+            info = path.stat()
+            listing.append(f"{path.relative_to(self.root)} {info.st_size} {info.st_mtime_ns}")
+        return "\n".join(listing)
 
 
 def _run(runner: CliRunner, env: dict[str, str], args: list[str]) -> Result:
@@ -251,32 +254,42 @@ def test_every_option_refuses_junk_in_one_line_and_writes_nothing(
     cases = _cases(place)
     assert 500 < len(cases) < 1500, len(cases)
     failures: list[str] = []
-    after = place.fingerprint()
-    for path, argv, name, junk in cases:
-        # A meter records a rejected keypad entry (its lockout counter and event log):
-        # junk typed on it may change its state, by a bounded amount.
-        keyed = path in KEYPAD_ENTRY and name in ("digits", "keys")
-        size = place.state.stat().st_size
-        before = place.fingerprint(state=False) if keyed else after
-        result = _run(runner, place.env, argv)
-        after = place.fingerprint(state=not keyed)
-        problems = []
-        if place.state.stat().st_size > size + 2_000:
-            problems.append(f"state file grew by {place.state.stat().st_size - size} bytes")
-        if result.exit_code not in (1, 2):
-            problems.append(f"exit {result.exit_code}")
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            problems.append(f"raised {type(result.exception).__name__}: {result.exception}")
-        if "Traceback" in result.stderr or not _one_line(result.stderr):
-            problems.append(f"stderr {result.stderr[:300]!r}")
-        if len(result.stderr) > 600:
-            problems.append(f"stderr of {len(result.stderr)} characters")
-        if before != after:
-            problems.append("wrote something")
-        if keyed:
-            after = place.fingerprint()
-        if problems:
-            failures.append(f"sts {path} {name}={junk[:20]!r}: {'; '.join(problems)}")
+    # data_version changes whenever another connection commits to the ledger: checked
+    # here with a valid write, so that an unchanged version below means nothing was written.
+    watch = sqlite3.connect(place.db)
+    version = watch.execute("PRAGMA data_version").fetchone()
+    assert _run(runner, place.env, ["meters", "customer", "Zed"]).exit_code == 0
+    assert watch.execute("PRAGMA data_version").fetchone() != version
+    start = place.fingerprint(state=False)
+    try:
+        for path, argv, name, junk in cases:
+            # A meter records a rejected keypad entry (its lockout counter and event log):
+            # junk typed on it may change its state, by a bounded amount.
+            keyed = path in KEYPAD_ENTRY and name in ("digits", "keys")
+            size = place.state.stat().st_size
+            version = watch.execute("PRAGMA data_version").fetchone()
+            files = place.files(state=not keyed)
+            result = _run(runner, place.env, argv)
+            problems = []
+            if place.state.stat().st_size > size + 2_000:
+                problems.append(f"state file grew by {place.state.stat().st_size - size} bytes")
+            if result.exit_code not in (1, 2):
+                problems.append(f"exit {result.exit_code}")
+            if result.exception is not None and not isinstance(result.exception, SystemExit):
+                problems.append(f"raised {type(result.exception).__name__}: {result.exception}")
+            if "Traceback" in result.stderr or not _one_line(result.stderr):
+                problems.append(f"stderr {result.stderr[:300]!r}")
+            if len(result.stderr) > 600:
+                problems.append(f"stderr of {len(result.stderr)} characters")
+            if watch.execute("PRAGMA data_version").fetchone() != version:
+                problems.append("committed to the ledger")
+            if place.files(state=not keyed) != files:
+                problems.append("wrote a file")
+            if problems:
+                failures.append(f"sts {path} {name}={junk[:20]!r}: {'; '.join(problems)}")
+    finally:
+        watch.close()
+    assert place.fingerprint(state=False) == start
     assert not failures, f"{len(failures)} of {len(cases)} runs:\n" + "\n".join(failures)
 
 
