@@ -130,6 +130,14 @@ def _bounded(value: object, rule: AmountRule, what: str | None = None) -> Decima
     return check_amount(_number(value, rule.what), rule, VendingError)
 
 
+def _ceiling(value: Decimal, rule: AmountRule) -> None:
+    """Refuse a value above the rule's limit before arithmetic that its size would break."""
+    if value > rule.high:
+        raise VendingError(
+            f"{rule.what} {rule.figure(value)} is above the limit of {rule.figure(rule.high)}"
+        )
+
+
 def _name(value: object, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise VendingError(f"{what} {shown(value)} is empty; expected a name")
@@ -161,6 +169,7 @@ class Block:
             end = _number(self.up_to_kwh, "step end")
             if end <= 0:
                 raise VendingError(f"step end {end} kWh is not above 0 kWh")
+            _ceiling(end, limits.STEP_END)
             _check_tenths(end, "step end")
             object.__setattr__(self, "up_to_kwh", _bounded(end, limits.STEP_END))
         price = _number(self.price_per_kwh, "price per kWh")
@@ -269,6 +278,7 @@ class Tariff:
         free = _number(self.free_units_kwh, "free basic units")
         if free < 0:
             raise VendingError(f"free basic units {free} kWh is negative")
+        _ceiling(free, limits.FREE_UNITS)
         _check_tenths(free, "free basic units")
         free = _bounded(free, limits.FREE_UNITS)
         per_vend = _bounded(self.max_vend_kwh, limits.VEND_KWH)
@@ -774,8 +784,8 @@ def _breakdown(
 def _check_vend_size(tariff: Tariff, kwh: Decimal, what: str) -> None:
     if kwh > tariff.max_vend_kwh:
         raise PaymentError(
-            f"{what} {kwh:f} kWh, above tariff {tariff.name!r}'s limit of "
-            f"{tariff.max_vend_kwh} kWh per vend"
+            f"{what} {kwh:f} kWh, above the limit of {tariff.max_vend_kwh} kWh per vend of "
+            f"tariff {tariff.name!r}"
         )
 
 
@@ -827,6 +837,7 @@ def price_units(tariff: Tariff, kwh: Decimal, month: MonthToDate) -> Breakdown:
         wanted = _number(kwh, "energy", PaymentError)
         if wanted <= 0:
             raise PaymentError(f"energy {wanted} kWh is not above zero")
+        _check_vend_size(tariff, wanted, "energy")
         if wanted != wanted.quantize(UNIT_KWH, ROUND_FLOOR):
             raise PaymentError(f"energy {wanted} kWh is not a whole number of 0.1 kWh units")
         _check_vend_size(tariff, wanted + _free_kwh(tariff, month), "energy")
