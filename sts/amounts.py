@@ -34,6 +34,7 @@ from sts.errors import FormatError, RangeError, StsError, shown
 MAX_TEXT = 40
 
 _PLAIN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
+_SCIENTIFIC = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?", re.ASCII)
 _EXPECTED = "expected ASCII digits with an optional decimal point, like 150 or 12.50"
 
 
@@ -60,14 +61,14 @@ class AmountRule:
         return f"{text} {self.unit}" if self.unit else text
 
 
-def _from_text(text: str, what: str, error: type[StsError]) -> Decimal:
+def _from_text(text: str, what: str, error: type[StsError], exponent: bool = False) -> Decimal:
     stripped = text.strip()
     if len(stripped) > MAX_TEXT:
         raise error(
             f"{what} {shown(text)} is too long for an amount; expected at most {MAX_TEXT} "
             "characters"
         )
-    if not _PLAIN.fullmatch(stripped):
+    if not (_SCIENTIFIC if exponent else _PLAIN).fullmatch(stripped):
         try:
             number = Decimal(stripped)
         except (InvalidOperation, ValueError):
@@ -78,10 +79,16 @@ def _from_text(text: str, what: str, error: type[StsError]) -> Decimal:
     return Decimal(stripped)
 
 
-def to_decimal(value: object, what: str, error: type[StsError] = FormatError) -> Decimal:
-    """A finite Decimal from plain ASCII decimal text, an int or a Decimal; no bounds."""
+def to_decimal(
+    value: object, what: str, error: type[StsError] = FormatError, exponent: bool = False
+) -> Decimal:
+    """A finite Decimal from plain ASCII decimal text, an int or a Decimal; no bounds.
+
+    ``exponent`` also accepts ASCII scientific notation ('1.5E+3'), as stored data
+    written by ``str(Decimal)`` may hold; what people type never needs it.
+    """
     if isinstance(value, str):
-        return _from_text(value, what, error)
+        return _from_text(value, what, error, exponent)
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
         hint = " (parse JSON with parse_float=Decimal)" if isinstance(value, float) else ""
         raise error(f"{what} {shown(value)} is not a Decimal, whole number or decimal string{hint}")

@@ -119,8 +119,8 @@ def minor_unit(currency: str) -> Decimal:
 
 
 def _number(value: object, what: str, error: type[VendingError] = VendingError) -> Decimal:
-    """A finite Decimal from a Decimal, int or plain ASCII decimal string; floats are refused."""
-    return to_decimal(value, what, error)
+    """A finite Decimal from a Decimal, int or ASCII decimal string; floats are refused."""
+    return to_decimal(value, what, error, exponent=True)
 
 
 def _bounded(value: object, rule: AmountRule, what: str | None = None) -> Decimal:
