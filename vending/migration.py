@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from sqlalchemy import Connection, bindparam, func, insert, select
-from sqlalchemy.exc import IntegrityError
 
 from sts.errors import shown
 from sts.tokens.keychange import KEN_NEVER_EXPIRES
 from sts.tokens.tid import BaseDate
-from vending import limits
+from vending import limits, storage
 from vending.backend import Backend
 from vending.errors import ConflictError, NotFoundError, VendingError
 from vending.keychange import ISSUED, Target, order_values
@@ -103,7 +102,7 @@ class MigrationProgress:
 def start(backend: Backend, plan: MigrationPlan) -> MigrationProgress:
     """Create the batch, or check that an existing one with this name has the same plan."""
     now = backend.now()
-    with backend.sessions.begin() as session:
+    with storage.write(backend) as session:
         batch = session.execute(
             select(MigrationBatch).where(MigrationBatch.name == plan.name)
         ).scalar_one_or_none()
@@ -166,7 +165,7 @@ def _candidates(batch: Any) -> Any:
 
 
 def progress(backend: Backend, name: str) -> MigrationProgress:
-    with backend.read_sessions() as session:
+    with storage.read(backend) as session:
         connection = session.connection()
         batch = _batch(connection, name)
         return _progress(connection, batch)
@@ -195,7 +194,7 @@ def _progress(connection: Connection, batch: Any) -> MigrationProgress:
 
 
 def all_progress(backend: Backend) -> list[MigrationProgress]:
-    with backend.read_sessions() as session:
+    with storage.read(backend) as session:
         connection = session.connection()
         batches = connection.execute(select(_BATCHES).order_by(_BATCHES.c.id)).all()
         return [_progress(connection, batch) for batch in batches]
@@ -225,7 +224,7 @@ def create_orders(
         size = chunk if limit is None else min(chunk, limit - made)
         try:
             count, after = _order_chunk(backend, name, after, size)
-        except IntegrityError:
+        except storage.ConcurrentWriteError:
             # A meter of this chunk got an order from elsewhere meanwhile: redo the chunk,
             # which now skips it.
             count, after = _order_chunk(backend, name, after, size)
@@ -241,7 +240,7 @@ def create_orders(
 def _order_chunk(backend: Backend, name: str, after: int, size: int) -> tuple[int, int]:
     """Orders for up to ``size`` meters with id above ``after``: (orders made, last id)."""
     now = backend.now()
-    with backend.sessions.begin() as session:
+    with storage.write(backend) as session:
         connection = session.connection()
         batch = _batch(connection, name)
         meters = connection.execute(
@@ -317,7 +316,7 @@ def export_rows(
     backend: Backend, name: str, status: str | None = PENDING, batch_size: int = 2000
 ) -> Iterator[ExportRow]:
     """The batch's orders (pending ones by default), by meter number."""
-    with backend.read_sessions() as session:
+    with storage.read(backend) as session:
         connection = session.connection()
         batch = _batch(connection, name)
         query = (
