@@ -25,7 +25,7 @@ from sts.crypto.keys import VendingKey
 from sts.meter.config import DEFAULT_ENERGY_MAX_KWH
 from sts.meter.meter import Meter as SimulatedMeter
 from sts.results import ResultCode
-from vending import limits, registry, vend
+from vending import registry, vend
 from vending.backend import Backend
 from vending.db import Database, open_database, sqlite_file
 from vending.errors import PaymentError, StorageError, VendingError
@@ -99,7 +99,7 @@ def test_cheap_energy_is_refused_above_the_per_vend_limit(
     # 10,005,000 kWh: 10,004,999.9 kWh, above the default limit of 2,000,000 kWh.
     from conftest import register_vector_meter
 
-    registry.add_tariff(backend, Tariff("Cheap", "ZAR", (Block(None, limits.MIN_PRICE),)))
+    registry.add_tariff(backend, Tariff("Cheap", "ZAR", (Block(None, Decimal("0.000001")),)))
     drn = register_vector_meter(backend, tariff="Cheap")
     with pytest.raises(
         PaymentError,
@@ -297,6 +297,8 @@ def test_a_lock_timeout_is_a_storage_error_from_every_vending_function(
 
 
 def test_the_default_token_limit_is_the_simulated_meters_register() -> None:
+    from vending import limits
+
     assert limits.DEFAULT_MAX_TOKEN_KWH == DEFAULT_ENERGY_MAX_KWH == Decimal("999999.9")
 
 
