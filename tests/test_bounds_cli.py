@@ -205,7 +205,7 @@ def test_control_characters_in_refused_input_are_escaped() -> None:
         ["vend", "credit"],
         ["vend", "credit", "--meter", VECTOR_DRN, "--bogus"],
         ["nosuchcommand"],
-        ["token", "encode", "credit", "--kwh"],
+        ["token", "encode", "credit", "--kwh", "1", "--units", "2", "--dk", "E653341F9D5BF36F"],
         ["meter", "run", "m.json", "--for", "1e400h"],
     ],
 )
