@@ -80,7 +80,195 @@ def group_digits(digits: str) -> str:
     return " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _shown(value: object) -> str:
+    """A typed value for an error message, cut short when long (sts.errors.shown)."""
+    from sts.errors import shown
+
+    return shown(value)
+
+
+# --- option types -----------------------------------------------------------------------
+# Every option that takes a number parses it here: ASCII digits only (no '1_000', no
+# Arabic-Indic or other Unicode digits, no exponent, inf or nan), within stated bounds.
+
+_ASCII_INT = re.compile(r"[+-]?[0-9]{1,30}", re.ASCII)
+
+
+class _IntRange(click.IntRange):
+    """click.IntRange for ASCII whole numbers only (click's own takes '1_000', Unicode digits)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not _ASCII_INT.fullmatch(value.strip()):
+            self.fail(f"{_shown(value)} is not a whole number written in ASCII digits", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class _Amount(click.ParamType):
+    """A decimal amount, parsed by sts.amounts with the rule ``rule()`` gives.
+
+    Text that is not a plain ASCII decimal is bad usage (exit 2, like a letter in a
+    whole-number option). A number outside the rule's bounds or finer than its
+    places is bad usage too where the option is a token field (``usage=True``),
+    and elsewhere an operation refused (exit 1) with the library's sentence, as
+    the library itself would refuse it. The rule is looked up when the option is
+    used, so that the modules defining it are imported only then.
+    """
+
+    name = "amount"
+
+    def __init__(self, rule: Callable[[], Any], usage: bool = False) -> None:
+        self.rule = rule
+        self.usage = usage
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Decimal:
+        from sts.amounts import check_amount, to_decimal
+
+        if isinstance(value, Decimal):
+            return value
+        rule = self.rule()
+        try:
+            number = to_decimal(value, rule.what)
+        except StsError as exc:
+            self.fail(str(exc), param, ctx)
+        if self.usage:
+            try:
+                return check_amount(number, rule)
+            except StsError as exc:
+                self.fail(str(exc), param, ctx)
+        with refusals():
+            return check_amount(number, rule)
+
+
+def _vend_money_rule() -> Any:
+    from vending import limits
+
+    return limits.PAYMENT
+
+
+def _vend_energy_rule() -> Any:
+    from vending import limits
+
+    return limits.ENERGY
+
+
+def _debt_rule() -> Any:
+    from vending import limits
+
+    return limits.DEBT
+
+
+def _token_quantity_rule() -> Any:
+    from sts.amounts import AmountRule
+    from sts.tokens.amount import MAX_AMOUNT
+
+    return AmountRule("quantity", Decimal(MAX_AMOUNT).scaleb(-1), places=1)
+
+
+def _token_money_rule() -> Any:
+    from sts.amounts import AmountRule
+
+    limit = Decimal(10) ** 12
+    return AmountRule("currency amount", limit, low=-limit, places=5)
+
+
+_MAX_PATH = 4096
+_MAX_PATH_PART = 255
+
+
+def _check_path(
+    kind: click.ParamType, value: Any, param: click.Parameter | None, ctx: click.Context | None
+) -> None:
+    """Refuse a path the operating system would choke on, before it is used."""
+    if not isinstance(value, str) or value == "-":
+        return
+    bad = next((ch for ch in value if ord(ch) < 32 or ord(ch) == 127), None)
+    if bad is not None:
+        kind.fail(
+            f"{_shown(value)} contains the control character U+{ord(bad):04X}; expected a path",
+            param,
+            ctx,
+        )
+    if len(value) > _MAX_PATH or any(len(part) > _MAX_PATH_PART for part in value.split("/")):
+        kind.fail(
+            f"{_shown(value)} is too long for a path; expected at most {_MAX_PATH} characters "
+            f"and {_MAX_PATH_PART} per name",
+            param,
+            ctx,
+        )
+
+
+class _SafePath(click.Path):
+    """click.Path that refuses control characters and over-long names first."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        _check_path(self, value, param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class _SafeFile(click.File):
+    """click.File that refuses control characters and over-long names first."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        _check_path(self, value, param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class _OneLineUsageError(click.UsageError):
+    """A usage error shown as the one sentence the README promises (no Usage/Try lines)."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Error: {self.format_message()}", file=file, err=file is None)
+
+
+_MAX_MESSAGE = 500
+_LONG_QUOTED = re.compile(r"'([^']{41,})'")
+
+
+def _one_line_message(message: str) -> str:
+    """An error message as one bounded line: long quoted input cut short (click quotes
+    the value it refuses whole), control characters escaped, no line breaks."""
+    from sts.errors import shown
+
+    text = _LONG_QUOTED.sub(lambda m: shown(m.group(1)), message)
+    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text.replace("\n", " "))
+    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE] + "..."
+
+
+@contextmanager
+def _one_line_usage() -> Iterator[None]:
+    no_args_help = getattr(click.exceptions, "NoArgsIsHelpError", ())
+    try:
+        yield
+    except click.UsageError as exc:
+        if isinstance(exc, _OneLineUsageError | no_args_help):
+            raise
+        raise _OneLineUsageError(_one_line_message(exc.format_message()), exc.ctx) from exc
+    except click.ClickException as exc:
+        exc.message = _one_line_message(exc.message)
+        raise
+
+
+class _Main(click.Group):
+    """The `sts` group: usage errors anywhere below it print one line and exit 2."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with _one_line_usage():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _one_line_usage():
+            return super().invoke(ctx)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sts-toolkit")
 def main() -> None:
     """STS prepayment toolkit: tokens, conformance vectors, a simulated meter, vending."""
@@ -98,7 +286,11 @@ def main() -> None:
     "empty, or used only by the demo before: the demo refuses anything else.",
 )
 @click.option(
-    "--money", type=Decimal, default=Decimal("250.00"), show_default=True, help="Payment."
+    "--money",
+    type=_Amount(_vend_money_rule),
+    default=Decimal("250.00"),
+    show_default=True,
+    help="Payment.",
 )
 @click.option("--walkthrough", is_flag=True, help="Show the token engine walkthrough instead.")
 @click.option(
@@ -223,6 +415,8 @@ def _render_demo(
 
 _POWER_UNITS = {"w": 1, "kw": 1000, "mw": 1_000_000}
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+_MAX_WATTS = 10_000_000  # 10 MW: more than any meter's load
+_MAX_DURATION_DAYS = 366
 
 
 class _Power(click.ParamType):
@@ -236,12 +430,15 @@ class _Power(click.ParamType):
         text = str(value).strip().lower().replace(" ", "")
         number = text.rstrip("kmw")
         unit = text[len(number) :] or "w"
-        try:
-            watts = Decimal(number) * _POWER_UNITS[unit]
-        except (ArithmeticError, KeyError):
-            self.fail(f"{value!r} is not a power like '2kW', '500W' or '1.5kW'", param, ctx)
+        if not re.fullmatch(r"[+-]?[0-9]{1,12}(?:\.[0-9]{1,6})?", number, re.ASCII) or (
+            unit not in _POWER_UNITS
+        ):
+            self.fail(f"{_shown(value)} is not a power like '2kW', '500W' or '1.5kW'", param, ctx)
+        watts = Decimal(number) * _POWER_UNITS[unit]
         if watts < 0 or watts != watts.to_integral_value():
-            self.fail(f"{value!r} is not a whole number of watts of 0 or more", param, ctx)
+            self.fail(f"{_shown(value)} is not a whole number of watts of 0 or more", param, ctx)
+        if watts > _MAX_WATTS:
+            self.fail(f"{_shown(value)} is above the limit of {_MAX_WATTS:,} W", param, ctx)
         return int(watts)
 
 
@@ -256,13 +453,19 @@ class _Duration(click.ParamType):
         if isinstance(value, timedelta):
             return value
         text = str(value).strip().lower().replace(" ", "")
-        parts = re.fullmatch(r"(?:\d+(?:\.\d+)?[smhdw])+", text)
+        parts = re.fullmatch(r"(?:[0-9]{1,12}(?:\.[0-9]{1,6})?[smhdw]){1,5}", text, re.ASCII)
         if not parts:
-            self.fail(f"{value!r} is not a duration like '3h', '15m', '1d' or '1h30m'", param, ctx)
+            self.fail(
+                f"{_shown(value)} is not a duration like '3h', '15m', '1d' or '1h30m'", param, ctx
+            )
         seconds = sum(
             Decimal(amount) * _DURATION_UNITS[unit]
-            for amount, unit in re.findall(r"(\d+(?:\.\d+)?)([smhdw])", text)
+            for amount, unit in re.findall(r"([0-9]+(?:\.[0-9]+)?)([smhdw])", text, re.ASCII)
         )
+        if seconds > _MAX_DURATION_DAYS * 86_400:
+            self.fail(
+                f"{_shown(value)} is longer than the limit of {_MAX_DURATION_DAYS} days", param, ctx
+            )
         return timedelta(seconds=float(seconds))
 
 
@@ -286,7 +489,7 @@ class _MeterTime(click.ParamType):
             when = datetime.fromisoformat(text)
         except ValueError:
             self.fail(
-                f"{value!r} is not a time like '2025-03-01 14:30', '2025-03-01 14:30+02:00' "
+                f"{_shown(value)} is not a time like '2025-03-01 14:30', '2025-03-01 14:30+02:00' "
                 "or '+1h' (after the meter's clock)",
                 param,
                 ctx,
@@ -429,7 +632,7 @@ def meter() -> None:
     """A simulated STS keypad meter kept in a JSON state file."""
 
 
-_meter_file = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+_meter_file = click.argument("file", type=_SafePath(dir_okay=False, path_type=Path))
 _meter_json = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 
 
@@ -447,11 +650,11 @@ def _load_unserved(file: Path) -> Meter:
 @click.option("--vk", metavar="HEX", help="Or a vending key to derive it from (16 or 40 hex).")
 @click.option("--dkga", type=click.Choice(["02", "04"]), help="02 or 04 (default: by --vk size).")
 @click.option("--drn", required=True, metavar="DIGITS", help="The 11 or 13-digit meter number.")
-@click.option("--sgc", type=click.IntRange(0, 999_999), help="Supply group code (with --vk).")
-@click.option("--krn", type=click.IntRange(1, 9), default=1, show_default=True)
-@click.option("--kt", type=click.IntRange(0, 3), default=2, show_default=True, help="Key type.")
-@click.option("--ti", type=click.IntRange(0, 99), default=1, show_default=True)
-@click.option("--ken", type=click.IntRange(0, 255), default=255, show_default=True)
+@click.option("--sgc", type=_IntRange(0, 999_999), help="Supply group code (with --vk).")
+@click.option("--krn", type=_IntRange(1, 9), default=1, show_default=True)
+@click.option("--kt", type=_IntRange(0, 3), default=2, show_default=True, help="Key type.")
+@click.option("--ti", type=_IntRange(0, 99), default=1, show_default=True)
+@click.option("--ken", type=_IntRange(0, 255), default=255, show_default=True)
 @click.option("--ea", type=click.Choice(["07", "11", "09"]), help="Default: by key size.")
 @click.option(
     "--base-date",
@@ -468,12 +671,14 @@ def _load_unserved(file: Path) -> Meter:
     "this time's TID, so it refuses tokens issued at or before it (Old or Used). Default: "
     "00:00 UTC yesterday, so every token issued since then, e.g. a minute ago, is accepted.",
 )
-@click.option("--tid-memory", type=click.IntRange(1, 10_000), default=50, show_default=True)
-@click.option("--mfr-code", type=int, help="Manufacturer code (default: from the DRN).")
+@click.option("--tid-memory", type=_IntRange(1, 10_000), default=50, show_default=True)
+@click.option(
+    "--mfr-code", type=_IntRange(0, 9999), help="Manufacturer code (default: from the DRN)."
+)
 @click.option(
     "--config",
     "config_file",
-    type=click.File("r"),
+    type=_SafeFile("r"),
     help="Credit engine set-up (tariff, emergency credit, friendly time, ...) as JSON.",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing state file.")
@@ -559,6 +764,7 @@ def meter_enter(
                 f"token rejected: {outcome.text} ({int(outcome.result)})"
                 + (f": {outcome.detail}" if outcome.detail else ""),
                 highlight=False,
+                soft_wrap=True,
             )
         raise click.exceptions.Exit(1)
 
@@ -590,7 +796,7 @@ def meter_run(file: Path, load: int | None, duration: timedelta, as_json: bool) 
 
 @meter.command("show")
 @_meter_file
-@click.option("--events", "event_count", type=click.IntRange(0), default=10, show_default=True,
+@click.option("--events", "event_count", type=_IntRange(0, 10_000), default=10, show_default=True,
               help="How many recent events to list.")  # fmt: skip
 @_meter_json
 def meter_show(file: Path, event_count: int, as_json: bool) -> None:
@@ -717,11 +923,11 @@ def meter_keys(
 
 
 @meter.command("serve")
-@click.argument("target", metavar="FILE|DIR", type=click.Path(exists=True, path_type=Path))
+@click.argument("target", metavar="FILE|DIR", type=_SafePath(exists=True, path_type=Path))
 @click.option("--port", type=click.IntRange(0, 65535), default=4059, show_default=True,
               help="TCP port; a folder: meter i on PORT+i; 0: free ports.")  # fmt: skip
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--dlms-settings", "settings_file", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--dlms-settings", "settings_file", type=_SafePath(dir_okay=False, path_type=Path),
               help="DLMS passwords, keys and counters of a single meter (default: FILE.dlms.json, "
               "made on first use with random passwords and keys).")  # fmt: skip
 @click.option("--frozen-clock", is_flag=True,
@@ -789,7 +995,7 @@ def meter_fleet() -> None:
 
 
 @meter_fleet.command("new")
-@click.argument("folder", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("folder", metavar="DIR", type=_SafePath(file_okay=False, path_type=Path))
 @click.option("--count", type=click.IntRange(1, 10_000), required=True, help="How many meters.")
 @click.option("--dk", metavar="HEX", help="One decoder key for every meter.")
 @click.option("--vk", metavar="HEX", help="Or a vending key to derive each meter's key (DKGA02).")
@@ -850,7 +1056,7 @@ def conformance() -> None:
 
 
 @conformance.command("run")
-@click.argument("vector_file", metavar="FILE", type=click.File("r", encoding="utf-8"))
+@click.argument("vector_file", metavar="FILE", type=_SafeFile("r", encoding="utf-8"))
 @click.option("--json", "as_json", is_flag=True, help="Print {passed, failed, results} as JSON.")
 def conformance_run(vector_file: TextIO, as_json: bool) -> None:
     """Check every line of FILE ('-' reads stdin); exit 1 when any line fails."""
@@ -945,10 +1151,10 @@ _derive_options = _options(
     click.option("--vk", metavar="HEX", help="Vending key: 16 hex digits (02) or 40 (04)."),
     click.option("--pan", metavar="18DIGITS", help="The meter's MeterPAN."),
     click.option("--drn", metavar="DIGITS", help="Or its 11/13-digit meter number."),
-    click.option("--sgc", type=click.IntRange(0, 999_999), help="Supply group code."),
-    click.option("--kt", type=click.IntRange(0, 3), help="Key type, 0-3."),
-    click.option("--ti", type=click.IntRange(0, 99), help="Tariff index, 0-99."),
-    click.option("--krn", type=click.IntRange(1, 9), help="Key revision number, 1-9."),
+    click.option("--sgc", type=_IntRange(0, 999_999), help="Supply group code."),
+    click.option("--kt", type=_IntRange(0, 3), help="Key type, 0-3."),
+    click.option("--ti", type=_IntRange(0, 99), help="Tariff index, 0-99."),
+    click.option("--krn", type=_IntRange(1, 9), help="Key revision number, 1-9."),
     click.option(
         "--bd",
         "--base-date",
@@ -986,20 +1192,24 @@ def _parse_at(_ctx: click.Context, _param: click.Parameter, value: str | None) -
         when = datetime.fromisoformat(value.strip())
     except ValueError:
         raise click.BadParameter(
-            f"{value!r} is not a time like '2025-03-01 14:30' or '2025-03-01 14:30+02:00'"
+            f"{_shown(value)} is not a time like '2025-03-01 14:30' or '2025-03-01 14:30+02:00'"
         ) from None
     return when.astimezone() if when.tzinfo is None else when
 
 
 _issue_options = _options(
-    click.option("--tid", type=int, help="The token identifier as is (minutes since base)."),
+    click.option(
+        "--tid",
+        type=_IntRange(0, 2**24 - 1),
+        help="The token identifier as is (minutes since base).",
+    ),
     click.option(
         "--at",
         metavar="'YYYY-MM-DD HH:MM[+HH:MM]'",
         callback=_parse_at,
         help="Issue time, local unless an offset is given (default: now).",
     ),
-    click.option("--rnd", type=click.IntRange(0, 15), help="The 4 random bits (default: random)."),
+    click.option("--rnd", type=_IntRange(0, 15), help="The 4 random bits (default: random)."),
 )
 
 
@@ -1258,10 +1468,20 @@ def _scaled(value: Decimal, scale: int, option: str) -> int:
 @token_encode.command("credit")
 @click.option("--service", type=click.Choice(_SERVICES), default="electricity", show_default=True)
 @click.option(
-    "--kwh", "--quantity", "quantity", type=Decimal, help="kWh (or m3, minutes), 0.1 steps."
+    "--kwh",
+    "--quantity",
+    "quantity",
+    type=_Amount(_token_quantity_rule, usage=True),
+    help="kWh (or m3, minutes), 0.1 steps.",
 )
-@click.option("--units", type=int, help="Tenths of a kWh (m3, minute): the raw unit.")
-@click.option("--money", type=Decimal, help="A currency amount: makes a currency token.")
+@click.option(
+    "--units", type=_IntRange(0, 18_201_624), help="Tenths of a kWh (m3, minute): the raw unit."
+)
+@click.option(
+    "--money",
+    type=_Amount(_token_money_rule, usage=True),
+    help="A currency amount: makes a currency token.",
+)
 @_issue_options
 @_key_options
 def encode_credit(
@@ -1286,7 +1506,9 @@ def encode_credit(
 
 
 @token_encode.command("power-limit")
-@click.option("--watts", type=int, required=True, help="Maximum power in watts.")
+@click.option(
+    "--watts", type=_IntRange(0, 18_201_624), required=True, help="Maximum power in watts."
+)
 @_issue_options
 @_key_options
 def encode_power_limit(watts: int, **o: Any) -> None:
@@ -1295,7 +1517,12 @@ def encode_power_limit(watts: int, **o: Any) -> None:
 
 
 @token_encode.command("phase-unbalance")
-@click.option("--watts", type=int, required=True, help="Maximum phase power unbalance in watts.")
+@click.option(
+    "--watts",
+    type=_IntRange(0, 18_201_624),
+    required=True,
+    help="Maximum phase power unbalance in watts.",
+)
 @_issue_options
 @_key_options
 def encode_phase_unbalance(watts: int, **o: Any) -> None:
@@ -1321,7 +1548,7 @@ def encode_clear_tamper(**o: Any) -> None:
 
 
 @token_encode.command("tariff-rate")
-@click.option("--value", type=int, required=True, help="The 16-bit rate, as is.")
+@click.option("--value", type=_IntRange(0, 0xFFFF), required=True, help="The 16-bit rate, as is.")
 @_issue_options
 @_key_options
 def encode_tariff_rate(value: int, **o: Any) -> None:
@@ -1330,7 +1557,7 @@ def encode_tariff_rate(value: int, **o: Any) -> None:
 
 
 @token_encode.command("water-factor")
-@click.option("--value", type=int, required=True, help="The 16-bit factor, as is.")
+@click.option("--value", type=_IntRange(0, 0xFFFF), required=True, help="The 16-bit factor, as is.")
 @_issue_options
 @_key_options
 def encode_water_factor(value: int, **o: Any) -> None:
@@ -1341,10 +1568,12 @@ def encode_water_factor(value: int, **o: Any) -> None:
 def _int_any_base(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
     if value is None:
         return None
-    try:
-        return int(value, 0)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a number (use 0x... for hex)") from None
+    text = value.strip()
+    if not re.fullmatch(r"0[xX][0-9a-fA-F]{1,16}|[0-9]{1,20}", text, re.ASCII):
+        raise click.BadParameter(
+            f"{_shown(value)} is not a number of at most 64 bits (use 0x... for hex)"
+        )
+    return int(text[2:], 16) if text[:2] in ("0x", "0X") else int(text)
 
 
 @token_encode.command("test")
@@ -1393,15 +1622,15 @@ def encode_test(
 @click.option("--new-dk", metavar="HEX", help="The new decoder key, when it is not derived.")
 @click.option("--new-dkga", type=click.Choice(["02", "04"]), help="Default: --dkga.")
 @click.option("--new-vk", metavar="HEX", help="Default: --vk.")
-@click.option("--new-sgc", type=click.IntRange(0, 999_999), help="Default: --sgc.")
-@click.option("--new-kt", type=click.IntRange(0, 3), help="Default: --kt.")
-@click.option("--new-ti", type=click.IntRange(0, 99), help="Default: --ti.")
-@click.option("--new-krn", type=click.IntRange(1, 9), help="Default: --krn.")
+@click.option("--new-sgc", type=_IntRange(0, 999_999), help="Default: --sgc.")
+@click.option("--new-kt", type=_IntRange(0, 3), help="Default: --kt.")
+@click.option("--new-ti", type=_IntRange(0, 99), help="Default: --ti.")
+@click.option("--new-krn", type=_IntRange(1, 9), help="Default: --krn.")
 @click.option("--new-bd", type=click.Choice(_BASE_DATE_CHOICES), help="Default: --bd.")
 @click.option("--new-ea", type=click.Choice(["07", "11"]), help="Default: --ea.")
 @click.option(
     "--ken",
-    type=click.IntRange(0, 255),
+    type=_IntRange(0, 255),
     default=255,
     show_default=True,
     help="Key expiry number (255: never).",
@@ -1479,7 +1708,7 @@ def token_decode(digits: tuple[str, ...], reveal_key: bool, **o: Any) -> None:
     except StsError as exc:
         compact = text.replace(" ", "").replace("-", "")
         named = text in str(exc) or compact in str(exc)
-        reason = str(exc) if named else f"token {text} was refused: {exc}"
+        reason = str(exc) if named else f"token {_shown(text)} was refused: {exc}"
         if key_ is None and "encrypted" in str(exc):
             reason += f" as {_KEY_HELP}"
         elif exc.result_code is not None:
@@ -1501,7 +1730,7 @@ def token_decode(digits: tuple[str, ...], reveal_key: bool, **o: Any) -> None:
 def _vending_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option(
         "--master-key-file",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=_SafePath(dir_okay=False, path_type=Path),
         envvar="STS_MASTER_KEY_FILE",
         help="File holding the master key that seals vending keys (default: next to the "
         "default database; STS_MASTER_KEY with 64 hex digits takes precedence).",
@@ -1540,6 +1769,11 @@ def _open_vending(o: dict[str, Any], create_master: bool = False) -> Any:
             master = MasterKey.from_env(os.environ)
         elif Path(path).exists():
             master = MasterKey.from_file(path)
+        elif o["master_key_file"] and not create_master:
+            raise click.ClickException(
+                f"master key file {_shown(str(path))} does not exist; expected the file "
+                "`sts keys add` created (or STS_MASTER_KEY)"
+            )
         elif create_master:
             master = create_key_file(path)
             err_console.print(
@@ -1752,9 +1986,9 @@ def keys() -> None:
 
 @keys.command("add")
 @click.argument("label")
-@click.option("--sgc", type=click.IntRange(0, 999_999), required=True, help="Supply group code.")
-@click.option("--krn", type=click.IntRange(1, 9), required=True, help="Key revision number.")
-@click.option("--kt", type=click.IntRange(0, 3), default=2, show_default=True, help="Key type.")
+@click.option("--sgc", type=_IntRange(0, 999_999), required=True, help="Supply group code.")
+@click.option("--krn", type=_IntRange(1, 9), required=True, help="Key revision number.")
+@click.option("--kt", type=_IntRange(0, 3), default=2, show_default=True, help="Key type.")
 @click.option(
     "--base-date",
     type=click.Choice(["1993", "2014", "2035"]),
@@ -1763,7 +1997,7 @@ def keys() -> None:
 @click.option("--group-name", help="Name of the supply group.")
 @click.option(
     "--key-file",
-    type=click.File("r"),
+    type=_SafeFile("r"),
     help="Read the key (16 or 40 hex digits) from this file instead of a hidden prompt.",
 )
 @click.option("--key-env", metavar="VAR", help="Read the key from this environment variable.")
@@ -1779,7 +2013,7 @@ def keys_add(label: str, **o: Any) -> None:
     elif o["key_env"]:
         text = os.environ.get(o["key_env"], "")
         if not text:
-            raise click.UsageError(f"environment variable {o['key_env']} is not set")
+            raise click.UsageError(f"environment variable {_shown(o['key_env'])} is not set")
     elif sys.stdin.isatty():
         text = click.prompt("Vending key (hex)", hide_input=True, err=True)
     else:  # piped in: read it as it comes (no terminal to hide it on, nothing to warn about)
@@ -1871,7 +2105,7 @@ def tariffs() -> None:
 
 
 @tariffs.command("add")
-@click.argument("file", type=click.File("r"))
+@click.argument("file", type=_SafeFile("r"))
 @click.option("--replace", is_flag=True, help="Replace a tariff of the same name.")
 @_vending_options
 def tariffs_add(file: TextIO, replace: bool, **o: Any) -> None:
@@ -1981,14 +2215,12 @@ def _render_meter_info(info: Any) -> None:
 
 @meters.command("add")
 @click.argument("drn")
-@click.option("--sgc", type=click.IntRange(0, 999_999), required=True, help="Supply group code.")
-@click.option("--krn", type=click.IntRange(1, 9), default=1, show_default=True)
-@click.option("--kt", type=click.IntRange(0, 3), default=2, show_default=True, help="Key type.")
-@click.option(
-    "--ti", type=click.IntRange(0, 99), default=1, show_default=True, help="Tariff index."
-)
+@click.option("--sgc", type=_IntRange(0, 999_999), required=True, help="Supply group code.")
+@click.option("--krn", type=_IntRange(1, 9), default=1, show_default=True)
+@click.option("--kt", type=_IntRange(0, 3), default=2, show_default=True, help="Key type.")
+@click.option("--ti", type=_IntRange(0, 99), default=1, show_default=True, help="Tariff index.")
 @click.option("--ea", type=click.Choice(["07", "09", "11"]), default="07", show_default=True)
-@click.option("--ken", type=click.IntRange(0, 255), default=255, show_default=True)
+@click.option("--ken", type=_IntRange(0, 255), default=255, show_default=True)
 @click.option(
     "--base-date", type=click.Choice(["1993", "2014", "2035"]), help="Default: the key's."
 )
@@ -2036,9 +2268,9 @@ def meters_show(drn: str, **o: Any) -> None:
 
 
 @meters.command("list")
-@click.option("--sgc", type=click.IntRange(0, 999_999))
-@click.option("--krn", type=click.IntRange(1, 9))
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--sgc", type=_IntRange(0, 999_999))
+@click.option("--krn", type=_IntRange(1, 9))
+@click.option("--limit", type=_IntRange(1, 100_000), default=100, show_default=True)
 @_vending_options
 def meters_list(sgc: int | None, krn: int | None, limit: int, **o: Any) -> None:
     """Registered meters, by number."""
@@ -2077,7 +2309,9 @@ def meters_set(drn: str, tariff: str | None, customer: str | None, **o: Any) -> 
 
 @meters.command("customer")
 @click.argument("name")
-@click.option("--debt", type=Decimal, help="Set the debt outstanding, recovered by vends.")
+@click.option(
+    "--debt", type=_Amount(_debt_rule), help="Set the debt outstanding, recovered by vends."
+)
 @_vending_options
 def meters_customer(name: str, debt: Decimal | None, **o: Any) -> None:
     """Create a customer, or set its debt."""
@@ -2096,11 +2330,11 @@ def meters_customer(name: str, debt: Decimal | None, **o: Any) -> None:
 
 @meters.command("simulate")
 @click.argument("drn")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=_SafePath(dir_okay=False, path_type=Path))
 @click.option(
     "--config",
     "config_file",
-    type=click.File("r"),
+    type=_SafeFile("r"),
     help="Credit engine set-up (tariff, emergency credit, ...) as JSON, as for `sts meter new`.",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing state file.")
@@ -2178,12 +2412,22 @@ _ref_option = click.option(
 
 @vend.command("credit")
 @_meter_option
-@click.option("--money", metavar="AMOUNT", help="Payment, turned into kWh by the meter's tariff.")
-@click.option("--units", metavar="KWH", help="kWh to credit (multiples of 0.1).")
+@click.option(
+    "--money",
+    metavar="AMOUNT",
+    type=_Amount(_vend_money_rule),
+    help="Payment, turned into kWh by the meter's tariff.",
+)
+@click.option(
+    "--units",
+    metavar="KWH",
+    type=_Amount(_vend_energy_rule),
+    help="kWh to credit (multiples of 0.1).",
+)
 @_ref_option
 @_vending_options
 def vend_credit(
-    drn: str, money: str | None, units: str | None, reference: str | None, **o: Any
+    drn: str, money: Decimal | None, units: Decimal | None, reference: str | None, **o: Any
 ) -> None:
     """Sell credit by money or by units; large amounts come as several tokens."""
     from vending import vend as service
@@ -2224,7 +2468,9 @@ def vend_clear_tamper(drn: str, reference: str | None, **o: Any) -> None:
 
 @vend.command("power-limit")
 @_meter_option
-@click.option("--watts", type=click.IntRange(0), required=True, help="Maximum power in watts.")
+@click.option(
+    "--watts", type=_IntRange(0, 18_201_624), required=True, help="Maximum power in watts."
+)
 @_ref_option
 @_vending_options
 def vend_power_limit(drn: str, watts: int, reference: str | None, **o: Any) -> None:
@@ -2236,7 +2482,9 @@ def vend_power_limit(drn: str, watts: int, reference: str | None, **o: Any) -> N
 
 @vend.command("phase-unbalance")
 @_meter_option
-@click.option("--watts", type=click.IntRange(0), required=True, help="Maximum unbalance in W.")
+@click.option(
+    "--watts", type=_IntRange(0, 18_201_624), required=True, help="Maximum unbalance in W."
+)
 @_ref_option
 @_vending_options
 def vend_phase_unbalance(drn: str, watts: int, reference: str | None, **o: Any) -> None:
@@ -2339,12 +2587,12 @@ def _render_order(info: Any) -> None:
 
 @keychange.command("order")
 @_meter_option
-@click.option("--krn", type=click.IntRange(1, 9), help="New key revision number.")
+@click.option("--krn", type=_IntRange(1, 9), help="New key revision number.")
 @click.option("--base-date", type=click.Choice(["1993", "2014", "2035"]), help="New base date.")
-@click.option("--ti", type=click.IntRange(0, 99), help="New tariff index.")
-@click.option("--kt", type=click.IntRange(1, 3), help="New key type.")
-@click.option("--sgc", type=click.IntRange(0, 999_999), help="New SGC (128-bit keys only).")
-@click.option("--ken", type=click.IntRange(0, 255), help="Key expiry number (default 255).")
+@click.option("--ti", type=_IntRange(0, 99), help="New tariff index.")
+@click.option("--kt", type=_IntRange(1, 3), help="New key type.")
+@click.option("--sgc", type=_IntRange(0, 999_999), help="New SGC (128-bit keys only).")
+@click.option("--ken", type=_IntRange(0, 255), help="Key expiry number (default 255).")
 @_vending_options
 def keychange_order(drn: str, **o: Any) -> None:
     """Order a key change; parameters not given stay as they are."""
@@ -2389,7 +2637,7 @@ def keychange_cancel(drn: str, **o: Any) -> None:
 @keychange.command("list")
 @click.option("--meter", "drn", metavar="DRN", help="Only this meter's orders.")
 @click.option("--status", type=click.Choice(["pending", "issued"]))
-@click.option("--limit", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--limit", type=_IntRange(1, 100_000), default=100, show_default=True)
 @_vending_options
 def keychange_list(drn: str | None, status: str | None, limit: int, **o: Any) -> None:
     """Key change orders."""
@@ -2422,6 +2670,8 @@ def _run_orders(backend: Any, name: str, chunk: int, as_json: bool) -> None:
 
     from vending import migration
 
+    with refusals():
+        migration.progress(backend, name)  # an unknown name is refused before the bar shows
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -2474,7 +2724,7 @@ def _show_progress(items: Sequence[Any], as_json: bool) -> None:
 
 _chunk_option = click.option(
     "--chunk",
-    type=click.IntRange(1, 100_000),
+    type=_IntRange(1, 100_000),
     default=500,
     show_default=True,
     help="Meters ordered per database transaction; an interrupted run resumes after the "
@@ -2486,19 +2736,19 @@ _chunk_option = click.option(
 @click.argument("name")
 @click.option(
     "--sgc",
-    type=click.IntRange(0, 999_999),
+    type=_IntRange(0, 999_999),
     required=True,
     help="Supply group code of the meters to move.",
 )
 @click.option(
     "--from-krn",
-    type=click.IntRange(1, 9),
+    type=_IntRange(1, 9),
     required=True,
     help="Their key revision number now: every meter on this SGC and KRN is taken.",
 )
 @click.option(
     "--to-krn",
-    type=click.IntRange(1, 9),
+    type=_IntRange(1, 9),
     required=True,
     help="The key revision they move to; a vending key for it must be stored.",
 )
@@ -2510,7 +2760,7 @@ _chunk_option = click.option(
 )
 @click.option(
     "--ken",
-    type=click.IntRange(0, 255),
+    type=_IntRange(0, 255),
     default=255,
     show_default=True,
     help="Key expiry number of the new key (255: never expires).",
@@ -2557,7 +2807,7 @@ def migrate_status(name: str | None, **o: Any) -> None:
 
 @migrate.command("export")
 @click.argument("name")
-@click.option("--file", "out", type=click.File("w"), required=True, help="CSV file ('-': stdout).")
+@click.option("--file", "out", type=_SafeFile("w"), required=True, help="CSV file ('-': stdout).")
 @click.option("--all", "everything", is_flag=True, help="Also orders already handed out.")
 @click.option(
     "--hand-out",
@@ -2579,6 +2829,7 @@ def migrate_export(name: str, out: TextIO, everything: bool, hand_out: bool, **o
         )
     backend = _open_vending(o)
     with refusals():
+        migration.progress(backend, name)  # an unknown name is refused before the file is made
         rows = migration.export_rows(backend, name, None if everything else "pending")
         count = migration.write_csv(rows, out)
     out.flush()
@@ -2750,7 +3001,7 @@ _DLMS_OPTIONS = [
     click.option(
         "--settings",
         "settings_file",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=_SafePath(dir_okay=False, path_type=Path),
         help="Take the password or keys from a DLMS settings file (`sts meter serve` makes "
         "FILE.dlms.json).",
     ),

@@ -23,7 +23,7 @@ from sts.crypto.keys import DecoderKey
 from sts.crypto.misty1 import Misty1
 from sts.crypto.sta import Sta
 from sts.crypto.sta_tables import PRODUCTION
-from sts.errors import FormatError
+from sts.errors import FormatError, shown
 from sts.tokens.base import Token, TokenClass
 from sts.tokens.block import parse_block
 from sts.tokens.digits import format_token, parse_token, transpose_class, untranspose_class
@@ -43,7 +43,7 @@ class EncryptionAlgorithm(StrEnum):
             return cls(text)
         except ValueError:
             raise FormatError(
-                f"encryption algorithm {value!r} is not one of 07 (STA), 11 (MISTY1), 09 (DES)"
+                f"encryption algorithm {shown(value)} is not one of 07 (STA), 11 (MISTY1), 09 (DES)"
             ) from None
 
     @property

@@ -62,3 +62,33 @@ class KeyTypeError(StsError):
 
 class ChecksumError(FormatError):
     """A Luhn check digit (DRN or MeterPAN) that does not match its digits."""
+
+
+#: How many characters of a bad input an error message shows.
+ECHO_LIMIT = 40
+
+
+def shown(value: object, limit: int = ECHO_LIMIT) -> str:
+    """``repr(value)`` for an error message, cut short when the input is long.
+
+    A message names the bad value, but a 1 MB string or a 100,000-digit number
+    must not be copied into it whole: text longer than ``limit`` characters is
+    shown as its first ``limit`` characters and its length, a huge integer by
+    its size::
+
+        >>> shown("12345")
+        "'12345'"
+        >>> shown("9" * 100_000, limit=8)
+        "'99999999'... (100000 characters)"
+    """
+    if isinstance(value, str | bytes):
+        if len(value) <= limit:
+            return repr(value)
+        unit = "characters" if isinstance(value, str) else "bytes"
+        return f"{value[:limit]!r}... ({len(value)} {unit})"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4 * limit:
+        return f"a {value.bit_length()}-bit number"
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"

@@ -65,8 +65,9 @@ def sts_cli(database_url: str, tmp_path: Path) -> Sts:
 
 @pytest.mark.parametrize("amount", ["inf", "-Infinity", "nan"])
 def test_a_payment_that_is_not_a_finite_number_says_so(sts_cli: Sts, amount: str) -> None:
-    line = one_line(sts_cli("vend", "credit", "--meter", DRN, "--money", amount))
-    assert "is not a finite amount" in line and "above zero" in line
+    # Not a number at all is bad usage (exit 2), and says so rather than "not above zero".
+    line = one_line(sts_cli("vend", "credit", "--meter", DRN, "--money", amount), code=2)
+    assert "is not a finite number" in line and "above zero" not in line
     assert sts_cli.entries() == 0
 
 
@@ -75,7 +76,7 @@ def test_a_negative_kwh_speaks_of_kwh_not_internal_units() -> None:
         main, ["token", "encode", "credit", "--kwh", "-1", "--dk", "E653341F9D5BF36F"]
     )
     line = one_line(result, code=2)
-    assert "-1 is negative; expected 0 or more kWh" in line
+    assert "quantity -1 is not at least zero" in line
     assert "-10" not in result.stderr
 
 
@@ -102,7 +103,7 @@ def test_a_long_reference_is_not_echoed_whole(sts_cli: Sts) -> None:
     reference = "r" * 5000
     refused = sts_cli("vend", "credit", "--meter", DRN, "--units", "1", "--ref", reference)
     line = one_line(refused)
-    assert "has 5000 characters; expected 1 to 100" in line
+    assert "(5000 characters) is 5000 characters long; expected at most 100" in line
     assert len(refused.stderr) < 300
     assert sts_cli.entries() == 0
 

@@ -139,11 +139,18 @@ def test_same_reference_with_other_details_is_a_conflict(
 
 
 def test_more_than_one_token_can_carry_is_split(backend: Backend, vector_meter: str) -> None:
-    # One token carries at most 18,201,624 units; 18,201,625 units is that plus 1.
+    # One token carries at most 18,201,624 units, but the meter's register holds
+    # 999,999.9 kWh (the default for a meter without a tariff), so tokens carry at most
+    # the largest exact amount below 9,999,999 units: 1,818,624 + 8,181 x 1000 = 9,999,624.
+    # 18,201,625 - 9,999,624 = 8,202,001 -> 1,818,624 + 6,383 x 1000 = 8,201,624, then 377.
     receipt = vend.vend_credit(backend, vector_meter, units="1820162.5")
     tokens = [decoded(t.digits) for t in receipt.tokens]
-    assert [t.units for t in tokens] == [18_201_624, 1]  # type: ignore[attr-defined]
-    assert [t.tid for t in tokens] == [MARCH_TID, MARCH_TID + 1]  # type: ignore[attr-defined]
+    assert [t.units for t in tokens] == [9_999_624, 8_201_624, 377]  # type: ignore[attr-defined]
+    assert [t.tid for t in tokens] == [  # type: ignore[attr-defined]
+        MARCH_TID,
+        MARCH_TID + 1,
+        MARCH_TID + 2,
+    ]
     assert receipt.units == 18_201_625
 
 

@@ -27,6 +27,7 @@ from sts.crypto.keys import DecoderKey
 from sts.errors import FunctionError, RangeError
 from sts.tokens.keychange import KEN_NEVER_EXPIRES, KeyChangeOrder
 from sts.tokens.tid import BaseDate
+from vending import storage
 from vending.backend import Backend, KeyedMeter, MeterKeyParameters, derive
 from vending.errors import ConflictError, NotFoundError, VendingError
 from vending.models import KeyChangeOrderRecord, Meter
@@ -244,7 +245,7 @@ def order_key_change(
 ) -> OrderInfo:
     """Order a key change for one meter; unchanged parameters keep the meter's values."""
     now = backend.now()
-    with backend.sessions.begin() as session:
+    with storage.write(backend) as session:
         meter = lock_meter(session, drn)
         existing = pending_order(session.connection(), meter.id, meter.key_revision)
         if existing is not None:
@@ -312,7 +313,7 @@ def apply_order(connection: Connection, meter: LockedMeter, order: Row[Any], now
 
 def cancel_order(backend: Backend, drn: str) -> OrderInfo:
     """Withdraw a meter's pending order (its KCTs were never handed out)."""
-    with backend.sessions.begin() as session:
+    with storage.write(backend) as session:
         meter = lock_meter(session, drn)
         row = pending_order(session.connection(), meter.id, meter.key_revision)
         if row is None:
@@ -326,7 +327,7 @@ def cancel_order(backend: Backend, drn: str) -> OrderInfo:
 def list_orders(
     backend: Backend, drn: str | None = None, status: str | None = None, limit: int = 100
 ) -> list[OrderInfo]:
-    with backend.read_sessions() as session:
+    with storage.read(backend) as session:
         query = (
             select(KeyChangeOrderRecord, Meter.drn)
             .join(Meter, Meter.id == KeyChangeOrderRecord.meter_id)

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from sqlalchemy import Connection, bindparam, func, insert, select
-from sqlalchemy.exc import IntegrityError
 
+from sts.errors import shown
 from sts.tokens.keychange import KEN_NEVER_EXPIRES
 from sts.tokens.tid import BaseDate
+from vending import limits, storage
 from vending.backend import Backend
 from vending.errors import ConflictError, NotFoundError, VendingError
 from vending.keychange import ISSUED, Target, order_values
@@ -37,6 +38,7 @@ DEFAULT_CHUNK = 500
 _ORDERS = KeyChangeOrderRecord.__table__
 _METERS = Meter.__table__
 _BATCHES = MigrationBatch.__table__
+NAME_LENGTH = limits.column_length(_BATCHES.c.name)
 
 Progress = Callable[[int, int], None]
 
@@ -53,8 +55,9 @@ class MigrationPlan:
     ken: int = KEN_NEVER_EXPIRES
 
     def __post_init__(self) -> None:
-        if not self.name.strip():
+        if not isinstance(self.name, str) or not self.name.strip():
             raise VendingError("migration name is empty; expected a name such as 'rollover-2024'")
+        limits.check_text(self.name, "migration name", NAME_LENGTH, strip=False)
         object.__setattr__(self, "to_base_date", int(BaseDate.parse(self.to_base_date)))
         if not 0 <= self.ken <= 255:
             raise VendingError(f"KEN {self.ken} is not in 0..255")
@@ -99,7 +102,7 @@ class MigrationProgress:
 def start(backend: Backend, plan: MigrationPlan) -> MigrationProgress:
     """Create the batch, or check that an existing one with this name has the same plan."""
     now = backend.now()
-    with backend.sessions.begin() as session:
+    with storage.write(backend) as session:
         batch = session.execute(
             select(MigrationBatch).where(MigrationBatch.name == plan.name)
         ).scalar_one_or_none()
@@ -159,9 +162,12 @@ def _describe(batch: MigrationBatch) -> str:
 
 
 def _batch(connection: Connection, name: str) -> Any:
+    limits.check_text(name, "migration name", NAME_LENGTH, strip=False)
     batch = connection.execute(select(_BATCHES).where(_BATCHES.c.name == name)).first()
     if batch is None:
-        raise NotFoundError(f"no migration is named {name!r}; start it with `sts migrate start`")
+        raise NotFoundError(
+            f"no migration is named {shown(name)}; start it with `sts migrate start`"
+        )
     return batch
 
 
@@ -181,7 +187,7 @@ def _candidates(batch: Any) -> Any:
 
 
 def progress(backend: Backend, name: str) -> MigrationProgress:
-    with backend.read_sessions() as session:
+    with storage.read(backend) as session:
         connection = session.connection()
         batch = _batch(connection, name)
         return _progress(connection, batch)
@@ -210,7 +216,7 @@ def _progress(connection: Connection, batch: Any) -> MigrationProgress:
 
 
 def all_progress(backend: Backend) -> list[MigrationProgress]:
-    with backend.read_sessions() as session:
+    with storage.read(backend) as session:
         connection = session.connection()
         batches = connection.execute(select(_BATCHES).order_by(_BATCHES.c.id)).all()
         return [_progress(connection, batch) for batch in batches]
@@ -240,7 +246,7 @@ def create_orders(
         size = chunk if limit is None else min(chunk, limit - made)
         try:
             count, after = _order_chunk(backend, name, after, size)
-        except IntegrityError:
+        except storage.ConcurrentWriteError:
             # A meter of this chunk got an order from elsewhere meanwhile: redo the chunk,
             # which now skips it.
             count, after = _order_chunk(backend, name, after, size)
@@ -256,7 +262,7 @@ def create_orders(
 def _order_chunk(backend: Backend, name: str, after: int, size: int) -> tuple[int, int]:
     """Orders for up to ``size`` meters with id above ``after``: (orders made, last id)."""
     now = backend.now()
-    with backend.sessions.begin() as session:
+    with storage.write(backend) as session:
         connection = session.connection()
         batch = _batch(connection, name)
         meters = connection.execute(
@@ -332,7 +338,7 @@ def export_rows(
     backend: Backend, name: str, status: str | None = PENDING, batch_size: int = 2000
 ) -> Iterator[ExportRow]:
     """The batch's orders (pending ones by default), by meter number."""
-    with backend.read_sessions() as session:
+    with storage.read(backend) as session:
         connection = session.connection()
         batch = _batch(connection, name)
         query = (

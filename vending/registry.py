@@ -16,12 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sts.amounts import parse_amount
 from sts.codec import algorithm_for
 from sts.crypto.dkga import KeyParameters
 from sts.crypto.keys import VendingKey
-from sts.errors import FormatError, RangeError
+from sts.errors import FormatError, RangeError, shown
 from sts.tokens.meter_number import compact, meter_pan, validate_drn
 from sts.tokens.tid import BaseDate
+from vending import limits, storage
 from vending.backend import Backend, MeterKeyParameters, derive, key_record_associated_data
 from vending.errors import DuplicateError, NotFoundError, PaymentError, VendingError
 from vending.keystore import seal
@@ -29,6 +31,12 @@ from vending.models import Customer, Meter, SupplyGroup, TariffRecord, VendingKe
 from vending.tariff import Tariff
 
 DEFAULT_BASE_DATE = BaseDate.Y2014
+
+# Text lengths, from the columns that store them.
+LABEL_LENGTH = limits.column_length(VendingKeyRecord.__table__.c.label)
+GROUP_NAME_LENGTH = limits.column_length(SupplyGroup.__table__.c.name)
+CUSTOMER_NAME_LENGTH = limits.column_length(Customer.__table__.c.name)
+TARIFF_NAME_LENGTH = limits.column_length(TariffRecord.__table__.c.name)
 
 
 # --- summaries ---------------------------------------------------------------------------
@@ -177,14 +185,16 @@ def add_vending_key(
     ``base_date`` says which base date a DKGA02 key was issued for (DKGA04 keys
     take the base date as an input and serve all three).
     """
-    label = label.strip()
-    if not label:
+    if isinstance(label, str) and not label.strip():
         raise VendingError("key label is empty; expected a name such as 'sgc123456-krn1'")
+    label = limits.check_text(label, "key label", LABEL_LENGTH)
+    if group_name is not None and group_name.strip():
+        group_name = limits.check_text(group_name, "supply group name", GROUP_NAME_LENGTH)
     dkga = "02" if key.bits == 64 else "04"
     KeyParameters("600727000000000009", sgc, kt, 1, krn)  # checks SGC, KT and KRN ranges
     base = int(BaseDate.parse(base_date)) if base_date is not None else None
     now = backend.now()
-    with backend.sessions.begin() as session:
+    with storage.write(backend) as session:
         if session.execute(
             select(VendingKeyRecord.id).where(VendingKeyRecord.label == label)
         ).first():
@@ -217,7 +227,7 @@ def add_vending_key(
 
 
 def list_vending_keys(backend: Backend, include_retired: bool = True) -> list[KeyInfo]:
-    with backend.read_sessions() as session:
+    with storage.read(backend) as session:
         query = select(VendingKeyRecord).order_by(
             VendingKeyRecord.sgc, VendingKeyRecord.krn, VendingKeyRecord.kt
         )
@@ -227,18 +237,20 @@ def list_vending_keys(backend: Backend, include_retired: bool = True) -> list[Ke
 
 
 def _key_by_label(session: Session, label: str) -> VendingKeyRecord:
+    label = limits.check_text(label, "key label", LABEL_LENGTH)
     record = session.execute(
         select(VendingKeyRecord).where(VendingKeyRecord.label == label)
     ).scalar_one_or_none()
     if record is None:
-        raise NotFoundError(f"no vending key is labelled {label!r}; see `sts keys list`")
+        raise NotFoundError(f"no vending key is labelled {shown(label)}; see `sts keys list`")
     return record
 
 
 def retire_vending_key(backend: Backend, label: str) -> KeyInfo:
     """Mark a key retired: no new meter or key change may use it."""
+    label = limits.check_text(label, "key label", LABEL_LENGTH)
     now = backend.now()
-    with backend.sessions.begin() as session:
+    with storage.write(backend) as session:
         record = _key_by_label(session, label)
         if record.retired_at is not None:
             raise VendingError(f"vending key {label!r} was already retired")
@@ -267,10 +279,14 @@ def active_key(session: Session, sgc: int, krn: int, kt: int) -> VendingKeyRecor
 # --- customers -------------------------------------------------------------------------------
 
 
-def _customer(session: Session, name: str, now: datetime) -> Customer:
-    name = name.strip()
-    if not name:
+def _customer_name(name: object) -> str:
+    if isinstance(name, str) and not name.strip():
         raise VendingError("customer name is empty")
+    return limits.check_text(name, "customer name", CUSTOMER_NAME_LENGTH)
+
+
+def _customer(session: Session, name: str, now: datetime) -> Customer:
+    name = _customer_name(name)
     customer = session.execute(select(Customer).where(Customer.name == name)).scalar_one_or_none()
     if customer is None:
         customer = Customer(name=name, debt=Decimal(0), created_at=now)
@@ -280,12 +296,11 @@ def _customer(session: Session, name: str, now: datetime) -> Customer:
 
 def set_customer(backend: Backend, name: str, debt: Decimal | None = None) -> CustomerInfo:
     """Create the customer if new; set the debt outstanding when given."""
+    name = _customer_name(name)
     if debt is not None:
-        debt = Decimal(debt)
-        if not debt.is_finite() or debt < 0:
-            raise PaymentError(f"debt {debt} is not a non-negative amount")
+        debt = parse_amount(debt, limits.DEBT, PaymentError)
     now = backend.now()
-    with backend.sessions.begin() as session:
+    with storage.write(backend) as session:
         customer = _customer(session, name, now)
         if debt is not None:
             customer.debt = debt
@@ -312,7 +327,7 @@ class TariffInfo:
 def add_tariff(backend: Backend, tariff: Tariff, replace: bool = False) -> TariffInfo:
     """Store ``tariff`` under its name; ``replace`` updates an existing one."""
     now = backend.now()
-    with backend.sessions.begin() as session:
+    with storage.write(backend) as session:
         record = session.execute(
             select(TariffRecord).where(TariffRecord.name == tariff.name)
         ).scalar_one_or_none()
@@ -332,16 +347,17 @@ def _tariff_meters(session: Session, tariff_id: int) -> int:
 
 
 def tariff_record(session: Session, name: str) -> TariffRecord:
+    name = limits.check_text(name, "tariff name", TARIFF_NAME_LENGTH)
     record = session.execute(
         select(TariffRecord).where(TariffRecord.name == name)
     ).scalar_one_or_none()
     if record is None:
-        raise NotFoundError(f"tariff {name!r} is unknown; see `sts tariffs list`")
+        raise NotFoundError(f"tariff {shown(name)} is unknown; see `sts tariffs list`")
     return record
 
 
 def get_tariff(backend: Backend, name: str) -> TariffInfo:
-    with backend.read_sessions() as session:
+    with storage.read(backend) as session:
         record = tariff_record(session, name)
         return TariffInfo(
             record.name, Tariff.from_dict(record.definition), _tariff_meters(session, record.id)
@@ -349,7 +365,7 @@ def get_tariff(backend: Backend, name: str) -> TariffInfo:
 
 
 def list_tariffs(backend: Backend) -> list[TariffInfo]:
-    with backend.read_sessions() as session:
+    with storage.read(backend) as session:
         records = session.execute(select(TariffRecord).order_by(TariffRecord.name)).scalars()
         return [
             TariffInfo(r.name, Tariff.from_dict(r.definition), _tariff_meters(session, r.id))
@@ -381,11 +397,15 @@ def add_meter(
     """
     number = validate_drn(drn)
     pan = meter_pan(number)
+    if tariff is not None:
+        tariff = limits.check_text(tariff, "tariff name", TARIFF_NAME_LENGTH)
+    if customer is not None:
+        customer = _customer_name(customer)
     ea_code = str(ea).strip().upper().removeprefix("EA").zfill(2)
     if not isinstance(ken, int) or not 0 <= ken <= 255:
         raise RangeError(f"KEN {ken!r} is not in 0..255")
     now = backend.now()
-    with backend.sessions.begin() as session:
+    with storage.write(backend) as session:
         if session.execute(select(Meter.id).where(Meter.drn == number)).first():
             raise DuplicateError(f"meter {number} is already registered")
         record = active_key(session, sgc, krn, kt)
@@ -430,8 +450,12 @@ def update_meter(
     backend: Backend, drn: str, tariff: str | None = None, customer: str | None = None
 ) -> MeterInfo:
     """Move a meter to another tariff or customer."""
+    if tariff is not None:
+        tariff = limits.check_text(tariff, "tariff name", TARIFF_NAME_LENGTH)
+    if customer is not None:
+        customer = _customer_name(customer)
     now = backend.now()
-    with backend.sessions.begin() as session:
+    with storage.write(backend) as session:
         meter = meter_by_drn(session, drn)
         if tariff is not None:
             meter.tariff = tariff_record(session, tariff)
@@ -442,22 +466,24 @@ def update_meter(
 
 
 def meter_by_drn(session: Session, drn: str) -> Meter:
-    number = compact(drn)
-    meter = session.execute(select(Meter).where(Meter.drn == number)).scalar_one_or_none()
+    number = compact(drn) if isinstance(drn, str) else ""
+    meter = None
+    if number.isascii() and number.isdigit() and len(number) <= 13:
+        meter = session.execute(select(Meter).where(Meter.drn == number)).scalar_one_or_none()
     if meter is None:
-        raise NotFoundError(f"meter {drn!r} is not registered; add it with `sts meters add`")
+        raise NotFoundError(f"meter {shown(drn)} is not registered; add it with `sts meters add`")
     return meter
 
 
 def get_meter(backend: Backend, drn: str) -> MeterInfo:
-    with backend.read_sessions() as session:
+    with storage.read(backend) as session:
         return MeterInfo.of(meter_by_drn(session, drn))
 
 
 def list_meters(
     backend: Backend, sgc: int | None = None, krn: int | None = None, limit: int | None = None
 ) -> list[MeterInfo]:
-    with backend.read_sessions() as session:
+    with storage.read(backend) as session:
         query = select(Meter).order_by(Meter.drn)
         if sgc is not None:
             query = query.where(Meter.sgc == sgc)

@@ -49,23 +49,34 @@ Units to money (:func:`price_units`) uses the same lines for a given kWh, and a
 debt share chosen so that paying the total back through :func:`price_money`
 recovers the same debt and buys at least the same kWh.
 
-A token carries at most 18,201,624 units (1,820,162.4 kWh); :func:`split_units`
-splits a larger amount into tokens that each encode exactly.
+A token carries at most 18,201,624 units (1,820,162.4 kWh), and a meter's
+energy register holds less (999,999.9 kWh on the simulated meter):
+:func:`split_units` splits a larger amount into tokens of at most the tariff's
+``max_token_kwh`` that each encode exactly, and a vend above the tariff's
+``max_vend_kwh`` is refused before any token is made. Every figure a tariff
+holds lies within the bounds of :mod:`vending.limits`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, localcontext
 from itertools import pairwise
 from typing import Any
 
-from sts.errors import RangeError
+from sts.amounts import AmountRule, check_amount, to_decimal
+from sts.errors import RangeError, shown
 from sts.tokens.amount import MANTISSA_BITS, MANTISSA_LIMIT, MAX_AMOUNT, MAX_EXPONENT, decode_amount
+from vending import limits
 from vending.errors import PaymentError, VendingError
 
 MAX_BLOCKS = 10
+MAX_FIXED_CHARGES = 20
+MAX_LEVIES = 20
+#: The most tokens one vend may be split into (max_vend_kwh / max_token_kwh).
+MAX_TOKENS_PER_VEND = 100
+NAME_LENGTH = 100  # = the tariffs.name column (vending.models.TariffRecord)
 UNIT_KWH = Decimal("0.1")  # one token unit
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -108,17 +119,29 @@ def minor_unit(currency: str) -> Decimal:
 
 
 def _number(value: object, what: str, error: type[VendingError] = VendingError) -> Decimal:
-    """A finite Decimal from a Decimal, int or decimal string; floats are refused."""
-    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
-        hint = " (parse JSON with parse_float=Decimal)" if isinstance(value, float) else ""
-        raise error(f"{what} {value!r} is not a Decimal, whole number or decimal string{hint}")
-    try:
-        number = Decimal(value.strip() if isinstance(value, str) else value)
-    except InvalidOperation:
-        raise error(f"{what} {value!r} is not a number") from None
-    if not number.is_finite():
-        raise error(f"{what} {value!r} is not a finite number")
-    return number
+    """A finite Decimal from a Decimal, int or ASCII decimal string; floats are refused."""
+    return to_decimal(value, what, error, exponent=True)
+
+
+def _bounded(value: object, rule: AmountRule, what: str | None = None) -> Decimal:
+    """A finite Decimal within ``rule`` (vending.limits), named ``what`` in messages."""
+    if what is not None:
+        rule = AmountRule(what, rule.high, rule.low, rule.above_low, rule.places, rule.unit)
+    return check_amount(_number(value, rule.what), rule, VendingError)
+
+
+def _ceiling(value: Decimal, rule: AmountRule) -> None:
+    """Refuse a value above the rule's limit before arithmetic that its size would break."""
+    if value > rule.high:
+        raise VendingError(
+            f"{rule.what} {rule.figure(value)} is above the limit of {rule.figure(rule.high)}"
+        )
+
+
+def _name(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise VendingError(f"{what} {shown(value)} is empty; expected a name")
+    return limits.check_text(value, what, NAME_LENGTH, strip=False)
 
 
 def _percent_text(percent: Decimal) -> str:
@@ -146,12 +169,13 @@ class Block:
             end = _number(self.up_to_kwh, "step end")
             if end <= 0:
                 raise VendingError(f"step end {end} kWh is not above 0 kWh")
+            _ceiling(end, limits.STEP_END)
             _check_tenths(end, "step end")
-            object.__setattr__(self, "up_to_kwh", end)
+            object.__setattr__(self, "up_to_kwh", _bounded(end, limits.STEP_END))
         price = _number(self.price_per_kwh, "price per kWh")
         if price <= 0:
             raise VendingError(f"price per kWh {price} is not above 0")
-        object.__setattr__(self, "price_per_kwh", price)
+        object.__setattr__(self, "price_per_kwh", _bounded(price, limits.PRICE))
 
 
 @dataclass(frozen=True)
@@ -162,12 +186,12 @@ class FixedCharge:
     amount: Decimal
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise VendingError(f"fixed charge name {self.name!r} is empty; expected a name")
-        amount = _number(self.amount, f"fixed charge {self.name!r} amount")
+        _name(self.name, "fixed charge name")
+        what = f"fixed charge {self.name!r} amount"
+        amount = _number(self.amount, what)
         if amount <= 0:
             raise VendingError(f"fixed charge {self.name!r} amount {amount} is not above 0")
-        object.__setattr__(self, "amount", amount)
+        object.__setattr__(self, "amount", _bounded(amount, limits.CHARGE, what))
 
 
 @dataclass(frozen=True)
@@ -178,8 +202,7 @@ class Levy:
     percent: Decimal
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise VendingError(f"levy name {self.name!r} is empty; expected a name")
+        _name(self.name, "levy name")
         percent = _number(self.percent, f"levy {self.name!r} percent")
         if not 0 <= percent <= HUNDRED:
             raise VendingError(f"levy {self.name!r} percent {percent} is not between 0 and 100")
@@ -198,10 +221,11 @@ class Tariff:
     vat_percent: Decimal = ZERO
     levies: tuple[Levy, ...] = ()
     free_units_kwh: Decimal = ZERO
+    max_vend_kwh: Decimal = limits.DEFAULT_MAX_VEND_KWH
+    max_token_kwh: Decimal = limits.DEFAULT_MAX_TOKEN_KWH
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise VendingError(f"tariff name {self.name!r} is empty; expected a name")
+        _name(self.name, "tariff name")
         if not (
             isinstance(self.currency, str)
             and len(self.currency) == 3
@@ -229,6 +253,10 @@ class Tariff:
                     f"({end} kWh); step ends must increase"
                 )
         fixed = _tuple_of(self.fixed_charges, FixedCharge, "fixed charge")
+        if len(fixed) > MAX_FIXED_CHARGES:
+            raise VendingError(
+                f"tariff has {len(fixed)} fixed charges; expected at most {MAX_FIXED_CHARGES}"
+            )
         cent = minor_unit(self.currency)
         for charge in fixed:
             if charge.amount != charge.amount.quantize(cent):
@@ -237,6 +265,8 @@ class Tariff:
                     f"than {self.currency} allows ({cent})"
                 )
         levies = _tuple_of(self.levies, Levy, "levy")
+        if len(levies) > MAX_LEVIES:
+            raise VendingError(f"tariff has {len(levies)} levies; expected at most {MAX_LEVIES}")
         debt = _number(self.debt_recovery_percent, "debt recovery percent")
         if not 0 <= debt < HUNDRED:
             raise VendingError(
@@ -248,7 +278,17 @@ class Tariff:
         free = _number(self.free_units_kwh, "free basic units")
         if free < 0:
             raise VendingError(f"free basic units {free} kWh is negative")
+        _ceiling(free, limits.FREE_UNITS)
         _check_tenths(free, "free basic units")
+        free = _bounded(free, limits.FREE_UNITS)
+        per_vend = _bounded(self.max_vend_kwh, limits.VEND_KWH)
+        per_token = _bounded(self.max_token_kwh, limits.TOKEN_KWH)
+        if per_vend > per_token * MAX_TOKENS_PER_VEND:
+            raise VendingError(
+                f"maximum kWh per vend {per_vend} kWh would take more than "
+                f"{MAX_TOKENS_PER_VEND} tokens of {per_token} kWh; expected at most "
+                f"{per_token * MAX_TOKENS_PER_VEND} kWh"
+            )
         for name, value in (
             ("blocks", blocks),
             ("fixed_charges", fixed),
@@ -256,6 +296,8 @@ class Tariff:
             ("debt_recovery_percent", debt),
             ("vat_percent", vat),
             ("free_units_kwh", free),
+            ("max_vend_kwh", per_vend),
+            ("max_token_kwh", per_token),
         ):
             object.__setattr__(self, name, value)
 
@@ -264,7 +306,19 @@ class Tariff:
         return minor_unit(self.currency)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict; every number is a decimal string."""
+        """A JSON-ready dict; every number is a decimal string.
+
+        The per-vend and per-token limits appear only when they differ from the
+        defaults, so a tariff stored before they existed reads back the same.
+        """
+        limits_set = {
+            name: str(value)
+            for name, value, default in (
+                ("max_vend_kwh", self.max_vend_kwh, limits.DEFAULT_MAX_VEND_KWH),
+                ("max_token_kwh", self.max_token_kwh, limits.DEFAULT_MAX_TOKEN_KWH),
+            )
+            if value != default
+        }
         return {
             "name": self.name,
             "currency": self.currency,
@@ -282,6 +336,7 @@ class Tariff:
             "vat_percent": str(self.vat_percent),
             "levies": [{"name": v.name, "percent": str(v.percent)} for v in self.levies],
             "free_units_kwh": str(self.free_units_kwh),
+            **limits_set,
         }
 
     @classmethod
@@ -291,7 +346,7 @@ class Tariff:
         Only ``name``, ``currency`` and ``blocks`` are required.
         """
         if not isinstance(data, Mapping):
-            raise VendingError(f"tariff data {data!r} is not a mapping")
+            raise VendingError(f"tariff data {shown(data)} is not a mapping")
         known = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(known))
         if unknown:
@@ -319,28 +374,30 @@ class Tariff:
                 for v in _list(data.get("levies", []), "levies")
             ),
             free_units_kwh=data.get("free_units_kwh", ZERO),
+            max_vend_kwh=data.get("max_vend_kwh", limits.DEFAULT_MAX_VEND_KWH),
+            max_token_kwh=data.get("max_token_kwh", limits.DEFAULT_MAX_TOKEN_KWH),
         )
 
 
 def _tuple_of(items: object, kind: type, what: str) -> tuple[Any, ...]:
     if not isinstance(items, Iterable) or isinstance(items, str | bytes):
-        raise VendingError(f"{what}s {items!r} is not a sequence")
+        raise VendingError(f"{what}s {shown(items)} is not a sequence")
     result = tuple(items)
     for item in result:
         if not isinstance(item, kind):
-            raise VendingError(f"{what} {item!r} is not a {kind.__name__}")
+            raise VendingError(f"{what} {shown(item)} is not a {kind.__name__}")
     return result
 
 
 def _list(value: object, what: str) -> list[Any]:
     if not isinstance(value, list | tuple):
-        raise VendingError(f"tariff {what} {value!r} is not a list")
+        raise VendingError(f"tariff {what} {shown(value)} is not a list")
     return list(value)
 
 
 def _item(entry: object, key: str, what: str) -> Any:
     if not isinstance(entry, Mapping) or key not in entry:
-        raise VendingError(f"{what} {entry!r} lacks {key!r}")
+        raise VendingError(f"{what} {shown(entry)} lacks {key!r}")
     return entry[key]
 
 
@@ -642,6 +699,11 @@ def _debt_for_energy(
 
 def _money(value: object, currency: str, what: str) -> Decimal:
     amount = _number(value, what, PaymentError)
+    if amount > limits.MAX_MONEY:
+        raise PaymentError(
+            f"{what} {shown(amount)} {currency} is above the limit of {limits.MAX_MONEY} "
+            f"{currency} per vend"
+        )
     cent = minor_unit(currency)
     if amount != amount.quantize(cent, ROUND_HALF_UP):
         raise PaymentError(f"{what} {amount} has more decimals than {currency} allows ({cent})")
@@ -719,6 +781,14 @@ def _breakdown(
     )
 
 
+def _check_vend_size(tariff: Tariff, kwh: Decimal, what: str) -> None:
+    if kwh > tariff.max_vend_kwh:
+        raise PaymentError(
+            f"{what} {kwh:f} kWh, above the limit of {tariff.max_vend_kwh} kWh per vend of "
+            f"tariff {tariff.name!r}"
+        )
+
+
 def price_money(tariff: Tariff, money: Decimal, month: MonthToDate) -> Breakdown:
     """What ``money`` buys on ``tariff`` for a meter at ``month``: every line, kWh and units.
 
@@ -746,6 +816,7 @@ def price_money(tariff: Tariff, money: Decimal, month: MonthToDate) -> Breakdown
         debt = min(share, month.debt_outstanding)
         energy = _most_units_within(tariff, month.kwh_this_month, after_fixed - debt)
         breakdown = _breakdown(tariff, month, tendered, fixed, debt, energy)
+        _check_vend_size(tariff, breakdown.kwh, f"payment {tendered} {currency} buys")
         if breakdown.units == 0:
             raise PaymentError(
                 f"payment {tendered} {currency} buys less than 0.1 kWh after "
@@ -766,8 +837,10 @@ def price_units(tariff: Tariff, kwh: Decimal, month: MonthToDate) -> Breakdown:
         wanted = _number(kwh, "energy", PaymentError)
         if wanted <= 0:
             raise PaymentError(f"energy {wanted} kWh is not above zero")
+        _check_vend_size(tariff, wanted, "energy")
         if wanted != wanted.quantize(UNIT_KWH, ROUND_FLOOR):
             raise PaymentError(f"energy {wanted} kWh is not a whole number of 0.1 kWh units")
+        _check_vend_size(tariff, wanted + _free_kwh(tariff, month), "energy")
         energy = _energy(tariff, month.kwh_this_month, int(wanted.scaleb(1)))
         fixed = _fixed_lines(tariff, month)
         fixed_total = sum((line.amount for line in fixed), ZERO)
@@ -793,27 +866,46 @@ def _largest_exact_at_most(units: int) -> int:
     raise AssertionError("unreachable: exponent 0 starts at 0")
 
 
-def split_units(units: int) -> list[int]:
+def split_units(
+    units: int, max_units: int = MAX_AMOUNT, max_tokens: int = MAX_TOKENS_PER_VEND + 4
+) -> list[int]:
     """Split ``units`` (0.1 kWh) over tokens that each carry their share exactly.
 
     Amount coding rounds up, so a share like 16,385 units would credit 16,394.
     Each chunk here is a value the amount field holds exactly: full tokens of
-    18,201,624 units, then the largest exact amount not above the rest, then
-    what is left (under 1,000 units, always exact). The chunks sum to
-    ``units``; the count is at most one more than the fewest possible.
+    the largest exact amount not above ``max_units`` (a meter's register, at
+    most one token's 18,201,624 units), then the largest exact amount not above
+    the rest, then what is left (under 1,000 units, always exact). The chunks
+    sum to ``units``; the count is at most a few more than the fewest possible,
+    and an amount that would need more than ``max_tokens`` chunks is refused
+    before any is made.
 
     >>> split_units(18_201_625)
     [18201624, 1]
+
+    A register of 999,999.9 kWh takes at most 9,999,624 units exactly on one
+    token (exponent 3: 1,818,624 + 8,181 x 1000)::
+
+    >>> split_units(20_000_000, max_units=9_999_999)
+    [9999624, 9999624, 752]
     """
     if not isinstance(units, int) or isinstance(units, bool):
-        raise RangeError(f"units {units!r} is not a whole number")
+        raise RangeError(f"units {shown(units)} is not a whole number")
     if units < 1:
         raise RangeError(f"units {units} is below 1; there is nothing to put on a token")
+    if not isinstance(max_units, int) or not 1 <= max_units <= MAX_AMOUNT:
+        raise RangeError(f"units per token {shown(max_units)} is not in 1..{MAX_AMOUNT}")
+    full = _largest_exact_at_most(max_units)
+    if units // full > max_tokens:
+        raise RangeError(
+            f"{units} units would take more than {max_tokens} tokens of {full} units; "
+            "expected a smaller amount"
+        )
     chunks = []
     left = units
-    while left > MAX_AMOUNT:
-        chunks.append(MAX_AMOUNT)
-        left -= MAX_AMOUNT
+    while left > full:
+        chunks.append(full)
+        left -= full
     while left:
         chunk = _largest_exact_at_most(left)
         chunks.append(chunk)

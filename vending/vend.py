@@ -25,14 +25,15 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sts.amounts import parse_amount
 from sts.codec import encode
+from sts.errors import shown
 from sts.tokens.base import Token
 from sts.tokens.credit import CreditKind, TransferCredit
 from sts.tokens.management import (
@@ -44,7 +45,7 @@ from sts.tokens.management import (
 )
 from sts.tokens.meter_number import validate_drn
 from sts.tokens.meter_test import ALL_TESTS, MeterTestToken
-from vending import keychange, ledger
+from vending import keychange, ledger, limits, storage
 from vending.backend import Backend
 from vending.errors import ConflictError, NotFoundError, PaymentError, VendingError
 from vending.models import Customer, Meter, TokenRecord, Transaction
@@ -157,9 +158,10 @@ class _Vend:
         self._add(digits, tid, int(token.token_class), token.subclass, describe(token), units)
         return token
 
-    def credit_units(self, units: int) -> None:
-        """Credit tokens for ``units`` (0.1 kWh), split where one token cannot carry them."""
-        for chunk in split_units(units):
+    def credit_units(self, units: int, max_token_kwh: Decimal) -> None:
+        """Credit tokens for ``units`` (0.1 kWh), split where one token (or the meter's
+        register, ``max_token_kwh``) cannot carry them."""
+        for chunk in split_units(units, int(max_token_kwh.scaleb(1))):
             self.issue(
                 lambda tid, rnd, chunk=chunk: TransferCredit.for_units(
                     CreditKind.ELECTRICITY, chunk, tid, rnd
@@ -211,17 +213,12 @@ def _run(
 ) -> Receipt:
     number = validate_drn(drn)
     if reference is not None:
-        reference = reference.strip()
-        if not reference or len(reference) > 100:
-            shown = repr(reference) if len(reference) <= 40 else f"{reference[:20]!r}..."
-            raise VendingError(
-                f"client reference {shown} has {len(reference)} characters; expected 1 to 100"
-            )
+        reference = _reference(reference)
     print_ = fingerprint({"meter": number, "kind": kind, **request})
     for attempt in (1, 2):
         try:
             return _attempt(backend, number, kind, reference, print_, build, key_change)
-        except IntegrityError:
+        except storage.ConcurrentWriteError:
             # Another vend took this reference at the same moment (for another meter, or a
             # TID clash that the row lock should have prevented): the retry finds it.
             if attempt == 2:
@@ -232,6 +229,14 @@ def _run(
     raise AssertionError("unreachable")
 
 
+REFERENCE_LENGTH = 100  # = the transactions.client_reference column
+
+
+def _reference(reference: object) -> str:
+    """A client reference: 1 to 100 characters of printable text."""
+    return limits.check_text(reference, "client reference", REFERENCE_LENGTH)
+
+
 def _stored(connection: Connection, earlier_id: int, earlier_print: str, print_: str) -> Receipt:
     """The receipt of the earlier vend with this reference, if the request is the same."""
     session = Session(bind=connection)
@@ -239,7 +244,7 @@ def _stored(connection: Connection, earlier_id: int, earlier_print: str, print_:
     reference = existing.client_reference
     if earlier_print != print_:
         raise ConflictError(
-            f"client reference {reference!r} was already used for another request "
+            f"client reference {shown(reference)} was already used for another request "
             f"({existing.kind} for meter {existing.meter.drn}); use a new reference"
         )
     return receipt_of(existing)
@@ -254,7 +259,7 @@ def _attempt(
     build: Callable[[_Vend], None],
     key_change: bool,
 ) -> Receipt:
-    with backend.engine.begin() as connection:
+    with storage.connect(backend) as connection:
         now = backend.now()
         meter = lock_meter_row(connection, number, reference, _month_start(now))
         if reference is None:
@@ -333,20 +338,6 @@ def _attempt(
 # --- credit ------------------------------------------------------------------------------
 
 
-def _decimal(value: Decimal | int | str, what: str) -> Decimal:
-    if isinstance(value, float | bool):
-        raise PaymentError(f"{what} {value!r} must be a Decimal or decimal string, not {value!r}")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise PaymentError(f"{what} {value!r} is not a number") from None
-    if not number.is_finite():
-        raise PaymentError(f"{what} {value} is not a finite amount; expected a number above zero")
-    if number <= 0:
-        raise PaymentError(f"{what} {value} is not above zero")
-    return number
-
-
 def _plain(number: Decimal) -> str:
     return format(number.normalize(), "f")
 
@@ -421,17 +412,19 @@ def vend_credit(
 
     By money the tariff's breakdown decides the kWh; by units a meter with a
     tariff is charged what the tariff asks for them, a meter without one is
-    credited without charge. Amounts above one token's maximum are split.
+    credited without charge. Amounts above the tariff's ``max_token_kwh`` (the
+    meter's register) are split over several tokens; a vend above its
+    ``max_vend_kwh`` is refused (vending.limits has the defaults for a meter
+    without a tariff). Form and absolute ceilings are checked before the
+    database is touched.
     """
     if (money is None) == (units is None):
         raise PaymentError("give either money or units (kWh) to vend, not both or neither")
     if money is not None:
-        amount = _decimal(money, "payment")
+        amount = parse_amount(money, limits.PAYMENT, PaymentError)
         request = {"money": _plain(amount)}
     else:
-        amount = _decimal(units, "energy")  # type: ignore[arg-type]
-        if amount != amount.quantize(Decimal("0.1")):
-            raise PaymentError(f"energy {amount} kWh is not a whole number of 0.1 kWh units")
+        amount = parse_amount(units, limits.ENERGY, PaymentError)
         request = {"kwh": _plain(amount)}
 
     def build(vend: _Vend) -> None:
@@ -442,8 +435,13 @@ def vend_credit(
                     f"meter {meter.drn} has no tariff, so money cannot be turned into "
                     "units; give it one with `sts meters set --tariff` or vend by units"
                 )
+            if amount > limits.DEFAULT_MAX_VEND_KWH:
+                raise PaymentError(
+                    f"energy {amount} kWh is above the limit of {limits.DEFAULT_MAX_VEND_KWH} "
+                    f"kWh per vend for meter {meter.drn}, which has no tariff"
+                )
             vend.energy = amount
-            vend.credit_units(int(amount.scaleb(1)))
+            vend.credit_units(int(amount.scaleb(1)), limits.DEFAULT_MAX_TOKEN_KWH)
             return
         tariff = _tariff(meter.tariff_id, meter.tariff_definition)
         month = month_to_date(
@@ -454,7 +452,7 @@ def vend_credit(
         else:
             breakdown = price_units(tariff, amount, month)
         vend.breakdown = breakdown
-        vend.credit_units(breakdown.units)
+        vend.credit_units(breakdown.units, tariff.max_token_kwh)
 
     return _run(backend, drn, CREDIT, reference, request, build)
 
@@ -582,13 +580,15 @@ def receipt_of(txn: Transaction) -> Receipt:
 
 def reprint(backend: Backend, reference: str | None = None, drn: str | None = None) -> Receipt:
     """The stored receipt of a reference, or of the meter's last token-bearing transaction."""
-    with backend.read_sessions() as session:
+    if reference is not None:
+        reference = _reference(reference)
+    with storage.read(backend) as session:
         if reference is not None:
             txn = session.execute(
                 select(Transaction).where(Transaction.client_reference == reference)
             ).scalar_one_or_none()
             if txn is None:
-                raise NotFoundError(f"no transaction has client reference {reference!r}")
+                raise NotFoundError(f"no transaction has client reference {shown(reference)}")
         elif drn is not None:
             number = validate_drn(drn)
             txn = session.execute(
@@ -603,7 +603,7 @@ def reprint(backend: Backend, reference: str | None = None, drn: str | None = No
         else:
             raise VendingError("give a client reference or a meter number to reprint")
         if txn.kind == REVERSAL:
-            raise VendingError(f"transaction {reference!r} is a reversal; it has no tokens")
+            raise VendingError(f"transaction {shown(reference)} is a reversal; it has no tokens")
         return receipt_of(txn)
 
 
@@ -650,12 +650,13 @@ def reverse(backend: Backend, reference: str) -> Reversal:
     reversed one); a token is never revoked. Reversing again returns the same
     reversal.
     """
-    with backend.sessions.begin() as session:
+    reference = _reference(reference)
+    with storage.write(backend) as session:
         original = session.execute(
             select(Transaction).where(Transaction.client_reference == reference)
         ).scalar_one_or_none()
         if original is None:
-            raise NotFoundError(f"no transaction has client reference {reference!r}")
+            raise NotFoundError(f"no transaction has client reference {shown(reference)}")
         meter = lock_meter(session, original.meter.drn)
         done = session.execute(
             select(Transaction).where(Transaction.reverses_id == original.id)
@@ -664,7 +665,7 @@ def reverse(backend: Backend, reference: str) -> Reversal:
             return replace(_reversal_of(done), already=True)
         if original.kind != CREDIT:
             raise VendingError(
-                f"transaction {reference!r} is a {original.kind}; only credit can be reversed"
+                f"transaction {shown(reference)} is a {original.kind}; only credit can be reversed"
             )
         later = session.execute(
             select(TokenRecord.id)
@@ -673,8 +674,8 @@ def reverse(backend: Backend, reference: str) -> Reversal:
         ).first()
         if later is not None:
             raise ConflictError(
-                f"meter {meter.drn} has been given a later token than {reference!r}; it can no "
-                "longer be reversed"
+                f"meter {meter.drn} has been given a later token than {shown(reference)}; it "
+                "can no longer be reversed"
             )
         now = backend.now()
         txn = Transaction(

@@ -29,7 +29,7 @@ bits of the 16-bit field.
 
 from __future__ import annotations
 
-from sts.errors import RangeError
+from sts.errors import RangeError, shown
 
 MANTISSA_BITS = 14
 MANTISSA_LIMIT = 1 << MANTISSA_BITS  # 16384
@@ -57,13 +57,13 @@ MAX_CURRENCY_AMOUNT = range_top(CURRENCY_MAX_EXPONENT)
 def _encode(value: int, max_exponent: int, what: str, up: bool = True) -> tuple[int, int]:
     """(exponent, mantissa) for a non-negative value, mantissa rounded up (or down)."""
     if not isinstance(value, int) or isinstance(value, bool):
-        raise RangeError(f"{what} {value!r} is not a whole number of units")
+        raise RangeError(f"{what} {shown(value)} is not a whole number of units")
     if value < 0:
-        raise RangeError(f"{what} {value} is negative; expected 0 or more units")
+        raise RangeError(f"{what} {shown(value)} is negative; expected 0 or more units")
     limit = range_top(max_exponent)
     if value > limit:
         raise RangeError(
-            f"{what} {value} units is above the maximum of {limit:,} units one token "
+            f"{what} {shown(value)} units is above the maximum of {limit:,} units one token "
             "can carry; split it over several tokens"
         )
     for exponent in range(max_exponent + 1):
@@ -89,7 +89,7 @@ def encode_amount(units: int) -> int:
 def decode_amount(field: int) -> int:
     """The number of units a 16-bit amount field stands for."""
     if not 0 <= field <= 0xFFFF:
-        raise RangeError(f"amount field {field!r} is not a 16-bit value")
+        raise RangeError(f"amount field {shown(field)} is not a 16-bit value")
     exponent = field >> MANTISSA_BITS
     return (field & (MANTISSA_LIMIT - 1)) * 10**exponent + _OFFSETS[exponent]
 
@@ -110,9 +110,9 @@ def encode_currency(units_1e5: int, negative: bool = False) -> tuple[int, int]:
 def decode_currency(se_nibble: int, field: int) -> tuple[bool, int]:
     """(negative, magnitude in 0.00001 units) from the S&E nibble and the 16-bit field."""
     if not 0 <= se_nibble <= 0xF:
-        raise RangeError(f"S&E nibble {se_nibble!r} is not a 4-bit value")
+        raise RangeError(f"S&E nibble {shown(se_nibble)} is not a 4-bit value")
     if not 0 <= field <= 0xFFFF:
-        raise RangeError(f"currency amount field {field!r} is not a 16-bit value")
+        raise RangeError(f"currency amount field {shown(field)} is not a 16-bit value")
     exponent = (se_nibble & 7) << 2 | field >> MANTISSA_BITS
     magnitude = (field & (MANTISSA_LIMIT - 1)) * 10**exponent + _OFFSETS[exponent]
     return bool(se_nibble & 8), magnitude

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar, Self
 
-from sts.errors import RangeError
+from sts.errors import RangeError, shown
 from sts.tokens.crc import block_crc
 
 PAYLOAD_BITS = 44
@@ -37,7 +37,7 @@ def check_width(name: str, value: int, bits: int) -> None:
     """Raise RangeError unless ``value`` is an int that fits ``bits`` bits."""
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << bits:
         raise RangeError(
-            f"{name} {value!r} does not fit its {bits}-bit field (0..{(1 << bits) - 1})"
+            f"{name} {shown(value)} does not fit its {bits}-bit field (0..{(1 << bits) - 1})"
         )
 
 

@@ -8,7 +8,7 @@ type that the class and subclass name. Subclasses without a layout give a
 
 from __future__ import annotations
 
-from sts.errors import CrcError, FormatError
+from sts.errors import CrcError, FormatError, shown
 from sts.tokens.base import PAYLOAD_BITS, PAYLOAD_MASK, Token, TokenClass
 from sts.tokens.crc import block_crc
 from sts.tokens.credit import CurrencyCredit, TransferCredit
@@ -42,7 +42,7 @@ def parse_block(token_class: int, block: int) -> Token:
     if token_class not in (0, 1, 2):
         raise FormatError(f"token class {token_class} is reserved; expected class 0, 1 or 2")
     if not 0 <= block < 1 << 64:
-        raise FormatError(f"block {block!r} is not a 64-bit value")
+        raise FormatError(f"block {shown(block)} is not a 64-bit value")
     head = block >> 16
     subclass = head >> PAYLOAD_BITS
     stored = block & 0xFFFF

@@ -14,7 +14,7 @@ number of digits, or a value of 2^66 or more is a :class:`FormatError`.
 
 from __future__ import annotations
 
-from sts.errors import FormatError
+from sts.errors import FormatError, shown
 
 TOKEN_DIGITS = 20
 MAX_TOKEN_VALUE = (1 << 66) - 1
@@ -34,14 +34,14 @@ def transpose_class(token_class: int, block: int) -> int:
 def untranspose_class(number: int) -> tuple[int, int]:
     """(class, 64-bit block) from a 66-bit token number."""
     if not 0 <= number <= MAX_TOKEN_VALUE:
-        raise FormatError(f"token value {number} is not below 2^66")
+        raise FormatError(f"token value {shown(number)} is not below 2^66")
     return (number >> 27) & 3, (number & _LOW_64 & ~_BITS_28_27) | (number >> 37 & _BITS_28_27)
 
 
 def format_token(number: int, grouped: bool = True) -> str:
     """The token number as 20 digits, in groups of four unless ``grouped`` is False."""
     if not 0 <= number <= MAX_TOKEN_VALUE:
-        raise FormatError(f"token value {number} is not below 2^66")
+        raise FormatError(f"token value {shown(number)} is not below 2^66")
     digits = f"{number:020d}"
     if not grouped:
         return digits
@@ -51,16 +51,18 @@ def format_token(number: int, grouped: bool = True) -> str:
 def parse_token(text: str) -> int:
     """The 66-bit number of a typed token; spaces and dashes are ignored."""
     if not isinstance(text, str):
-        raise FormatError(f"token {text!r} is not text; expected 20 digits")
+        raise FormatError(f"token {shown(text)} is not text; expected 20 digits")
     digits = text.replace(" ", "").replace("-", "")
     if not (digits.isascii() and digits.isdigit()):
         bad = next((ch for ch in digits if not ("0" <= ch <= "9")), "")
         raise FormatError(
-            f"token {text!r} contains {bad!r}; expected 20 digits (spaces and dashes allowed)"
+            f"token {shown(text)} contains {bad!r}; expected 20 digits (spaces and dashes allowed)"
         )
     if len(digits) != TOKEN_DIGITS:
-        raise FormatError(f"token {text!r} has {len(digits)} digits; expected 20")
+        raise FormatError(f"token {shown(text)} has {len(digits)} digits; expected 20")
     number = int(digits)
     if number > MAX_TOKEN_VALUE:
-        raise FormatError(f"token {text!r} is {number}, above the largest token {MAX_TOKEN_VALUE}")
+        raise FormatError(
+            f"token {shown(text)} is {number}, above the largest token {MAX_TOKEN_VALUE}"
+        )
     return number

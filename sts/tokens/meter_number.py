@@ -15,7 +15,7 @@ yes or no.
 
 from __future__ import annotations
 
-from sts.errors import ChecksumError, FormatError
+from sts.errors import ChecksumError, FormatError, shown
 
 IIN_2_DIGIT_MFR = "600727"
 IIN_4_DIGIT_MFR = "0000"
@@ -30,7 +30,7 @@ def compact(number: str) -> str:
 def luhn_check_digit(digits: str) -> int:
     """The Luhn digit to append to ``digits``."""
     if not digits.isascii() or not digits.isdigit():
-        raise FormatError(f"{digits!r} is not a string of digits")
+        raise FormatError(f"{shown(digits)} is not a string of digits")
     total = 0
     for position, char in enumerate(reversed(digits)):
         value = int(char)
@@ -46,13 +46,13 @@ def validate_drn(drn: str) -> str:
     """The compact DRN if it has 11 or 13 digits and a correct check digit."""
     number = compact(drn)
     if not number.isascii() or not number.isdigit():
-        raise FormatError(f"meter number {drn!r} is not all digits; expected 11 or 13 digits")
+        raise FormatError(f"meter number {shown(drn)} is not all digits; expected 11 or 13 digits")
     if len(number) not in (11, 13):
-        raise FormatError(f"meter number {drn!r} has {len(number)} digits; expected 11 or 13")
+        raise FormatError(f"meter number {shown(drn)} has {len(number)} digits; expected 11 or 13")
     expected = luhn_check_digit(number[:-1])
     if int(number[-1]) != expected:
         raise ChecksumError(
-            f"meter number {drn!r} has check digit {number[-1]}; its digits give {expected}"
+            f"meter number {shown(drn)} has check digit {number[-1]}; its digits give {expected}"
         )
     return number
 
@@ -76,11 +76,11 @@ def validate_pan(pan: str) -> str:
     """The compact MeterPAN if it has 18 digits and a correct final check digit."""
     number = compact(pan)
     if not number.isascii() or not number.isdigit() or len(number) != PAN_DIGITS:
-        raise FormatError(f"MeterPAN {pan!r} is not 18 digits")
+        raise FormatError(f"MeterPAN {shown(pan)} is not 18 digits")
     expected = luhn_check_digit(number[:-1])
     if int(number[-1]) != expected:
         raise ChecksumError(
-            f"MeterPAN {pan!r} has check digit {number[-1]}; its digits give {expected}"
+            f"MeterPAN {shown(pan)} has check digit {number[-1]}; its digits give {expected}"
         )
     return number
 
@@ -100,4 +100,4 @@ def drn_of_pan(pan: str) -> str:
         return number[6:17]
     if number.startswith(IIN_4_DIGIT_MFR):
         return number[4:17]
-    raise FormatError(f"MeterPAN {pan!r} has neither IIN 600727 nor 0000")
+    raise FormatError(f"MeterPAN {shown(pan)} has neither IIN 600727 nor 0000")

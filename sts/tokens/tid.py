@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 
-from sts.errors import FormatError, RangeError
+from sts.errors import FormatError, RangeError, shown
 
 MAX_TID = (1 << 24) - 1
 MINUTES_PER_DAY = 1440
@@ -63,7 +63,9 @@ class BaseDate(IntEnum):
         try:
             return cls(int(text))
         except ValueError:
-            raise FormatError(f"base date {value!r} is not one of 1993, 2014 or 2035") from None
+            raise FormatError(
+                f"base date {shown(value)} is not one of 1993, 2014 or 2035"
+            ) from None
 
 
 def _as_utc(when: datetime) -> datetime:
@@ -97,7 +99,7 @@ def datetime_from_tid(tid: int, base: BaseDate) -> datetime:
 def check_tid(tid: int) -> int:
     """Return ``tid`` if it fits 24 bits, else raise RangeError."""
     if not isinstance(tid, int) or isinstance(tid, bool) or not 0 <= tid <= MAX_TID:
-        raise RangeError(f"TID {tid!r} is outside 0..{MAX_TID}")
+        raise RangeError(f"TID {shown(tid)} is outside 0..{MAX_TID}")
     return tid
 
 
