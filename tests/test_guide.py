@@ -15,7 +15,10 @@ follow from an empty folder:
   :func:`test_keypad_screenshot_shows_an_accepted_token`).
 * ``NAME=value sts ...`` runs with that environment variable; ``sts ... > FILE``
   writes the command's output to FILE.
-* ``export NAME=value`` sets a variable for the page's later commands, and
+* ``export NAME=value`` sets a variable for the page's later commands (a
+  ``postgresql://`` database URL becomes a fresh database on the test's
+  PostgreSQL server, ``STS_TEST_POSTGRES_URL``; without one the test is skipped
+  there, after the page's SQLite part has run), and
   ``cat > FILE <<'EOF'`` ... ``EOF`` writes a file (a tariff, a meter set-up).
 * ``pip install`` and ``python -m pytest`` (the README's two commands) are not
   run here: ``.ci/run`` runs them on a fresh clone. Any other command fails the
@@ -40,6 +43,7 @@ import shlex
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +52,7 @@ import pytest
 from click.testing import CliRunner
 
 import cli
+from conftest import _empty
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
@@ -329,8 +334,29 @@ def _check_output(page: Page, step: Command, printed: str) -> None:
             )
 
 
+@pytest.fixture
+def postgres_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], str]]:
+    """Makes empty PostgreSQL databases (skips the test when no server is set up), drops them."""
+    made: list[Iterator[str]] = []
+
+    def make() -> str:
+        database = _empty("postgresql", tmp_path_factory)
+        url = next(database)
+        made.append(database)
+        return url
+
+    yield make
+    for database in made:
+        next(database, None)
+
+
 @pytest.mark.parametrize("name", PAGES)
-def test_guide_page_runs(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_guide_page_runs(
+    name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    postgres_database: Callable[[], str],
+) -> None:
     steps = read_steps(name)
     env = {
         "STS_DATABASE_URL": f"sqlite:///{tmp_path / 'vending.sqlite'}",
@@ -346,7 +372,11 @@ def test_guide_page_runs(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
         if isinstance(step, WriteFile):
             (tmp_path / step.name).write_text(step.text, "utf-8")
         elif isinstance(step, Export):
-            page.env[step.name] = step.value
+            value = step.value
+            if step.name == "STS_DATABASE_URL" and value.startswith("postgresql"):
+                # The page's example server is the test's PostgreSQL server: a fresh database.
+                value = postgres_database()
+            page.env[step.name] = value
         else:
             printed = _run(page, step)
             commands += 1
