@@ -3,7 +3,8 @@
 Each page's ```sh blocks are read in order and run in a fresh temporary folder,
 with a temporary SQLite ledger (``STS_DATABASE_URL``) and master key
 (``STS_MASTER_KEY``) in the environment, so a page is a script a new user could
-follow from an empty folder:
+follow from an empty folder (which holds a copy of ``tests/vectors``, as the root
+of a clone does):
 
 * ``sts ...`` lines run through click's CliRunner; the pages in
   :data:`REAL_PROCESS_PAGES` run them as real processes of the installed ``sts``
@@ -40,6 +41,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -366,6 +368,8 @@ def test_guide_page_runs(
         "COLUMNS": "80",
     }
     monkeypatch.chdir(tmp_path)
+    # The folder stands for a clone's root where the guide says "from the clone".
+    shutil.copytree(REPO / "tests" / "vectors", tmp_path / "tests" / "vectors")
     page = Page(name, tmp_path, env)
     commands = 0
     for step in steps:
