@@ -121,22 +121,26 @@ def _split_comment(text: str) -> tuple[str, str]:
     return text.rstrip(), ""
 
 
-def _blocks(page: str) -> list[tuple[str, int, list[str]]]:
-    """(language, first line number, lines) of each fenced block."""
+def _blocks(page: str) -> list[tuple[str, int, list[str], bool]]:
+    """(language, first line number, lines, whether only blank lines part it from the
+    block before) of each fenced block."""
     blocks = []
     lines = (DOCS / page).read_text("utf-8").splitlines()
     index = 0
+    after_last = 0
     while index < len(lines):
         opening = re.match(r"^```(\w*)\s*$", lines[index])
         if opening is None:
             index += 1
             continue
+        adjacent = bool(blocks) and not any(line.strip() for line in lines[after_last:index])
         start = index + 1
         index = start
         while index < len(lines) and lines[index].strip() != "```":
             index += 1
-        blocks.append((opening.group(1), start + 1, lines[start:index]))
+        blocks.append((opening.group(1), start + 1, lines[start:index], adjacent))
         index += 1
+        after_last = index
     return blocks
 
 
@@ -144,12 +148,14 @@ def read_steps(page: str) -> list[Step]:
     """The page's steps in order, each output block attached to the command before it."""
     steps: list[Step] = []
     last_language = ""
-    for language, first, lines in _blocks(page):
-        if language == "text" and last_language == "sh":
-            commands = [s for s in steps if isinstance(s, Command)]
-            assert commands, f"{page}:{first}: an output block follows no command"
-            assert commands[-1].shown is None, f"{page}:{first}: two output blocks in a row"
-            commands[-1].shown = lines
+    for language, first, lines, adjacent in _blocks(page):
+        if language == "text":
+            assert adjacent and last_language == "sh", (
+                f"{page}:{first}: an output block must come right after a ```sh block"
+            )
+            last = steps[-1] if steps else None
+            assert isinstance(last, Command), f"{page}:{first}: an output block follows no command"
+            last.shown = lines
         last_language = language
         if language != "sh":
             continue
