@@ -475,3 +475,25 @@ def test_keypad_screenshot_shows_an_accepted_token(tmp_path: Path) -> None:
     assert grouped.replace(" ", "") in re.sub(r"\s|<[^>]*>", "", text)
     assert (DOCS / "keypad.svg").is_file()
     assert "keypad.svg" in (DOCS / "meter.md").read_text("utf-8")
+
+
+def test_conformance_pytest_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The page's Python example, run on the page's own vector file: each line is a test,
+    # and only the line the page says is wrong fails.
+    monkeypatch.chdir(tmp_path)
+    for step in read_steps("conformance.md"):
+        if isinstance(step, WriteFile):
+            (tmp_path / step.name).write_text(step.text, "utf-8")
+    (example,) = [
+        lines for language, _, lines, _ in _blocks("conformance.md") if language == "python"
+    ]
+    namespace: dict[str, object] = {}
+    exec(compile("\n".join(example), "conformance.md", "exec"), namespace)
+    failed = set()
+    for vector in namespace["VECTORS"]:  # type: ignore[attr-defined]
+        try:
+            namespace["test_vector"](vector)  # type: ignore[operator]
+        except AssertionError as exc:
+            failed.add(vector.id)
+            assert "expected 14200321, got 14200320" in str(exc)
+    assert failed == {"my-wrong-tid"}
