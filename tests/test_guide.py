@@ -417,6 +417,11 @@ def test_every_chapter_is_written_and_linked() -> None:
     for page in GUIDE_PAGES:
         assert (DOCS / page).is_file(), page
         assert f"({page})" in index, f"docs/index.md does not link {page}"
+    # The commands this test does not run are the README's two, which .ci/run runs.
+    quickstart = (DOCS / "quickstart.md").read_text("utf-8")
+    for command in ("pip install . && sts demo", "pip install '.[test]' && python -m pytest"):
+        assert f"```sh\n{command}\n```" in readme
+        assert f"```sh\n{command}\n```" in quickstart
 
 
 def _links(path: Path) -> list[str]:
