@@ -12,9 +12,16 @@ of a clone does):
   continues on the next; ``a && b`` runs both.
 * A trailing ``# exits N`` says the command is expected to exit with N (a refused
   token, a bad amount); every other command must exit 0. ``# interactive``
-  marks a command that opens a screen (``sts meter keypad``): its command line
-  is parsed by click, not run (the screen itself is driven in
+  marks a command that opens a screen (``sts meter keypad``), and ``# runs until
+  stopped`` a server shown in one of its variants: their command lines are
+  parsed by click, not run (the keypad screen itself is driven in
   :func:`test_keypad_screenshot_shows_an_accepted_token`).
+* ``sts meter serve ... &`` starts a server in the background, as a real
+  process: the test reads the line naming its port and stops it (SIGTERM) when
+  the page ends, when it must exit 0 having saved its meter. The page's port
+  (``--port``, default 4059) is really a free one (``--port 0``); a later
+  ``127.0.0.1:4059`` on the page stands for the port really served, as tokens
+  do below.
 * ``NAME=value sts ...`` runs with that environment variable; ``sts ... > FILE``
   writes the command's output to FILE.
 * ``export NAME=value`` sets a variable for the page's later commands (a
@@ -69,7 +76,7 @@ NOT_RUN = {("pip", "install"), ("python", "-m")}
 MASTER_KEY = "5A" * 32
 
 _BOX = re.compile(r"[\u2500-\u259f]")
-_TOKEN = re.compile(r"\d{4} \d{4} \d{4} \d{4} \d{4}|(?<!\d)\d{20}(?!\d)")
+_TOKEN = re.compile(r"(?<![\d:])(?:\d{4} \d{4} \d{4} \d{4} \d{4}|\d{20})(?!\d)")
 _TIME = re.compile(
     r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?: ?(?:[+-]\d{2}:?\d{2}|Z))?"
 )
@@ -86,7 +93,8 @@ class Command:
     line: int
     text: str
     exits: int = 0
-    interactive: bool = False
+    interactive: bool = False  # parsed only: a screen, or a server's variant
+    background: bool = False  # a server, run until the page ends
     shown: list[str] | None = None  # the output the guide shows, if any
 
 
@@ -186,12 +194,14 @@ def read_steps(page: str) -> list[Step]:
                 steps.append(Export(number, exported.group(1), value[0] if value else ""))
                 continue
             exits = _EXITS.search(comment)
+            background = command.endswith(" &")
             steps.append(
                 Command(
                     number,
-                    command,
+                    command.removesuffix(" &") if background else command,
                     int(exits.group(1)) if exits else 0,
-                    "interactive" in comment,
+                    "interactive" in comment or "runs until stopped" in comment,
+                    background,
                 )
             )
     return steps
@@ -208,9 +218,17 @@ class Page:
     folder: Path
     env: dict[str, str]
     tokens: dict[str, str] = field(default_factory=dict)  # shown digits -> real digits
+    ports: dict[str, str] = field(default_factory=dict)  # the page's port -> the served one
+    servers: list[subprocess.Popen[str]] = field(default_factory=list)
 
     def real_tokens(self, text: str) -> str:
-        """``text`` with every token shown earlier replaced by the one really printed."""
+        """``text`` with every token shown earlier replaced by the one really printed, and
+        every ``127.0.0.1:PORT`` of a server started earlier by the port it really serves."""
+        text = re.sub(
+            r"\b127\.0\.0\.1:(\d+)\b",
+            lambda m: f"127.0.0.1:{self.ports.get(m.group(1), m.group(1))}",
+            text,
+        )
 
         def swap(match: re.Match[str]) -> str:
             shown = match.group(0).replace(" ", "")
@@ -269,6 +287,9 @@ def _run(page: Page, step: Command) -> str:
         if step.interactive:
             _parse_only(args[1:])
             continue
+        if step.background:
+            printed += _start_server(page, step, args, env)
+            continue
         if any(" ".join(args).startswith(first) for first in REAL_PROCESSES.get(page.name, ())):
             done = subprocess.run(
                 [*_sts_program(), *args[1:]],
@@ -292,6 +313,41 @@ def _run(page: Page, step: Command) -> str:
             out_file.write_text(stdout, "utf-8")
         printed += output
     return printed
+
+
+def _start_server(page: Page, step: Command, args: list[str], env: dict[str, str]) -> str:
+    """Start ``sts meter serve`` as a real process on a free port; returns its first line."""
+    where = f"{page.name}:{step.line}: {step.text}"
+    assert args[1:3] == ["meter", "serve"], f"{where}: only a server runs in the background"
+    shown_port = "4059"
+    if "--port" in args:
+        at = args.index("--port") + 1
+        shown_port, args = args[at], [*args[:at], "0", *args[at + 1 :]]
+    else:
+        args = [*args, "--port", "0"]
+    process = subprocess.Popen(
+        [*_sts_program(), *args[1:]],
+        cwd=page.folder,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    page.servers.append(process)
+    assert process.stdout is not None
+    first = process.stdout.readline()  # the server names its port, or exits
+    served = re.search(r" on 127\.0\.0\.1:(\d+);", first)
+    assert served, f"{where}\nthe server printed {first!r}, not its port"
+    page.ports[shown_port] = served.group(1)
+    return first.replace(f":{served.group(1)};", f":{shown_port};")
+
+
+def _stop_servers(page: Page) -> list[tuple[int, str, str]]:
+    """SIGTERM (once) each background server still running; (exit code, stdout, stderr) of each."""
+    for process in page.servers:
+        if process.poll() is None:
+            process.terminate()
+    return [(process.wait(), *process.communicate()) for process in page.servers]
 
 
 def _normal(line: str) -> str:
@@ -379,20 +435,28 @@ def test_guide_page_runs(
     shutil.copytree(REPO / "tests" / "vectors", tmp_path / "tests" / "vectors")
     page = Page(name, tmp_path, env)
     commands = 0
-    for step in steps:
-        if isinstance(step, WriteFile):
-            (tmp_path / step.name).write_text(step.text, "utf-8")
-        elif isinstance(step, Export):
-            value = step.value
-            if step.name == "STS_DATABASE_URL" and value.startswith("postgresql"):
-                # The page's example server is the test's PostgreSQL server: a fresh database.
-                value = postgres_database()
-            page.env[step.name] = value
-        else:
-            printed = _run(page, step)
-            commands += 1
-            if step.shown is not None:
-                _check_output(page, step, printed)
+    try:
+        for step in steps:
+            if isinstance(step, WriteFile):
+                (tmp_path / step.name).write_text(step.text, "utf-8")
+            elif isinstance(step, Export):
+                value = step.value
+                if step.name == "STS_DATABASE_URL" and value.startswith("postgresql"):
+                    # The page's example server is the test's PostgreSQL server: a fresh database.
+                    value = postgres_database()
+                page.env[step.name] = value
+            else:
+                printed = _run(page, step)
+                commands += 1
+                if step.shown is not None:
+                    _check_output(page, step, printed)
+    finally:
+        stopped = _stop_servers(page)
+    for code, stdout, stderr in stopped:
+        # Each server stops cleanly on SIGTERM, saying it saved its meter.
+        assert code == 0, f"{name}: a server exited {code}: {stderr}"
+        assert "stopped; saved" in stdout, f"{name}: a server stopped without saving: {stdout}"
+        assert "Traceback" not in stderr, stderr
     if name != "index.md":
         assert commands > 0, f"{name} shows no command"
 
