@@ -469,6 +469,7 @@ GUIDE_PAGES = (
     "meter.md",
     "conformance.md",
     "rollover.md",
+    "dlms.md",
     "architecture.md",
     "environment.md",
 )
