@@ -1052,7 +1052,7 @@ def meter_fleet_new(folder: Path, **o: Any) -> None:
 
 @main.group()
 def conformance() -> None:
-    """Check vector files (JSON Lines, vectors/FORMAT.md) against the token engine."""
+    """Check vector files (JSON Lines, sts/conformance/FORMAT.md) against the token engine."""
 
 
 @conformance.command("run")

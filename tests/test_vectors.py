@@ -1,7 +1,7 @@
 """The public STS vectors: every line through the conformance runner, and a sample by hand.
 
 The first half feeds each line of ``tests/vectors/sts-public.jsonl`` (kept in its
-published format, vectors/FORMAT.md) to the runner, one test per vector id. The
+published format, sts/conformance/FORMAT.md) to the runner, one test per vector id. The
 second half checks a sample of the same figures straight against the engine,
 without the runner, so a bug in the runner cannot hide a bug in the engine.
 Every expected value below is copied from the vector file or the compliance

@@ -1,4 +1,4 @@
-"""The conformance runner: check vector files (``vectors/FORMAT.md``) against the engine.
+"""The conformance runner: check vector files (``sts/conformance/FORMAT.md``) against the engine.
 
     >>> from sts.conformance import run_vectors
     >>> line = ('{"id": "luhn-1", "kind": "luhn", "source": "hand", '

@@ -99,7 +99,7 @@ def _field_value(fields: Mapping[str, Any], name: str) -> int:
 
 
 def payload_names(token_class: int, subclass: int) -> tuple[str, ...]:
-    """The ``fields`` names of a class/subclass, as vectors/FORMAT.md lists them."""
+    """The ``fields`` names of a class/subclass, as sts/conformance/FORMAT.md lists them."""
     layout = layout_for(token_class, subclass)
     if layout is None:
         return ("payload",)

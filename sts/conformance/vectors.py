@@ -1,4 +1,4 @@
-"""Vector files: JSON Lines in the ``vectors/FORMAT.md`` form, split into numbered lines.
+"""Vector files: JSON Lines in the ``sts/conformance/FORMAT.md`` form, in numbered lines.
 
 A vector file holds one JSON object per line, each with ``id``, ``kind`` and
 ``source`` and then the fields of its kind. :func:`parse_vectors` turns the

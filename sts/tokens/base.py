@@ -9,7 +9,7 @@ A plaintext block is 64 bits::
 Every token type is a frozen dataclass with the same verbs: ``payload()``
 gives the 44 payload bits, ``from_payload()`` rebuilds the token from them,
 ``to_block()`` gives the plaintext block with its CRC, and ``fields()`` names
-the payload's parts as the vector files (``vectors/FORMAT.md``) do.
+the payload's parts as the vector files (``sts/conformance/FORMAT.md``) do.
 """
 
 from __future__ import annotations
