@@ -1,0 +1,571 @@
+"""Verifying the ledger: the keyed chain, and every table fact it records.
+
+What :func:`verify` proves, given the master key (and, better, a checkpoint)
+-----------------------------------------------------------------------------
+
+1. **The chain.** Entries run 1, 2, 3, ... with no gap; each links to the hash of the one
+   before; each keyed entry's hash is the HMAC (under a key derived from the master key)
+   of its number, time, link and body, and each unkeyed entry from before schema 0003
+   (numbers up to ``ledger_head.legacy_seq``) has its SHA-256 hash; the head names the
+   last entry and its hash. So no entry was edited (body, time or hash), inserted,
+   deleted or reordered, and the chain was not rewritten with hashes recomputed,
+   unless by someone holding the master key. A body that is not JSON is an edited entry.
+2. **The transactions.** Each transaction entry's transaction still says what the entry
+   says: reference, kind, meter, time, amounts, details (what a reprint shows), the
+   reversed vend, and every token with its TID and key revision. A transaction with no
+   entry, or an entry whose transaction is gone, is reported.
+3. **The state the money, debt and TIDs depend on.** The last entry naming each meter
+   gives its key parameters, vending key, last TID, key revision, tariff and customer;
+   customers' debts follow from the last entry that set each one and the debt recovered
+   (or given back by reversals) after it; tariffs' definitions and vending key records
+   (a digest of the sealed key, the retirement) are in their last entries. Each is
+   compared with its table. In a database that started at schema 0003 a meter,
+   customer, tariff or vending key in no entry at all was added behind vending's back
+   and is reported; in an upgraded database those last changed before the upgrade
+   are counted as *not covered* until their next change.
+4. **Against a checkpoint** (vending.checkpoint, signed under the master key and kept
+   outside the database): entry ``seq`` of the checkpoint still has its hash and the
+   ledger still reaches it, so nothing up to it was removed or changed, and the tail
+   was not truncated below it nor the ledger wiped back to genesis. With ``since``
+   only the entries after the checkpoint are walked (and the state they touch).
+
+What it cannot prove
+--------------------
+
+- **Anything against a writer who holds the master key**: they can recompute every
+  hash. The check value only tells the wrong master key apart.
+- **Truncation of the newest entries** (with their transactions and tokens, and the
+  head and the state rows rolled back to match) and **a wipe back to an empty
+  database**, when no checkpoint after that point is given: a shorter, consistent
+  keyed chain is still a valid chain. Take checkpoints often and keep them apart.
+- **Replacing the head and state with an older, consistent copy** of the database
+  (a restore): the same as truncation.
+- **Unkeyed entries** (before schema 0003) are protected by the first keyed entry after
+  them, but a writer can make a whole ledger look unkeyed (raise ``legacy_seq`` and
+  rewrite every entry by the SHA-256 rule); only a checkpoint, which signs
+  ``legacy_seq``, catches that. The output always says how many entries are unkeyed.
+- Rows the ledger does not record: pending key change orders and migration batches
+  (their KCT sets are recorded when handed out), supply group names, the free-text
+  token descriptions and units, request fingerprints, meters' creation times.
+
+Verify streams the entries with their transactions and tokens in one ordered query
+(a server-side cursor on PostgreSQL) and keeps only one entry at a time plus the last
+recorded state per meter, customer, tariff and vending key: memory grows with those,
+not with the number of entries.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, func, select, type_coerce
+from sqlalchemy.types import NullType
+
+from vending.backend import Backend
+from vending.checkpoint import Checkpoint
+from vending.errors import KeyStoreError, VendingError
+from vending.keystore import MasterKey, check_value, ledger_key
+from vending.ledger import (
+    BODY_VERSION,
+    CUSTOMER,
+    GENESIS_HASH,
+    HEAD_ID,
+    METER,
+    TARIFF,
+    TRANSACTION,
+    VENDING_KEY,
+    legacy_hash,
+    tariff_digest,
+    vending_key_facts,
+)
+from vending.models import (
+    Customer,
+    LedgerEntry,
+    LedgerHead,
+    MasterKeyCheck,
+    Meter,
+    TariffRecord,
+    TokenRecord,
+    Transaction,
+    VendingKeyRecord,
+)
+
+REVERSAL = "reversal"
+#: Rows fetched from the cursor at a time.
+BATCH = 5000
+
+_E = LedgerEntry.__table__
+_T = Transaction.__table__
+_R = _T.alias("reversed")
+_M = Meter.__table__
+_K = TokenRecord.__table__
+_HEAD = LedgerHead.__table__
+_CUSTOMERS = Customer.__table__
+_TARIFFS = TariffRecord.__table__
+_KEYS = VendingKeyRecord.__table__
+_CHECK = MasterKeyCheck.__table__
+
+
+def _raw(column: Any) -> Any:
+    """The column as the driver returns it (no Decimal or datetime conversion: speed)."""
+    return type_coerce(column, NullType())
+
+
+_STREAM = (
+    select(
+        _raw(_E.c.seq),
+        _E.c.transaction_id,
+        _raw(_E.c.created_at),
+        _E.c.body,
+        _E.c.prev_hash,
+        _E.c.hash,
+        _T.c.id,
+        _T.c.client_reference,
+        _T.c.kind,
+        _raw(_T.c.money),
+        _raw(_T.c.energy),
+        _raw(_T.c.free_energy),
+        _raw(_T.c.fixed_charges),
+        _raw(_T.c.debt_recovered),
+        _raw(_T.c.details),
+        _raw(_T.c.created_at),
+        _R.c.client_reference,
+        _M.c.drn,
+        _K.c.position,
+        _K.c.tid,
+        _K.c.token_class,
+        _K.c.subclass,
+        _K.c.digits,
+        _K.c.key_revision,
+    )
+    .select_from(
+        _E.outerjoin(_T, _T.c.id == _E.c.transaction_id)
+        .outerjoin(_R, _R.c.id == _T.c.reverses_id)
+        .outerjoin(_M, _M.c.id == _T.c.meter_id)
+        .outerjoin(_K, _K.c.transaction_id == _T.c.id)
+    )
+    .order_by(_E.c.seq, _K.c.position)
+)
+
+
+def _scaled_text(value: int) -> str:
+    """A stored amount (a count of 0.00001) as vending.ledger.amount_text writes it."""
+    whole, part = divmod(abs(value), 100_000)
+    text = str(whole) if part == 0 else f"{whole}.{part:05d}".rstrip("0")
+    return "-" + text if value < 0 else text
+
+
+def _time_text(value: Any) -> str:
+    """A stored time (text on SQLite, a datetime on PostgreSQL) as vending.ledger.at_text."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC).isoformat()
+    return value.astimezone(UTC).isoformat()
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    """The outcome of :func:`verify`: entries checked and each problem found."""
+
+    entries: int
+    head_seq: int
+    problems: tuple[str, ...] = field(default_factory=tuple)
+    legacy_entries: int = 0  # unkeyed entries from before schema 0003
+    not_covered: int = 0  # meters, customers, ... last changed before the keyed ledger
+    since: int | None = None  # the checkpoint entry walking started after
+    checkpoint: int | None = None  # the checkpoint entry checked, if any
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "head": self.head_seq,
+            "legacy_entries": self.legacy_entries,
+            "not_covered": self.not_covered,
+            "since": self.since,
+            "checkpoint": self.checkpoint,
+            "problems": list(self.problems),
+        }
+
+
+class _Walk:
+    """The state of one walk along the chain."""
+
+    def __init__(self, key: bytes, legacy_seq: int, start: int, prev: str, limit: int) -> None:
+        self.key = key
+        self.legacy_seq = legacy_seq
+        self.expected = start + 1
+        self.prev = prev
+        self.limit = limit
+        self.problems: list[str] = []
+        self.count = 0
+        self.hashes: dict[int, str] = {}  # entries whose hash a checkpoint asks for
+        self.meters: dict[str, dict[str, Any]] = {}
+        self.debts: dict[str, Decimal] = {}
+        self.tariffs: dict[str, str] = {}
+        self.keys: dict[str, dict[str, Any]] = {}
+
+    @property
+    def full(self) -> bool:
+        return len(self.problems) >= self.limit
+
+    def entry(self, head: Any, tokens: list[dict[str, Any]]) -> None:
+        (seq, txn_link, created, text, prev_hash, digest) = head[:6]
+        self.count += 1
+        if seq != self.expected:
+            gap = (
+                f"entry {self.expected}"
+                if seq == self.expected + 1
+                else f"entries {self.expected}-{seq - 1}"
+            )
+            self.problems.append(f"{gap} missing: deleted from the ledger")
+        if prev_hash != self.prev:
+            self.problems.append(
+                f"entry {seq}: previous-entry hash {prev_hash[:12]}... does not match the "
+                f"hash before it ({self.prev[:12]}...)"
+            )
+        keyed = seq > self.legacy_seq
+        if keyed:
+            message = f"{seq}\n{_time_text(created)}\n{prev_hash}\n{text}".encode()
+            good = hmac.compare_digest(hmac.digest(self.key, message, "sha256").hex(), digest)
+        else:
+            good = legacy_hash(prev_hash, text) == digest
+        if not good:
+            self.problems.append(f"entry {seq}: altered (its hash does not match its contents)")
+        if seq in self.hashes:
+            self.hashes[seq] = digest
+        self.prev = digest
+        self.expected = seq + 1
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or (keyed and body.get("v") != BODY_VERSION):
+            self.problems.append(f"entry {seq}: altered (its body is not a ledger entry)")
+            return
+        try:
+            kind = body.get("entry", TRANSACTION) if keyed else TRANSACTION
+            if kind == TRANSACTION:
+                self._transaction(seq, txn_link, head, tokens, body, keyed)
+            elif keyed and good:
+                self._state(kind, body)
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            self.problems.append(f"entry {seq}: altered (its body is not a ledger entry)")
+
+    def _transaction(
+        self,
+        seq: int,
+        txn_link: int | None,
+        row: Any,
+        tokens: list[dict[str, Any]],
+        body: dict[str, Any],
+        keyed: bool,
+    ) -> None:
+        (txn_id, reference, kind, money, energy, free, fixed, recovered, details, at,
+         reversed_reference, drn) = row[6:18]  # fmt: skip
+        if txn_id is None:
+            self.problems.append(
+                f"entry {seq}: its transaction {body.get('reference')!r} is missing "
+                "(deleted, or unlinked from the entry)"
+            )
+            return
+        if not keyed:
+            if kind == REVERSAL and reference is None and reversed_reference is not None:
+                reference = f"reversal:{reversed_reference}"[:100]
+            for token in tokens:
+                del token["key_revision"]
+        expected = {
+            "reference": reference,
+            "kind": kind,
+            "meter": drn,
+            "at": _time_text(at),
+            "money": _scaled_text(money),
+            "energy_kwh": _scaled_text(energy),
+            "free_kwh": _scaled_text(free),
+            "fixed_charges": _scaled_text(fixed),
+            "debt_recovered": _scaled_text(recovered),
+            "reverses": reversed_reference,
+            "tokens": tokens,
+        }
+        if keyed:
+            expected["details"] = _json(details)
+        recorded = {name: body.get(name, ...) for name in expected}
+        if recorded != expected:
+            changed = sorted(name for name in expected if recorded[name] != expected[name])
+            self.problems.append(
+                f"transaction {reference!r} differs from ledger entry {seq} "
+                f"({', '.join(changed)})"
+            )
+        if keyed:
+            state = body["state"]
+            if state is not None:
+                self.meters.setdefault(body["meter"], {}).update(state)
+            customer = body["customer"]
+            if customer is not None and customer in self.debts:
+                self.debts[customer] -= Decimal(body["debt_recovered"])
+
+    def _state(self, kind: str, body: dict[str, Any]) -> None:
+        if kind == METER:
+            self.meters[body["meter"]] = {
+                **body["state"],
+                "pan": body["pan"],
+                "tariff": body["tariff"],
+                "customer": body["customer"],
+            }
+        elif kind == CUSTOMER:
+            self.debts[body["name"]] = Decimal(body["debt"])
+        elif kind == TARIFF:
+            self.tariffs[body["name"]] = body["definition_sha256"]
+        elif kind == VENDING_KEY:
+            facts = {k: v for k, v in body.items() if k not in ("v", "entry", "at")}
+            self.keys[facts["label"]] = facts
+
+
+def _walk(connection: Connection, walk: _Walk, after: int, upto: int) -> None:
+    result = connection.execution_options(stream_results=True, yield_per=BATCH).execute(
+        _STREAM.where(_E.c.seq > after, _E.c.seq <= upto)
+    )
+    try:
+        current: Any = None
+        tokens: list[dict[str, Any]] = []
+        for row in result:
+            if current is None or row[0] != current[0]:
+                if current is not None:
+                    walk.entry(current, tokens)
+                    if walk.full:
+                        return
+                current, tokens = row, []
+            if row[18] is not None:
+                tokens.append(
+                    {
+                        "tid": row[19],
+                        "class": row[20],
+                        "subclass": row[21],
+                        "digits": row[22],
+                        "key_revision": row[23],
+                    }
+                )
+        if current is not None:
+            walk.entry(current, tokens)
+    finally:
+        result.close()
+
+
+def _compare_state(connection: Connection, walk: _Walk, strict: bool) -> int:
+    """Compare the state the walk recorded with the tables; the rows not covered."""
+    problems = walk.problems
+    not_covered = 0
+
+    def uncovered(what: str) -> None:
+        nonlocal not_covered
+        if strict:
+            problems.append(f"{what} is in no ledger entry: it was written outside vending")
+        else:
+            not_covered += 1
+
+    tariff = _TARIFFS.alias("t")
+    customer = _CUSTOMERS.alias("c")
+    meters = connection.execution_options(stream_results=True, yield_per=BATCH).execute(
+        select(
+            _M,
+            tariff.c.name.label("tariff_name"),
+            customer.c.name.label("customer_name"),
+        )
+        .select_from(
+            _M.outerjoin(tariff, tariff.c.id == _M.c.tariff_id).outerjoin(
+                customer, customer.c.id == _M.c.customer_id
+            )
+        )
+        .order_by(_M.c.id)
+    )
+    for row in meters:
+        recorded = walk.meters.pop(row.drn, None)
+        if recorded is None:
+            uncovered(f"meter {row.drn}")
+            continue
+        actual = {**row._mapping, "tariff": row.tariff_name, "customer": row.customer_name}
+        for name in sorted(recorded):
+            if actual.get(name) != recorded[name]:
+                problems.append(
+                    f"meter {row.drn}: {name} is {actual.get(name)!r} but the ledger says "
+                    f"{recorded[name]!r}"
+                )
+    for drn in sorted(walk.meters):
+        problems.append(f"meter {drn} is in the ledger but was deleted from the meters table")
+
+    for name, debt in connection.execute(select(_CUSTOMERS.c.name, _CUSTOMERS.c.debt)):
+        if name not in walk.debts:
+            if debt:
+                uncovered(f"customer {name!r} (debt {debt})")
+            continue
+        recorded = walk.debts.pop(name)
+        if debt != recorded:
+            problems.append(f"customer {name!r}: debt is {debt} but the ledger says {recorded}")
+    for name in sorted(walk.debts):
+        problems.append(f"customer {name!r} is in the ledger but was deleted")
+
+    for name, definition in connection.execute(select(_TARIFFS.c.name, _TARIFFS.c.definition)):
+        recorded = walk.tariffs.pop(name, None)
+        if recorded is None:
+            uncovered(f"tariff {name!r}")
+        elif tariff_digest(definition) != recorded:
+            problems.append(f"tariff {name!r}: its definition differs from the ledger's")
+    for name in sorted(walk.tariffs):
+        problems.append(f"tariff {name!r} is in the ledger but was deleted")
+
+    for row in connection.execute(select(_KEYS)):
+        recorded = walk.keys.pop(row.label, None)
+        if recorded is None:
+            uncovered(f"vending key {row.label!r}")
+        elif vending_key_facts(row) != recorded:
+            problems.append(f"vending key {row.label!r}: its record differs from the ledger's")
+    for label in sorted(walk.keys):
+        problems.append(f"vending key {label!r} is in the ledger but was deleted")
+    return not_covered
+
+
+def check_master(connection: Connection, master: MasterKey) -> None:
+    """KeyStoreError when the database keeps another master key's check value."""
+    stored = connection.execute(select(_CHECK.c.value).where(_CHECK.c.id == 1)).scalar_one_or_none()
+    if stored is not None and not hmac.compare_digest(stored, check_value(master)):
+        raise KeyStoreError(
+            f"master key {master.fingerprint} is not this database's master key; the ledger "
+            "cannot be verified without the right one"
+        )
+
+
+def verify_connection(
+    connection: Connection,
+    master: MasterKey,
+    checkpoint: Checkpoint | None = None,
+    since: bool = False,
+    limit: int = 50,
+) -> LedgerCheck:
+    """Verify the ledger on ``connection`` (see the module docstring for what it proves).
+
+    ``checkpoint`` adds its checks; ``since`` walks only the entries after it.
+    At most ``limit`` problems are reported.
+    """
+    check_master(connection, master)
+    head = connection.execute(
+        select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.legacy_seq).where(_HEAD.c.id == HEAD_ID)
+    ).first()
+    if head is None:
+        return LedgerCheck(0, -1, ("the ledger head row is missing",))
+    problems: list[str] = []
+    start, prev = 0, GENESIS_HASH
+    if checkpoint is not None:
+        if checkpoint.legacy_seq != head.legacy_seq:
+            problems.append(
+                f"the ledger says entries 1-{head.legacy_seq} are unkeyed but the checkpoint "
+                f"says 1-{checkpoint.legacy_seq}: the ledger was rewritten"
+            )
+        if head.seq < checkpoint.seq:
+            problems.append(
+                f"the ledger head is at entry {head.seq}, before checkpoint entry "
+                f"{checkpoint.seq}: entries were removed (truncated or wiped)"
+            )
+        if since and checkpoint.seq > 0:
+            kept = connection.execute(
+                select(_E.c.hash).where(_E.c.seq == checkpoint.seq)
+            ).scalar_one_or_none()
+            if kept != checkpoint.hash:
+                state = "is missing" if kept is None else "has another hash"
+                problems.append(
+                    f"checkpoint entry {checkpoint.seq} {state}: entries up to it were removed "
+                    "or changed"
+                )
+            start, prev = checkpoint.seq, checkpoint.hash
+    walk = _Walk(ledger_key(master), head.legacy_seq, start, prev, limit)
+    walk.problems = problems
+    if checkpoint is not None and not since and checkpoint.seq > 0:
+        walk.hashes[checkpoint.seq] = ""
+    # Entries up to the head read above: later vends commit their entries with the head.
+    _walk(connection, walk, start, head.seq)
+    not_covered = 0
+    if not walk.full:
+        last = walk.expected - 1
+        if checkpoint is not None and not since and checkpoint.seq > 0:
+            kept = walk.hashes[checkpoint.seq]
+            if kept != checkpoint.hash:
+                state = "is missing" if not kept else "has another hash"
+                problems.append(
+                    f"checkpoint entry {checkpoint.seq} {state}: entries up to it were removed "
+                    "or changed"
+                )
+        if head.seq != last:
+            problems.append(
+                f"the ledger head says {head.seq} entries but the last is entry {last}: "
+                "entries at the end were deleted"
+            )
+        elif head.hash != walk.prev:
+            problems.append(f"the ledger head hash does not match entry {last}")
+        unrecorded = connection.execute(
+            select(func.count(_T.c.id)).where(
+                ~select(_E.c.seq).where(_E.c.transaction_id == _T.c.id).exists()
+            )
+        ).scalar_one()
+        if unrecorded:
+            problems.append(f"{unrecorded} transactions have no ledger entry")
+        strict = head.legacy_seq == 0 and not since
+        not_covered = _compare_state(connection, walk, strict)
+    return LedgerCheck(
+        walk.count,
+        head.seq,
+        tuple(problems[:limit]),
+        legacy_entries=head.legacy_seq,
+        not_covered=not_covered,
+        since=start if since else None,
+        checkpoint=checkpoint.seq if checkpoint is not None else None,
+    )
+
+
+def verify(
+    backend: Backend,
+    checkpoint: Checkpoint | None = None,
+    since: bool = False,
+    limit: int = 50,
+) -> LedgerCheck:
+    """Verify the backend's ledger under its master key (KeyStoreError without one)."""
+    master = backend.sealing_key()
+    with backend.read_sessions() as session:
+        return verify_connection(session.connection(), master, checkpoint, since, limit)
+
+
+def take_checkpoint(backend: Backend) -> tuple[Checkpoint, str]:
+    """The head as a signed checkpoint (and its file's text), from a ledger that verifies.
+
+    The head is read first and the whole ledger then verified against it, so entries
+    vended meanwhile do not matter. VendingError if verification finds a problem.
+    """
+    master = backend.sealing_key()
+    with backend.read_sessions() as session:
+        connection = session.connection()
+        check_master(connection, master)
+        head = connection.execute(
+            select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.legacy_seq).where(_HEAD.c.id == HEAD_ID)
+        ).first()
+        if head is None:
+            raise VendingError("the ledger head row is missing; no checkpoint was taken")
+        checkpoint = Checkpoint(head.seq, head.hash, head.legacy_seq, backend.now())
+        result = verify_connection(connection, master, checkpoint)
+    if not result.ok:
+        raise VendingError(
+            f"the ledger failed verification ({len(result.problems)} problem(s), the first: "
+            f"{result.problems[0]}); no checkpoint was taken"
+        )
+    return checkpoint, checkpoint.to_text(master)
