@@ -277,6 +277,13 @@ class _Walk:
     ) -> None:
         (txn_id, reference, kind, money, energy, free, fixed, recovered, details, at,
          reversed_reference, drn) = row[6:18]  # fmt: skip
+        if keyed:  # the state after it, which holds even if its transaction is gone
+            state = body["state"]
+            if state is not None:
+                self.meters.setdefault(body["meter"], {}).update(state)
+            customer = body["customer"]
+            if customer is not None and customer in self.debts:
+                self.debts[customer] -= Decimal(body["debt_recovered"])
         if txn_id is None:
             self.problems.append(
                 f"entry {seq}: its transaction {body.get('reference')!r} is missing "
@@ -310,13 +317,6 @@ class _Walk:
                 f"transaction {reference!r} differs from ledger entry {seq} "
                 f"({', '.join(changed)})"
             )
-        if keyed:
-            state = body["state"]
-            if state is not None:
-                self.meters.setdefault(body["meter"], {}).update(state)
-            customer = body["customer"]
-            if customer is not None and customer in self.debts:
-                self.debts[customer] -= Decimal(body["debt_recovered"])
 
     def _state(self, kind: str, body: dict[str, Any]) -> None:
         if kind == METER:
