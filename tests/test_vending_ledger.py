@@ -117,7 +117,9 @@ def test_an_edited_body_is_found(sales: Backend, database: Database) -> None:
     tamper(database, update(LedgerEntry).where(LedgerEntry.seq == 7).values(body=body))
     problems = check(sales).problems
     assert "entry 7: altered (its hash does not match its contents)" in problems
-    assert any(p.startswith("transaction 's2' differs from ledger entry 7 (money)") for p in problems)
+    assert any(
+        p.startswith("transaction 's2' differs from ledger entry 7 (money)") for p in problems
+    )
 
 
 def test_an_edit_with_the_old_unkeyed_hash_recomputed_is_found(
@@ -186,7 +188,9 @@ def test_reordered_entries_are_found(sales: Backend, database: Database) -> None
 def test_an_edited_entry_time_is_found(sales: Backend, database: Database, clock: Clock) -> None:
     tamper(
         database,
-        update(LedgerEntry).where(LedgerEntry.seq == 7).values(created_at=clock.now.replace(year=2023)),
+        update(LedgerEntry)
+        .where(LedgerEntry.seq == 7)
+        .values(created_at=clock.now.replace(year=2023)),
     )
     assert check(sales).problems == ("entry 7: altered (its hash does not match its contents)",)
 
@@ -249,9 +253,7 @@ def test_an_edited_last_tid_or_key_revision_is_found(sales: Backend, database: D
     )
 
 
-def test_a_changed_tariff_or_tariff_assignment_is_found(
-    sales: Backend, database: Database
-) -> None:
+def test_a_changed_tariff_or_tariff_assignment_is_found(sales: Backend, database: Database) -> None:
     tamper(
         database,
         update(TariffRecord).values(definition={**TARIFF.to_dict(), "blocks": []}),
@@ -267,7 +269,9 @@ def test_a_replaced_or_unretired_vending_key_is_found(sales: Backend, database: 
     registry.retire_vending_key(sales, "ctsa-krn1")
     assert check(sales).ok
     tamper(database, update(VendingKeyRecord).values(retired_at=None, sealed=b"\0" * 36))
-    assert check(sales).problems == ("vending key 'ctsa-krn1': its record differs from the ledger's",)
+    assert check(sales).problems == (
+        "vending key 'ctsa-krn1': its record differs from the ledger's",
+    )
 
 
 def test_a_transaction_removed_or_added_behind_the_ledger_is_found(
@@ -284,13 +288,15 @@ def test_a_transaction_removed_or_added_behind_the_ledger_is_found(
     )
 
 
-def test_rows_added_behind_vending_are_found(sales: Backend, database: Database, clock: Clock) -> None:
+def test_rows_added_behind_vending_are_found(
+    sales: Backend, database: Database, clock: Clock
+) -> None:
     tamper(
         database,
         update(Meter).values(drn="01000000009"),
-        text("INSERT INTO customers (name, debt, created_at) VALUES ('Eve', 500000, :at)").bindparams(
-            at=clock.now.replace(tzinfo=None)
-        ),
+        text(
+            "INSERT INTO customers (name, debt, created_at) VALUES ('Eve', 500000, :at)"
+        ).bindparams(at=clock.now.replace(tzinfo=None)),
     )
     problems = check(sales).problems
     assert "meter 01000000009 is in no ledger entry: it was written outside vending" in problems
@@ -353,7 +359,9 @@ def test_a_wipe_to_genesis_that_keeps_the_meters_is_found(
     )
     problems = check(sales).problems
     assert "meter 00000000000 is in no ledger entry: it was written outside vending" in problems
-    assert "vending key 'ctsa-krn1' is in no ledger entry: it was written outside vending" in problems
+    assert (
+        "vending key 'ctsa-krn1' is in no ledger entry: it was written outside vending" in problems
+    )
 
 
 def test_a_wipe_of_everything_is_caught_only_against_a_checkpoint(
@@ -387,8 +395,9 @@ def test_a_rewrite_by_a_writer_holding_the_master_key_is_not_caught(
         body = entry.body.replace('"debt":"100"', '"debt":"90"')
         digest = ledger.entry_hash(LEDGER_KEY, entry.seq, entry.created_at.isoformat(), prev, body)
         statements.append(
-            update(LedgerEntry).where(LedgerEntry.seq == entry.seq).values(body=body, prev_hash=prev,
-                                                                           hash=digest)  # fmt: skip
+            update(LedgerEntry)
+            .where(LedgerEntry.seq == entry.seq)
+            .values(body=body, prev_hash=prev, hash=digest)
         )
         prev = digest
     statements += [update(LedgerHead).values(hash=prev), update(Customer).values(debt=Decimal(84))]
@@ -431,7 +440,9 @@ def test_a_checkpoint_is_refused_from_a_ledger_that_does_not_verify(
         ledger_check.take_checkpoint(sales)
 
 
-def test_verify_refuses_another_master_key(sales: Backend, database: Database, clock: Clock) -> None:
+def test_verify_refuses_another_master_key(
+    sales: Backend, database: Database, clock: Clock
+) -> None:
     import random
 
     other = Backend.open(database, MasterKey(bytes(32)), clock, random.Random(1))

@@ -68,8 +68,9 @@ class Checkpoint:
         """A checkpoint read back; VendingError if it is not one, KeyStoreError if its
         signature does not hold under ``master`` (altered, or another master key's)."""
         if len(text) > MAX_BYTES:
-            raise VendingError(f"{where} has {len(text)} characters; a checkpoint has at most "
-                               f"{MAX_BYTES}")
+            raise VendingError(
+                f"{where} has {len(text)} characters; a checkpoint has at most {MAX_BYTES}"
+            )
         try:
             data = json.loads(text)
         except ValueError:

@@ -184,6 +184,7 @@ class LedgerCheck:
     not_covered: int = 0  # meters, customers, ... last changed before the keyed ledger
     since: int | None = None  # the checkpoint entry walking started after
     checkpoint: int | None = None  # the checkpoint entry checked, if any
+    transactions: int = 0  # of the entries, those recording a transaction
 
     @property
     def ok(self) -> bool:
@@ -193,6 +194,7 @@ class LedgerCheck:
         return {
             "ok": self.ok,
             "entries": self.entries,
+            "transactions": self.transactions,
             "head": self.head_seq,
             "legacy_entries": self.legacy_entries,
             "not_covered": self.not_covered,
@@ -213,6 +215,7 @@ class _Walk:
         self.limit = limit
         self.problems: list[str] = []
         self.count = 0
+        self.transactions = 0
         self.hashes: dict[int, str] = {}  # entries whose hash a checkpoint asks for
         self.meters: dict[str, dict[str, Any]] = {}
         self.debts: dict[str, Decimal] = {}
@@ -260,6 +263,7 @@ class _Walk:
         try:
             kind = body.get("entry", TRANSACTION) if keyed else TRANSACTION
             if kind == TRANSACTION:
+                self.transactions += 1
                 self._transaction(seq, txn_link, head, tokens, body, keyed)
             elif keyed and good:
                 self._state(kind, body)
@@ -314,8 +318,7 @@ class _Walk:
         if recorded != expected:
             changed = sorted(name for name in expected if recorded[name] != expected[name])
             self.problems.append(
-                f"transaction {reference!r} differs from ledger entry {seq} "
-                f"({', '.join(changed)})"
+                f"transaction {reference!r} differs from ledger entry {seq} ({', '.join(changed)})"
             )
 
     def _state(self, kind: str, body: dict[str, Any]) -> None:
@@ -531,6 +534,7 @@ def verify_connection(
         not_covered=not_covered,
         since=start if since else None,
         checkpoint=checkpoint.seq if checkpoint is not None else None,
+        transactions=walk.transactions,
     )
 
 
