@@ -325,9 +325,13 @@ def test_a_process_killed_while_vending_leaves_whole_vends(
         assert references == [f"kill-{n}" for n in range(len(txns))]  # none lost, none twice
         assert len(txns) >= acknowledged + 1  # every acknowledged vend is stored
         assert all(len(t.tokens) == 1 for t in txns)
-        entries = session.execute(
-            select(LedgerEntry.transaction_id).where(LedgerEntry.transaction_id.is_not(None))
-        ).scalars().all()
+        entries = (
+            session.execute(
+                select(LedgerEntry.transaction_id).where(LedgerEntry.transaction_id.is_not(None))
+            )
+            .scalars()
+            .all()
+        )
         assert sorted(entries) == [t.id for t in txns]
         stored_tids = [t.tokens[0].tid for t in txns]
     decoded = [sts.decode(t.tokens[0].digits, DK) for t in txns]
