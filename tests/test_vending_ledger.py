@@ -95,7 +95,16 @@ def test_each_entry_is_an_hmac_of_its_number_time_link_and_body(
     s2 = json.loads(rows[6].body)
     assert (s2["entry"], s2["reference"], s2["money"], s2["kind"]) == ("transaction", "s2",
                                                                         "20", "credit")  # fmt: skip
-    assert s2["details"]["breakdown"]["tendered"] == "20.00"
+    with database.read_sessions() as session:
+        stored = session.execute(text("SELECT details FROM transactions WHERE id = 2"))
+        details_text = stored.scalar_one()
+    if not isinstance(details_text, str):  # psycopg parses json; PostgreSQL keeps the text
+        with database.read_sessions() as session:
+            details_text = session.execute(
+                text("SELECT CAST(details AS TEXT) FROM transactions WHERE id = 2")
+            ).scalar_one()
+    assert json.loads(details_text)["breakdown"]["tendered"] == "20.00"
+    assert s2["details_sha256"] == hashlib.sha256(details_text.encode()).hexdigest()
     assert s2["customer"] == "Bob" and s2["debt_recovered"] == "2"
     assert s2["state"]["last_tid"] == s2["tokens"][0]["tid"]
     assert [json.loads(rows[i].body)["entry"] for i in range(5)] == [

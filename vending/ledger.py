@@ -17,9 +17,10 @@ first keyed entry chains from the last of them, which seals them too.
 What an entry records (its body's ``entry`` field):
 
 - ``transaction``: a vend, management or test token, key change hand-out or reversal: its
-  reference, kind, meter, time, amounts, the request's details (the tariff breakdown a
-  reprint shows), every token with its TID and key revision, the reversed vend, the
-  customer whose debt it recovered, and the meter's key state and last TID after it;
+  reference, kind, meter, time, amounts, the SHA-256 of its stored details (the tariff
+  breakdown a reprint shows: :func:`details_digest`), every token with its TID and key
+  revision, the reversed vend, the customer whose debt it recovered, and the meter's key
+  state and last TID after it;
 - ``meter``: a meter registered or changed (key parameters, vending key, tariff,
   customer, last TID, key revision);
 - ``customer``: a customer created or its debt set;
@@ -66,7 +67,7 @@ GENESIS_HASH = "0" * 64
 HEAD_ID = 1
 #: The body format of keyed entries.
 BODY_VERSION = 2
-#: The SQL function vending.db registers on SQLite connections (kept for it; unused here).
+#: The SQL function vending.db registers on SQLite connections (see vending.ledger_check).
 SQLITE_SHA256_FUNCTION = "sts_sha256_hex"
 
 TRANSACTION = "transaction"
@@ -100,6 +101,13 @@ def amount_text(value: Decimal) -> str:
 def at_text(when: datetime) -> str:
     """A time as an entry records it: ISO 8601 in UTC."""
     return when.astimezone(UTC).isoformat()
+
+
+def details_digest(details: Mapping[str, Any]) -> str:
+    """SHA-256 of a transaction's details as the database stores them (SQLAlchemy's JSON
+    type writes ``json.dumps`` of the dict, and PostgreSQL's ``json`` keeps that text), so
+    vending.ledger_check compares it with a digest the database computes."""
+    return hashlib.sha256(json.dumps(dict(details)).encode("utf-8")).hexdigest()
 
 
 def legacy_hash(prev_hash: str, body: str) -> str:
@@ -204,7 +212,7 @@ class EntryFacts:
                 self.debt_recovered,
                 self.reverses,
                 [t.to_dict() for t in self.tokens],
-                dict(self.details or {}),
+                details_digest(self.details or {}),
             ),
             "customer": self.customer,
             "state": dict(self.state) if self.state is not None else None,
@@ -220,12 +228,12 @@ def transaction_fields(
     debt_recovered: Decimal,
     reverses: str | None,
     tokens: list[dict[str, Any]],
-    details: dict[str, Any] | None,
+    details_sha256: str | None,
 ) -> dict[str, Any]:
     """The part of a ``transaction`` body that the transactions and tokens tables hold.
 
     vending.ledger_check builds it again from those tables and compares. Unkeyed
-    entries had the same fields less ``details`` and the tokens' key revisions.
+    entries had the same fields less ``details_sha256`` and the tokens' key revisions.
     """
     money, energy, free, fixed = amounts
     fields = {
@@ -241,8 +249,8 @@ def transaction_fields(
         "reverses": reverses,
         "tokens": tokens,
     }
-    if details is not None:
-        fields["details"] = details
+    if details_sha256 is not None:
+        fields["details_sha256"] = details_sha256
     return fields
 
 
@@ -330,14 +338,16 @@ def record_meter(connection: Connection, key: bytes, meter_id: int, at: datetime
         select(_METERS).where(_METERS.c.id == meter_id).with_for_update()
     ).one()
     tariff = (
-        connection.execute(select(_TARIFFS.c.name).where(_TARIFFS.c.id == row.tariff_id))
-        .scalar_one()
+        connection.execute(
+            select(_TARIFFS.c.name).where(_TARIFFS.c.id == row.tariff_id)
+        ).scalar_one()
         if row.tariff_id is not None
         else None
     )
     customer = (
-        connection.execute(select(_CUSTOMERS.c.name).where(_CUSTOMERS.c.id == row.customer_id))
-        .scalar_one()
+        connection.execute(
+            select(_CUSTOMERS.c.name).where(_CUSTOMERS.c.id == row.customer_id)
+        ).scalar_one()
         if row.customer_id is not None
         else None
     )

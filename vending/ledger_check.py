@@ -63,7 +63,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, select, type_coerce
+from sqlalchemy import Connection, String, Text, cast, func, select, type_coerce
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import NullType
 
 from vending.backend import Backend
@@ -76,6 +78,7 @@ from vending.ledger import (
     GENESIS_HASH,
     HEAD_ID,
     METER,
+    SQLITE_SHA256_FUNCTION,
     TARIFF,
     TRANSACTION,
     VENDING_KEY,
@@ -96,6 +99,21 @@ from vending.models import (
 )
 
 REVERSAL = "reversal"
+#: The fields of a transaction entry compared with the tables, in _Walk._transaction's order.
+_COMPARED = (
+    "reference",
+    "kind",
+    "meter",
+    "at",
+    "money",
+    "energy_kwh",
+    "free_kwh",
+    "fixed_charges",
+    "debt_recovered",
+    "reverses",
+    "tokens",
+    "details",
+)
 #: Rows fetched from the cursor at a time.
 BATCH = 5000
 
@@ -109,6 +127,24 @@ _CUSTOMERS = Customer.__table__
 _TARIFFS = TariffRecord.__table__
 _KEYS = VendingKeyRecord.__table__
 _CHECK = MasterKeyCheck.__table__
+
+
+class sha256_hex(FunctionElement[str]):
+    """SQL for the lower-case hex SHA-256 of a text's UTF-8 bytes, as hashlib gives it."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(sha256_hex, "postgresql")
+def _sha256_postgresql(element: sha256_hex, compiler: Any, **kw: Any) -> str:
+    return f"encode(sha256(convert_to({compiler.process(element.clauses, **kw)}, 'UTF8')), 'hex')"
+
+
+@compiles(sha256_hex)
+def _sha256_default(element: sha256_hex, compiler: Any, **kw: Any) -> str:
+    # SQLite: the function vending.db registers on every connection.
+    return f"{SQLITE_SHA256_FUNCTION}({compiler.process(element.clauses, **kw)})"
 
 
 def _raw(column: Any) -> Any:
@@ -132,7 +168,8 @@ _STREAM = (
         _raw(_T.c.free_energy),
         _raw(_T.c.fixed_charges),
         _raw(_T.c.debt_recovered),
-        _raw(_T.c.details),
+        # vending.ledger.details_digest; '' for an entry with no transaction (not compared)
+        sha256_hex(func.coalesce(cast(_T.c.details, Text), "")),
         _raw(_T.c.created_at),
         _R.c.client_reference,
         _M.c.drn,
@@ -153,24 +190,33 @@ _STREAM = (
 )
 
 
+_AMOUNTS: dict[int, str] = {}
+
+
 def _scaled_text(value: int) -> str:
     """A stored amount (a count of 0.00001) as vending.ledger.amount_text writes it."""
-    whole, part = divmod(abs(value), 100_000)
-    text = str(whole) if part == 0 else f"{whole}.{part:05d}".rstrip("0")
-    return "-" + text if value < 0 else text
+    text = _AMOUNTS.get(value)
+    if text is None:
+        whole, part = divmod(abs(value), 100_000)
+        text = str(whole) if part == 0 else f"{whole}.{part:05d}".rstrip("0")
+        text = "-" + text if value < 0 else text
+        if len(_AMOUNTS) < 100_000:  # amounts repeat; the cache stays bounded
+            _AMOUNTS[value] = text
+    return text
 
 
 def _time_text(value: Any) -> str:
     """A stored time (text on SQLite, a datetime on PostgreSQL) as vending.ledger.at_text."""
     if isinstance(value, str):
+        # SQLAlchemy's SQLite form "YYYY-MM-DD HH:MM:SS.ffffff", in UTC: rewritten as
+        # datetime.isoformat() would write it, without parsing (verify reads millions).
+        if len(value) == 26 and value[10] == " " and value[19] == ".":
+            micro = value[20:]
+            return f"{value[:10]}T{value[11:19]}{'' if micro == '000000' else '.' + micro}+00:00"
         value = datetime.fromisoformat(value)
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC).isoformat()
     return value.astimezone(UTC).isoformat()
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 @dataclass(frozen=True)
@@ -279,7 +325,7 @@ class _Walk:
         body: dict[str, Any],
         keyed: bool,
     ) -> None:
-        (txn_id, reference, kind, money, energy, free, fixed, recovered, details, at,
+        (txn_id, reference, kind, money, energy, free, fixed, recovered, details_sha256, at,
          reversed_reference, drn) = row[6:18]  # fmt: skip
         if keyed:  # the state after it, which holds even if its transaction is gone
             state = body["state"]
@@ -299,24 +345,41 @@ class _Walk:
                 reference = f"reversal:{reversed_reference}"[:100]
             for token in tokens:
                 del token["key_revision"]
-        expected = {
-            "reference": reference,
-            "kind": kind,
-            "meter": drn,
-            "at": _time_text(at),
-            "money": _scaled_text(money),
-            "energy_kwh": _scaled_text(energy),
-            "free_kwh": _scaled_text(free),
-            "fixed_charges": _scaled_text(fixed),
-            "debt_recovered": _scaled_text(recovered),
-            "reverses": reversed_reference,
-            "tokens": tokens,
-        }
-        if keyed:
-            expected["details"] = _json(details)
-        recorded = {name: body.get(name, ...) for name in expected}
+        expected = (
+            reference,
+            kind,
+            drn,
+            _time_text(at),
+            _scaled_text(money),
+            _scaled_text(energy),
+            _scaled_text(free),
+            _scaled_text(fixed),
+            _scaled_text(recovered),
+            reversed_reference,
+            tokens,
+            details_sha256 if keyed else None,
+        )
+        get = body.get
+        recorded = (
+            get("reference"),
+            get("kind"),
+            get("meter"),
+            get("at"),
+            get("money"),
+            get("energy_kwh"),
+            get("free_kwh"),
+            get("fixed_charges"),
+            get("debt_recovered"),
+            get("reverses"),
+            get("tokens"),
+            get("details_sha256"),
+        )
         if recorded != expected:
-            changed = sorted(name for name in expected if recorded[name] != expected[name])
+            changed = sorted(
+                name
+                for name, got, want in zip(_COMPARED, recorded, expected, strict=True)
+                if got != want
+            )
             self.problems.append(
                 f"transaction {reference!r} differs from ledger entry {seq} ({', '.join(changed)})"
             )
