@@ -2309,6 +2309,7 @@ def report_verify(checkpoint_file: Path | None, since_file: Path | None, **o: An
             f"[green]Ledger intact[/]: {walked}, chain, head and tables agree"
             + "".join(f"; {note}" for note in notes),
             highlight=False,
+            soft_wrap=True,
         )
     else:
         for problem in result.problems:
