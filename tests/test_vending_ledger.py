@@ -472,3 +472,19 @@ def test_a_failed_vend_leaves_the_ledger_as_it_was(sales: Backend, database: Dat
     with database.read_sessions() as session:
         assert session.get_one(LedgerHead, 1).hash == before
     assert check(sales).ok
+
+
+def test_values_of_the_wrong_type_are_reported_not_raised(
+    sales: Backend, database: Database
+) -> None:
+    """SQLite keeps whatever a writer stores, whatever the column's type."""
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL refuses text in integer and timestamp columns itself")
+    tamper(
+        database,
+        text("UPDATE transactions SET money = 'lots', created_at = 'yesterday' WHERE id = 1"),
+        text("UPDATE ledger_entries SET created_at = 'soon' WHERE seq = 7"),
+    )
+    problems = check(sales).problems
+    assert "entry 7: altered (its hash does not match its contents)" in problems
+    assert "transaction 's1' differs from ledger entry 6 (at, money)" in problems

@@ -202,6 +202,8 @@ def _scaled_text(value: int) -> str:
     """A stored amount (a count of 0.00001) as vending.ledger.amount_text writes it."""
     text = _AMOUNTS.get(value)
     if text is None:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return f"not an amount: {value!r}"  # SQLite stores what a writer gives it
         whole, part = divmod(abs(value), 100_000)
         text = str(whole) if part == 0 else f"{whole}.{part:05d}".rstrip("0")
         text = "-" + text if value < 0 else text
@@ -212,16 +214,20 @@ def _scaled_text(value: int) -> str:
 
 def _time_text(value: Any) -> str:
     """A stored time (text on SQLite, a datetime on PostgreSQL) as vending.ledger.at_text."""
-    if isinstance(value, str):
-        # SQLAlchemy's SQLite form "YYYY-MM-DD HH:MM:SS.ffffff", in UTC: rewritten as
-        # datetime.isoformat() would write it, without parsing (verify reads millions).
-        if len(value) == 26 and value[10] == " " and value[19] == ".":
-            micro = value[20:]
-            return f"{value[:10]}T{value[11:19]}{'' if micro == '000000' else '.' + micro}+00:00"
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC).isoformat()
-    return value.astimezone(UTC).isoformat()
+    try:
+        if isinstance(value, str):
+            # SQLAlchemy's SQLite form "YYYY-MM-DD HH:MM:SS.ffffff", in UTC, rewritten as
+            # datetime.isoformat() would write it, without parsing (verify reads millions).
+            if len(value) == 26 and value[10] == " " and value[19] == "." and value.isascii():
+                micro = value[20:]
+                fraction = "" if micro == "000000" else "." + micro
+                return f"{value[:10]}T{value[11:19]}{fraction}+00:00"
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC).isoformat()
+        return value.astimezone(UTC).isoformat()
+    except (AttributeError, TypeError, ValueError, OverflowError):
+        return f"not a time: {value!r}"  # never equal to a time an entry records
 
 
 @dataclass(frozen=True)
@@ -299,9 +305,10 @@ class _Walk:
             if created != self.last_created:
                 self.last_created, self.last_created_text = created, _time_text(created)
             message = f"{seq}\n{self.last_created_text}\n{prev_hash}\n{text}".encode()
-            good = hmac.compare_digest(hmac.digest(self.key, message, "sha256").hex(), digest)
+            # (No secret to time here: the verifier compares; nobody queries it as an oracle.)
+            good = hmac.digest(self.key, message, "sha256").hex() == digest
         else:
-            good = legacy_hash(prev_hash, text) == digest
+            good = legacy_hash(prev_hash, str(text)) == digest
         if not good:
             self.problems.append(f"entry {seq}: altered (its hash does not match its contents)")
         if seq in self.hashes:
@@ -312,7 +319,7 @@ class _Walk:
             body, end = _scan(text, 0)
             if end != len(text):
                 body = None
-        except (ValueError, StopIteration, RecursionError):
+        except (TypeError, ValueError, StopIteration, RecursionError):
             body = None
         if not isinstance(body, dict) or (keyed and body.get("v") != BODY_VERSION):
             self.problems.append(f"entry {seq}: altered (its body is not a ledger entry)")
