@@ -45,7 +45,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -195,13 +195,14 @@ def build_ledger(url: str, entries: int, meters: int) -> None:
                 state = states[number]
                 tid = (state["last_tid"] or 16_000_000) + 1
                 state["last_tid"] = tid
-                at = NOW.replace(microsecond=0) + (i // 60) * (NOW - NOW.replace(minute=59))
+                at = NOW + timedelta(seconds=i)
                 digits = f"{i:020d}"
                 txn_id = i + 1
                 facts = ledger.EntryFacts(
                     f"bench-{i}", "credit", number, at, breakdown.charged, breakdown.energy_kwh,
                     breakdown.free_kwh, breakdown.fixed_charges, breakdown.debt_recovered, None,
-                    (ledger.EntryToken(tid, 0, 0, digits, 1),), details=details,
+                    (ledger.EntryToken(tid, 0, 0, digits, 1, breakdown.units, "Credit"),),
+                    details=details,
                     state=dict(state),
                 )  # fmt: skip
                 txns.append({

@@ -19,8 +19,8 @@ What an entry records (its body's ``entry`` field):
 - ``transaction``: a vend, management or test token, key change hand-out or reversal: its
   reference, kind, meter, time, amounts, the SHA-256 of its stored details (the tariff
   breakdown a reprint shows: :func:`details_digest`), every token with its TID and key
-  revision, the reversed vend, the customer whose debt it recovered, and the meter's key
-  state and last TID after it;
+  revision (and the units and label its receipt shows), the reversed vend, the customer
+  whose debt it recovered, and the meter's key state and last TID after it;
 - ``meter``: a meter registered or changed (key parameters, vending key, tariff,
   customer, last TID, key revision);
 - ``customer``: a customer created or its debt set;
@@ -130,6 +130,8 @@ class EntryToken:
     subclass: int
     digits: str
     key_revision: int | None = None
+    units: int | None = None  # 0.1 kWh, for a credit token
+    description: str | None = None  # what the receipt calls it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,6 +140,8 @@ class EntryToken:
             "subclass": self.subclass,
             "digits": self.digits,
             "key_revision": self.key_revision,
+            "units": self.units,
+            "description": self.description,
         }
 
 
@@ -417,7 +421,9 @@ def facts_of(txn: Transaction, customer: str | None = None) -> EntryFacts:
         txn.debt_recovered,
         txn.reverses.client_reference if txn.reverses is not None else None,
         tuple(
-            EntryToken(t.tid, t.token_class, t.subclass, t.digits, t.key_revision)
+            EntryToken(
+                t.tid, t.token_class, t.subclass, t.digits, t.key_revision, t.units, t.description
+            )
             for t in txn.tokens
         ),
         details=txn.details,

@@ -106,7 +106,7 @@ _COMPARED = (
     "reference",
     "kind",
     "meter",
-    "at",
+    "at",  # and the day
     "money",
     "energy_kwh",
     "free_kwh",
@@ -181,6 +181,9 @@ _STREAM = (
         _K.c.subclass,
         _K.c.digits,
         _K.c.key_revision,
+        _K.c.units,
+        _K.c.description,
+        _raw(_T.c.day),
     )
     .select_from(
         _E.outerjoin(_T, _T.c.id == _E.c.transaction_id)
@@ -362,12 +365,17 @@ class _Walk:
             if kind == REVERSAL and reference is None and reversed_reference is not None:
                 reference = f"reversal:{reversed_reference}"[:100]
             for token in tokens:
-                del token["key_revision"]
+                del token["key_revision"], token["units"], token["description"]
+        at_text = self.last_created_text if at == self.last_created else _time_text(at)
+        day = row[26]
+        if at_text[:10] != (day if isinstance(day, str) else str(day)):
+            # The day (what month-to-date sums and reports select by) is the time's UTC day.
+            at_text = f"{at_text} (day {day})"
         expected = (
             reference,
             kind,
             drn,
-            self.last_created_text if at == self.last_created else _time_text(at),
+            at_text,
             _scaled_text(money),
             _scaled_text(energy),
             _scaled_text(free),
@@ -468,6 +476,8 @@ def _walk(connection: Connection, walk: _Walk, after: int, upto: int) -> None:
                         "subclass": row[21],
                         "digits": row[22],
                         "key_revision": row[23],
+                        "units": row[24],
+                        "description": row[25],
                     }
                 )
         if current is not None:

@@ -186,7 +186,15 @@ class _Vend:
             debt_recovered=b.debt_recovered if b else ZERO,
             reverses=None,
             tokens=tuple(
-                ledger.EntryToken(t.tid, t.token_class, t.subclass, t.digits, t.key_revision)
+                ledger.EntryToken(
+                    t.tid,
+                    t.token_class,
+                    t.subclass,
+                    t.digits,
+                    t.key_revision,
+                    t.units,
+                    t.description,
+                )
                 for t in self.tokens
             ),
         )
