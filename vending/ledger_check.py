@@ -184,6 +184,8 @@ _STREAM = (
         _K.c.units,
         _K.c.description,
         _raw(_T.c.day),
+        _K.c.meter_id,
+        _T.c.meter_id,
     )
     .select_from(
         _E.outerjoin(_T, _T.c.id == _E.c.transaction_id)
@@ -480,6 +482,8 @@ def _walk(connection: Connection, walk: _Walk, after: int, upto: int) -> None:
                         "description": row[25],
                     }
                 )
+                if row[27] != row[28]:  # a token moved to another meter than its vend's
+                    tokens[-1]["meter_id"] = row[27]
         if current is not None:
             walk.entry(current, tokens)
     finally:
