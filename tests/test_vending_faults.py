@@ -207,7 +207,8 @@ def test_a_vend_failing_after_any_statement_writes_nothing(
         "UPDATE ledger_head SET",
         "INSERT INTO ledger_entries",
     ):
-        assert write in verbs, sent
+        # (PostgreSQL inserts the entry inside a WITH that also sets the head's hash.)
+        assert write in verbs or any(write in " ".join(s.split()) for s in sent), sent
     assert_paid_once(backend, database, receipt)
 
 
