@@ -269,11 +269,13 @@ class LedgerCheck:
 class _Walk:
     """The state of one walk along the chain."""
 
-    def __init__(self, key: bytes, legacy_seq: int, start: int, prev: str, limit: int) -> None:
+    def __init__(
+        self, key: bytes, legacy_seq: int, start: int, prev: str | None, limit: int
+    ) -> None:
         self.key = key
         self.legacy_seq = legacy_seq
         self.expected = start + 1
-        self.prev = prev
+        self.prev: str | None = prev  # None: not known (a range walked by another process)
         self.limit = limit
         self.problems: list[str] = []
         self.count = 0
@@ -281,8 +283,11 @@ class _Walk:
         self.last_created_text = ""
         self.transactions = 0
         self.hashes: dict[int, str] = {}  # entries whose hash a checkpoint asks for
-        self.meters: dict[str, dict[str, Any]] = {}
-        self.debts: dict[str, Decimal] = {}
+        # drn -> [whether a meter entry set every field, the fields last recorded]
+        self.meters: dict[str, list[Any]] = {}
+        # customer -> [debt last set (None: not in this walk), debt recovered since]
+        self.debts: dict[str, list[Any]] = {}
+        self.first_prev: str | None = None  # the link of the first entry walked
         self.tariffs: dict[str, str] = {}
         self.keys: dict[str, dict[str, Any]] = {}
 
@@ -300,7 +305,9 @@ class _Walk:
                 else f"entries {self.expected}-{seq - 1}"
             )
             self.problems.append(f"{gap} missing: deleted from the ledger")
-        if prev_hash != self.prev:
+        if self.first_prev is None:
+            self.first_prev = prev_hash
+        if self.prev is not None and prev_hash != self.prev:
             self.problems.append(
                 f"entry {seq}: previous-entry hash {prev_hash[:12]}... does not match the "
                 f"hash before it ({self.prev[:12]}...)"
@@ -353,10 +360,15 @@ class _Walk:
         if keyed:  # the state after it, which holds even if its transaction is gone
             state = body["state"]
             if state is not None:
-                self.meters.setdefault(body["meter"], {}).update(state)
+                known = self.meters.get(body["meter"])
+                if known is None:
+                    self.meters[body["meter"]] = [False, dict(state)]
+                else:
+                    known[1].update(state)
             customer = body["customer"]
-            if customer is not None and customer in self.debts:
-                self.debts[customer] -= Decimal(body["debt_recovered"])
+            if customer is not None:
+                debt = self.debts.setdefault(customer, [None, Decimal(0)])
+                debt[1] += Decimal(body["debt_recovered"])
         if txn_id is None:
             self.problems.append(
                 f"entry {seq}: its transaction {body.get('reference')!r} is missing "
@@ -414,14 +426,17 @@ class _Walk:
 
     def _state(self, kind: str, body: dict[str, Any]) -> None:
         if kind == METER:
-            self.meters[body["meter"]] = {
-                **body["state"],
-                "pan": body["pan"],
-                "tariff": body["tariff"],
-                "customer": body["customer"],
-            }
+            self.meters[body["meter"]] = [
+                True,
+                {
+                    **body["state"],
+                    "pan": body["pan"],
+                    "tariff": body["tariff"],
+                    "customer": body["customer"],
+                },
+            ]
         elif kind == CUSTOMER:
-            self.debts[body["name"]] = Decimal(body["debt"])
+            self.debts[body["name"]] = [Decimal(body["debt"]), Decimal(0)]
         elif kind == TARIFF:
             self.tariffs[body["name"]] = body["definition_sha256"]
         elif kind == VENDING_KEY:
@@ -518,7 +533,8 @@ def _compare_state(connection: Connection, walk: _Walk, strict: bool) -> int:
         .order_by(_M.c.id)
     )
     for row in meters:
-        recorded = walk.meters.pop(row.drn, None)
+        known = walk.meters.pop(row.drn, None)
+        recorded = known[1] if known is not None else None
         if recorded is None:
             uncovered(f"meter {row.drn}")
             continue
@@ -532,15 +548,18 @@ def _compare_state(connection: Connection, walk: _Walk, strict: bool) -> int:
     for drn in sorted(walk.meters):
         problems.append(f"meter {drn} is in the ledger but was deleted from the meters table")
 
+    debts = {
+        name: base - recovered for name, (base, recovered) in walk.debts.items() if base is not None
+    }
     for name, debt in connection.execute(select(_CUSTOMERS.c.name, _CUSTOMERS.c.debt)):
-        if name not in walk.debts:
+        if name not in debts:
             if debt:
                 uncovered(f"customer {name!r} (debt {debt})")
             continue
-        recorded = walk.debts.pop(name)
+        recorded = debts.pop(name)
         if debt != recorded:
             problems.append(f"customer {name!r}: debt is {debt} but the ledger says {recorded}")
-    for name in sorted(walk.debts):
+    for name in sorted(debts):
         problems.append(f"customer {name!r} is in the ledger but was deleted")
 
     for name, definition in connection.execute(select(_TARIFFS.c.name, _TARIFFS.c.definition)):
