@@ -488,3 +488,31 @@ def test_values_of_the_wrong_type_are_reported_not_raised(
     problems = check(sales).problems
     assert "entry 7: altered (its hash does not match its contents)" in problems
     assert "transaction 's1' differs from ledger entry 6 (at, money)" in problems
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        [],  # the clean ledger
+        [delete(LedgerEntry).where(LedgerEntry.seq == 3)],  # the last of the first range
+        [
+            delete(LedgerEntry).where(LedgerEntry.seq == 4),  # the first of the second range
+            update(Customer).values(debt=Decimal(1)),
+            update(Meter).values(last_tid=5),
+        ],
+    ],
+)
+def test_ranges_walked_by_several_processes_find_what_one_finds(
+    sales: Backend, database: Database, monkeypatch: pytest.MonkeyPatch, change: list[object]
+) -> None:
+    """8 entries over 3 processes: ranges 1-3, 4-6 and 7-8, merged in order."""
+    monkeypatch.setattr(ledger_check, "PARALLEL_FROM", 1)
+    tamper(database, *change)
+    one = check(sales)
+    three = check(sales, workers=3)
+    assert (three.entries, three.transactions, three.ok) == (one.entries, one.transactions, one.ok)
+    assert sorted(three.problems) == sorted(one.problems)
+    if change:
+        assert one.problems
+    with pytest.raises(VendingError, match="workers 0 is not a whole number"):
+        check(sales, workers=0)

@@ -70,9 +70,10 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import NullType
 
+from sts.errors import StsError
 from vending.backend import Backend
 from vending.checkpoint import Checkpoint
-from vending.errors import KeyStoreError, VendingError
+from vending.errors import KeyStoreError, StorageError, VendingError
 from vending.keystore import MasterKey, check_value, ledger_key
 from vending.ledger import (
     BODY_VERSION,
@@ -288,6 +289,7 @@ class _Walk:
         # customer -> [debt last set (None: not in this walk), debt recovered since]
         self.debts: dict[str, list[Any]] = {}
         self.first_prev: str | None = None  # the link of the first entry walked
+        self.first_seq = 0
         self.tariffs: dict[str, str] = {}
         self.keys: dict[str, dict[str, Any]] = {}
 
@@ -306,7 +308,7 @@ class _Walk:
             )
             self.problems.append(f"{gap} missing: deleted from the ledger")
         if self.first_prev is None:
-            self.first_prev = prev_hash
+            self.first_prev, self.first_seq = prev_hash, seq
         if self.prev is not None and prev_hash != self.prev:
             self.problems.append(
                 f"entry {seq}: previous-entry hash {prev_hash[:12]}... does not match the "
@@ -505,6 +507,89 @@ def _walk(connection: Connection, walk: _Walk, after: int, upto: int) -> None:
         rows.close()
 
 
+#: What a range walked in another process returns (no key among them).
+_PART = ("problems", "count", "transactions", "first_prev", "first_seq", "prev", "expected",
+         "hashes", "meters", "debts", "tariffs", "keys")  # fmt: skip
+#: Ledgers shorter than this are walked in one process whatever ``workers`` says.
+PARALLEL_FROM = 50_000
+
+
+def _walk_part(
+    url: str, key: bytes, legacy_seq: int, lo: int, hi: int, limit: int, hashes: dict[int, str]
+) -> dict[str, Any]:
+    """Walk entries lo..hi on a connection of this process's own (run in a worker)."""
+    from vending.db import make_engine
+
+    engine = make_engine(url, read_only=True)
+    try:
+        with engine.connect() as connection:
+            walk = _Walk(key, legacy_seq, lo - 1, None, limit)
+            walk.hashes = dict(hashes)
+            _walk(connection, walk, lo - 1, hi)
+    finally:
+        engine.dispose()
+    return {name: getattr(walk, name) for name in _PART}
+
+
+def _gap(first: int, last: int) -> str:
+    missing = f"entry {first}" if first == last else f"entries {first}-{last}"
+    return f"{missing} missing: deleted from the ledger"
+
+
+def _merge(walk: _Walk, part: dict[str, Any], lo: int) -> None:
+    """Append a range's walk (entries from ``lo`` on) to the walk of the ranges before it."""
+    if walk.expected < lo:  # the range before ended early: its last entries are gone
+        walk.problems.append(_gap(walk.expected, lo - 1))
+    if part["count"]:
+        if walk.prev is not None and part["first_prev"] != walk.prev:
+            walk.problems.append(
+                f"entry {part['first_seq']}: previous-entry hash {part['first_prev'][:12]}... "
+                f"does not match the hash before it ({walk.prev[:12]}...)"
+            )
+        walk.prev, walk.expected = part["prev"], part["expected"]
+    walk.problems.extend(part["problems"])
+    walk.count += part["count"]
+    walk.transactions += part["transactions"]
+    walk.hashes.update({seq: digest for seq, digest in part["hashes"].items() if digest})
+    for drn, (replaced, fields) in part["meters"].items():
+        known = walk.meters.get(drn)
+        if replaced or known is None:
+            walk.meters[drn] = [replaced, fields]
+        else:
+            known[1].update(fields)
+    for name, (base, recovered) in part["debts"].items():
+        debt = walk.debts.get(name)
+        if base is not None or debt is None:
+            walk.debts[name] = [base, recovered]
+        else:
+            debt[1] += recovered
+    walk.tariffs.update(part["tariffs"])
+    walk.keys.update(part["keys"])
+
+
+def _walk_parallel(walk: _Walk, url: str, start: int, upto: int, workers: int) -> None:
+    """Walk start+1..upto in ``workers`` processes, one range each, merged in order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = -(-(upto - start) // workers)
+    ranges = [(lo, min(lo + size - 1, upto)) for lo in range(start + 1, upto + 1, size)]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=len(ranges), mp_context=context) as pool:
+        futures = [
+            pool.submit(_walk_part, url, walk.key, walk.legacy_seq, lo, hi, walk.limit, walk.hashes)
+            for lo, hi in ranges
+        ]
+        try:
+            parts = [future.result() for future in futures]
+        except StsError:
+            raise
+        except Exception as exc:
+            raise StorageError(f"a process verifying part of the ledger failed: {exc}") from None
+    for (lo, _hi), part in zip(ranges, parts, strict=True):
+        _merge(walk, part, lo)
+
+
 def _compare_state(connection: Connection, walk: _Walk, strict: bool) -> int:
     """Compare the state the walk recorded with the tables; the rows not covered."""
     problems = walk.problems
@@ -598,11 +683,15 @@ def verify_connection(
     checkpoint: Checkpoint | None = None,
     since: bool = False,
     limit: int = 50,
+    workers: int = 1,
+    url: str | None = None,
 ) -> LedgerCheck:
     """Verify the ledger on ``connection`` (see the module docstring for what it proves).
 
     ``checkpoint`` adds its checks; ``since`` walks only the entries after it.
-    At most ``limit`` problems are reported.
+    At most ``limit`` problems are reported. With ``workers`` above 1 and the database's
+    ``url``, a ledger of ``PARALLEL_FROM`` entries or more is walked in that many
+    processes, a range of entries each, their findings merged in order.
     """
     check_master(connection, master)
     head = connection.execute(
@@ -639,7 +728,10 @@ def verify_connection(
     if checkpoint is not None and not since and checkpoint.seq > 0:
         walk.hashes[checkpoint.seq] = ""
     # Entries up to the head read above: later vends commit their entries with the head.
-    _walk(connection, walk, start, head.seq)
+    if workers > 1 and url is not None and head.seq - start >= PARALLEL_FROM:
+        _walk_parallel(walk, url, start, head.seq, workers)
+    else:
+        _walk(connection, walk, start, head.seq)
     not_covered = 0
     if not walk.full:
         last = walk.expected - 1
@@ -684,11 +776,20 @@ def verify(
     checkpoint: Checkpoint | None = None,
     since: bool = False,
     limit: int = 50,
+    workers: int = 1,
 ) -> LedgerCheck:
-    """Verify the backend's ledger under its master key (KeyStoreError without one)."""
+    """Verify the backend's ledger under its master key (KeyStoreError without one);
+    ``workers`` processes share a long ledger (see :func:`verify_connection`)."""
+    if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= 64:
+        raise VendingError(f"workers {workers!r} is not a whole number from 1 to 64")
     master = backend.sealing_key()
+    url = None
+    if workers > 1 and backend.database is not None:
+        url = backend.database.engine.url.render_as_string(hide_password=False)
     with backend.read_sessions() as session:
-        return verify_connection(session.connection(), master, checkpoint, since, limit)
+        return verify_connection(
+            session.connection(), master, checkpoint, since, limit, workers, url
+        )
 
 
 def take_checkpoint(backend: Backend) -> tuple[Checkpoint, str]:
