@@ -2259,8 +2259,17 @@ def _read_checkpoint(path: Path | None, master: Any) -> Any:
     type=_checkpoint_file,
     help="Walk only the entries after this checkpoint (and check the checkpoint as above).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes that share a long ledger (50,000 entries or more), a range each.",
+)
 @_vending_options
-def report_verify(checkpoint_file: Path | None, since_file: Path | None, **o: Any) -> None:
+def report_verify(
+    checkpoint_file: Path | None, since_file: Path | None, workers: int, **o: Any
+) -> None:
     """Verify the keyed ledger and what it records; exit 1 on any problem.
 
     \b
@@ -2291,7 +2300,9 @@ def report_verify(checkpoint_file: Path | None, since_file: Path | None, **o: An
         backend = _open_vending(o)
         master = backend.sealing_key()
         checkpoint = _read_checkpoint(since_file or checkpoint_file, master)
-        result = ledger_check.verify(backend, checkpoint, since=since_file is not None)
+        result = ledger_check.verify(
+            backend, checkpoint, since=since_file is not None, workers=workers
+        )
     if o["as_json"]:
         emit_json(result.to_dict())
     elif result.ok:

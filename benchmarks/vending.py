@@ -246,32 +246,41 @@ def build_ledger(url: str, entries: int, meters: int) -> None:
     backend.close()
 
 
-def _verify_child(url: str, done: Any) -> None:
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (verify's workers)."""
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _verify_child(url: str, workers: int, done: Any) -> None:
     backend = backend_for(url, 5)
-    before = resource.getrusage(resource.RUSAGE_SELF)
+    before = _cpu()
     start = time.perf_counter()
-    result = ledger_check.verify(backend)
+    result = ledger_check.verify(backend, workers=workers)
     elapsed = time.perf_counter() - start
+    cpu = _cpu() - before
     after = resource.getrusage(resource.RUSAGE_SELF)
     backend.close()
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     done.put((elapsed, cpu, result.entries, result.ok, after.ru_maxrss))
 
 
 Runs = tuple[list[float], list[float], int, int]
 
 
-def verify_runs(url: str, runs: int = 3) -> Runs:
+def verify_runs(url: str, workers: int, runs: int = 3) -> Runs:
     """Verify ``runs`` times, each in a fresh process: (wall s, CPU s, entries, peak KiB).
 
-    The CPU time (the verifying process's own) is the figure to compare on a busy
-    machine; the database server's work on PostgreSQL is not in it.
+    The CPU time (the verifying process's and its workers') is the figure to compare on
+    a busy machine; the database server's work on PostgreSQL is not in it. The peak
+    memory is the verifying process's (each worker's is about the same).
     """
     context = multiprocessing.get_context("spawn")
     times, cpus, peak, count = [], [], 0, 0
     for _ in range(runs):
         done = context.Queue()
-        proc = context.Process(target=_verify_child, args=(url, done))
+        proc = context.Process(target=_verify_child, args=(url, workers, done))
         proc.start()
         elapsed, cpu, count, ok, peak_kib = done.get()
         proc.join()
@@ -295,15 +304,15 @@ def _verify_row(
     )
 
 
-def sqlite_verify(entries: int, meters: int) -> Runs:
+def sqlite_verify(entries: int, meters: int, workers: tuple[int, ...]) -> list[Runs]:
     with tempfile.TemporaryDirectory() as folder:
         url = sqlite_url(Path(folder) / "verify.sqlite")
         open_database(url).dispose()
         build_ledger(url, entries, meters)
-        return verify_runs(url)
+        return [verify_runs(url, n) for n in workers]
 
 
-def postgres_verify(server: str, entries: int, meters: int) -> Runs:
+def postgres_verify(server: str, entries: int, meters: int, workers: tuple[int, ...]) -> list[Runs]:
     admin = sa.create_engine(
         sa.engine.make_url(server).set(drivername="postgresql+psycopg"),
         isolation_level="AUTOCOMMIT",
@@ -317,7 +326,7 @@ def postgres_verify(server: str, entries: int, meters: int) -> Runs:
         upgrade(engine)
         engine.dispose()
         build_ledger(url, entries, meters)
-        return verify_runs(url)
+        return [verify_runs(url, n) for n in workers]
     finally:
         with admin.connect() as connection:
             connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -389,6 +398,9 @@ def main() -> None:
         "--verify-entries", type=int, default=100_000, help="ledger size to verify (0: skip)"
     )
     parser.add_argument("--verify-meters", type=int, default=100)
+    parser.add_argument(
+        "--verify-workers", default="1,2", help="verify processes to time, e.g. 1,2"
+    )
     args = parser.parse_args()
 
     console.print(f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
@@ -413,10 +425,14 @@ def main() -> None:
             "500",
         )
     if args.verify_entries > 0:
-        _verify_row(table, "SQLite", *sqlite_verify(args.verify_entries, args.verify_meters))
+        workers = tuple(int(n) for n in args.verify_workers.split(","))
+        runs = sqlite_verify(args.verify_entries, args.verify_meters, workers)
+        for n, figures in zip(workers, runs, strict=True):
+            _verify_row(table, f"SQLite, {n} process(es),", *figures)
         if args.postgres and not args.skip_postgres:
-            figures = postgres_verify(args.postgres, args.verify_entries, args.verify_meters)
-            _verify_row(table, "PostgreSQL", *figures)
+            runs = postgres_verify(args.postgres, args.verify_entries, args.verify_meters, workers)
+            for n, figures in zip(workers, runs, strict=True):
+                _verify_row(table, f"PostgreSQL, {n} process(es),", *figures)
     if not args.skip_migration:
         elapsed = migration_orders(args.meters, args.chunk)
         table.add_row(
