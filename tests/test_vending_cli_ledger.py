@@ -82,6 +82,9 @@ def test_verify_help_says_what_it_proves_and_what_it_cannot(sts_cli: Sts) -> Non
     shown = sts_cli("report", "verify", "--help").output
     assert "Proves, with the master key" in shown
     assert "Cannot prove: anything against a writer who holds the master key" in shown
+    for junk in ("0", "65", "two"):
+        assert sts_cli("report", "verify", "--workers", junk).exit_code == 2
+    assert sts_cli("report", "verify", "--workers", "2").exit_code == 0  # a short ledger: one
 
 
 def test_keys_add_under_another_master_key_is_refused(sts_cli: Sts) -> None:
