@@ -51,7 +51,8 @@ What it cannot prove
 Verify streams the entries with their transactions and tokens in one ordered query
 (a server-side cursor on PostgreSQL) and keeps only one entry at a time plus the last
 recorded state per meter, customer, tariff and vending key: memory grows with those,
-not with the number of entries.
+not with the number of entries. A long ledger can be split over several processes, a
+range of entries each, whose findings and recorded state are merged in order.
 """
 
 from __future__ import annotations
