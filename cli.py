@@ -2928,18 +2928,104 @@ def report_migration(name: str | None, **o: Any) -> None:
     _show_progress(items, o["as_json"])
 
 
-@report.command("verify")
-@_vending_options
-def report_verify(**o: Any) -> None:
-    """Walk the ledger's hash chain; exit 1 if an entry was edited or deleted."""
-    from vending import reports
+_checkpoint_file = _SafePath(dir_okay=False, path_type=Path)
 
+
+def _read_checkpoint(path: Path | None, master: Any) -> Any:
+    """The signed checkpoint in ``path`` (None for None), read with a bound on its size."""
+    if path is None:
+        return None
+    from vending.checkpoint import MAX_BYTES, Checkpoint
+    from vending.errors import VendingError
+
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise VendingError(f"checkpoint file {path} cannot be read: {exc.strerror}") from None
+    if len(data) > MAX_BYTES:
+        raise VendingError(f"checkpoint file {path} is over {MAX_BYTES} bytes; not a checkpoint")
+    text = data.decode("utf-8", errors="replace")
+    return Checkpoint.from_text(text, master, where=f"checkpoint file {path}")
+
+
+@report.command("verify")
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=_checkpoint_file,
+    help="Also prove against this signed checkpoint (from `sts report checkpoint`) that no "
+    "entry up to it was removed or changed, and the ledger was not cut back below it.",
+)
+@click.option(
+    "--since",
+    "since_file",
+    type=_checkpoint_file,
+    help="Walk only the entries after this checkpoint (and check the checkpoint as above).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes that share a long ledger (50,000 entries or more), a range each.",
+)
+@_vending_options
+def report_verify(
+    checkpoint_file: Path | None, since_file: Path | None, workers: int, **o: Any
+) -> None:
+    """Verify the keyed ledger and what it records; exit 1 on any problem.
+
+    \b
+    Proves, with the master key: no entry was edited (body, time or hash),
+    inserted, deleted or reordered, nor the chain rewritten with hashes
+    recomputed; every transaction and token still says what its entry says
+    (amounts, details a reprint shows, TIDs); meters' key state, last TID, key
+    revision, tariff and customer, customers' debts, tariffs and vending keys
+    match what the ledger last recorded. With --checkpoint (or --since): nothing
+    up to the checkpoint was removed or changed, and the ledger was not
+    truncated below it or wiped back to genesis.
+
+    \b
+    Cannot prove: anything against a writer who holds the master key; that the
+    newest entries were not truncated (with their transactions and the state
+    rolled back), or the database not wiped or restored from an older copy,
+    beyond the newest checkpoint given; nor anything of unkeyed entries from
+    before schema 0003 beyond the first keyed entry's link to them (a
+    checkpoint covers that too). Keep checkpoints where database writers cannot
+    reach them. Rows the ledger does not record (pending key change orders,
+    supply group names, token descriptions) are not checked.
+    """
+    from vending import ledger_check
+
+    if checkpoint_file is not None and since_file is not None:
+        raise click.UsageError("give --checkpoint or --since, not both")
     with refusals():
-        result = reports.verify_ledger(_open_vending(o))
+        backend = _open_vending(o)
+        master = backend.sealing_key()
+        checkpoint = _read_checkpoint(since_file or checkpoint_file, master)
+        result = ledger_check.verify(
+            backend, checkpoint, since=since_file is not None, workers=workers
+        )
     if o["as_json"]:
         emit_json(result.to_dict())
     elif result.ok:
-        console.print(f"[green]Ledger intact[/]: {result.entries} entries, chain and head agree")
+        walked = f"{result.entries} entries" + (
+            f" after checkpoint entry {result.since}" if result.since is not None else ""
+        )
+        notes = []
+        if result.checkpoint is not None:
+            notes.append(f"checkpoint entry {result.checkpoint} intact")
+        if result.legacy_entries:
+            notes.append(f"{result.legacy_entries} unkeyed entries from before schema 0003")
+        if result.not_covered:
+            notes.append(f"{result.not_covered} rows last changed before the keyed ledger")
+        console.print(
+            f"[green]Ledger intact[/]: {walked}, chain, head and tables agree"
+            + "".join(f"; {note}" for note in notes),
+            highlight=False,
+            soft_wrap=True,
+        )
     else:
         for problem in result.problems:
             err_console.print(f"[red]{problem}[/]", highlight=False)
@@ -3191,6 +3277,54 @@ def dlms_push_token(token: tuple[str, ...], **o: Any) -> None:
         )
     if not accepted:
         raise click.exceptions.Exit(1)
+
+
+@report.command("checkpoint")
+@click.argument("file", type=_checkpoint_file)
+@_vending_options
+def report_checkpoint(file: Path, **o: Any) -> None:
+    """Verify the ledger, then write a signed checkpoint of its head to FILE.
+
+    The checkpoint (entry number and hash, signed under a key derived from the
+    master key) lets `sts report verify --checkpoint FILE` prove later that no
+    entry up to it was removed or changed. Keep it outside the database's reach.
+    FILE must not exist yet.
+    """
+    import os
+    import tempfile
+
+    from vending import ledger_check
+    from vending.errors import VendingError
+
+    with refusals():
+        checkpoint, text = ledger_check.take_checkpoint(_open_vending(o))
+        folder = file.resolve().parent
+        if file.exists():
+            raise VendingError(f"checkpoint file {file} already exists; choose another name")
+        try:
+            descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".checkpoint-")
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            try:
+                os.link(temporary, file)  # fails if FILE appeared meanwhile: never replaced
+            finally:
+                os.unlink(temporary)
+        except FileExistsError:
+            raise VendingError(
+                f"checkpoint file {file} already exists; choose another name"
+            ) from None
+        except OSError as exc:
+            raise VendingError(
+                f"checkpoint file {file} cannot be written: {exc.strerror}"
+            ) from None
+    if o["as_json"]:
+        emit_json({**checkpoint.to_dict(), "file": str(file)})
+    else:
+        console.print(
+            f"Checkpoint of entry {checkpoint.seq} written to {file}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,14 @@ Three figures, each on a fresh database:
   vends over the wall time from the common start to the last commit. Needs a
   server: ``--postgres URL`` (a database the user may create databases from), or
   ``STS_TEST_POSTGRES_URL``; skipped with a note otherwise.
+- **Ledger verify**: a ledger of ``--verify-entries`` vends (100,000 by default; the
+  issue's target is 1,000,000 in under 20 s) is built quickly on SQLite (and on
+  PostgreSQL when a server is given): the meters through vending.registry, then each
+  vend's transaction, token and keyed ledger entry bulk-inserted, its body and HMAC made
+  by vending.ledger's own functions (the tokens' digits are not encryptions: verify does
+  not decode them). Then ``vending.ledger_check.verify`` runs three times, each in a
+  fresh process; the figures are entries per second (min/median/max) and that
+  process's peak resident memory.
 - **Key change orders**: a TID rollover migration of 100,000 meters (SGC 123456,
   KRN 1 on the 1993 base date to KRN 2 on 2014) on SQLite, each order with its
   2-token KCT set, with a progress bar. The meters are inserted in bulk first
@@ -19,6 +27,7 @@ Run from the repository root::
 
     python benchmarks/vending.py                  # all three
     python benchmarks/vending.py --vends 2000 --meters 20000 --skip-postgres
+    python benchmarks/vending.py --skip-vends --skip-migration --verify-entries 1000000
 
 The script prints; nothing here is a test and nothing asserts a time.
 """
@@ -30,11 +39,13 @@ import multiprocessing
 import os
 import platform
 import random
+import resource
+import statistics
 import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -48,12 +59,12 @@ from rich.table import Table
 
 from sts.crypto.keys import VendingKey
 from sts.tokens.meter_number import luhn_check_digit, meter_pan
-from vending import migration, registry, vend
+from vending import ledger, ledger_check, migration, registry, vend
 from vending.backend import Backend
 from vending.db import make_engine, open_database, sqlite_url, upgrade
-from vending.keystore import MasterKey
-from vending.models import Meter
-from vending.tariff import Block, FixedCharge, Tariff
+from vending.keystore import MasterKey, ledger_key
+from vending.models import LedgerEntry, LedgerHead, Meter, TokenRecord, Transaction
+from vending.tariff import Block, FixedCharge, MonthToDate, Tariff, price_money
 
 MASTER = MasterKey(bytes(range(32)))
 SGC = 123456
@@ -159,6 +170,169 @@ def postgres_vends(server: str, workers: int, count: int) -> float:
         admin.dispose()
 
 
+def build_ledger(url: str, entries: int, meters: int) -> None:
+    """A ledger of ``entries`` credit vends over ``meters`` meters, bulk-inserted."""
+    numbers = set_up_vending(url, meters)
+    backend = backend_for(url, 4)
+    key = ledger_key(MASTER)
+    breakdown = price_money(TARIFF, Decimal(PAYMENT), MonthToDate(Decimal(100), True))
+    details = {"breakdown": breakdown.to_dict()}
+    with backend.read_sessions() as session:
+        ids = {drn: id_ for drn, id_ in session.execute(sa.select(Meter.drn, Meter.id))}
+        head = session.get_one(LedgerHead, 1)
+        seq, prev = head.seq, head.hash
+        states = {m.drn: ledger.meter_state(m) for m in session.execute(sa.select(Meter)).scalars()}
+    chunk = 10_000
+    with Progress(
+        "building the ledger", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("entries", total=entries)
+        for first in range(0, entries, chunk):
+            txns, tokens, rows = [], [], []
+            for i in range(first, min(first + chunk, entries)):
+                number = numbers[i % len(numbers)]
+                state = states[number]
+                tid = (state["last_tid"] or 16_000_000) + 1
+                state["last_tid"] = tid
+                at = NOW + timedelta(seconds=i)
+                digits = f"{i:020d}"
+                txn_id = i + 1
+                facts = ledger.EntryFacts(
+                    f"bench-{i}", "credit", number, at, breakdown.charged, breakdown.energy_kwh,
+                    breakdown.free_kwh, breakdown.fixed_charges, breakdown.debt_recovered, None,
+                    (ledger.EntryToken(tid, 0, 0, digits, 1, breakdown.units, "Credit"),),
+                    details=details,
+                    state=dict(state),
+                )  # fmt: skip
+                txns.append({
+                    "id": txn_id, "client_reference": facts.reference, "fingerprint": "0" * 64,
+                    "kind": "credit", "meter_id": ids[number], "money": facts.money,
+                    "energy": facts.energy, "free_energy": facts.free_energy,
+                    "fixed_charges": facts.fixed_charges, "debt_recovered": facts.debt_recovered,
+                    "details": details, "reverses_id": None, "key_change_order_id": None,
+                    "day": at.date(), "created_at": at,
+                })  # fmt: skip
+                tokens.append({
+                    "transaction_id": txn_id, "meter_id": ids[number], "key_revision": 1,
+                    "position": 0, "tid": tid, "token_class": 0, "subclass": 0,
+                    "digits": digits, "units": breakdown.units, "description": "Credit",
+                })  # fmt: skip
+                seq += 1
+                body = ledger.canonical_json(facts.body())
+                digest = ledger.entry_hash(key, seq, ledger.at_text(at), prev, body)
+                rows.append({
+                    "seq": seq, "transaction_id": txn_id, "created_at": at, "body": body,
+                    "prev_hash": prev, "hash": digest,
+                })  # fmt: skip
+                prev = digest
+            with backend.sessions.begin() as session:
+                connection = session.connection()
+                connection.execute(sa.insert(Transaction.__table__), txns)
+                connection.execute(sa.insert(TokenRecord.__table__), tokens)
+                connection.execute(sa.insert(LedgerEntry.__table__), rows)
+                connection.execute(sa.update(LedgerHead.__table__).values(seq=seq, hash=prev))
+            bar.update(task, completed=min(first + chunk, entries))
+    with backend.sessions.begin() as session:
+        for number, state in states.items():
+            session.execute(
+                sa.update(Meter).where(Meter.drn == number).values(last_tid=state["last_tid"])
+            )
+        if session.connection().dialect.name == "postgresql":
+            session.execute(sa.text(
+                "SELECT setval('transactions_id_seq', (SELECT max(id) FROM transactions))"
+            ))  # fmt: skip
+            session.execute(sa.text("ANALYZE"))
+    backend.close()
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (verify's workers)."""
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _verify_child(url: str, workers: int, done: Any) -> None:
+    backend = backend_for(url, 5)
+    before = _cpu()
+    start = time.perf_counter()
+    result = ledger_check.verify(backend, workers=workers)
+    elapsed = time.perf_counter() - start
+    cpu = _cpu() - before
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    backend.close()
+    done.put((elapsed, cpu, result.entries, result.ok, after.ru_maxrss))
+
+
+Runs = tuple[list[float], list[float], int, int]
+
+
+def verify_runs(url: str, workers: int, runs: int = 3) -> Runs:
+    """Verify ``runs`` times, each in a fresh process: (wall s, CPU s, entries, peak KiB).
+
+    The CPU time (the verifying process's and its workers') is the figure to compare on
+    a busy machine; the database server's work on PostgreSQL is not in it. The peak
+    memory is the verifying process's (each worker's is about the same).
+    """
+    context = multiprocessing.get_context("spawn")
+    times, cpus, peak, count = [], [], 0, 0
+    for _ in range(runs):
+        done = context.Queue()
+        proc = context.Process(target=_verify_child, args=(url, workers, done))
+        proc.start()
+        elapsed, cpu, count, ok, peak_kib = done.get()
+        proc.join()
+        assert ok, "the benchmark ledger failed verification"
+        times.append(elapsed)
+        cpus.append(cpu)
+        peak = max(peak, peak_kib)
+    return times, cpus, count, peak
+
+
+def _verify_row(
+    table: Table, label: str, times: list[float], cpus: list[float], count: int, peak: int
+) -> None:
+    rates = sorted(count / t for t in times)
+    table.add_row(
+        f"{label} verify ({count:,} entries)",
+        f"{rates[0]:,.0f} / {statistics.median(rates):,.0f} / {rates[-1]:,.0f} entries/s "
+        f"(min/median/max; wall {min(times):.1f}-{max(times):.1f} s, own CPU "
+        f"{min(cpus):.1f}-{max(cpus):.1f} s), peak {peak / 1024:,.0f} MB",
+        "1,000,000 in < 20 s",
+    )
+
+
+def sqlite_verify(entries: int, meters: int, workers: tuple[int, ...]) -> list[Runs]:
+    with tempfile.TemporaryDirectory() as folder:
+        url = sqlite_url(Path(folder) / "verify.sqlite")
+        open_database(url).dispose()
+        build_ledger(url, entries, meters)
+        return [verify_runs(url, n) for n in workers]
+
+
+def postgres_verify(server: str, entries: int, meters: int, workers: tuple[int, ...]) -> list[Runs]:
+    admin = sa.create_engine(
+        sa.engine.make_url(server).set(drivername="postgresql+psycopg"),
+        isolation_level="AUTOCOMMIT",
+    )
+    name = f"sts_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    try:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        build_ledger(url, entries, meters)
+        return [verify_runs(url, n) for n in workers]
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
 def migration_orders(meters: int, chunk: int) -> float:
     with tempfile.TemporaryDirectory() as folder:
         url = sqlite_url(Path(folder) / "migration.sqlite")
@@ -219,14 +393,29 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("STS_TEST_POSTGRES_URL"))
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-migration", action="store_true")
+    parser.add_argument("--skip-vends", action="store_true")
+    parser.add_argument(
+        "--verify-entries", type=int, default=100_000, help="ledger size to verify (0: skip)"
+    )
+    parser.add_argument("--verify-meters", type=int, default=100)
+    parser.add_argument(
+        "--verify-workers", default="1,2", help="verify processes to time, e.g. 1,2"
+    )
     args = parser.parse_args()
 
     console.print(f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     console.print(f"python: {platform.python_implementation()} {platform.python_version()}")
     table = Table("benchmark", "figure", "target")
-    sqlite_rate = sqlite_vends(args.vends, 200)
-    table.add_row(f"SQLite vends, 1 process ({args.vends})", f"{sqlite_rate:,.0f} vends/s", "1,000")
-    if args.skip_postgres or not args.postgres:
+    if args.skip_vends:
+        pass
+    else:
+        sqlite_rate = sqlite_vends(args.vends, 200)
+        table.add_row(
+            f"SQLite vends, 1 process ({args.vends})", f"{sqlite_rate:,.0f} vends/s", "1,000"
+        )
+    if args.skip_vends:
+        pass
+    elif args.skip_postgres or not args.postgres:
         table.add_row("PostgreSQL vends", "skipped: no --postgres URL", "500")
     else:
         rate = postgres_vends(args.postgres, args.workers, args.vends_per_worker)
@@ -235,6 +424,15 @@ def main() -> None:
             f"{rate:,.0f} vends/s",
             "500",
         )
+    if args.verify_entries > 0:
+        workers = tuple(int(n) for n in args.verify_workers.split(","))
+        runs = sqlite_verify(args.verify_entries, args.verify_meters, workers)
+        for n, figures in zip(workers, runs, strict=True):
+            _verify_row(table, f"SQLite, {n} process(es),", *figures)
+        if args.postgres and not args.skip_postgres:
+            runs = postgres_verify(args.postgres, args.verify_entries, args.verify_meters, workers)
+            for n, figures in zip(workers, runs, strict=True):
+                _verify_row(table, f"PostgreSQL, {n} process(es),", *figures)
     if not args.skip_migration:
         elapsed = migration_orders(args.meters, args.chunk)
         table.add_row(

@@ -35,14 +35,25 @@ def run_migrations_online() -> None:
         engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
     try:
         with engine.connect() as connection:
-            context.configure(
-                connection=connection,
-                target_metadata=target_metadata,
-                render_as_batch=connection.dialect.name == "sqlite",
-                compare_type=True,
-            )
-            with context.begin_transaction():
-                context.run_migrations()
+            sqlite = connection.dialect.name == "sqlite"
+            raw = connection.connection.driver_connection if sqlite else None
+            if raw is not None:
+                # Batch mode rebuilds a table (copy, drop, rename), and dropping a table
+                # other tables refer to fails while foreign keys are enforced. SQLite takes
+                # this setting only outside a transaction, so it is set here, and set back.
+                raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                context.configure(
+                    connection=connection,
+                    target_metadata=target_metadata,
+                    render_as_batch=sqlite,
+                    compare_type=True,
+                )
+                with context.begin_transaction():
+                    context.run_migrations()
+            finally:
+                if raw is not None:
+                    raw.execute("PRAGMA foreign_keys=ON")
     finally:
         if owned:
             engine.dispose()

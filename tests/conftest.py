@@ -62,6 +62,9 @@ class _Postgres:
         self.admin = sa.create_engine(self.url, isolation_level="AUTOCOMMIT")
         self.template = f"{TEMPLATE_DB}_{self.url.database}"
         self.ready = False
+        # One template per test database named in the URL: runs against other databases on
+        # the same server (other checkouts, other schema versions) never share one.
+        self.template = f"{TEMPLATE_DB}_{self.url.database}"
 
     def prepare(self) -> None:
         if self.ready:

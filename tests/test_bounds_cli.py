@@ -42,7 +42,7 @@ class Sts:
 
     def entries(self) -> int:
         result = self("report", "verify", "--json")
-        return json.loads(result.stdout)["entries"]
+        return json.loads(result.stdout)["transactions"]
 
     def customers(self) -> str:
         return self("meters", "show", VECTOR_DRN, "--json").stdout

@@ -290,8 +290,8 @@ def test_every_option_refuses_junk_in_one_line_and_writes_nothing(
                 failures.append(f"sts {path} {name}={junk[:20]!r}: {'; '.join(problems)}")
     finally:
         watch.close()
-    assert place.fingerprint(state=False) == start
     assert not failures, f"{len(failures)} of {len(cases)} runs:\n" + "\n".join(failures)
+    assert place.fingerprint(state=False) == start
 
 
 def _value_params() -> list[tuple[str, str]]:

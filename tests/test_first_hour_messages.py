@@ -42,7 +42,8 @@ class Sts:
         return result
 
     def entries(self) -> int:
-        return json.loads(self.ok("report", "verify", "--json").stdout)["entries"]
+        """Vends and reversals in the ledger (registry changes have entries of their own)."""
+        return json.loads(self.ok("report", "verify", "--json").stdout)["transactions"]
 
 
 def one_line(result: Result, code: int = 1) -> str:

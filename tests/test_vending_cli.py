@@ -52,7 +52,7 @@ class Sts:
 
     def entries(self) -> int:
         result = self("report", "verify", "--json")
-        return json.loads(result.stdout)["entries"]
+        return json.loads(result.stdout)["transactions"]
 
 
 @pytest.fixture

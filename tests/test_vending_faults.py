@@ -36,12 +36,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import VECTOR_DK, VECTOR_DRN, register_vector_meter
+from conftest import TEST_MASTER_KEY, VECTOR_DK, VECTOR_DRN, register_vector_meter
 from sqlalchemy import Engine, event, func, select
 
 import sts
 from sts.tokens.credit import TransferCredit
-from vending import keychange, ledger, registry, vend
+from vending import keychange, ledger_check, registry, vend
 from vending.backend import Backend
 from vending.db import Database
 from vending.models import Base, Customer, LedgerEntry, TokenRecord, Transaction
@@ -93,9 +93,9 @@ def debt_of(database: Database, name: str) -> Decimal:
         return session.execute(select(Customer.debt).where(Customer.name == name)).scalar_one()
 
 
-def verified(database: Database) -> ledger.LedgerCheck:
+def verified(database: Database) -> ledger_check.LedgerCheck:
     with database.read_sessions() as session:
-        return ledger.verify(session)
+        return ledger_check.verify_connection(session.connection(), TEST_MASTER_KEY)
 
 
 @contextmanager
@@ -161,7 +161,7 @@ def assert_paid_once(backend: Backend, database: Database, receipt: Receipt) -> 
     assert debt_of(database, "Alice") == DEBT_AFTER
     assert registry.get_meter(backend, VECTOR_DRN).last_tid == MARCH_TID + 1
     check = verified(database)
-    assert check.ok and check.entries == 2, check.problems
+    assert check.ok and check.transactions == 2, check.problems
     with database.read_sessions() as session:
         stored = session.execute(
             select(func.count()).select_from(TokenRecord).join(Transaction)
@@ -207,7 +207,8 @@ def test_a_vend_failing_after_any_statement_writes_nothing(
         "UPDATE ledger_head SET",
         "INSERT INTO ledger_entries",
     ):
-        assert write in verbs, sent
+        # (PostgreSQL inserts the entry inside a WITH that also sets the head's hash.)
+        assert write in verbs or any(write in " ".join(s.split()) for s in sent), sent
     assert_paid_once(backend, database, receipt)
 
 
@@ -325,7 +326,13 @@ def test_a_process_killed_while_vending_leaves_whole_vends(
         assert references == [f"kill-{n}" for n in range(len(txns))]  # none lost, none twice
         assert len(txns) >= acknowledged + 1  # every acknowledged vend is stored
         assert all(len(t.tokens) == 1 for t in txns)
-        entries = session.execute(select(LedgerEntry.transaction_id)).scalars().all()
+        entries = (
+            session.execute(
+                select(LedgerEntry.transaction_id).where(LedgerEntry.transaction_id.is_not(None))
+            )
+            .scalars()
+            .all()
+        )
         assert sorted(entries) == [t.id for t in txns]
         stored_tids = [t.tokens[0].tid for t in txns]
     decoded = [sts.decode(t.tokens[0].digits, DK) for t in txns]

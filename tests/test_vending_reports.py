@@ -60,7 +60,7 @@ def test_sales_by_meter_and_period(sales: Backend) -> None:
 
 def test_verify_through_reports(sales: Backend) -> None:
     result = reports.verify_ledger(sales)
-    assert result.ok and result.entries == 5
+    assert result.ok and result.transactions == 5
 
 
 # VAT worked by hand (15% on energy, the service charge untaxed): 1 March, 200.00 pays

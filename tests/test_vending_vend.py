@@ -49,6 +49,14 @@ def rows(database: Database, model: type) -> int:
         return session.execute(select(func.count()).select_from(model)).scalar_one()
 
 
+def transaction_entries(database: Database) -> int:
+    """Ledger entries of transactions (the ledger also records meters, keys, tariffs...)."""
+    with database.read_sessions() as session:
+        return session.execute(
+            select(func.count()).where(LedgerEntry.transaction_id.is_not(None))
+        ).scalar_one()
+
+
 def decoded(receipt_token_digits: str) -> sts.Token:
     return sts.decode(receipt_token_digits, DK)
 
@@ -106,7 +114,7 @@ def test_an_exhausted_base_date_needs_a_key_change_and_writes_nothing(
     with pytest.raises(KeyChangeNeeded, match="needs a key change"):
         vend.vend_credit(backend, vector_meter, units="1")
     assert rows(database, Transaction) == 1
-    assert rows(database, LedgerEntry) == 1
+    assert transaction_entries(database) == 1
 
 
 def test_a_tid_past_the_key_expiry_number_is_refused(backend: Backend) -> None:
@@ -201,7 +209,7 @@ def test_money_below_the_fixed_charges_is_refused(
     with pytest.raises(PaymentError, match=r"12\.50"):
         vend.vend_credit(backend, home_meter, money="12.50")
     assert rows(database, Transaction) == 0
-    assert rows(database, LedgerEntry) == 0
+    assert transaction_entries(database) == 0
 
 
 @pytest.mark.parametrize("money", ["0", "-5", "abc"])
@@ -237,7 +245,7 @@ def test_management_and_test_tokens_are_recorded_like_vends(
     shown = vend.meter_test(backend, vector_meter, control=int(TestControl.KEY_REVISION))
     assert shown.tokens[0].digits == "18446744073843772416"
     assert isinstance(sts.decode(shown.tokens[0].digits), MeterTestToken)
-    assert rows(database, LedgerEntry) == 3
+    assert transaction_entries(database) == 3
 
 
 def test_reprint_returns_the_stored_tokens(
@@ -262,7 +270,7 @@ def test_reversal_is_a_compensating_entry(
     assert again_reversed.already and not reversal.already
     assert dataclasses.replace(again_reversed, already=False) == reversal
     assert rows(database, Transaction) == 2
-    assert rows(database, LedgerEntry) == 2
+    assert transaction_entries(database) == 2
     # The month is back where it was: the service charge is due again.
     again = vend.vend_credit(backend, home_meter, money="200.00", reference="sale-2")
     assert again.units == 940

@@ -7,10 +7,16 @@ and handed to the service functions in ``vending.registry``, ``vending.vend``,
 keeps, for the life of the process, the vending keys it has unsealed and the
 decoder keys it has derived, so a busy vending point does not repeat the AES-GCM
 and DKGA work for every token.
+
+Before its first write to the ledger it checks, once, that its master key is the
+one this database's vending keys are sealed under (:func:`check_master_key`):
+a second master key would seal keys no one else can open and chain entries that
+do not verify, so it is refused at once.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,8 +30,8 @@ from sts.crypto.keys import DecoderKey, VendingKey
 from sts.tokens.tid import BaseDate
 from vending.db import Database
 from vending.errors import KeyStoreError, VendingError
-from vending.keystore import MasterKey, associated_data, open_sealed
-from vending.models import VendingKeyRecord
+from vending.keystore import MasterKey, associated_data, check_value, ledger_key, open_sealed
+from vending.models import MasterKeyCheck, VendingKeyRecord
 
 DECODER_KEY_CACHE_SIZE = 10_000
 
@@ -62,6 +68,8 @@ class KeyedMeter(Protocol):
 
 
 _KEYS = VendingKeyRecord.__table__
+_CHECK = MasterKeyCheck.__table__
+CHECK_ID = 1
 
 
 def key_record_associated_data(record: SealedKey) -> bytes:
@@ -115,6 +123,7 @@ class Backend:
     _decoder_keys: dict[tuple[int, MeterKeyParameters], DecoderKey] = field(
         default_factory=dict, repr=False
     )
+    _ledger_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def open(
@@ -157,6 +166,15 @@ class Backend:
                 "file (`sts keys add` creates one on first use)"
             )
         return self.master
+
+    def ledger_key(self, connection: Connection) -> bytes:
+        """The key that chains ledger entries, once the master key is known to be this
+        database's (checked on ``connection`` the first time; KeyStoreError if not)."""
+        if self._ledger_key is None:
+            master = self.sealing_key()
+            check_master_key(connection, master, self.now())
+            self._ledger_key = ledger_key(master)
+        return self._ledger_key
 
     def vending_key(self, record: SealedKey) -> VendingKey:
         """The record's vending key, unsealed under the master key (cached by record id).
@@ -201,3 +219,52 @@ class Backend:
 def derive(vending_key: VendingKey, params: MeterKeyParameters) -> DecoderKey:
     """The decoder key by the meter's DKGA (no caching)."""
     return derive_decoder_key(params.dkga, vending_key, params.key_parameters())
+
+
+def check_master_key(connection: Connection, master: MasterKey, now: datetime) -> None:
+    """Refuse a master key that is not the one the database's vending keys are sealed under.
+
+    The database keeps the master key's check value (vending.keystore.check_value).
+    Where it has none yet (a new database, or one from before schema 0003) the first
+    vending key, if any, must open under ``master``; then the check value is stored.
+    """
+    expected = check_value(master)
+    stored = connection.execute(
+        select(_CHECK.c.value).where(_CHECK.c.id == CHECK_ID)
+    ).scalar_one_or_none()
+    if stored is not None:
+        if not hmac.compare_digest(stored, expected):
+            raise KeyStoreError(
+                f"master key {master.fingerprint} is not this database's master key (its "
+                "vending keys and ledger are sealed under another); nothing was written"
+            )
+        return
+    sample = connection.execute(
+        select(_KEYS.c.id, _KEYS.c.sgc, _KEYS.c.krn, _KEYS.c.kt, _KEYS.c.dkga, _KEYS.c.sealed)
+        .order_by(_KEYS.c.id)
+        .limit(1)
+    ).first()
+    if sample is not None:
+        try:
+            open_sealed(master, sample.sealed, key_record_associated_data(sample))
+        except KeyStoreError:
+            raise KeyStoreError(
+                f"master key {master.fingerprint} does not open this database's vending keys: "
+                "they are sealed under another master key; nothing was written"
+            ) from None
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    connection.execute(
+        insert(_CHECK)
+        .values(id=CHECK_ID, value=expected, created_at=now)
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+    # Another writer may have stored its value first: it must be the same.
+    stored = connection.execute(select(_CHECK.c.value).where(_CHECK.c.id == CHECK_ID)).scalar_one()
+    if not hmac.compare_digest(stored, expected):
+        raise KeyStoreError(
+            f"master key {master.fingerprint} is not this database's master key; "
+            "nothing was written"
+        )

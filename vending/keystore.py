@@ -16,6 +16,14 @@ module is part of vending's storage layer, so it reads and writes that file.
 
 No key's bytes appear in a repr, a message or a log: :class:`MasterKey` shows
 only a 4-digit fingerprint, like :class:`~sts.crypto.keys.VendingKey`.
+
+Other keys are derived from the master key, one per job, as HMAC-SHA256 of
+the master key over a fixed label (:func:`derive`): the key that chains the
+ledger (:func:`ledger_key`), the key that signs ledger checkpoints
+(:func:`checkpoint_key`), and the *check value* the database keeps to tell
+which master key its vending keys are sealed under (:func:`check_value`). None
+of them reveals the master key, and none lives in the database but the check
+value, which is a MAC of a public label and opens nothing.
 """
 
 from __future__ import annotations
@@ -39,6 +47,9 @@ TAG_BYTES = 16
 ENV_VAR = "STS_MASTER_KEY"
 _KEY_SIZES = (8, 20)  # VendingKey: DKGA02, DKGA04
 _AAD_PREFIX = b"sts-vending-key/v1"
+LEDGER_LABEL = b"sts-ledger-chain/v1"
+CHECKPOINT_LABEL = b"sts-ledger-checkpoint/v1"
+CHECK_LABEL = b"sts-master-key-check/v1"
 
 RandomBytes = Callable[[int], bytes]
 
@@ -228,3 +239,23 @@ def open_sealed(master: MasterKey, blob: bytes, associated: bytes) -> VendingKey
             "the master key is wrong or the record was altered"
         ) from None
     return VendingKey(plain)
+
+
+def derive(master: MasterKey, label: bytes) -> bytes:
+    """A 256-bit key for one job: HMAC-SHA256 of the master key over ``label``."""
+    return hmac.new(master.secret_bytes(), label, hashlib.sha256).digest()
+
+
+def ledger_key(master: MasterKey) -> bytes:
+    """The key that chains ledger entries (vending.ledger)."""
+    return derive(master, LEDGER_LABEL)
+
+
+def checkpoint_key(master: MasterKey) -> bytes:
+    """The key that signs exported ledger checkpoints (vending.checkpoint)."""
+    return derive(master, CHECKPOINT_LABEL)
+
+
+def check_value(master: MasterKey) -> str:
+    """64 hex digits the database keeps to recognise its master key (reveals nothing)."""
+    return derive(master, CHECK_LABEL).hex()

@@ -1,49 +1,80 @@
-"""The append-only ledger: one hash-chained entry per transaction.
+"""The append-only ledger: one keyed, hash-chained entry per change that money, debt or TIDs
+depend on.
 
-Every entry has a number (``seq``, 1, 2, 3, ...), a body (the transaction's facts as
-canonical JSON: sorted keys, no spaces, amounts as decimal strings) and two hashes::
+Every entry has a number (``seq``, 1, 2, 3, ...), a time (``created_at``), a body (canonical
+JSON: sorted keys, no spaces, amounts as decimal strings) and two hashes::
 
     prev_hash = the hash of entry seq - 1 (64 zeros for entry 1)
-    hash      = SHA-256(prev_hash as hex || body), as hex
+    hash      = HMAC-SHA256(K, seq "\\n" created_at "\\n" prev_hash "\\n" body), as hex
 
-The single ``ledger_head`` row holds the last entry's number and hash (and the
-hash before it). Appending moves the head in one ``UPDATE ... RETURNING`` that
-computes the new hash in SQL from the head's current hash, so the row is
-locked, read and advanced in a single step (on SQLite the write lock is already
-held), then inserts the entry. Entries thus form one chain however many vending
-points share the database; the head stays locked only for the vend's last two
-statements and its commit; and the vend and its entry are committed together
-or not at all.
+where K is derived from the master key (vending.keystore.ledger_key), which never lives
+in the database: someone who can write to the database but lacks the master key cannot
+make an entry that verifies, so cannot edit, insert, reorder or rewrite entries, even all
+of them with every hash recomputed. Entries written before schema 0003 (numbers up to
+``ledger_head.legacy_seq``) keep the old unkeyed rule ``SHA-256(prev_hash || body)``; the
+first keyed entry chains from the last of them, which seals them too.
 
-:func:`verify` walks the chain and reports an entry whose body or hash was
-edited, a missing number (a deleted entry), a broken link, and a head that
-does not match the last entry (the last entry deleted). It also checks that
-each transaction still says what its entry says.
+What an entry records (its body's ``entry`` field):
+
+- ``transaction``: a vend, management or test token, key change hand-out or reversal: its
+  reference, kind, meter, time, amounts, the SHA-256 of its stored details (the tariff
+  breakdown a reprint shows: :func:`details_digest`), every token with its TID and key
+  revision (and the units and label its receipt shows), the reversed vend, the customer
+  whose debt it recovered, and the meter's key state and last TID after it;
+- ``meter``: a meter registered or changed (key parameters, vending key, tariff,
+  customer, last TID, key revision);
+- ``customer``: a customer created or its debt set;
+- ``tariff``: a tariff added or replaced (the SHA-256 of its canonical definition);
+- ``vending-key``: a vending key added or retired (its record and the SHA-256 of its
+  sealed blob).
+
+The single ``ledger_head`` row holds the last entry's number and hash. Appending locks
+and moves the head in one ``UPDATE ... RETURNING`` (the hash before it comes back in
+``prev``), computes the HMAC in Python, inserts the entry and stores its hash in the head:
+entries form one chain however many vending points share the database, the head stays
+locked only for the writing transaction's last statements and its commit, and an entry
+is committed together with what it records or not at all.
+
+vending.ledger_check verifies the chain and compares every recorded fact with the tables.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, String, Text, bindparam, func, insert, select, update
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from vending.errors import StorageError
-from vending.models import LedgerEntry, LedgerHead, Transaction
+from vending.models import (
+    Customer,
+    LedgerEntry,
+    LedgerHead,
+    Meter,
+    TariffRecord,
+    Transaction,
+    VendingKeyRecord,
+)
 from vending.prepared import Prepared
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
-#: The SQL function vending.db registers on SQLite connections for :class:`sha256_hex`.
+#: The body format of keyed entries.
+BODY_VERSION = 2
+#: The SQL function vending.db registers on SQLite connections (see vending.ledger_check).
 SQLITE_SHA256_FUNCTION = "sts_sha256_hex"
+
+TRANSACTION = "transaction"
+METER = "meter"
+CUSTOMER = "customer"
+TARIFF = "tariff"
+VENDING_KEY = "vending-key"
 
 
 def canonical_json(data: Any) -> str:
@@ -67,9 +98,27 @@ def amount_text(value: Decimal) -> str:
     return "0" if text in ("-0", "0") else text
 
 
-def entry_hash(prev_hash: str, body: str) -> str:
-    """SHA-256 over the previous entry's hash (hex) followed by this entry's body."""
+def at_text(when: datetime) -> str:
+    """A time as an entry records it: ISO 8601 in UTC."""
+    return when.astimezone(UTC).isoformat()
+
+
+def details_digest(details: Mapping[str, Any]) -> str:
+    """SHA-256 of a transaction's details as the database stores them (SQLAlchemy's JSON
+    type writes ``json.dumps`` of the dict, and PostgreSQL's ``json`` keeps that text), so
+    vending.ledger_check compares it with a digest the database computes."""
+    return hashlib.sha256(json.dumps(dict(details)).encode("utf-8")).hexdigest()
+
+
+def legacy_hash(prev_hash: str, body: str) -> str:
+    """The unkeyed rule of entries written before schema 0003: SHA-256(prev || body)."""
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def entry_hash(key: bytes, seq: int, created_at: str, prev_hash: str, body: str) -> str:
+    """HMAC-SHA256 under the ledger key over the entry's number, time, link and body."""
+    message = f"{seq}\n{created_at}\n{prev_hash}\n{body}".encode()
+    return hmac.digest(key, message, "sha256").hex()
 
 
 @dataclass(frozen=True)
@@ -80,13 +129,65 @@ class EntryToken:
     token_class: int
     subclass: int
     digits: str
+    key_revision: int | None = None
+    units: int | None = None  # 0.1 kWh, for a credit token
+    description: str | None = None  # what the receipt calls it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tid": self.tid,
+            "class": self.token_class,
+            "subclass": self.subclass,
+            "digits": self.digits,
+            "key_revision": self.key_revision,
+            "units": self.units,
+            "description": self.description,
+        }
+
+
+class KeyedMeterState(Protocol):
+    """A meter (ORM object or vending.tids.LockedMeter): what its TIDs and keys depend on."""
+
+    drn: str
+    sgc: int
+    krn: int
+    kt: int
+    ti: int
+    ea: str
+    dkga: str
+    base_date: int
+    ken: int
+    vending_key_id: int
+    last_tid: int | None
+    key_revision: int
+
+
+#: The meter fields a ``transaction`` entry records after the vend.
+METER_KEY_FIELDS = (
+    "sgc",
+    "krn",
+    "kt",
+    "ti",
+    "ea",
+    "dkga",
+    "base_date",
+    "ken",
+    "vending_key_id",
+    "last_tid",
+    "key_revision",
+)
+
+
+def meter_state(meter: KeyedMeterState) -> dict[str, Any]:
+    """The meter's key parameters, vending key, last TID and key revision."""
+    return {name: getattr(meter, name) for name in METER_KEY_FIELDS}
 
 
 @dataclass(frozen=True)
 class EntryFacts:
     """The facts of one transaction that its ledger entry records."""
 
-    reference: str
+    reference: str | None
     kind: str
     meter: str
     at: datetime
@@ -97,231 +198,251 @@ class EntryFacts:
     debt_recovered: Decimal
     reverses: str | None
     tokens: tuple[EntryToken, ...]
-
-    @classmethod
-    def of(cls, txn: Transaction) -> EntryFacts:
-        """The facts of a stored transaction (meter, tokens and reversed one loaded)."""
-        return cls(
-            txn.client_reference,
-            txn.kind,
-            txn.meter.drn,
-            txn.created_at,
-            txn.money,
-            txn.energy,
-            txn.free_energy,
-            txn.fixed_charges,
-            txn.debt_recovered,
-            txn.reverses.client_reference if txn.reverses is not None else None,
-            tuple(EntryToken(t.tid, t.token_class, t.subclass, t.digits) for t in txn.tokens),
-        )
+    details: Mapping[str, Any] | None = None
+    customer: str | None = None  # whose debt the transaction recovered (or gave back)
+    state: Mapping[str, Any] | None = None  # meter_state() after the transaction
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
         return {
-            "reference": self.reference,
-            "kind": self.kind,
-            "meter": self.meter,
-            "at": self.at.isoformat(),
-            "money": amount_text(self.money),
-            "energy_kwh": amount_text(self.energy),
-            "free_kwh": amount_text(self.free_energy),
-            "fixed_charges": amount_text(self.fixed_charges),
-            "debt_recovered": amount_text(self.debt_recovered),
-            "reverses": self.reverses,
-            "tokens": [
-                {"tid": t.tid, "class": t.token_class, "subclass": t.subclass, "digits": t.digits}
-                for t in self.tokens
-            ],
+            "v": BODY_VERSION,
+            "entry": TRANSACTION,
+            **transaction_fields(
+                self.reference,
+                self.kind,
+                self.meter,
+                at_text(self.at),
+                (self.money, self.energy, self.free_energy, self.fixed_charges),
+                self.debt_recovered,
+                self.reverses,
+                [t.to_dict() for t in self.tokens],
+                details_digest(self.details or {}),
+            ),
+            "customer": self.customer,
+            "state": dict(self.state) if self.state is not None else None,
         }
 
 
-class sha256_hex(FunctionElement[str]):
-    """SQL for the lower-case hex SHA-256 of a text's UTF-8 bytes, as hashlib gives it."""
+def transaction_fields(
+    reference: str | None,
+    kind: str,
+    meter: str,
+    at: str,
+    amounts: tuple[Decimal, Decimal, Decimal, Decimal],
+    debt_recovered: Decimal,
+    reverses: str | None,
+    tokens: list[dict[str, Any]],
+    details_sha256: str | None,
+) -> dict[str, Any]:
+    """The part of a ``transaction`` body that the transactions and tokens tables hold.
 
-    type = String()
-    inherit_cache = True
-
-
-@compiles(sha256_hex, "postgresql")
-def _sha256_postgresql(element: sha256_hex, compiler: Any, **kw: Any) -> str:
-    return f"encode(sha256(convert_to({compiler.process(element.clauses, **kw)}, 'UTF8')), 'hex')"
-
-
-@compiles(sha256_hex)
-def _sha256_default(element: sha256_hex, compiler: Any, **kw: Any) -> str:
-    # SQLite: the function vending.db registers on every connection.
-    return f"{SQLITE_SHA256_FUNCTION}({compiler.process(element.clauses, **kw)})"
+    vending.ledger_check builds it again from those tables and compares. Unkeyed
+    entries had the same fields less ``details_sha256`` and the tokens' key revisions.
+    """
+    money, energy, free, fixed = amounts
+    fields = {
+        "reference": reference,
+        "kind": kind,
+        "meter": meter,
+        "at": at,
+        "money": amount_text(money),
+        "energy_kwh": amount_text(energy),
+        "free_kwh": amount_text(free),
+        "fixed_charges": amount_text(fixed),
+        "debt_recovered": amount_text(debt_recovered),
+        "reverses": reverses,
+        "tokens": tokens,
+    }
+    if details_sha256 is not None:
+        fields["details_sha256"] = details_sha256
+    return fields
 
 
 _HEAD = LedgerHead.__table__
 _ENTRIES = LedgerEntry.__table__
 # One statement locks the head, reads the hash before it from the row's latest version
-# (also under PostgreSQL's READ COMMITTED after waiting for the lock) and moves it on.
+# (also under PostgreSQL's READ COMMITTED after waiting for the lock: ``prev`` comes back
+# as the hash before) and moves it on; the new hash is stored after the entry.
 _MOVE_HEAD = Prepared(
     update(_HEAD)
     .where(_HEAD.c.id == HEAD_ID)
-    .values(
-        seq=_HEAD.c.seq + 1,
-        prev=_HEAD.c.hash,
-        hash=sha256_hex(_HEAD.c.hash + bindparam("body", type_=Text())),
-    )
-    .returning(_HEAD.c.seq, _HEAD.c.prev, _HEAD.c.hash)
+    .values(seq=_HEAD.c.seq + 1, prev=_HEAD.c.hash)
+    .returning(_HEAD.c.seq, _HEAD.c.prev)
+)
+_SET_HEAD_HASH = Prepared(
+    update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(hash=bindparam("new_hash"))
 )
 _INSERT_ENTRY = Prepared(insert(_ENTRIES), _ENTRIES.c.keys())
+# PostgreSQL: the entry and the head's new hash in one statement (one round trip fewer
+# while the head is locked); the CTE's UPDATE runs though the INSERT does not name it.
+_INSERT_ENTRY_SET_HASH = Prepared(
+    insert(_ENTRIES)
+    .values(
+        {column.name: bindparam(f"e_{column.name}", type_=column.type) for column in _ENTRIES.c}
+    )
+    .add_cte(
+        update(_HEAD)
+        .where(_HEAD.c.id == HEAD_ID)
+        .values(hash=bindparam("new_hash", type_=_HEAD.c.hash.type))
+        .cte("head_hash")
+    )
+)
 
 
-def append(connection: Connection, transaction_id: int, facts: EntryFacts) -> int:
-    """Chain an entry for a stored transaction onto the ledger; returns its number.
+def append_body(
+    connection: Connection,
+    key: bytes,
+    transaction_id: int | None,
+    at: datetime,
+    body: Mapping[str, Any],
+) -> int:
+    """Chain an entry with ``body`` onto the ledger; returns its number.
 
-    Runs on the vend's own connection and transaction, as its last statements:
-    the head row stays locked until the vend commits or rolls back.
+    Runs on the writer's own connection and transaction, as its last statements:
+    the head row stays locked until the writer commits or rolls back.
     """
-    body = canonical_json(facts.body())
-    heads = _MOVE_HEAD.run(connection, {"body": body})
+    text = canonical_json(body)
+    heads = _MOVE_HEAD.run(connection, {})
     if not heads:
         raise StorageError("the ledger has no head row; the schema was not created by Alembic")
-    head = heads[0]
-    _INSERT_ENTRY.run(
-        connection,
-        {
-            "seq": head["seq"],
-            "transaction_id": transaction_id,
-            "created_at": facts.at,
-            "body": body,
-            "prev_hash": head["prev"],
-            "hash": head["hash"],
-        },
+    seq, prev = heads[0]["seq"], heads[0]["prev"]
+    digest = entry_hash(key, seq, at_text(at), prev, text)
+    entry = {
+        "seq": seq,
+        "transaction_id": transaction_id,
+        "created_at": at,
+        "body": text,
+        "prev_hash": prev,
+        "hash": digest,
+    }
+    if connection.dialect.name == "postgresql":
+        params = {f"e_{name}": value for name, value in entry.items()}
+        _INSERT_ENTRY_SET_HASH.run(connection, {**params, "new_hash": digest})
+    else:
+        _INSERT_ENTRY.run(connection, entry)
+        _SET_HEAD_HASH.run(connection, {"new_hash": digest})
+    return seq
+
+
+def append(connection: Connection, key: bytes, transaction_id: int, facts: EntryFacts) -> int:
+    """Chain the entry of a stored transaction onto the ledger; returns its number."""
+    return append_body(connection, key, transaction_id, facts.at, facts.body())
+
+
+# --- entries for changes outside a vend (vending.registry) ---------------------------------
+
+_METERS = Meter.__table__
+_CUSTOMERS = Customer.__table__
+_TARIFFS = TariffRecord.__table__
+_KEYS = VendingKeyRecord.__table__
+
+
+def _record(connection: Connection, key: bytes, at: datetime, kind: str, **facts: Any) -> int:
+    body = {"v": BODY_VERSION, "entry": kind, "at": at_text(at), **facts}
+    return append_body(connection, key, None, at, body)
+
+
+def record_customer(connection: Connection, key: bytes, customer_id: int, at: datetime) -> int:
+    """An entry with the customer's debt as it now is (the row is locked to read it)."""
+    row = connection.execute(
+        select(_CUSTOMERS.c.name, _CUSTOMERS.c.debt)
+        .where(_CUSTOMERS.c.id == customer_id)
+        .with_for_update()
+    ).one()
+    return _record(connection, key, at, CUSTOMER, name=row.name, debt=amount_text(row.debt))
+
+
+def record_meter(connection: Connection, key: bytes, meter_id: int, at: datetime) -> int:
+    """An entry with the meter as it now is; its customer's debt too when it has one."""
+    row = connection.execute(
+        select(_METERS).where(_METERS.c.id == meter_id).with_for_update()
+    ).one()
+    tariff = (
+        connection.execute(
+            select(_TARIFFS.c.name).where(_TARIFFS.c.id == row.tariff_id)
+        ).scalar_one()
+        if row.tariff_id is not None
+        else None
     )
-    return head["seq"]
+    customer = (
+        connection.execute(
+            select(_CUSTOMERS.c.name).where(_CUSTOMERS.c.id == row.customer_id)
+        ).scalar_one()
+        if row.customer_id is not None
+        else None
+    )
+    if row.customer_id is not None:
+        record_customer(connection, key, row.customer_id, at)
+    return _record(
+        connection,
+        key,
+        at,
+        METER,
+        meter=row.drn,
+        state=meter_state(row),
+        pan=row.pan,
+        tariff=tariff,
+        customer=customer,
+    )
 
 
-@dataclass(frozen=True)
-class LedgerCheck:
-    """The outcome of :func:`verify`: entries checked and each problem found."""
-
-    entries: int
-    head_seq: int
-    problems: tuple[str, ...] = field(default_factory=tuple)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "entries": self.entries,
-            "head": self.head_seq,
-            "problems": list(self.problems),
-        }
+def tariff_digest(definition: Mapping[str, Any]) -> str:
+    """SHA-256 of a tariff's canonical JSON definition."""
+    return hashlib.sha256(canonical_json(definition).encode("utf-8")).hexdigest()
 
 
-def _entries(session: Session, batch: int) -> Iterator[LedgerEntry]:
-    last = 0
-    while True:
-        rows = (
-            session.execute(
-                select(LedgerEntry)
-                .where(LedgerEntry.seq > last)
-                .order_by(LedgerEntry.seq)
-                .limit(batch)
+def record_tariff(connection: Connection, key: bytes, tariff_id: int, at: datetime) -> int:
+    """An entry with the tariff's name and the digest of its definition as it now is."""
+    row = connection.execute(
+        select(_TARIFFS.c.name, _TARIFFS.c.definition).where(_TARIFFS.c.id == tariff_id)
+    ).one()
+    return _record(
+        connection, key, at, TARIFF, name=row.name, definition_sha256=tariff_digest(row.definition)
+    )
+
+
+def vending_key_facts(row: Any) -> dict[str, Any]:
+    """What a ``vending-key`` entry records of a key record (never the key)."""
+    return {
+        "label": row.label,
+        "id": row.id,
+        "sgc": row.sgc,
+        "krn": row.krn,
+        "kt": row.kt,
+        "dkga": row.dkga,
+        "base_date": row.base_date,
+        "bits": row.bits,
+        "sealed_sha256": hashlib.sha256(bytes(row.sealed)).hexdigest(),
+        "retired_at": at_text(row.retired_at) if row.retired_at is not None else None,
+    }
+
+
+def record_vending_key(connection: Connection, key: bytes, key_id: int, at: datetime) -> int:
+    """An entry with the vending key record as it now is (its sealed blob's digest)."""
+    row = connection.execute(select(_KEYS).where(_KEYS.c.id == key_id)).one()
+    return _record(connection, key, at, VENDING_KEY, **vending_key_facts(row))
+
+
+def facts_of(txn: Transaction, customer: str | None = None) -> EntryFacts:
+    """The facts of a stored transaction (meter, tokens and reversed one loaded)."""
+    return EntryFacts(
+        txn.client_reference,
+        txn.kind,
+        txn.meter.drn,
+        txn.created_at,
+        txn.money,
+        txn.energy,
+        txn.free_energy,
+        txn.fixed_charges,
+        txn.debt_recovered,
+        txn.reverses.client_reference if txn.reverses is not None else None,
+        tuple(
+            EntryToken(
+                t.tid, t.token_class, t.subclass, t.digits, t.key_revision, t.units, t.description
             )
-            .scalars()
-            .all()
-        )
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1].seq
-        session.expunge_all()
-
-
-def verify(session: Session, batch: int = 2000, limit: int = 50) -> LedgerCheck:
-    """Check the whole chain and the transactions behind it; at most ``limit`` problems."""
-    problems: list[str] = []
-    expected_seq = 1
-    prev_hash = GENESIS_HASH
-    count = 0
-    for entry in _entries(session, batch):
-        count += 1
-        if entry.seq != expected_seq:
-            missing = (
-                f"entry {expected_seq}"
-                if entry.seq == expected_seq + 1
-                else f"entries {expected_seq}-{entry.seq - 1}"
-            )
-            problems.append(f"{missing} missing: deleted from the ledger")
-        if entry.prev_hash != prev_hash:
-            problems.append(
-                f"entry {entry.seq}: previous-entry hash {entry.prev_hash[:12]}... does not "
-                f"match the hash before it ({prev_hash[:12]}...)"
-            )
-        if entry_hash(entry.prev_hash, entry.body) != entry.hash:
-            problems.append(f"entry {entry.seq}: body or hash edited (hash does not match)")
-        problems.extend(_check_body(entry))
-        prev_hash = entry.hash
-        expected_seq = entry.seq + 1
-        if len(problems) >= limit:
-            break
-    head = session.get(LedgerHead, HEAD_ID)
-    head_seq = head.seq if head is not None else -1
-    if head is None:
-        problems.append("the ledger head row is missing")
-    elif len(problems) < limit:
-        last_seq = expected_seq - 1
-        if head.seq != last_seq:
-            problems.append(
-                f"the ledger head says {head.seq} entries but the last is entry {last_seq}: "
-                "entries at the end were deleted"
-            )
-        elif head.hash != prev_hash:
-            problems.append(f"the ledger head hash does not match entry {last_seq}")
-    unrecorded = session.execute(
-        select(func.count(Transaction.id)).where(
-            ~select(LedgerEntry.seq).where(LedgerEntry.transaction_id == Transaction.id).exists()
-        )
-    ).scalar_one()
-    if unrecorded:
-        problems.append(f"{unrecorded} transactions have no ledger entry")
-    if len(problems) < limit:
-        problems.extend(check_transactions(session, limit=limit - len(problems)))
-    return LedgerCheck(count, head_seq, tuple(problems[:limit]))
-
-
-def _check_body(entry: LedgerEntry) -> list[str]:
-    try:
-        body = json.loads(entry.body)
-    except ValueError:
-        return [f"entry {entry.seq}: body is not JSON"]
-    if not isinstance(body, dict):
-        return [f"entry {entry.seq}: body is not a JSON object"]
-    return []
-
-
-def check_transactions(session: Session, batch: int = 500, limit: int = 50) -> list[str]:
-    """Transactions whose stored facts differ from what their ledger entry recorded."""
-    problems: list[str] = []
-    last = 0
-    while len(problems) < limit:
-        rows = session.execute(
-            select(Transaction, LedgerEntry)
-            .join(LedgerEntry, LedgerEntry.transaction_id == Transaction.id)
-            .where(Transaction.id > last)
-            .order_by(Transaction.id)
-            .limit(batch)
-            .options(
-                selectinload(Transaction.tokens),
-                selectinload(Transaction.meter),
-                selectinload(Transaction.reverses),
-            )
-        ).all()
-        if not rows:
-            break
-        for txn, entry in rows:
-            recorded = json.loads(entry.body)
-            if recorded != json.loads(canonical_json(EntryFacts.of(txn).body())):
-                problems.append(
-                    f"transaction {txn.client_reference!r} differs from ledger entry {entry.seq}"
-                )
-        last = rows[-1][0].id
-        session.expunge_all()
-    return problems[:limit]
+            for t in txn.tokens
+        ),
+        details=txn.details,
+        customer=customer,
+        state=meter_state(txn.meter),
+    )

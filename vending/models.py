@@ -11,12 +11,15 @@ The tables, in the order a vend touches them:
   base date, KEN), the tariff and customer, the last TID issued and the *key
   revision*, a counter that goes up by one at every key change.
 - ``transactions``: one row per vend, management token, test token, key change
-  hand-out or reversal, with the client reference (unique), a fingerprint of the
-  request for idempotency, amounts and the tariff breakdown.
+  hand-out or reversal, with the client reference (unique; a reversal has none
+  and names the vend it reverses by id), a fingerprint of the request for
+  idempotency, amounts and the tariff breakdown.
 - ``tokens``: every token handed out, unique per (meter, key revision, TID).
 - ``key_change_orders`` and ``migration_batches``: key changes waiting for a
   meter's next vend, one per (meter, key revision they start from).
-- ``ledger_entries`` and ``ledger_head``: the append-only, hash-chained ledger.
+- ``ledger_entries`` and ``ledger_head``: the append-only, keyed hash chain
+  (vending.ledger); ``master_key_check``: a MAC of a fixed label under the master
+  key, which tells a wrong master key at once (vending.keystore.check_value).
 
 Amounts are stored as whole multiples of 0.00001 (``ScaledDecimal``) so sums in
 SQL are exact on SQLite as on PostgreSQL; times are stored in UTC.
@@ -225,7 +228,8 @@ class Transaction(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    client_reference: Mapped[str] = mapped_column(String(100), unique=True)
+    # None for a reversal: client references and reversals never share a namespace.
+    client_reference: Mapped[str | None] = mapped_column(String(100), unique=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(32))
     meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"))
@@ -317,7 +321,7 @@ class KeyChangeOrderRecord(Base):
 
 
 class LedgerEntry(Base):
-    """One ledger entry: a canonical-JSON body chained by SHA-256 to the entry before."""
+    """One ledger entry: a canonical-JSON body chained by HMAC-SHA256 to the entry before."""
 
     __tablename__ = "ledger_entries"
 
@@ -338,3 +342,15 @@ class LedgerHead(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
     prev: Mapped[str] = mapped_column(String(64))  # the hash before ``hash``
+    # Entries 1..legacy_seq were chained by unkeyed SHA-256 before schema 0003.
+    legacy_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class MasterKeyCheck(Base):
+    """The master key's check value (vending.keystore.check_value): one row, id 1."""
+
+    __tablename__ = "master_key_check"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]

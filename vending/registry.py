@@ -23,7 +23,7 @@ from sts.crypto.keys import VendingKey
 from sts.errors import FormatError, RangeError, shown
 from sts.tokens.meter_number import compact, meter_pan, validate_drn
 from sts.tokens.tid import BaseDate
-from vending import limits, storage
+from vending import ledger, limits, storage
 from vending.backend import Backend, MeterKeyParameters, derive, key_record_associated_data
 from vending.errors import DuplicateError, NotFoundError, PaymentError, VendingError
 from vending.keystore import seal
@@ -195,6 +195,7 @@ def add_vending_key(
     base = int(BaseDate.parse(base_date)) if base_date is not None else None
     now = backend.now()
     with storage.write(backend) as session:
+        chain = backend.ledger_key(session.connection())  # refuses another master key
         if session.execute(
             select(VendingKeyRecord.id).where(VendingKeyRecord.label == label)
         ).first():
@@ -223,6 +224,7 @@ def add_vending_key(
         record.sealed = seal(backend.sealing_key(), key, key_record_associated_data(record))
         session.add(record)
         session.flush()
+        ledger.record_vending_key(session.connection(), chain, record.id, now)
         return KeyInfo.of(record)
 
 
@@ -255,6 +257,9 @@ def retire_vending_key(backend: Backend, label: str) -> KeyInfo:
         if record.retired_at is not None:
             raise VendingError(f"vending key {label!r} was already retired")
         record.retired_at = now
+        session.flush()
+        connection = session.connection()
+        ledger.record_vending_key(connection, backend.ledger_key(connection), record.id, now)
         return KeyInfo.of(record)
 
 
@@ -305,6 +310,8 @@ def set_customer(backend: Backend, name: str, debt: Decimal | None = None) -> Cu
         if debt is not None:
             customer.debt = debt
         session.flush()
+        connection = session.connection()
+        ledger.record_customer(connection, backend.ledger_key(connection), customer.id, now)
         drns = session.execute(
             select(Meter.drn).where(Meter.customer_id == customer.id).order_by(Meter.drn)
         ).scalars()
@@ -339,6 +346,8 @@ def add_tariff(backend: Backend, tariff: Tariff, replace: bool = False) -> Tarif
         else:
             record.definition = tariff.to_dict()
         session.flush()
+        connection = session.connection()
+        ledger.record_tariff(connection, backend.ledger_key(connection), record.id, now)
         return TariffInfo(tariff.name, tariff, _tariff_meters(session, record.id))
 
 
@@ -443,6 +452,8 @@ def add_meter(
             session.flush()
         except IntegrityError:
             raise DuplicateError(f"meter {number} is already registered") from None
+        connection = session.connection()
+        ledger.record_meter(connection, backend.ledger_key(connection), meter.id, now)
         return MeterInfo.of(meter)
 
 
@@ -462,6 +473,8 @@ def update_meter(
         if customer is not None:
             meter.customer = _customer(session, customer, now)
         session.flush()
+        connection = session.connection()
+        ledger.record_meter(connection, backend.ledger_key(connection), meter.id, now)
         return MeterInfo.of(meter)
 
 

@@ -188,7 +188,16 @@ class _Vend:
             debt_recovered=b.debt_recovered if b else ZERO,
             reverses=None,
             tokens=tuple(
-                ledger.EntryToken(t.tid, t.token_class, t.subclass, t.digits) for t in self.tokens
+                ledger.EntryToken(
+                    t.tid,
+                    t.token_class,
+                    t.subclass,
+                    t.digits,
+                    t.key_revision,
+                    t.units,
+                    t.description,
+                )
+                for t in self.tokens
             ),
         )
 
@@ -321,7 +330,15 @@ def _attempt(
             connection.execute(
                 _RECOVER_DEBT, {"customer_id": meter.customer_id, "recovered": facts.debt_recovered}
             )
-        ledger.append(connection, txn_id, facts)
+        recovered_from = meter.customer_name if facts.debt_recovered else None
+        ledger.append(
+            connection,
+            backend.ledger_key(connection),
+            txn_id,
+            replace(
+                facts, details=details, customer=recovered_from, state=ledger.meter_state(meter)
+            ),
+        )
         return Receipt(
             transaction_id=txn_id,
             meter_drn=meter.drn,
@@ -632,9 +649,11 @@ class Reversal:
 
 
 def _reversal_of(txn: Transaction) -> Reversal:
-    assert txn.reverses is not None
+    assert txn.reverses is not None and txn.reverses.client_reference is not None
+    # A reversal has no client reference of its own (it names the vend it reverses by
+    # id), so it can never collide with one; this text is only for display.
     return Reversal(
-        txn.client_reference,
+        f"reversal:{txn.reverses.client_reference}",
         txn.reverses.client_reference,
         txn.meter.drn,
         txn.money,
@@ -679,7 +698,7 @@ def reverse(backend: Backend, reference: str) -> Reversal:
             )
         now = backend.now()
         txn = Transaction(
-            client_reference=f"reversal:{reference}"[:100],
+            client_reference=None,
             fingerprint=fingerprint({"reverses": reference}),
             kind=REVERSAL,
             meter=meter,
@@ -694,11 +713,16 @@ def reverse(backend: Backend, reference: str) -> Reversal:
             created_at=now,
         )
         session.add(txn)
+        debtor = None
         if original.debt_recovered and meter.customer_id is not None:
             customer = session.execute(
                 select(Customer).where(Customer.id == meter.customer_id).with_for_update()
             ).scalar_one()
             customer.debt += original.debt_recovered
+            debtor = customer.name
         session.flush()
-        ledger.append(session.connection(), txn.id, ledger.EntryFacts.of(txn))
+        connection = session.connection()
+        ledger.append(
+            connection, backend.ledger_key(connection), txn.id, ledger.facts_of(txn, debtor)
+        )
         return _reversal_of(txn)

@@ -1,0 +1,818 @@
+"""Verifying the ledger: the keyed chain, and every table fact it records.
+
+What :func:`verify` proves, given the master key (and, better, a checkpoint)
+-----------------------------------------------------------------------------
+
+1. **The chain.** Entries run 1, 2, 3, ... with no gap; each links to the hash of the one
+   before; each keyed entry's hash is the HMAC (under a key derived from the master key)
+   of its number, time, link and body, and each unkeyed entry from before schema 0003
+   (numbers up to ``ledger_head.legacy_seq``) has its SHA-256 hash; the head names the
+   last entry and its hash. So no entry was edited (body, time or hash), inserted,
+   deleted or reordered, and the chain was not rewritten with hashes recomputed,
+   unless by someone holding the master key. A body that is not JSON is an edited entry.
+2. **The transactions.** Each transaction entry's transaction still says what the entry
+   says: reference, kind, meter, time, amounts, details (what a reprint shows), the
+   reversed vend, and every token with its TID and key revision. A transaction with no
+   entry, or an entry whose transaction is gone, is reported.
+3. **The state the money, debt and TIDs depend on.** The last entry naming each meter
+   gives its key parameters, vending key, last TID, key revision, tariff and customer;
+   customers' debts follow from the last entry that set each one and the debt recovered
+   (or given back by reversals) after it; tariffs' definitions and vending key records
+   (a digest of the sealed key, the retirement) are in their last entries. Each is
+   compared with its table. In a database that started at schema 0003 a meter,
+   customer, tariff or vending key in no entry at all was added behind vending's back
+   and is reported; in an upgraded database those last changed before the upgrade
+   are counted as *not covered* until their next change.
+4. **Against a checkpoint** (vending.checkpoint, signed under the master key and kept
+   outside the database): entry ``seq`` of the checkpoint still has its hash and the
+   ledger still reaches it, so nothing up to it was removed or changed, and the tail
+   was not truncated below it nor the ledger wiped back to genesis. With ``since``
+   only the entries after the checkpoint are walked (and the state they touch).
+
+What it cannot prove
+--------------------
+
+- **Anything against a writer who holds the master key**: they can recompute every
+  hash. The check value only tells the wrong master key apart.
+- **Truncation of the newest entries** (with their transactions and tokens, and the
+  head and the state rows rolled back to match) and **a wipe back to an empty
+  database**, when no checkpoint after that point is given: a shorter, consistent
+  keyed chain is still a valid chain. Take checkpoints often and keep them apart.
+- **Replacing the head and state with an older, consistent copy** of the database
+  (a restore): the same as truncation.
+- **Unkeyed entries** (before schema 0003) are protected by the first keyed entry after
+  them, but a writer can make a whole ledger look unkeyed (raise ``legacy_seq`` and
+  rewrite every entry by the SHA-256 rule); only a checkpoint, which signs
+  ``legacy_seq``, catches that. The output always says how many entries are unkeyed.
+- Rows the ledger does not record: pending key change orders and migration batches
+  (their KCT sets are recorded when handed out), supply group names, the free-text
+  token descriptions and units, request fingerprints, meters' creation times.
+
+Verify streams the entries with their transactions and tokens in one ordered query
+(a server-side cursor on PostgreSQL) and keeps only one entry at a time plus the last
+recorded state per meter, customer, tariff and vending key: memory grows with those,
+not with the number of entries. A long ledger can be split over several processes, a
+range of entries each, whose findings and recorded state are merged in order.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import json.scanner
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, String, Text, cast, func, select, type_coerce
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import NullType
+
+from sts.errors import StsError
+from vending.backend import Backend
+from vending.checkpoint import Checkpoint
+from vending.errors import KeyStoreError, StorageError, VendingError
+from vending.keystore import MasterKey, check_value, ledger_key
+from vending.ledger import (
+    BODY_VERSION,
+    CUSTOMER,
+    GENESIS_HASH,
+    HEAD_ID,
+    METER,
+    SQLITE_SHA256_FUNCTION,
+    TARIFF,
+    TRANSACTION,
+    VENDING_KEY,
+    legacy_hash,
+    tariff_digest,
+    vending_key_facts,
+)
+from vending.models import (
+    Customer,
+    LedgerEntry,
+    LedgerHead,
+    MasterKeyCheck,
+    Meter,
+    TariffRecord,
+    TokenRecord,
+    Transaction,
+    VendingKeyRecord,
+)
+
+REVERSAL = "reversal"
+#: The fields of a transaction entry compared with the tables, in _Walk._transaction's order.
+_COMPARED = (
+    "reference",
+    "kind",
+    "meter",
+    "at",  # and the day
+    "money",
+    "energy_kwh",
+    "free_kwh",
+    "fixed_charges",
+    "debt_recovered",
+    "reverses",
+    "tokens",
+    "details",
+)
+#: Rows fetched from the cursor at a time.
+BATCH = 5000
+
+_E = LedgerEntry.__table__
+_T = Transaction.__table__
+_R = _T.alias("reversed")
+_M = Meter.__table__
+_K = TokenRecord.__table__
+_HEAD = LedgerHead.__table__
+_CUSTOMERS = Customer.__table__
+_TARIFFS = TariffRecord.__table__
+_KEYS = VendingKeyRecord.__table__
+_CHECK = MasterKeyCheck.__table__
+
+
+class sha256_hex(FunctionElement[str]):
+    """SQL for the lower-case hex SHA-256 of a text's UTF-8 bytes, as hashlib gives it."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(sha256_hex, "postgresql")
+def _sha256_postgresql(element: sha256_hex, compiler: Any, **kw: Any) -> str:
+    return f"encode(sha256(convert_to({compiler.process(element.clauses, **kw)}, 'UTF8')), 'hex')"
+
+
+@compiles(sha256_hex)
+def _sha256_default(element: sha256_hex, compiler: Any, **kw: Any) -> str:
+    # SQLite: the function vending.db registers on every connection.
+    return f"{SQLITE_SHA256_FUNCTION}({compiler.process(element.clauses, **kw)})"
+
+
+def _raw(column: Any) -> Any:
+    """The column as the driver returns it (no Decimal or datetime conversion: speed)."""
+    return type_coerce(column, NullType())
+
+
+_STREAM = (
+    select(
+        _raw(_E.c.seq),
+        _E.c.transaction_id,
+        _raw(_E.c.created_at),
+        _E.c.body,
+        _E.c.prev_hash,
+        _E.c.hash,
+        _T.c.id,
+        _T.c.client_reference,
+        _T.c.kind,
+        _raw(_T.c.money),
+        _raw(_T.c.energy),
+        _raw(_T.c.free_energy),
+        _raw(_T.c.fixed_charges),
+        _raw(_T.c.debt_recovered),
+        # vending.ledger.details_digest; '' for an entry with no transaction (not compared)
+        sha256_hex(func.coalesce(cast(_T.c.details, Text), "")),
+        _raw(_T.c.created_at),
+        _R.c.client_reference,
+        _M.c.drn,
+        _K.c.position,
+        _K.c.tid,
+        _K.c.token_class,
+        _K.c.subclass,
+        _K.c.digits,
+        _K.c.key_revision,
+        _K.c.units,
+        _K.c.description,
+        _raw(_T.c.day),
+        _K.c.meter_id,
+        _T.c.meter_id,
+    )
+    .select_from(
+        _E.outerjoin(_T, _T.c.id == _E.c.transaction_id)
+        .outerjoin(_R, _R.c.id == _T.c.reverses_id)
+        .outerjoin(_M, _M.c.id == _T.c.meter_id)
+        .outerjoin(_K, _K.c.transaction_id == _T.c.id)
+    )
+    .order_by(_E.c.seq, _K.c.position)
+)
+
+
+_AMOUNTS: dict[int, str] = {}
+#: json.loads without its whitespace handling: canonical bodies have none (and anything
+#: after the object makes the body "not a ledger entry").
+_scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[attr-defined]
+
+
+def _scaled_text(value: int) -> str:
+    """A stored amount (a count of 0.00001) as vending.ledger.amount_text writes it."""
+    text = _AMOUNTS.get(value)
+    if text is None:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return f"not an amount: {value!r}"  # SQLite stores what a writer gives it
+        whole, part = divmod(abs(value), 100_000)
+        text = str(whole) if part == 0 else f"{whole}.{part:05d}".rstrip("0")
+        text = "-" + text if value < 0 else text
+        if len(_AMOUNTS) < 100_000:  # amounts repeat; the cache stays bounded
+            _AMOUNTS[value] = text
+    return text
+
+
+def _time_text(value: Any) -> str:
+    """A stored time (text on SQLite, a datetime on PostgreSQL) as vending.ledger.at_text."""
+    try:
+        if isinstance(value, str):
+            # SQLAlchemy's SQLite form "YYYY-MM-DD HH:MM:SS.ffffff", in UTC, rewritten as
+            # datetime.isoformat() would write it, without parsing (verify reads millions).
+            if len(value) == 26 and value[10] == " " and value[19] == "." and value.isascii():
+                micro = value[20:]
+                fraction = "" if micro == "000000" else "." + micro
+                return f"{value[:10]}T{value[11:19]}{fraction}+00:00"
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC).isoformat()
+        return value.astimezone(UTC).isoformat()
+    except (AttributeError, TypeError, ValueError, OverflowError):
+        return f"not a time: {value!r}"  # never equal to a time an entry records
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    """The outcome of :func:`verify`: entries checked and each problem found."""
+
+    entries: int
+    head_seq: int
+    problems: tuple[str, ...] = field(default_factory=tuple)
+    legacy_entries: int = 0  # unkeyed entries from before schema 0003
+    not_covered: int = 0  # meters, customers, ... last changed before the keyed ledger
+    since: int | None = None  # the checkpoint entry walking started after
+    checkpoint: int | None = None  # the checkpoint entry checked, if any
+    transactions: int = 0  # of the entries, those recording a transaction
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "transactions": self.transactions,
+            "head": self.head_seq,
+            "legacy_entries": self.legacy_entries,
+            "not_covered": self.not_covered,
+            "since": self.since,
+            "checkpoint": self.checkpoint,
+            "problems": list(self.problems),
+        }
+
+
+class _Walk:
+    """The state of one walk along the chain."""
+
+    def __init__(
+        self, key: bytes, legacy_seq: int, start: int, prev: str | None, limit: int
+    ) -> None:
+        self.key = key
+        self.legacy_seq = legacy_seq
+        self.expected = start + 1
+        self.prev: str | None = prev  # None: not known (a range walked by another process)
+        self.limit = limit
+        self.problems: list[str] = []
+        self.count = 0
+        self.last_created: Any = None
+        self.last_created_text = ""
+        self.transactions = 0
+        self.hashes: dict[int, str] = {}  # entries whose hash a checkpoint asks for
+        # drn -> [whether a meter entry set every field, the fields last recorded]
+        self.meters: dict[str, list[Any]] = {}
+        # customer -> [debt last set (None: not in this walk), debt recovered since]
+        self.debts: dict[str, list[Any]] = {}
+        self.first_prev: str | None = None  # the link of the first entry walked
+        self.first_seq = 0
+        self.tariffs: dict[str, str] = {}
+        self.keys: dict[str, dict[str, Any]] = {}
+
+    @property
+    def full(self) -> bool:
+        return len(self.problems) >= self.limit
+
+    def entry(self, head: Any, tokens: list[dict[str, Any]]) -> None:
+        (seq, txn_link, created, text, prev_hash, digest) = head[:6]
+        self.count += 1
+        if seq != self.expected:
+            gap = (
+                f"entry {self.expected}"
+                if seq == self.expected + 1
+                else f"entries {self.expected}-{seq - 1}"
+            )
+            self.problems.append(f"{gap} missing: deleted from the ledger")
+        if self.first_prev is None:
+            self.first_prev, self.first_seq = prev_hash, seq
+        if self.prev is not None and prev_hash != self.prev:
+            self.problems.append(
+                f"entry {seq}: previous-entry hash {prev_hash[:12]}... does not match the "
+                f"hash before it ({self.prev[:12]}...)"
+            )
+        keyed = seq > self.legacy_seq
+        if keyed:
+            if created != self.last_created:
+                self.last_created, self.last_created_text = created, _time_text(created)
+            message = f"{seq}\n{self.last_created_text}\n{prev_hash}\n{text}".encode()
+            # (No secret to time here: the verifier compares; nobody queries it as an oracle.)
+            good = hmac.digest(self.key, message, "sha256").hex() == digest
+        else:
+            good = legacy_hash(prev_hash, str(text)) == digest
+        if not good:
+            self.problems.append(f"entry {seq}: altered (its hash does not match its contents)")
+        if seq in self.hashes:
+            self.hashes[seq] = digest
+        self.prev = digest
+        self.expected = seq + 1
+        try:
+            body, end = _scan(text, 0)
+            if end != len(text):
+                body = None
+        except (TypeError, ValueError, StopIteration, RecursionError):
+            body = None
+        if not isinstance(body, dict) or (keyed and body.get("v") != BODY_VERSION):
+            self.problems.append(f"entry {seq}: altered (its body is not a ledger entry)")
+            return
+        try:
+            kind = body.get("entry", TRANSACTION) if keyed else TRANSACTION
+            if kind == TRANSACTION:
+                self.transactions += 1
+                self._transaction(seq, txn_link, head, tokens, body, keyed)
+            elif keyed and good:
+                self._state(kind, body)
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            self.problems.append(f"entry {seq}: altered (its body is not a ledger entry)")
+
+    def _transaction(
+        self,
+        seq: int,
+        txn_link: int | None,
+        row: Any,
+        tokens: list[dict[str, Any]],
+        body: dict[str, Any],
+        keyed: bool,
+    ) -> None:
+        (txn_id, reference, kind, money, energy, free, fixed, recovered, details_sha256, at,
+         reversed_reference, drn) = row[6:18]  # fmt: skip
+        if keyed:  # the state after it, which holds even if its transaction is gone
+            state = body["state"]
+            if state is not None:
+                known = self.meters.get(body["meter"])
+                if known is None:
+                    self.meters[body["meter"]] = [False, dict(state)]
+                else:
+                    known[1].update(state)
+            customer = body["customer"]
+            if customer is not None:
+                debt = self.debts.setdefault(customer, [None, Decimal(0)])
+                debt[1] += Decimal(body["debt_recovered"])
+        if txn_id is None:
+            self.problems.append(
+                f"entry {seq}: its transaction {body.get('reference')!r} is missing "
+                "(deleted, or unlinked from the entry)"
+            )
+            return
+        if not keyed:
+            if kind == REVERSAL and reference is None and reversed_reference is not None:
+                reference = f"reversal:{reversed_reference}"[:100]
+            for token in tokens:
+                del token["key_revision"], token["units"], token["description"]
+        at_text = self.last_created_text if at == self.last_created else _time_text(at)
+        day = row[26]
+        if at_text[:10] != (day if isinstance(day, str) else str(day)):
+            # The day (what month-to-date sums and reports select by) is the time's UTC day.
+            at_text = f"{at_text} (day {day})"
+        expected = (
+            reference,
+            kind,
+            drn,
+            at_text,
+            _scaled_text(money),
+            _scaled_text(energy),
+            _scaled_text(free),
+            _scaled_text(fixed),
+            _scaled_text(recovered),
+            reversed_reference,
+            tokens,
+            details_sha256 if keyed else None,
+        )
+        get = body.get
+        recorded = (
+            get("reference"),
+            get("kind"),
+            get("meter"),
+            get("at"),
+            get("money"),
+            get("energy_kwh"),
+            get("free_kwh"),
+            get("fixed_charges"),
+            get("debt_recovered"),
+            get("reverses"),
+            get("tokens"),
+            get("details_sha256"),
+        )
+        if recorded != expected:
+            changed = sorted(
+                name
+                for name, got, want in zip(_COMPARED, recorded, expected, strict=True)
+                if got != want
+            )
+            self.problems.append(
+                f"transaction {reference!r} differs from ledger entry {seq} ({', '.join(changed)})"
+            )
+
+    def _state(self, kind: str, body: dict[str, Any]) -> None:
+        if kind == METER:
+            self.meters[body["meter"]] = [
+                True,
+                {
+                    **body["state"],
+                    "pan": body["pan"],
+                    "tariff": body["tariff"],
+                    "customer": body["customer"],
+                },
+            ]
+        elif kind == CUSTOMER:
+            self.debts[body["name"]] = [Decimal(body["debt"]), Decimal(0)]
+        elif kind == TARIFF:
+            self.tariffs[body["name"]] = body["definition_sha256"]
+        elif kind == VENDING_KEY:
+            facts = {k: v for k, v in body.items() if k not in ("v", "entry", "at")}
+            self.keys[facts["label"]] = facts
+
+
+def _stream(connection: Connection, statement: Any) -> Iterator[tuple[Any, ...]]:
+    """The rows of ``statement`` straight from a driver cursor, ``BATCH`` at a time.
+
+    A server-side (named) cursor on PostgreSQL; SQLite's cursor steps through the result
+    as it is fetched. Either way memory holds one batch. The statement's values need no
+    conversion (plain integers and text), so SQLAlchemy's result layer is skipped: it
+    cost more than the rest of verify's work per row.
+    """
+    compiled = statement.compile(dialect=connection.dialect)
+    values = compiled.construct_params()
+    params: Any = (
+        tuple(values[name] for name in compiled.positiontup or ())
+        if compiled.positional
+        else values
+    )
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    if connection.dialect.name == "postgresql":
+        cursor = driver.cursor(name="sts_ledger_verify")
+    else:
+        cursor = driver.cursor()
+    try:
+        cursor.execute(compiled.string, params)
+        while rows := cursor.fetchmany(BATCH):
+            yield from rows
+    finally:
+        cursor.close()
+
+
+def _walk(connection: Connection, walk: _Walk, after: int, upto: int) -> None:
+    rows = _stream(connection, _STREAM.where(_E.c.seq > after, _E.c.seq <= upto))
+    try:
+        current: Any = None
+        tokens: list[dict[str, Any]] = []
+        for row in rows:
+            if current is None or row[0] != current[0]:
+                if current is not None:
+                    walk.entry(current, tokens)
+                    if walk.full:
+                        return
+                current, tokens = row, []
+            if row[18] is not None:
+                tokens.append(
+                    {
+                        "tid": row[19],
+                        "class": row[20],
+                        "subclass": row[21],
+                        "digits": row[22],
+                        "key_revision": row[23],
+                        "units": row[24],
+                        "description": row[25],
+                    }
+                )
+                if row[27] != row[28]:  # a token moved to another meter than its vend's
+                    tokens[-1]["meter_id"] = row[27]
+        if current is not None:
+            walk.entry(current, tokens)
+    finally:
+        rows.close()
+
+
+#: What a range walked in another process returns (no key among them).
+_PART = ("problems", "count", "transactions", "first_prev", "first_seq", "prev", "expected",
+         "hashes", "meters", "debts", "tariffs", "keys")  # fmt: skip
+#: Ledgers shorter than this are walked in one process whatever ``workers`` says.
+PARALLEL_FROM = 50_000
+
+
+def _walk_part(
+    url: str, key: bytes, legacy_seq: int, lo: int, hi: int, limit: int, hashes: dict[int, str]
+) -> dict[str, Any]:
+    """Walk entries lo..hi on a connection of this process's own (run in a worker)."""
+    from vending.db import make_engine
+
+    engine = make_engine(url, read_only=True)
+    try:
+        with engine.connect() as connection:
+            walk = _Walk(key, legacy_seq, lo - 1, None, limit)
+            walk.hashes = dict(hashes)
+            _walk(connection, walk, lo - 1, hi)
+    finally:
+        engine.dispose()
+    return {name: getattr(walk, name) for name in _PART}
+
+
+def _gap(first: int, last: int) -> str:
+    missing = f"entry {first}" if first == last else f"entries {first}-{last}"
+    return f"{missing} missing: deleted from the ledger"
+
+
+def _merge(walk: _Walk, part: dict[str, Any], lo: int) -> None:
+    """Append a range's walk (entries from ``lo`` on) to the walk of the ranges before it."""
+    if walk.expected < lo:  # the range before ended early: its last entries are gone
+        walk.problems.append(_gap(walk.expected, lo - 1))
+    if part["count"]:
+        if walk.prev is not None and part["first_prev"] != walk.prev:
+            walk.problems.append(
+                f"entry {part['first_seq']}: previous-entry hash {part['first_prev'][:12]}... "
+                f"does not match the hash before it ({walk.prev[:12]}...)"
+            )
+        walk.prev, walk.expected = part["prev"], part["expected"]
+    walk.problems.extend(part["problems"])
+    walk.count += part["count"]
+    walk.transactions += part["transactions"]
+    walk.hashes.update({seq: digest for seq, digest in part["hashes"].items() if digest})
+    for drn, (replaced, fields) in part["meters"].items():
+        known = walk.meters.get(drn)
+        if replaced or known is None:
+            walk.meters[drn] = [replaced, fields]
+        else:
+            known[1].update(fields)
+    for name, (base, recovered) in part["debts"].items():
+        debt = walk.debts.get(name)
+        if base is not None or debt is None:
+            walk.debts[name] = [base, recovered]
+        else:
+            debt[1] += recovered
+    walk.tariffs.update(part["tariffs"])
+    walk.keys.update(part["keys"])
+
+
+def _walk_parallel(walk: _Walk, url: str, start: int, upto: int, workers: int) -> None:
+    """Walk start+1..upto in ``workers`` processes, one range each, merged in order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = -(-(upto - start) // workers)
+    ranges = [(lo, min(lo + size - 1, upto)) for lo in range(start + 1, upto + 1, size)]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=len(ranges), mp_context=context) as pool:
+        futures = [
+            pool.submit(_walk_part, url, walk.key, walk.legacy_seq, lo, hi, walk.limit, walk.hashes)
+            for lo, hi in ranges
+        ]
+        try:
+            parts = [future.result() for future in futures]
+        except StsError:
+            raise
+        except Exception as exc:
+            raise StorageError(f"a process verifying part of the ledger failed: {exc}") from None
+    for (lo, _hi), part in zip(ranges, parts, strict=True):
+        _merge(walk, part, lo)
+
+
+def _compare_state(connection: Connection, walk: _Walk, strict: bool) -> int:
+    """Compare the state the walk recorded with the tables; the rows not covered."""
+    problems = walk.problems
+    not_covered = 0
+
+    def uncovered(what: str) -> None:
+        nonlocal not_covered
+        if strict:
+            problems.append(f"{what} is in no ledger entry: it was written outside vending")
+        else:
+            not_covered += 1
+
+    tariff = _TARIFFS.alias("t")
+    customer = _CUSTOMERS.alias("c")
+    meters = connection.execution_options(stream_results=True, yield_per=BATCH).execute(
+        select(
+            _M,
+            tariff.c.name.label("tariff_name"),
+            customer.c.name.label("customer_name"),
+        )
+        .select_from(
+            _M.outerjoin(tariff, tariff.c.id == _M.c.tariff_id).outerjoin(
+                customer, customer.c.id == _M.c.customer_id
+            )
+        )
+        .order_by(_M.c.id)
+    )
+    for row in meters:
+        known = walk.meters.pop(row.drn, None)
+        recorded = known[1] if known is not None else None
+        if recorded is None:
+            uncovered(f"meter {row.drn}")
+            continue
+        actual = {**row._mapping, "tariff": row.tariff_name, "customer": row.customer_name}
+        for name in sorted(recorded):
+            if actual.get(name) != recorded[name]:
+                problems.append(
+                    f"meter {row.drn}: {name} is {actual.get(name)!r} but the ledger says "
+                    f"{recorded[name]!r}"
+                )
+    for drn in sorted(walk.meters):
+        problems.append(f"meter {drn} is in the ledger but was deleted from the meters table")
+
+    debts = {
+        name: base - recovered for name, (base, recovered) in walk.debts.items() if base is not None
+    }
+    for name, debt in connection.execute(select(_CUSTOMERS.c.name, _CUSTOMERS.c.debt)):
+        if name not in debts:
+            if debt:
+                uncovered(f"customer {name!r} (debt {debt})")
+            continue
+        recorded = debts.pop(name)
+        if debt != recorded:
+            problems.append(f"customer {name!r}: debt is {debt} but the ledger says {recorded}")
+    for name in sorted(debts):
+        problems.append(f"customer {name!r} is in the ledger but was deleted")
+
+    for name, definition in connection.execute(select(_TARIFFS.c.name, _TARIFFS.c.definition)):
+        recorded = walk.tariffs.pop(name, None)
+        if recorded is None:
+            uncovered(f"tariff {name!r}")
+        elif tariff_digest(definition) != recorded:
+            problems.append(f"tariff {name!r}: its definition differs from the ledger's")
+    for name in sorted(walk.tariffs):
+        problems.append(f"tariff {name!r} is in the ledger but was deleted")
+
+    for row in connection.execute(select(_KEYS)):
+        recorded = walk.keys.pop(row.label, None)
+        if recorded is None:
+            uncovered(f"vending key {row.label!r}")
+        elif vending_key_facts(row) != recorded:
+            problems.append(f"vending key {row.label!r}: its record differs from the ledger's")
+    for label in sorted(walk.keys):
+        problems.append(f"vending key {label!r} is in the ledger but was deleted")
+    return not_covered
+
+
+def check_master(connection: Connection, master: MasterKey) -> None:
+    """KeyStoreError when the database keeps another master key's check value."""
+    stored = connection.execute(select(_CHECK.c.value).where(_CHECK.c.id == 1)).scalar_one_or_none()
+    if stored is not None and not hmac.compare_digest(stored, check_value(master)):
+        raise KeyStoreError(
+            f"master key {master.fingerprint} is not this database's master key; the ledger "
+            "cannot be verified without the right one"
+        )
+
+
+def verify_connection(
+    connection: Connection,
+    master: MasterKey,
+    checkpoint: Checkpoint | None = None,
+    since: bool = False,
+    limit: int = 50,
+    workers: int = 1,
+    url: str | None = None,
+) -> LedgerCheck:
+    """Verify the ledger on ``connection`` (see the module docstring for what it proves).
+
+    ``checkpoint`` adds its checks; ``since`` walks only the entries after it.
+    At most ``limit`` problems are reported. With ``workers`` above 1 and the database's
+    ``url``, a ledger of ``PARALLEL_FROM`` entries or more is walked in that many
+    processes, a range of entries each, their findings merged in order.
+    """
+    check_master(connection, master)
+    head = connection.execute(
+        select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.legacy_seq).where(_HEAD.c.id == HEAD_ID)
+    ).first()
+    if head is None:
+        return LedgerCheck(0, -1, ("the ledger head row is missing",))
+    problems: list[str] = []
+    start, prev = 0, GENESIS_HASH
+    if checkpoint is not None:
+        if checkpoint.legacy_seq != head.legacy_seq:
+            problems.append(
+                f"the ledger says entries 1-{head.legacy_seq} are unkeyed but the checkpoint "
+                f"says 1-{checkpoint.legacy_seq}: the ledger was rewritten"
+            )
+        if head.seq < checkpoint.seq:
+            problems.append(
+                f"the ledger head is at entry {head.seq}, before checkpoint entry "
+                f"{checkpoint.seq}: entries were removed (truncated or wiped)"
+            )
+        if since and checkpoint.seq > 0:
+            kept = connection.execute(
+                select(_E.c.hash).where(_E.c.seq == checkpoint.seq)
+            ).scalar_one_or_none()
+            if kept != checkpoint.hash:
+                state = "is missing" if kept is None else "has another hash"
+                problems.append(
+                    f"checkpoint entry {checkpoint.seq} {state}: entries up to it were removed "
+                    "or changed"
+                )
+            start, prev = checkpoint.seq, checkpoint.hash
+    walk = _Walk(ledger_key(master), head.legacy_seq, start, prev, limit)
+    walk.problems = problems
+    if checkpoint is not None and not since and checkpoint.seq > 0:
+        walk.hashes[checkpoint.seq] = ""
+    # Entries up to the head read above: later vends commit their entries with the head.
+    if workers > 1 and url is not None and head.seq - start >= PARALLEL_FROM:
+        _walk_parallel(walk, url, start, head.seq, workers)
+    else:
+        _walk(connection, walk, start, head.seq)
+    not_covered = 0
+    if not walk.full:
+        last = walk.expected - 1
+        if checkpoint is not None and not since and checkpoint.seq > 0:
+            kept = walk.hashes[checkpoint.seq]
+            if kept != checkpoint.hash:
+                state = "is missing" if not kept else "has another hash"
+                problems.append(
+                    f"checkpoint entry {checkpoint.seq} {state}: entries up to it were removed "
+                    "or changed"
+                )
+        if head.seq != last:
+            problems.append(
+                f"the ledger head says {head.seq} entries but the last is entry {last}: "
+                "entries at the end were deleted"
+            )
+        elif head.hash != walk.prev:
+            problems.append(f"the ledger head hash does not match entry {last}")
+        unrecorded = connection.execute(
+            select(func.count(_T.c.id)).where(
+                ~select(_E.c.seq).where(_E.c.transaction_id == _T.c.id).exists()
+            )
+        ).scalar_one()
+        if unrecorded:
+            problems.append(f"{unrecorded} transactions have no ledger entry")
+        strict = head.legacy_seq == 0 and not since
+        not_covered = _compare_state(connection, walk, strict)
+    return LedgerCheck(
+        walk.count,
+        head.seq,
+        tuple(problems[:limit]),
+        legacy_entries=head.legacy_seq,
+        not_covered=not_covered,
+        since=start if since else None,
+        checkpoint=checkpoint.seq if checkpoint is not None else None,
+        transactions=walk.transactions,
+    )
+
+
+def verify(
+    backend: Backend,
+    checkpoint: Checkpoint | None = None,
+    since: bool = False,
+    limit: int = 50,
+    workers: int = 1,
+) -> LedgerCheck:
+    """Verify the backend's ledger under its master key (KeyStoreError without one);
+    ``workers`` processes share a long ledger (see :func:`verify_connection`)."""
+    if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= 64:
+        raise VendingError(f"workers {workers!r} is not a whole number from 1 to 64")
+    master = backend.sealing_key()
+    url = None
+    if workers > 1 and backend.database is not None:
+        url = backend.database.engine.url.render_as_string(hide_password=False)
+    with backend.read_sessions() as session:
+        return verify_connection(
+            session.connection(), master, checkpoint, since, limit, workers, url
+        )
+
+
+def take_checkpoint(backend: Backend) -> tuple[Checkpoint, str]:
+    """The head as a signed checkpoint (and its file's text), from a ledger that verifies.
+
+    The head is read first and the whole ledger then verified against it, so entries
+    vended meanwhile do not matter. VendingError if verification finds a problem.
+    """
+    master = backend.sealing_key()
+    with backend.read_sessions() as session:
+        connection = session.connection()
+        check_master(connection, master)
+        head = connection.execute(
+            select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.legacy_seq).where(_HEAD.c.id == HEAD_ID)
+        ).first()
+        if head is None:
+            raise VendingError("the ledger head row is missing; no checkpoint was taken")
+        checkpoint = Checkpoint(head.seq, head.hash, head.legacy_seq, backend.now())
+        result = verify_connection(connection, master, checkpoint)
+    if not result.ok:
+        raise VendingError(
+            f"the ledger failed verification ({len(result.problems)} problem(s), the first: "
+            f"{result.problems[0]}); no checkpoint was taken"
+        )
+    return checkpoint, checkpoint.to_text(master)
