@@ -1,0 +1,166 @@
+"""Start-up time of the installed `sts` command, run as real processes.
+
+Each figure is the wall time of one whole process, from spawn to exit, run
+several times (``--runs``, default 7) after one unmeasured warm-up run; the
+script prints min / median / max and the target:
+
+- ``python -c pass``: the interpreter alone, as a baseline on the same machine;
+- ``sts --help``: target 0.25 s;
+- ``sts token encode credit --kwh 1 --dk ...``: target 0.4 s;
+- ``sts vend credit`` on an existing SQLite ledger: target 0.8 s. The ledger
+  (a vending key, a tariff and a meter) is set up once in a temporary folder
+  with the same command; every measured vend is a real sale committed to it.
+
+Run from the repository root with the package installed (``pip install -e .``)::
+
+    python benchmarks/startup.py
+    python benchmarks/startup.py --runs 15
+    python benchmarks/startup.py --sts .venv/bin/sts
+
+The script prints; nothing here is a test and nothing asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+MASTER_HEX = "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF"
+#: The public STS test vending key and a meter on it (STS 531-1-0-02 / CTSA03 figures).
+VENDING_KEY = "ABABABABABABABAB"
+DK = "E653341F9D5BF36F"
+DRN = "47500150231"
+TARIFF = {
+    "name": "Bench",
+    "currency": "ZAR",
+    "blocks": [
+        {"up_to_kwh": "50", "price_per_kwh": "1.50"},
+        {"up_to_kwh": None, "price_per_kwh": "2.00"},
+    ],
+    "fixed_charges": [{"name": "Service charge", "amount": "12.50"}],
+    "vat_percent": "15",
+}
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def default_sts() -> str:
+    beside = Path(sys.executable).with_name("sts")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("sts")
+    if found is None:
+        sys.exit("the `sts` command is not installed: pip install -e . (or pass --sts PATH)")
+    return found
+
+
+def run(argv: Sequence[str], env: dict[str, str], check: bool = True) -> float:
+    """One process from spawn to exit; its wall time in seconds."""
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if check and done.returncode != 0:
+        sys.exit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()}")
+    return elapsed
+
+
+def measure(argv: Sequence[str], env: dict[str, str], runs: int) -> list[float]:
+    run(argv, env)  # warm-up: file system caches, .pyc files
+    return [run(argv, env) for _ in range(runs)]
+
+
+def set_up_ledger(sts: str, folder: Path, env: dict[str, str]) -> None:
+    tariff = folder / "tariff.json"
+    tariff.write_text(json.dumps(TARIFF))
+    key_env = env | {"BENCH_VK": VENDING_KEY}
+    steps = [
+        [
+            "keys",
+            "add",
+            "bench",
+            "--sgc",
+            "123456",
+            "--krn",
+            "1",
+            "--base-date",
+            "2014",
+            "--key-env",
+            "BENCH_VK",
+        ],
+        ["tariffs", "add", str(tariff)],
+        ["meters", "add", DRN, "--sgc", "123456", "--tariff", "Bench"],
+    ]
+    for step in steps:
+        run([sts, *step], key_env)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="measured runs per figure")
+    parser.add_argument("--sts", default=None, help="the sts command (default: beside python)")
+    args = parser.parse_args()
+    if not 1 <= args.runs <= 1000:
+        parser.error(f"--runs {args.runs} is out of range; expected 1 to 1000")
+    sts = args.sts or default_sts()
+
+    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs")
+    print(f"cpu:     {cpu_model()}")
+    print(f"python:  {platform.python_implementation()} {platform.python_version()}")
+    print(f"command: {sts}")
+    print(f"each figure: {args.runs} runs after one warm-up, wall time per process")
+    print()
+
+    with tempfile.TemporaryDirectory(prefix="sts-startup-") as name:
+        folder = Path(name)
+        env = os.environ | {
+            "STS_DATABASE_URL": f"sqlite:///{folder / 'vending.sqlite'}",
+            "STS_MASTER_KEY": MASTER_HEX,
+            "HOME": str(folder),  # nothing lands in the real user's data folder
+            "XDG_DATA_HOME": str(folder / "data"),
+        }
+        env.pop("STS_MASTER_KEY_FILE", None)
+        set_up_ledger(sts, folder, env)
+        figures = [
+            ("python -c pass", [sys.executable, "-c", "pass"], None),
+            ("sts --help", [sts, "--help"], 0.25),
+            (
+                "sts token encode credit",
+                [sts, "token", "encode", "credit", "--kwh", "1", "--dk", DK],
+                0.4,
+            ),
+            (
+                "sts vend credit (SQLite)",
+                [sts, "vend", "credit", "--meter", DRN, "--money", "20"],
+                0.8,
+            ),
+        ]
+        print(f"{'':28} {'min':>7} {'median':>7} {'max':>7}  target")
+        for label, argv, target in figures:
+            times = measure(argv, env, args.runs)
+            low, mid, high = min(times), statistics.median(times), max(times)
+            verdict = ""
+            if target is not None:
+                verdict = f"{target:.2f} s  " + ("ok" if mid < target else "ABOVE TARGET")
+            print(f"{label:28} {low:6.3f}s {mid:6.3f}s {high:6.3f}s  {verdict}")
+
+
+if __name__ == "__main__":
+    main()
