@@ -17,18 +17,14 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 from rich.console import Console
 
 from sts.codec import WithdrawnAlgorithmWarning, decode_full, encode
-from sts.conformance import RunResult
 from sts.crypto import DecoderKey, KeyParameters, VendingKey, derive_decoder_key
 from sts.errors import StsError
-from sts.meter import state as meter_state
-from sts.meter.credit import CreditStatus
-from sts.meter.meter import Meter, MeterStatus, TokenOutcome
 from sts.tokens import (
     ALL_TESTS,
     ClearCredit,
@@ -56,6 +52,13 @@ from sts.tokens import (
 )
 from sts.tokens.meter_number import meter_pan
 from sts.tokens.tid import BaseDate, datetime_from_tid, vending_tid
+
+if TYPE_CHECKING:
+    # Start-up time: the simulated meter and the conformance runner are imported by the
+    # commands that use them; heavy modules never at the top of this file.
+    from sts.conformance import RunResult
+    from sts.meter.credit import CreditStatus
+    from sts.meter.meter import Meter, MeterStatus, TokenOutcome
 
 console = Console()
 err_console = Console(stderr=True)
@@ -119,6 +122,7 @@ def demo(db_url: str | None, money: Decimal, walkthrough: bool) -> None:
                 console.print(line, highlight=False)
         return
 
+    from sts.meter.meter import Meter
     from vending import demo as vending_demo
     from vending.db import sqlite_url
 
@@ -387,6 +391,9 @@ _meter_json = click.option("--json", "as_json", is_flag=True, help="Print JSON o
 @_meter_json
 def meter_new(file: Path, config_file: TextIO | None, **o: Any) -> None:
     """Make a new simulated meter and write its state FILE."""
+    from sts.meter import state as meter_state
+    from sts.meter.meter import Meter
+
     if (o["dk"] is None) == (o["vk"] is None):
         raise click.UsageError("give the decoder key as --dk, or a vending key as --vk")
     if o["vk"] is not None and o["sgc"] is None:
@@ -445,6 +452,8 @@ def meter_enter(
     file: Path, digits: tuple[str, ...], at: datetime | timedelta | None, as_json: bool
 ) -> None:
     """Key a 20-digit token into the meter in FILE (exit 1 if it is rejected)."""
+    from sts.meter import state as meter_state
+
     with refusals():
         current = meter_state.load(file)
         outcome = current.enter_token(" ".join(digits), _meter_at(current, at))
@@ -473,6 +482,8 @@ def meter_enter(
 @_meter_json
 def meter_run(file: Path, load: int | None, duration: timedelta, as_json: bool) -> None:
     """Let time pass on the meter in FILE with a load connected."""
+    from sts.meter import state as meter_state
+
     with refusals():
         current = meter_state.load(file)
         start = current.clock
@@ -497,6 +508,8 @@ def meter_run(file: Path, load: int | None, duration: timedelta, as_json: bool) 
 @_meter_json
 def meter_show(file: Path, event_count: int, as_json: bool) -> None:
     """Show the meter in FILE: registers, wallets, lockout, recent events."""
+    from sts.meter import state as meter_state
+
     with refusals():
         current = meter_state.load(file)
     status = current.status()
@@ -524,6 +537,7 @@ def meter_keypad(file: Path, at: datetime | timedelta | None) -> None:
     Digits, Enter, Backspace/Delete (Clear) and Escape (clear all) work from the
     keyboard. The state file is saved after every token or short code.
     """
+    from sts.meter import state as meter_state
     from sts.meter.keypad_app import KeypadApp, keypad_start, running_clock
 
     with refusals():
@@ -574,6 +588,7 @@ def meter_keys(
     """
     from rich.markup import escape
 
+    from sts.meter import state as meter_state
     from sts.meter.keypad import Keypad, parse_keys, run_keys
 
     try:
