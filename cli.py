@@ -131,7 +131,7 @@ def demo(db_url: str | None, money: Decimal, walkthrough: bool) -> None:
             "db_url": db_url or sqlite_url(Path(folder) / "vending.sqlite"),
             "master_key_file": None if db_url else Path(folder) / "master.key",
         }
-        backend = _open_vending(options, create_master=True)
+        backend = _open_vending(options, create_master=True, create=True)
         try:
             with refusals():
                 made = vending_demo.set_up(backend)
@@ -1302,8 +1302,12 @@ def _vending_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(command)
 
 
-def _open_vending(o: dict[str, Any], create_master: bool = False) -> Any:
-    """The vending Backend for the command's --db and master key, with the real clock."""
+def _open_vending(o: dict[str, Any], create_master: bool = False, create: bool = False) -> Any:
+    """The vending Backend for the command's --db and master key, with the real clock.
+
+    Only the commands that can set up an empty ledger (``create``) make a missing
+    SQLite file; every other command refuses a database that does not exist.
+    """
     import os
     import random
     from datetime import UTC
@@ -1313,7 +1317,7 @@ def _open_vending(o: dict[str, Any], create_master: bool = False) -> Any:
     from vending.keystore import ENV_VAR, MasterKey, create_key_file
 
     with refusals():
-        database = open_database(o["db_url"] or default_url())
+        database = open_database(o["db_url"] or default_url(), create=create)
         if database.created:
             err_console.print(
                 f"Created the vending database {database.location}", highlight=False, soft_wrap=True
@@ -1488,7 +1492,7 @@ def keys_add(label: str, **o: Any) -> None:
             raise click.UsageError(f"environment variable {o['key_env']} is not set")
     else:
         text = click.prompt("Vending key (hex)", hide_input=True, err=True)
-    backend = _open_vending(o, create_master=True)
+    backend = _open_vending(o, create_master=True, create=True)
     with refusals():
         info = registry.add_vending_key(
             backend,
@@ -1581,7 +1585,7 @@ def tariffs_add(file: TextIO, replace: bool, **o: Any) -> None:
         raise click.ClickException(f"{file.name} is not JSON: {exc}") from None
     with refusals():
         tariff = Tariff.from_dict(data.get("definition", data) if isinstance(data, dict) else data)
-        info = registry.add_tariff(_open_vending(o), tariff, replace)
+        info = registry.add_tariff(_open_vending(o, create=True), tariff, replace)
     if o["as_json"]:
         emit_json(info.to_dict())
     else:
@@ -1768,7 +1772,7 @@ def meters_customer(name: str, debt: Decimal | None, **o: Any) -> None:
     from vending import registry
 
     with refusals():
-        info = registry.set_customer(_open_vending(o), name, debt)
+        info = registry.set_customer(_open_vending(o, create=True), name, debt)
     if o["as_json"]:
         emit_json(info.to_dict())
     else:

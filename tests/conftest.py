@@ -35,7 +35,9 @@ settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 POSTGRES_ENV = "STS_TEST_POSTGRES_URL"
-TEMPLATE_DB = "sts_test_template"
+#: The template's name is the configured database's plus this, so that test runs against
+#: different databases on one server do not drop each other's template.
+TEMPLATE_SUFFIX = "_template"
 #: A fixed master key for tests (never used outside them).
 TEST_MASTER_KEY = MasterKey(bytes(range(32)))
 
@@ -59,15 +61,16 @@ class _Postgres:
     def __init__(self, url: str) -> None:
         self.url = sa.engine.make_url(url).set(drivername="postgresql+psycopg")
         self.admin = sa.create_engine(self.url, isolation_level="AUTOCOMMIT")
+        self.template = f"{self.url.database}{TEMPLATE_SUFFIX}"
         self.ready = False
 
     def prepare(self) -> None:
         if self.ready:
             return
         with self.admin.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)")
-            connection.exec_driver_sql(f"CREATE DATABASE {TEMPLATE_DB}")
-        engine = make_engine(self.url.set(database=TEMPLATE_DB).render_as_string(False))
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {self.template} WITH (FORCE)")
+            connection.exec_driver_sql(f"CREATE DATABASE {self.template}")
+        engine = make_engine(self.url.set(database=self.template).render_as_string(False))
         try:
             upgrade(engine)
         finally:
@@ -77,7 +80,7 @@ class _Postgres:
     def clone(self) -> str:
         name = f"sts_test_{uuid.uuid4().hex[:12]}"
         with self.admin.connect() as connection:
-            connection.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
+            connection.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {self.template}")
         return self.url.set(database=name).render_as_string(hide_password=False)
 
     def drop(self, url: str) -> None:
