@@ -400,6 +400,12 @@ def meter_new(file: Path, config_file: TextIO | None, **o: Any) -> None:
         raise click.UsageError("to derive the decoder key from --vk, also give --sgc")
     if file.exists() and not o["force"]:
         raise click.ClickException(f"meter state file {file} exists already; use --force")
+    if not file.parent.is_dir():
+        state = "is not a folder" if file.parent.exists() else "does not exist"
+        raise click.ClickException(
+            f"cannot write the meter state file {file}: the folder {file.parent} {state}; "
+            "expected an existing folder"
+        )
     manufactured = o["manufactured"]
     if isinstance(manufactured, timedelta):
         raise click.BadParameter("give an absolute time", param_hint="--manufactured")
