@@ -367,3 +367,26 @@ def test_eight_sts_commands_setting_up_one_new_ledger_at_once(tmp_path: Path) ->
     assert sorted(t["name"] for t in json.loads(listed.stdout)) == [
         f"Tariff {n}" for n in range(WORKERS)
     ]
+
+
+# --- files the meter commands write ----------------------------------------------------
+
+
+@pytest.mark.parametrize("folder", ["missing", "a file"])
+def test_meter_new_in_a_folder_that_is_not_there_is_one_sentence(
+    folder: str, tmp_path: Path
+) -> None:
+    parent = tmp_path / "no" / "such" / "dir"
+    if folder == "a file":
+        parent = tmp_path / "plain.txt"
+        parent.write_text("not a folder\n")
+    state = parent / "m.json"
+    result = _run(["meter", "new", str(state), "--dk", "E653341F9D5BF36F", "--drn", DRN])
+    state_of = "does not exist" if folder == "missing" else "is not a folder"
+    assert _one_sentence(result) == (
+        f"Error: cannot write the meter state file {state}: the folder {parent} {state_of}; "
+        "expected an existing folder"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == (
+        [] if folder == "missing" else ["plain.txt"]
+    )
