@@ -390,3 +390,33 @@ def test_meter_new_in_a_folder_that_is_not_there_is_one_sentence(
     assert sorted(p.name for p in tmp_path.iterdir()) == (
         [] if folder == "missing" else ["plain.txt"]
     )
+
+
+def _upgrade_at_once(url: str, barrier: object, results: object) -> None:
+    barrier.wait()  # type: ignore[attr-defined]
+    engine = make_engine(url)
+    try:
+        results.put(("ok", upgrade(engine)))  # type: ignore[attr-defined]
+    except Exception as exc:  # reported to the parent, which fails the test with it
+        results.put(("error", f"{type(exc).__name__}: {exc}"))  # type: ignore[attr-defined]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("empty_database_url", ["sqlite", "postgresql"], indirect=True)
+def test_four_schema_upgrades_at_once_all_succeed(empty_database_url: str) -> None:
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(4), context.Queue()
+    workers = [
+        context.Process(target=_upgrade_at_once, args=(empty_database_url, barrier, results))
+        for _ in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join()
+    # One upgrades from nothing; the others wait, then find it done.
+    assert sorted(outcomes, key=str) == [("ok", (HEAD_REVISION, HEAD_REVISION))] * 3 + [
+        ("ok", (None, HEAD_REVISION))
+    ], outcomes

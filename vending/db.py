@@ -26,7 +26,9 @@ Files and folders. Only :func:`open_database` with ``create=True`` and
 WAL and shared-memory files inherit that mode), and never a missing folder
 except the default data folder (0700). A first use by several processes at once
 is serialised by an exclusive lock on the file's folder (``flock``): one creates
-and upgrades the schema, the others wait and then find it current.
+and upgrades the schema, the others wait and then find it current. On PostgreSQL,
+where ``sts db upgrade`` makes the schema, upgrades wait for each other on an
+advisory lock.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ if TYPE_CHECKING:
 HEAD_REVISION = "0002"
 #: Alembic's bookkeeping table (its default name; migrations/env.py keeps the default).
 VERSION_TABLE = "alembic_version"
+#: The PostgreSQL advisory lock key that serialises schema upgrades ("STSU").
+UPGRADE_LOCK_KEY = 0x53545355
 
 APP_NAME = "sts-toolkit"
 DEFAULT_FILE_NAME = "vending.sqlite"
@@ -250,11 +254,22 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
     lock, so that a first use by another process waits for it.
     """
     path = sqlite_file(engine.url)
-    if path is None:
+    if path is not None:
+        _create_sqlite_file(path)
+        with creation_lock(path):
+            return _upgrade_locked(engine, revision)
+    if engine.dialect.name != "postgresql":
         return _upgrade_locked(engine, revision)
-    _create_sqlite_file(path)
-    with creation_lock(path):
-        return _upgrade_locked(engine, revision)
+    # Several `sts db upgrade` at once: the others wait on a session advisory lock
+    # (held on a connection of its own; the server frees it if this process dies).
+    lock = text("SELECT pg_advisory_lock(:key)").bindparams(key=UPGRADE_LOCK_KEY)
+    unlock = text("SELECT pg_advisory_unlock(:key)").bindparams(key=UPGRADE_LOCK_KEY)
+    with connection_errors(engine), engine.connect() as holder:
+        holder.execute(lock)
+        try:
+            return _upgrade_locked(engine, revision)
+        finally:
+            holder.execute(unlock)
 
 
 def _upgrade_locked(engine: Engine, revision: str) -> tuple[str | None, str | None]:
