@@ -1444,8 +1444,8 @@ def db_status(**o: Any) -> None:
         emit_json(status.to_dict())
     elif not status.exists:
         console.print(
-            f"{status.location} does not exist yet: the first vending command creates it "
-            "(or run `sts db upgrade`)",
+            f"{status.location} does not exist yet: `sts keys add` or `sts tariffs add` "
+            "creates it (or run `sts db upgrade`)",
             highlight=False,
             soft_wrap=True,
         )
