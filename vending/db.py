@@ -323,7 +323,7 @@ def _make_default_folder(folder: Path) -> None:
 
 
 @contextmanager
-def creation_lock(path: Path) -> Iterator[None]:
+def creation_lock(path: Path, required: bool = True) -> Iterator[None]:
     """Hold an exclusive lock on the folder of the SQLite file ``path``.
 
     Creating and upgrading a file happen under it, and a process that finds a
@@ -331,7 +331,9 @@ def creation_lock(path: Path) -> Iterator[None]:
     creation under way instead of seeing half a schema. The lock is ``flock`` on
     the folder (not on the database file: closing another descriptor of that
     file would drop SQLite's own POSIX locks in this process); the kernel frees
-    it when its holder dies. Where ``fcntl`` does not exist, nothing is locked.
+    it when its holder dies. Where ``fcntl`` does not exist, nothing is locked;
+    nor where the folder cannot be opened and the lock is not ``required`` (a
+    reader that only waits for a creation under way).
     """
     try:
         import fcntl
@@ -342,6 +344,9 @@ def creation_lock(path: Path) -> Iterator[None]:
     try:
         descriptor = os.open(folder, os.O_RDONLY)
     except OSError as exc:
+        if not required:
+            yield
+            return
         raise StorageError(f"cannot open the folder {folder}: {exc.strerror}") from None
     try:
         deadline = time.monotonic() + CREATION_LOCK_TIMEOUT_S
@@ -471,7 +476,7 @@ def open_database(url: str, create: bool = True, **engine_options: Any) -> Datab
         revision = current_revision(engine)
         if revision != HEAD_REVISION and path is not None:
             # Maybe another process is creating it: wait for it, then look again.
-            with creation_lock(path):
+            with creation_lock(path, required=create):
                 revision = current_revision(engine)
                 if revision is None and create:
                     if _has_tables(engine):
