@@ -416,7 +416,7 @@ def schema_status(url: str) -> SchemaStatus:
     """The schema revision of the database at ``url``, creating nothing.
 
     A SQLite file that does not exist is reported as such (connecting would
-    create it, and its folder); any other database is asked for its revision.
+    create it); any other database is asked for its revision.
     """
     head = HEAD_REVISION
     path = sqlite_file(url)
