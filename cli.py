@@ -17,18 +17,14 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 from rich.console import Console
 
 from sts.codec import WithdrawnAlgorithmWarning, decode_full, encode
-from sts.conformance import RunResult
 from sts.crypto import DecoderKey, KeyParameters, VendingKey, derive_decoder_key
 from sts.errors import StsError
-from sts.meter import state as meter_state
-from sts.meter.credit import CreditStatus
-from sts.meter.meter import Meter, MeterStatus, TokenOutcome
 from sts.tokens import (
     ALL_TESTS,
     ClearCredit,
@@ -56,6 +52,13 @@ from sts.tokens import (
 )
 from sts.tokens.meter_number import meter_pan
 from sts.tokens.tid import BaseDate, datetime_from_tid, vending_tid
+
+if TYPE_CHECKING:
+    # Start-up time: the simulated meter and the conformance runner are imported by the
+    # commands that use them; heavy modules never at the top of this file.
+    from sts.conformance import RunResult
+    from sts.meter.credit import CreditStatus
+    from sts.meter.meter import Meter, MeterStatus, TokenOutcome
 
 console = Console()
 err_console = Console(stderr=True)
@@ -321,6 +324,7 @@ def demo(db_url: str | None, money: Decimal, walkthrough: bool, as_json: bool) -
                 console.print(line, highlight=False)
         return
 
+    from sts.meter.meter import Meter
     from vending import demo as vending_demo
     from vending.backend import Backend
     from vending.db import open_database, sqlite_url
@@ -638,6 +642,7 @@ _meter_json = click.option("--json", "as_json", is_flag=True, help="Print JSON o
 
 def _load_unserved(file: Path) -> Meter:
     """The meter in FILE, refused while `sts meter serve` owns it (its lock file)."""
+    from sts.meter import state as meter_state
     from sts.meter.dlms.lock import check_not_served
 
     check_not_served(file)
@@ -685,12 +690,21 @@ def _load_unserved(file: Path) -> Meter:
 @_meter_json
 def meter_new(file: Path, config_file: TextIO | None, **o: Any) -> None:
     """Make a new simulated meter and write its state FILE."""
+    from sts.meter import state as meter_state
+    from sts.meter.meter import Meter
+
     if (o["dk"] is None) == (o["vk"] is None):
         raise click.UsageError("give the decoder key as --dk, or a vending key as --vk")
     if o["vk"] is not None and o["sgc"] is None:
         raise click.UsageError("to derive the decoder key from --vk, also give --sgc")
     if file.exists() and not o["force"]:
         raise click.ClickException(f"meter state file {file} exists already; use --force")
+    if not file.parent.is_dir():
+        state = "is not a folder" if file.parent.exists() else "does not exist"
+        raise click.ClickException(
+            f"cannot write the meter state file {file}: the folder {file.parent} {state}; "
+            "expected an existing folder"
+        )
     with refusals():
         from sts.meter.dlms.lock import check_not_served
 
@@ -748,6 +762,8 @@ def meter_enter(
     file: Path, digits: tuple[str, ...], at: datetime | timedelta | None, as_json: bool
 ) -> None:
     """Key a 20-digit token into the meter in FILE (exit 1 if it is rejected)."""
+    from sts.meter import state as meter_state
+
     with refusals():
         current = _load_unserved(file)
         outcome = current.enter_token(" ".join(digits), _now_or_clock(current, at))
@@ -777,6 +793,8 @@ def meter_enter(
 @_meter_json
 def meter_run(file: Path, load: int | None, duration: timedelta, as_json: bool) -> None:
     """Let time pass on the meter in FILE with a load connected."""
+    from sts.meter import state as meter_state
+
     with refusals():
         current = _load_unserved(file)
         start = current.clock
@@ -801,6 +819,8 @@ def meter_run(file: Path, load: int | None, duration: timedelta, as_json: bool) 
 @_meter_json
 def meter_show(file: Path, event_count: int, as_json: bool) -> None:
     """Show the meter in FILE: registers, wallets, lockout, recent events."""
+    from sts.meter import state as meter_state
+
     with refusals():
         current = meter_state.load(file)
     status = current.status()
@@ -828,6 +848,7 @@ def meter_keypad(file: Path, at: datetime | timedelta | None) -> None:
     Digits, Enter, Backspace/Delete (Clear) and Escape (clear all) work from the
     keyboard. The state file is saved after every token or short code.
     """
+    from sts.meter import state as meter_state
     from sts.meter.keypad_app import KeypadApp, keypad_start, running_clock
 
     with refusals():
@@ -878,6 +899,7 @@ def meter_keys(
     """
     from rich.markup import escape
 
+    from sts.meter import state as meter_state
     from sts.meter.keypad import Keypad, parse_keys, run_keys
 
     try:
@@ -1747,8 +1769,12 @@ def _vending_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(command)
 
 
-def _open_vending(o: dict[str, Any], create_master: bool = False) -> Any:
-    """The vending Backend for the command's --db and master key, with the real clock."""
+def _open_vending(o: dict[str, Any], create_master: bool = False, create: bool = False) -> Any:
+    """The vending Backend for the command's --db and master key, with the real clock.
+
+    Only the commands that can set up an empty ledger (``create``) make a missing
+    SQLite file; every other command refuses a database that does not exist.
+    """
     import os
     import random
     from datetime import UTC
@@ -1758,7 +1784,7 @@ def _open_vending(o: dict[str, Any], create_master: bool = False) -> Any:
     from vending.keystore import ENV_VAR, MasterKey, create_key_file
 
     with refusals():
-        database = open_database(o["db_url"] or default_url())
+        database = open_database(o["db_url"] or default_url(), create=create)
         if database.created:
             err_console.print(
                 f"Created the vending database {database.location}", highlight=False, soft_wrap=True
@@ -1962,8 +1988,8 @@ def db_status(**o: Any) -> None:
         emit_json(status.to_dict())
     elif not status.exists:
         console.print(
-            f"{status.location} does not exist yet: the first vending command creates it "
-            "(or run `sts db upgrade`)",
+            f"{status.location} does not exist yet: `sts keys add` or `sts tariffs add` "
+            "creates it (or run `sts db upgrade`)",
             highlight=False,
             soft_wrap=True,
         )
@@ -2020,7 +2046,7 @@ def keys_add(label: str, **o: Any) -> None:
         text = sys.stdin.readline().strip()
         if not text:
             raise click.UsageError("no vending key on standard input; pipe in its hex digits")
-    backend = _open_vending(o, create_master=True)
+    backend = _open_vending(o, create_master=True, create=True)
     with refusals():
         info = registry.add_vending_key(
             backend,
@@ -2124,7 +2150,7 @@ def tariffs_add(file: TextIO, replace: bool, **o: Any) -> None:
         raise click.ClickException(f"{file.name} is not JSON: {exc}") from None
     with refusals():
         tariff = Tariff.from_dict(data.get("definition", data) if isinstance(data, dict) else data)
-        info = registry.add_tariff(_open_vending(o), tariff, replace)
+        info = registry.add_tariff(_open_vending(o, create=True), tariff, replace)
     if o["as_json"]:
         emit_json(info.to_dict())
     else:
@@ -2318,7 +2344,7 @@ def meters_customer(name: str, debt: Decimal | None, **o: Any) -> None:
     from vending import registry
 
     with refusals():
-        info = registry.set_customer(_open_vending(o), name, debt)
+        info = registry.set_customer(_open_vending(o, create=True), name, debt)
     from vending.render import money_text
 
     if o["as_json"]:
@@ -2349,6 +2375,8 @@ def meters_simulate(
     under it, so it accepts every token the ledger sells this meter; key it in
     with `sts meter enter FILE DIGITS`.
     """
+    from sts.meter import state as meter_state
+    from sts.meter.meter import Meter
     from vending.simulate import simulated_meter
 
     if file.exists() and not force:

@@ -60,7 +60,6 @@ class _Postgres:
     def __init__(self, url: str) -> None:
         self.url = sa.engine.make_url(url).set(drivername="postgresql+psycopg")
         self.admin = sa.create_engine(self.url, isolation_level="AUTOCOMMIT")
-        self.template = f"{TEMPLATE_DB}_{self.url.database}"
         self.ready = False
         # One template per test database named in the URL: runs against other databases on
         # the same server (other checkouts, other schema versions) never share one.

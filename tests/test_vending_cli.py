@@ -265,9 +265,13 @@ def test_db_upgrade_then_status(tmp_path: Path) -> None:
 
 
 def test_first_use_creates_the_sqlite_file_and_says_where(tmp_path: Path) -> None:
-    path = tmp_path / "first" / "vending.sqlite"
+    # A command that writes creates it, in an existing folder (tests/test_startup_db.py has
+    # the read-only commands and missing folders).
+    path = tmp_path / "vending.sqlite"
     result = CliRunner().invoke(
-        main, ["meters", "list", "--db", f"sqlite:///{path}"], env={"STS_MASTER_KEY": MASTER_HEX}
+        main,
+        ["meters", "customer", "Alice", "--db", f"sqlite:///{path}"],
+        env={"STS_MASTER_KEY": MASTER_HEX},
     )
     assert result.exit_code == 0
     assert f"Created the vending database {path}" in result.stderr

@@ -23,6 +23,7 @@ from vending.models import Base
 
 
 def test_a_fresh_sqlite_file_is_created_once(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()  # no folder is made for a URL (tests/test_startup_db.py)
     url = sqlite_url(tmp_path / "sub" / "vending.sqlite")
     first = open_database(url)
     first.dispose()

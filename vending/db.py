@@ -16,24 +16,34 @@ keys on, and each connection gets the SQL function the ledger hashes with
 (``vending.ledger.sha256_hex``; PostgreSQL has its own ``sha256``). PostgreSQL
 needs nothing else: the services lock rows with ``SELECT ... FOR UPDATE``.
 
-The schema is created and upgraded only by Alembic (``migrations/``).
+The schema is created and upgraded only by Alembic (``migrations/``). Alembic is
+imported only to upgrade: opening a database reads ``alembic_version`` with plain
+SQL and compares it with :data:`HEAD_REVISION` (a test holds that constant equal
+to the newest file in ``migrations/versions``).
+
+Files and folders. Only :func:`open_database` with ``create=True`` and
+:func:`upgrade` create a SQLite file, owner-only (0600, whatever the umask; its
+WAL and shared-memory files inherit that mode), and never a missing folder
+except the default data folder (0700). A first use by several processes at once
+is serialised by an exclusive lock on the file's folder (``flock``): one creates
+and upgrades the schema, the others wait and then find it current. On PostgreSQL,
+where ``sts db upgrade`` makes the schema, upgrades wait for each other on an
+advisory lock.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import URL, make_url
@@ -43,10 +53,26 @@ from sqlalchemy.orm import Session, sessionmaker
 from vending.errors import StorageError
 from vending.ledger import SQLITE_SHA256_FUNCTION
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+#: The newest schema revision in ``migrations/versions``: what this code needs. Bump it
+#: with every new migration (tests/test_startup_db.py fails until it matches Alembic's head).
+HEAD_REVISION = "0003"
+#: Alembic's bookkeeping table (its default name; migrations/env.py keeps the default).
+VERSION_TABLE = "alembic_version"
+#: The PostgreSQL advisory lock key that serialises schema upgrades ("STSU").
+UPGRADE_LOCK_KEY = 0x53545355
+
 APP_NAME = "sts-toolkit"
 DEFAULT_FILE_NAME = "vending.sqlite"
 MASTER_KEY_FILE_NAME = "master.key"
 SQLITE_BUSY_TIMEOUT_S = 60.0
+#: How long a process waits for another to finish creating or upgrading a SQLite file.
+CREATION_LOCK_TIMEOUT_S = 120.0
+#: The default data folder and a new SQLite file: owner-only, whatever the umask.
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
 #: The SQLAlchemy driver name under which :class:`SQLiteDialect` is registered.
 SQLITE_DRIVER = "sqlite+sts"
 
@@ -153,7 +179,9 @@ def make_engine(
 
     ``read_only`` gives SQLite an engine whose transactions begin deferred, for
     readers. ``inspect_only`` leaves a SQLite file as it is, for reading its
-    schema version: no folder created, no WAL mode written, no locking set-up.
+    schema version: no WAL mode written, no locking set-up. No engine creates a
+    folder; connecting to a SQLite file that does not exist creates it (with
+    SQLite's own mode): :func:`open_database` and :func:`upgrade` check first.
     """
     parsed = parse_url(url)
     backend = parsed.get_backend_name()
@@ -166,14 +194,11 @@ def make_engine(
                 "sqlite:///path/to/file.sqlite"
             )
         options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
-        path = sqlite_file(parsed)
         if inspect_only:
             parsed = parsed.set(drivername="sqlite")
         else:
             parsed = parsed.set(drivername=SQLITE_DRIVER)
             options["sts_begin"] = "BEGIN" if read_only else "BEGIN IMMEDIATE"
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
     elif backend == "postgresql":
         options["pool_pre_ping"] = False
     options.update(kwargs)
@@ -187,6 +212,8 @@ def make_engine(
 
 
 def _alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     ini = resources.files("migrations").joinpath("alembic.ini")
     config = Config(str(ini))
     config.set_main_option("script_location", str(resources.files("migrations")))
@@ -196,26 +223,151 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def head_revision() -> str:
-    """The newest schema revision this code knows."""
-    config = Config()
-    config.set_main_option("script_location", str(resources.files("migrations")))
-    head = ScriptDirectory.from_config(config).get_current_head()
-    assert head is not None, "migrations/versions holds no revision"
-    return head
+    """The newest schema revision this code knows (:data:`HEAD_REVISION`)."""
+    return HEAD_REVISION
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The schema revision stamped in the database (None for an empty database)."""
+    """The schema revision stamped in the database (None for an empty database).
+
+    Plain SQL on Alembic's version table, so that opening a database does not
+    import Alembic.
+    """
     with connection_errors(engine), engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not connection.dialect.has_table(connection, VERSION_TABLE):
+            return None
+        rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
+    if len(rows) > 1:
+        stamped = ", ".join(sorted(str(row[0]) for row in rows))
+        raise StorageError(
+            f"the database {redact(engine.url)!r} is stamped with several schema revisions "
+            f"({stamped}); expected one, {HEAD_REVISION}"
+        )
+    return str(rows[0][0]) if rows else None
 
 
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
-    """Bring the schema to ``revision``; returns (revision before, revision after)."""
+    """Bring the schema to ``revision``; returns (revision before, revision after).
+
+    A SQLite file that does not exist is created first (owner-only) if its folder
+    exists, or is the default data folder; the upgrade holds the file's creation
+    lock, so that a first use by another process waits for it.
+    """
+    path = sqlite_file(engine.url)
+    if path is not None:
+        _create_sqlite_file(path)
+        with creation_lock(path):
+            return _upgrade_locked(engine, revision)
+    if engine.dialect.name != "postgresql":
+        return _upgrade_locked(engine, revision)
+    # Several `sts db upgrade` at once: the others wait on a session advisory lock
+    # (held on a connection of its own; the server frees it if this process dies).
+    lock = text("SELECT pg_advisory_lock(:key)").bindparams(key=UPGRADE_LOCK_KEY)
+    unlock = text("SELECT pg_advisory_unlock(:key)").bindparams(key=UPGRADE_LOCK_KEY)
+    with connection_errors(engine), engine.connect() as holder:
+        holder.execute(lock)
+        try:
+            return _upgrade_locked(engine, revision)
+        finally:
+            holder.execute(unlock)
+
+
+def _upgrade_locked(engine: Engine, revision: str) -> tuple[str | None, str | None]:
+    from alembic import command
+
     before = current_revision(engine)
     with connection_errors(engine):
         command.upgrade(_alembic_config(engine), revision)
     return before, current_revision(engine)
+
+
+def _create_sqlite_file(path: Path) -> bool:
+    """Create the empty SQLite file ``path`` owner-only; False if it exists already.
+
+    Its folder must exist, except the default data folder, which is made (0700).
+    """
+    if path.exists():
+        return False
+    folder = path.parent
+    if not folder.is_dir():
+        if path != default_database_path():
+            what = "is not a folder" if folder.exists() else "does not exist"
+            raise StorageError(
+                f"cannot create the SQLite database {path}: the folder {folder} {what}; "
+                "expected an existing folder (create it first, or check --db)"
+            )
+        _make_default_folder(folder)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        return False  # another process made it just now
+    except OSError as exc:
+        raise StorageError(f"cannot create the SQLite database {path}: {exc.strerror}") from None
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(descriptor, FILE_MODE)  # whatever the umask
+    finally:
+        os.close(descriptor)
+    return True
+
+
+def _make_default_folder(folder: Path) -> None:
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=FOLDER_MODE)
+        os.chmod(folder, FOLDER_MODE)  # whatever the umask
+    except FileExistsError:
+        pass  # made by another process meanwhile
+    except OSError as exc:
+        raise StorageError(f"cannot create the data folder {folder}: {exc.strerror}") from None
+
+
+@contextmanager
+def creation_lock(path: Path, required: bool = True) -> Iterator[None]:
+    """Hold an exclusive lock on the folder of the SQLite file ``path``.
+
+    Creating and upgrading a file happen under it, and a process that finds a
+    file's schema not current takes it before looking again, so it waits for a
+    creation under way instead of seeing half a schema. The lock is ``flock`` on
+    the folder (not on the database file: closing another descriptor of that
+    file would drop SQLite's own POSIX locks in this process); the kernel frees
+    it when its holder dies. Where ``fcntl`` does not exist, nothing is locked;
+    nor where the folder cannot be opened and the lock is not ``required`` (a
+    reader that only waits for a creation under way).
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    folder = path.parent
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError as exc:
+        if not required:
+            yield
+            return
+        raise StorageError(f"cannot open the folder {folder}: {exc.strerror}") from None
+    try:
+        deadline = time.monotonic() + CREATION_LOCK_TIMEOUT_S
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StorageError(
+                        f"the SQLite database {path} was still being created or upgraded "
+                        f"by another process after {CREATION_LOCK_TIMEOUT_S:.0f} s; "
+                        "expected it to finish: try again"
+                    ) from None
+                time.sleep(0.02)
+        try:
+            yield
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)
 
 
 @contextmanager
@@ -264,9 +416,9 @@ def schema_status(url: str) -> SchemaStatus:
     """The schema revision of the database at ``url``, creating nothing.
 
     A SQLite file that does not exist is reported as such (connecting would
-    create it, and its folder); any other database is asked for its revision.
+    create it); any other database is asked for its revision.
     """
-    head = head_revision()
+    head = HEAD_REVISION
     path = sqlite_file(url)
     if path is not None and not path.exists():
         return SchemaStatus(str(path), False, None, head)
@@ -303,27 +455,41 @@ class Database:
 def open_database(url: str, create: bool = True, **engine_options: Any) -> Database:
     """Open the database at ``url``, checking that its schema is current.
 
-    A SQLite file that does not exist yet (or holds no schema) is created and
-    upgraded when ``create`` is true; any other database without the current
-    schema is a StorageError that says to run ``sts db upgrade``.
+    With ``create``, a SQLite file that does not exist yet (or holds no schema)
+    is created and upgraded, in an existing folder or the default data folder
+    (see the module notes); without it, a missing file is a StorageError that
+    says so. Any other database without the current schema is a StorageError
+    that says to run ``sts db upgrade``. Several processes opening one new file
+    at once are safe: one creates it, the others wait and open it.
     """
+    path = sqlite_file(url)
+    if path is not None and not create and not path.exists():
+        raise StorageError(
+            f"the SQLite database {path} does not exist; expected an existing vending "
+            "database (check --db or STS_DATABASE_URL, or create it with `sts db upgrade`)"
+        )
+    if path is not None and create:
+        _create_sqlite_file(path)
     engine = make_engine(url, **engine_options)
     created = False
     try:
         revision = current_revision(engine)
-        head = head_revision()
-        if revision is None and create and sqlite_file(engine.url) is not None:
-            if _has_tables(engine):
-                raise StorageError(
-                    f"SQLite file {sqlite_file(engine.url)} holds tables but no vending "
-                    "schema version; expected an sts vending database"
-                )
-            upgrade(engine)
-            created = True
-        elif revision != head:
+        if revision != HEAD_REVISION and path is not None:
+            # Maybe another process is creating it: wait for it, then look again.
+            with creation_lock(path, required=create):
+                revision = current_revision(engine)
+                if revision is None and create:
+                    if _has_tables(engine):
+                        raise StorageError(
+                            f"SQLite file {path} holds tables but no vending schema version; "
+                            "expected an sts vending database"
+                        )
+                    _upgrade_locked(engine, "head")
+                    revision, created = current_revision(engine), True
+        if revision != HEAD_REVISION:
             state = "has no vending schema" if revision is None else f"is at revision {revision}"
             raise StorageError(
-                f"the database {redact(engine.url)!r} {state}; expected {head}: run "
+                f"the database {redact(engine.url)!r} {state}; expected {HEAD_REVISION}: run "
                 "`sts db upgrade` (with the same --db) first"
             )
     except BaseException:
@@ -332,7 +498,7 @@ def open_database(url: str, create: bool = True, **engine_options: Any) -> Datab
     # Readers of a SQLite file get an engine of their own that begins deferred (an
     # in-memory database is one connection, so it has to share).
     read_engine = engine
-    if sqlite_file(engine.url) is not None:
+    if path is not None:
         read_engine = make_engine(url, read_only=True, **engine_options)
     return Database(
         engine,

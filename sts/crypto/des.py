@@ -7,8 +7,6 @@ vectors exist for it, so its tokens are only as certain as DES itself.
 
 from __future__ import annotations
 
-from Crypto.Cipher import DES
-
 from sts.errors import FormatError
 
 WITHDRAWN_WARNING = (
@@ -24,6 +22,9 @@ class Des:
     def __init__(self, key: bytes) -> None:
         if len(key) != 8:
             raise FormatError(f"DES key has {len(key)} bytes; expected 8 (64 bits)")
+        # pycryptodome loads its native library on import (tens of ms): only when used.
+        from Crypto.Cipher import DES
+
         self._cipher = DES.new(key, DES.MODE_ECB)
 
     def __repr__(self) -> str:

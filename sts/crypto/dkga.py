@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from Crypto.Cipher import DES
-
 from sts.crypto.keys import DecoderKey, VendingKey
 from sts.errors import FormatError, FunctionError, KeyTypeError, RangeError
 from sts.tokens.meter_number import validate_pan
@@ -88,6 +86,8 @@ def _des(vk_bytes: bytes) -> EcbMode:
     """A DES cipher keyed with a vending key. Vending systems use a handful of
     vending keys for many meters; keying DES once per vending key saves a third
     of a derivation."""
+    from Crypto.Cipher import DES  # a native library, loaded on first use (see des.py)
+
     return DES.new(vk_bytes, DES.MODE_ECB)
 
 

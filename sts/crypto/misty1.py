@@ -15,13 +15,14 @@ significant first)::
 Speed. The function FI (16 bits in, 16 bits out, keyed by a 16-bit KI) splits
 into two key-independent 16-bit maps around one XOR::
 
-    FI(x, KI) == _FI_OUT[_FI_IN[x] ^ KI]
+    FI(x, KI) == fi_out[fi_in[x] ^ KI]
 
-``_FI_IN`` is the first half of FI (S9 on the top 9 bits, S7 on the low 7 bits,
+``fi_in`` is the first half of FI (S9 on the top 9 bits, S7 on the low 7 bits,
 with the cross XORs), packed as ``d7 << 9 | d9`` so that XORing the 16-bit KI
 applies both its 7-bit part (to d7) and its 9-bit part (to d9) at once.
-``_FI_OUT`` is the final S9 step and its XOR. Both tables are built once at
-import (about 15 ms); each FI is then two table look-ups. FO and FL are inlined
+``fi_out`` is the final S9 step and its XOR. Both tables are built when the
+first cipher is made (about 15-60 ms, so not at import: most runs of the
+toolkit never use EA11); each FI is then two table look-ups. FO and FL are inlined
 on 16-bit locals, and the key schedule lays the subkeys out per round in the
 order the block functions consume them.
 """
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import struct
 from array import array
+from functools import cache
 
 from sts.errors import FormatError
 
@@ -132,13 +134,15 @@ def _fi_tables() -> tuple[array[int], array[int]]:
 # Unsigned 16-bit arrays (128 KiB each) rather than lists of int objects
 # (over 2 MiB each): they stay in the CPU caches, which more than pays for
 # boxing each value read, so encrypt_block is a few per cent faster this way.
-_FI_IN, _FI_OUT = _fi_tables()
+# Built by the first Misty1 and kept on each instance, where the block
+# functions read them as fast as they would a module global.
+_shared_fi_tables = cache(_fi_tables)
 
 
 class Misty1:
     """A MISTY1 cipher with its key schedule expanded once."""
 
-    __slots__ = ("_final", "_rounds", "_rounds_reversed")
+    __slots__ = ("_fi_in", "_fi_out", "_final", "_rounds", "_rounds_reversed")
 
     def __init__(self, key: bytes) -> None:
         """Expand ``key`` (16 bytes, K[0] most significant) into the round subkeys.
@@ -149,7 +153,7 @@ class Misty1:
             raise TypeError(f"MISTY1 key must be bytes, not {type(key).__name__}")
         if len(key) != _KEY_SIZE:
             raise FormatError(f"MISTY1 key is {len(key)} bytes long; expected {_KEY_SIZE} bytes")
-        fi_in, fi_out = _FI_IN, _FI_OUT
+        fi_in, fi_out = self._fi_in, self._fi_out = _shared_fi_tables()
         # RFC 2994 2.1: EK[0..7] are the key's 16-bit words, K' = EK[8..15] with
         # K'[i] = FI(K[i], K[i+1 mod 8]). EK[16..31] are K' split 9/7 bits, which
         # the packed tables take as the whole 16-bit K' word.
@@ -191,7 +195,7 @@ class Misty1:
         """
         if not 0 <= block <= _BLOCK_MAX:
             raise FormatError(f"MISTY1 block {block!r} is not a 64-bit value")
-        fi_in, fi_out = _FI_IN, _FI_OUT
+        fi_in, fi_out = self._fi_in, self._fi_out
         # D0 = a:b, D1 = c:d, as 16-bit halves.
         a = block >> 48
         b = (block >> 32) & 0xFFFF
@@ -207,7 +211,7 @@ class Misty1:
             a ^= b | lb
             d ^= c & lc
             c ^= d | ld
-            # D1 ^= FO(D0), three FI each as _FI_OUT[_FI_IN[x] ^ KI].
+            # D1 ^= FO(D0), three FI each as fi_out[fi_in[x] ^ KI].
             t = fi_out[fi_in[a ^ oa] ^ ia] ^ b
             u = fi_out[fi_in[b ^ ob] ^ ib] ^ t
             t = fi_out[fi_in[t ^ oc] ^ ic] ^ u
@@ -234,7 +238,7 @@ class Misty1:
         """
         if not 0 <= block <= _BLOCK_MAX:
             raise FormatError(f"MISTY1 block {block!r} is not a 64-bit value")
-        fi_in, fi_out = _FI_IN, _FI_OUT
+        fi_in, fi_out = self._fi_in, self._fi_out
         # The ciphertext is D1 || D0; undo encrypt_block step by step.
         c = block >> 48
         d = (block >> 32) & 0xFFFF
