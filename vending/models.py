@@ -338,3 +338,8 @@ class LedgerHead(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
     prev: Mapped[str] = mapped_column(String(64))  # the hash before ``hash``
+
+
+# The vendor, operator and float tables (schema 0004) live on this Base in their own module;
+# importing it here puts them in Base.metadata wherever the models are loaded.
+from vending import vendor_models as _vendor_models  # noqa: E402, F401
