@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -61,6 +61,17 @@ PHASE_UNBALANCE = "phase-unbalance"
 TEST = "test"
 KEY_CHANGE = "key-change"
 REVERSAL = "reversal"
+
+
+class VendContext(Protocol):
+    """Who a transaction is made for (vending.vendors.SaleContext): told of each new
+    transaction inside its database transaction, before its ledger entry, and may refuse
+    it by raising (a vendor's float that cannot pay)."""
+
+    def record(
+        self, connection: Connection, transaction_id: int, kind: str, money: Decimal, now: datetime
+    ) -> None: ...
+
 
 #: Subclasses of a KCT set in the order sts.tokens.keychange.KeyChangeOrder.tokens() gives.
 KCT_SUBCLASSES = (3, 4, 8, 9)
@@ -208,6 +219,7 @@ def _run(
     request: dict[str, Any],
     build: Callable[[_Vend], None],
     key_change: bool = True,
+    context: VendContext | None = None,
 ) -> Receipt:
     number = validate_drn(drn)
     if reference is not None:
@@ -217,7 +229,7 @@ def _run(
     print_ = fingerprint({"meter": number, "kind": kind, **request})
     for attempt in (1, 2):
         try:
-            return _attempt(backend, number, kind, reference, print_, build, key_change)
+            return _attempt(backend, number, kind, reference, print_, build, key_change, context)
         except IntegrityError:
             # Another vend took this reference at the same moment (for another meter, or a
             # TID clash that the row lock should have prevented): the retry finds it.
@@ -250,6 +262,7 @@ def _attempt(
     print_: str,
     build: Callable[[_Vend], None],
     key_change: bool,
+    context: VendContext | None = None,
 ) -> Receipt:
     with backend.engine.begin() as connection:
         now = backend.now()
@@ -313,6 +326,8 @@ def _attempt(
             connection.execute(
                 _RECOVER_DEBT, {"customer_id": meter.customer_id, "recovered": facts.debt_recovered}
             )
+        if context is not None:
+            context.record(connection, txn_id, kind, facts.money, now)
         ledger.append(connection, txn_id, facts)
         return Receipt(
             transaction_id=txn_id,
@@ -411,6 +426,7 @@ def vend_credit(
     money: Decimal | str | None = None,
     units: Decimal | str | None = None,
     reference: str | None = None,
+    context: VendContext | None = None,
 ) -> Receipt:
     """Credit a meter by ``money`` (through its tariff) or by ``units`` in kWh.
 
@@ -451,14 +467,18 @@ def vend_credit(
         vend.breakdown = breakdown
         vend.credit_units(breakdown.units)
 
-    return _run(backend, drn, CREDIT, reference, request, build)
+    return _run(backend, drn, CREDIT, reference, request, build, context=context)
 
 
 # --- management and test tokens ----------------------------------------------------------
 
 
 def clear_credit(
-    backend: Backend, drn: str, register: Register = Register.ALL, reference: str | None = None
+    backend: Backend,
+    drn: str,
+    register: Register = Register.ALL,
+    reference: str | None = None,
+    context: VendContext | None = None,
 ) -> Receipt:
     """A ClearCredit token for one register, or all."""
     register = Register(register)
@@ -469,16 +489,20 @@ def clear_credit(
             lambda _token: f"Clear credit ({register.name.lower().replace('_', ' ')})",
         )
 
-    return _run(backend, drn, CLEAR_CREDIT, reference, {"register": int(register)}, build)
+    return _run(
+        backend, drn, CLEAR_CREDIT, reference, {"register": int(register)}, build, context=context
+    )
 
 
-def clear_tamper(backend: Backend, drn: str, reference: str | None = None) -> Receipt:
+def clear_tamper(
+    backend: Backend, drn: str, reference: str | None = None, context: VendContext | None = None
+) -> Receipt:
     """A ClearTamperCondition token."""
 
     def build(vend: _Vend) -> None:
         vend.issue(lambda tid, rnd: ClearTamper(rnd, tid, 0), lambda _token: "Clear tamper")
 
-    return _run(backend, drn, CLEAR_TAMPER, reference, {}, build)
+    return _run(backend, drn, CLEAR_TAMPER, reference, {}, build, context=context)
 
 
 def _watts(watts: int, what: str) -> int:
@@ -493,7 +517,11 @@ def _watts_of(token: Token) -> int:
 
 
 def set_power_limit(
-    backend: Backend, drn: str, watts: int, reference: str | None = None
+    backend: Backend,
+    drn: str,
+    watts: int,
+    reference: str | None = None,
+    context: VendContext | None = None,
 ) -> Receipt:
     """A SetMaximumPowerLimit token (the amount coding may round the watts up)."""
     watts = _watts(watts, "power limit")
@@ -505,7 +533,7 @@ def set_power_limit(
         )
         vend.details["watts"] = _watts_of(token)
 
-    return _run(backend, drn, POWER_LIMIT, reference, {"watts": watts}, build)
+    return _run(backend, drn, POWER_LIMIT, reference, {"watts": watts}, build, context=context)
 
 
 def set_phase_unbalance(
@@ -525,7 +553,11 @@ def set_phase_unbalance(
 
 
 def meter_test(
-    backend: Backend, drn: str, control: int | None = None, reference: str | None = None
+    backend: Backend,
+    drn: str,
+    control: int | None = None,
+    reference: str | None = None,
+    context: VendContext | None = None,
 ) -> Receipt:
     """A class 1 InitiateMeterTest/Display token for the meter's manufacturer code.
 
@@ -541,7 +573,9 @@ def meter_test(
     def build(vend: _Vend) -> None:
         vend.unencrypted(token, "Meter test" if control is None else f"Meter test {bits:#x}")
 
-    return _run(backend, drn, TEST, reference, {"control": bits}, build, key_change=False)
+    return _run(
+        backend, drn, TEST, reference, {"control": bits}, build, key_change=False, context=context
+    )
 
 
 def issue_key_change(backend: Backend, drn: str, reference: str | None = None) -> Receipt:
@@ -636,7 +670,7 @@ def _reversal_of(txn: Transaction) -> Reversal:
     )
 
 
-def reverse(backend: Backend, reference: str) -> Reversal:
+def reverse(backend: Backend, reference: str, context: VendContext | None = None) -> Reversal:
     """Record a compensating entry for a credit vend.
 
     Refused once the meter has been given a later token (it may have seen the
@@ -692,5 +726,7 @@ def reverse(backend: Backend, reference: str) -> Reversal:
             ).scalar_one()
             customer.debt += original.debt_recovered
         session.flush()
+        if context is not None:
+            context.record(session.connection(), txn.id, REVERSAL, txn.money, now)
         ledger.append(session.connection(), txn.id, ledger.EntryFacts.of(txn))
         return _reversal_of(txn)

@@ -63,9 +63,7 @@ class FloatMovement(Base):
     kind: Mapped[str] = mapped_column(String(16))  # topup, adjustment, sale, reversal
     amount: Mapped[Decimal]  # signed: what it added to the float
     balance_after: Mapped[Decimal]
-    transaction_id: Mapped[int | None] = mapped_column(
-        ForeignKey("transactions.id"), unique=True
-    )
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("transactions.id"), unique=True)
     note: Mapped[str] = mapped_column(String(200), default="")
     day: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime]

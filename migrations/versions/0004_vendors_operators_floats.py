@@ -125,7 +125,9 @@ def upgrade() -> None:
             ["vendor_id"], ["vendors.id"], name=op.f("fk_advices_vendor_id_vendors")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_advices")),
-        sa.UniqueConstraint("vendor_id", "client_id", "kind", name=op.f("uq_advices_vendor_id_client_id_kind")),
+        sa.UniqueConstraint(
+            "vendor_id", "client_id", "kind", name=op.f("uq_advices_vendor_id_client_id_kind")
+        ),
     )
 
 
