@@ -60,14 +60,17 @@ class _Postgres:
         self.url = sa.engine.make_url(url).set(drivername="postgresql+psycopg")
         self.admin = sa.create_engine(self.url, isolation_level="AUTOCOMMIT")
         self.ready = False
+        # One template per database named in the URL, so that test runs against the same
+        # server from different databases (several worktrees) do not rebuild each other's.
+        self.template = f"{TEMPLATE_DB}_{self.url.database}"
 
     def prepare(self) -> None:
         if self.ready:
             return
         with self.admin.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)")
-            connection.exec_driver_sql(f"CREATE DATABASE {TEMPLATE_DB}")
-        engine = make_engine(self.url.set(database=TEMPLATE_DB).render_as_string(False))
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {self.template} WITH (FORCE)")
+            connection.exec_driver_sql(f"CREATE DATABASE {self.template}")
+        engine = make_engine(self.url.set(database=self.template).render_as_string(False))
         try:
             upgrade(engine)
         finally:
@@ -77,7 +80,7 @@ class _Postgres:
     def clone(self) -> str:
         name = f"sts_test_{uuid.uuid4().hex[:12]}"
         with self.admin.connect() as connection:
-            connection.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
+            connection.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {self.template}")
         return self.url.set(database=name).render_as_string(hide_password=False)
 
     def drop(self, url: str) -> None:
