@@ -10,9 +10,9 @@ import re
 from decimal import Decimal
 
 import pytest
+from conftest import register_vector_meter
 from sqlalchemy import func, select, text
 
-from tests.conftest import register_vector_meter
 from vending import registry, sales, vendors
 from vending.backend import Backend
 from vending.db import Database
