@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from vending.backend import Backend
 from vending.errors import ConflictError, DuplicateError, NotFoundError, PaymentError, VendingError
+from vending.prepared import Prepared
 from vending.vendor_models import Advice, FloatMovement, Operator, TransactionParty, Vendor
 
 #: The largest float movement, top-up, credit limit or sale the service accepts.
@@ -447,7 +448,7 @@ def revoke_operator(backend: Backend, vendor: str, name: str) -> OperatorInfo:
 
 _OPERATORS = Operator.__table__
 _VENDORS = Vendor.__table__
-_AUTH = (
+_AUTH = Prepared(
     select(
         _OPERATORS.c.id,
         _OPERATORS.c.name,
@@ -460,6 +461,7 @@ _AUTH = (
     .select_from(_OPERATORS.join(_VENDORS, _VENDORS.c.id == _OPERATORS.c.vendor_id))
     .where(_OPERATORS.c.key_id == bindparam("key_id"))
 )
+_MISSING = object()
 
 
 def authenticate(backend: Backend, api_key: str | None) -> Principal:
@@ -475,14 +477,17 @@ def authenticate(backend: Backend, api_key: str | None) -> Principal:
             "the API key is not in the form sts_<16 hex digits>.<43 characters>"
         )
     with backend.read_sessions() as session:
-        row = session.connection().execute(_AUTH, {"key_id": match.group(1)}).first()
+        rows = _AUTH.run(session.connection(), {"key_id": match.group(1)})
+    row = rows[0] if rows else None
     if (
         row is None
-        or not hmac.compare_digest(row.key_hash, _hash(api_key))
-        or row.revoked_at is not None
+        or not hmac.compare_digest(row["key_hash"], _hash(api_key))
+        or row["revoked_at"] is not None
     ):
         raise AuthenticationError("the API key is unknown or revoked")
-    return Principal(row.id, row.name, Role(row.role), row.vendor_id, row.vendor_name)
+    return Principal(
+        row["id"], row["name"], Role(row["role"]), row["vendor_id"], row["vendor_name"]
+    )
 
 
 # --- the sale context --------------------------------------------------------------------
@@ -491,26 +496,29 @@ _MOVEMENTS = FloatMovement.__table__
 _PARTIES = TransactionParty.__table__
 _ADVICES = Advice.__table__
 _AMOUNT = bindparam("amount", type_=_VENDORS.c.balance.type)
-_CHARGE = (
-    update(_VENDORS)
-    .where(_VENDORS.c.id == bindparam("vendor_id"))
-    .where(_VENDORS.c.balance - _AMOUNT >= -_VENDORS.c.credit_limit)
-    .values(balance=_VENDORS.c.balance - _AMOUNT)
-    .returning(_VENDORS.c.balance)
-)
-_REFUND = (
-    update(_VENDORS)
-    .where(_VENDORS.c.id == bindparam("vendor_id"))
-    .values(balance=_VENDORS.c.balance - _AMOUNT)
-    .returning(_VENDORS.c.balance)
-)
-_INSERT_MOVEMENT = insert(_MOVEMENTS)
-_INSERT_PARTY = insert(_PARTIES)
 _ADVICE = select(_ADVICES.c.id).where(
     _ADVICES.c.vendor_id == bindparam("vendor_id"),
     _ADVICES.c.client_id == bindparam("client_id"),
     _ADVICES.c.kind == bindparam("kind"),
 )
+# One statement charges the float, locks the vendor's row and checks that no reversal
+# advice has cancelled the client id (no row back: one of the two; see SaleContext.record).
+_CHARGE = Prepared(
+    update(_VENDORS)
+    .where(_VENDORS.c.id == bindparam("vendor_id"))
+    .where(_VENDORS.c.balance - _AMOUNT >= -_VENDORS.c.credit_limit)
+    .where(~_ADVICE.exists())
+    .values(balance=_VENDORS.c.balance - _AMOUNT)
+    .returning(_VENDORS.c.balance)
+)
+_REFUND = Prepared(
+    update(_VENDORS)
+    .where(_VENDORS.c.id == bindparam("vendor_id"))
+    .values(balance=_VENDORS.c.balance - _AMOUNT)
+    .returning(_VENDORS.c.balance)
+)
+_INSERT_MOVEMENT = Prepared(insert(_MOVEMENTS), [c.name for c in _MOVEMENTS.c if c.name != "id"])
+_INSERT_PARTY = Prepared(insert(_PARTIES), [c.name for c in _PARTIES.c])
 _BALANCE = select(_VENDORS.c.balance, _VENDORS.c.credit_limit).where(
     _VENDORS.c.id == bindparam("vendor_id")
 )
@@ -546,27 +554,33 @@ class SaleContext:
                     "this meter has no tariff, so the sale would cost nothing; a vendor "
                     "sells only priced credit"
                 )
-            balance = connection.execute(
-                _CHARGE, {"vendor_id": vendor_id, "amount": money}
-            ).scalar_one_or_none()
-            if balance is None:
+            params = {
+                "vendor_id": vendor_id,
+                "amount": money,
+                "client_id": self.client_id,
+                "kind": REVERSAL,
+            }
+            charged = _CHARGE.run(connection, params)
+            if not charged:
+                # Under the vendor's row lock: a reversal advice that came first cancels the
+                # id; else the float cannot pay.
+                if advice_exists(connection, vendor_id, self.client_id, REVERSAL):
+                    raise ConflictError(
+                        f"client id {self.client_id!r} was cancelled by a reversal advice "
+                        "before the purchase arrived; use a new id"
+                    )
                 have, limit = connection.execute(_BALANCE, {"vendor_id": vendor_id}).one()
                 raise InsufficientFloat(
                     f"vendor {self.principal.vendor!r} has {amount_text(have + limit)} available "
                     f"(float {amount_text(have)}, credit limit {amount_text(limit)}); the sale "
                     f"needs {amount_text(money)}"
                 )
-            # Under the vendor's row lock: a reversal advice that came first cancels the id.
-            if advice_exists(connection, vendor_id, self.client_id, REVERSAL):
-                raise ConflictError(
-                    f"client id {self.client_id!r} was cancelled by a reversal advice before "
-                    "the purchase arrived; use a new id"
-                )
+            balance = charged[0]["balance"]
             movement = SALE
         elif kind == "reversal" and money != 0:
-            balance = connection.execute(
-                _REFUND, {"vendor_id": vendor_id, "amount": money}
-            ).scalar_one()
+            balance = _REFUND.run(connection, {"vendor_id": vendor_id, "amount": money})[0][
+                "balance"
+            ]
             if advice_exists(connection, vendor_id, self.client_id, CONFIRM):
                 raise ConflictError(
                     f"purchase {self.client_id!r} was confirmed by a confirm advice; it can no "
@@ -576,8 +590,8 @@ class SaleContext:
         else:
             balance = connection.execute(_BALANCE, {"vendor_id": vendor_id}).one()[0]
         if movement is not None:
-            connection.execute(
-                _INSERT_MOVEMENT,
+            _INSERT_MOVEMENT.run(
+                connection,
                 {
                     "vendor_id": vendor_id,
                     "operator_id": self.principal.operator_id,
@@ -590,8 +604,8 @@ class SaleContext:
                     "created_at": now,
                 },
             )
-        connection.execute(
-            _INSERT_PARTY,
+        _INSERT_PARTY.run(
+            connection,
             {
                 "transaction_id": transaction_id,
                 "vendor_id": vendor_id,
