@@ -122,6 +122,13 @@ def test_refusals_have_one_shape(api: tuple[httpx.Client, Seeded]) -> None:
         client.get("/v1/reports/cashup?day=2024-03-01", headers=seeded.headers()), 403, "forbidden"
     )
     error(client.get("/v1/nothing", headers=seeded.headers()), 404, "function_not_supported")
+    huge = {**body, "id": "x-9", "padding": "0" * 20_000}
+    error(client.post("/v1/purchases", json=huge, headers=seeded.headers()), 413, "format_error")
+    as_number = {**body, "id": "x-10", "money": 10}
+    numeric = error(
+        client.post("/v1/purchases", json=as_number, headers=seeded.headers()), 400, "format_error"
+    )
+    assert numeric["field"] == "money"
     # Nothing above was sold.
     assert client.get("/v1/float", headers=seeded.headers()).json()["balance"] == "500.00"
 

@@ -35,6 +35,8 @@ from vending.sales import CLIENT_ID_PATTERN
 from vending.vendors import Principal, Role, amount_text
 
 API_KEY_HEADER = "X-API-Key"
+#: The largest request body accepted (a purchase is about 100 bytes).
+MAX_BODY_BYTES = 16 * 1024
 E = ErrorType
 
 
@@ -306,6 +308,29 @@ def _router(backend: Backend, limits: Limits) -> APIRouter:
     return router
 
 
+class BodyLimit:
+    """Refuse a request whose declared body is above ``limit`` bytes before reading it."""
+
+    def __init__(self, app: Any, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.limit):
+                error = ApiError(
+                    E.FORMAT_ERROR,
+                    f"request body of {length.decode('latin-1')[:20]} bytes is above the "
+                    f"limit of {self.limit} bytes",
+                    "Content-Length",
+                    length.decode("latin-1"),
+                )
+                await JSONResponse(error.body(), status_code=413)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def _field(loc: tuple[Any, ...]) -> str | None:
     parts = [str(p) for p in loc[1:]] if loc and loc[0] in ("body", "query", "path") else []
     if loc and loc[0] == "header":
@@ -387,5 +412,6 @@ def create_app(
     )
     app.state.backend = backend
     _install_handlers(app)
+    app.add_middleware(BodyLimit)
     app.include_router(_router(backend, limits or Limits()))
     return app
