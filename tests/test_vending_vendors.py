@@ -204,3 +204,60 @@ def test_roles(backend: Backend, flat_meter: str) -> None:
     with pytest.raises(vendors.PermissionDenied, match="administer"):
         sales.management(backend, boss, "m1", flat_meter, "clear_tamper")
     assert sales.reverse(backend, boss, "s1").balance == Decimal(100)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_reversal_advice_committed_while_a_purchase_waits_cancels_it(
+    backend: Backend, database: Database, flat_meter: str
+) -> None:
+    # PostgreSQL: the purchase waits for the vendor's row, locked by an advice being
+    # recorded; once that commits, the purchase must see the advice and sell nothing.
+    import threading
+
+    from vending.vendor_models import Advice, Vendor
+
+    vendors.add_vendor(backend, "Bank")
+    vendors.top_up(backend, "Bank", "100")
+    till = principal(backend, "Bank", "till", "vend")
+    outcome: list[BaseException | sales.Sale] = []
+    with database.engine.connect() as holder:
+        holder.execute(select(Vendor.id).with_for_update())
+        buyer = threading.Thread(
+            target=lambda: outcome.append(_try(backend, till, flat_meter)), daemon=True
+        )
+        buyer.start()
+        while not _waiting_for_a_lock(database):
+            buyer.join(0.02)
+        holder.execute(
+            Advice.__table__.insert().values(
+                vendor_id=till.vendor_id,
+                operator_id=till.operator_id,
+                client_id="race-1",
+                kind="reversal",
+                created_at=backend.now(),
+            )
+        )
+        holder.commit()
+    buyer.join()
+    (result,) = outcome
+    assert isinstance(result, ConflictError), result
+    assert vendors.get_vendor(backend, "Bank").balance == 100
+    assert count(database, Transaction) == 0
+
+
+def _waiting_for_a_lock(database: Database) -> int:
+    # A connection of its own per look: pg_stat_activity is a snapshot per transaction.
+    with database.engine.connect() as look:
+        return look.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()"
+            )
+        ).scalar_one()
+
+
+def _try(backend: Backend, till: vendors.Principal, meter: str) -> BaseException | sales.Sale:
+    try:
+        return sales.purchase(backend, till, "race-1", meter, money="10")
+    except Exception as exc:
+        return exc

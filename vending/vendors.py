@@ -501,13 +501,12 @@ _ADVICE = select(_ADVICES.c.id).where(
     _ADVICES.c.client_id == bindparam("client_id"),
     _ADVICES.c.kind == bindparam("kind"),
 )
-# One statement charges the float, locks the vendor's row and checks that no reversal
-# advice has cancelled the client id (no row back: one of the two; see SaleContext.record).
+_PREPARED_ADVICE = Prepared(_ADVICE)
+# Charges the float and locks the vendor's row (no row back: the float cannot pay).
 _CHARGE = Prepared(
     update(_VENDORS)
     .where(_VENDORS.c.id == bindparam("vendor_id"))
     .where(_VENDORS.c.balance - _AMOUNT >= -_VENDORS.c.credit_limit)
-    .where(~_ADVICE.exists())
     .values(balance=_VENDORS.c.balance - _AMOUNT)
     .returning(_VENDORS.c.balance)
 )
@@ -554,26 +553,25 @@ class SaleContext:
                     "this meter has no tariff, so the sale would cost nothing; a vendor "
                     "sells only priced credit"
                 )
-            params = {
-                "vendor_id": vendor_id,
-                "amount": money,
-                "client_id": self.client_id,
-                "kind": REVERSAL,
-            }
-            charged = _CHARGE.run(connection, params)
+            charged = _CHARGE.run(connection, {"vendor_id": vendor_id, "amount": money})
             if not charged:
-                # Under the vendor's row lock: a reversal advice that came first cancels the
-                # id; else the float cannot pay.
-                if advice_exists(connection, vendor_id, self.client_id, REVERSAL):
-                    raise ConflictError(
-                        f"client id {self.client_id!r} was cancelled by a reversal advice "
-                        "before the purchase arrived; use a new id"
-                    )
                 have, limit = connection.execute(_BALANCE, {"vendor_id": vendor_id}).one()
                 raise InsufficientFloat(
                     f"vendor {self.principal.vendor!r} has {amount_text(have + limit)} available "
                     f"(float {amount_text(have)}, credit limit {amount_text(limit)}); the sale "
                     f"needs {amount_text(money)}"
+                )
+            # Now under the vendor's row lock, and in a statement of its own (on PostgreSQL
+            # a new snapshot, which sees an advice committed while this vend waited for the
+            # lock): a reversal advice that came first cancels the client id.
+            cancelled = _PREPARED_ADVICE.run(
+                connection,
+                {"vendor_id": vendor_id, "client_id": self.client_id, "kind": REVERSAL},
+            )
+            if cancelled:
+                raise ConflictError(
+                    f"client id {self.client_id!r} was cancelled by a reversal advice before "
+                    "the purchase arrived; use a new id"
                 )
             balance = charged[0]["balance"]
             movement = SALE
