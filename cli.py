@@ -2432,12 +2432,20 @@ def report_cashup(vendor: str, day: datetime, **o: Any) -> None:
         emit_json(data)
         return
     rows = [
-        (d["operator"], d["sales"], d["sold"], d["reversals"], d["reversed"], d["cash_due"])
+        (
+            d["operator"],
+            d["sales"],
+            d["sold"],
+            d["reversals"],
+            d["reversed"],
+            d["refunded"],
+            d["cash_due"],
+        )
         for d in data["operators"]
     ]
     _table(
         f"Cash-up of {data['vendor']} on {data['day']}",
-        ("operator", "sales", "sold", "reversals", "reversed", "cash due"),
+        ("operator", "sales", "sold", "reversals", "reversed", "refunded", "cash due"),
         rows,
     )
     f = data["float"]

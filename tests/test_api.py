@@ -265,9 +265,54 @@ def test_cashup_and_sales_reports(
             "sold": "180.00",
             "reversals": 1,
             "reversed": "50.00",
+            "refunds": 0,
+            "refunded": "0.00",
             "net": "130.00",
         }
     ]
+    with database.read_sessions() as session:
+        assert verify(session).ok
+
+
+def test_refunds_are_credit_notes(api: tuple[httpx.Client, Seeded], database: Database) -> None:
+    client, seeded = api
+    boss = seeded.headers("supervise")
+    sold = buy(client, seeded, "f-1", money="100").json()
+    assert sold["float"]["balance"] == "400.00"
+    body = {"amount": "20.00", "reason": "overcharged"}
+    error(
+        client.post("/v1/purchases/f-1/refund", json=body, headers=seeded.headers()),
+        403,
+        "forbidden",
+    )
+    too_much = {"amount": "100.01", "reason": "x"}
+    over = error(
+        client.post("/v1/purchases/f-1/refund", json=too_much, headers=boss), 400, "invalid_amount"
+    )
+    assert (over["field"], over["value"]) == ("amount", "100.01")
+    for _ in range(2):
+        made = client.post("/v1/purchases/f-1/refund", json=body, headers=boss)
+        assert made.status_code == 200, made.text
+        assert made.json()["credit_note"]["amount"] == "20.00"
+        assert made.json()["float"]["balance"] == "420.00"  # credited once
+    other = {"amount": "30.00", "reason": "overcharged"}
+    error(
+        client.post("/v1/purchases/f-1/refund", json=other, headers=boss), 409, "duplicate_record"
+    )
+    error(client.post("/v1/purchases/f-9/refund", json=body, headers=boss), 404, "unknown_record")
+    # The token stands: the purchase is not reversed, and now cannot be.
+    error(client.post("/v1/purchases/f-1/reversal", headers=boss), 409, "reversal_refused")
+    assert client.get("/v1/purchases/f-1", headers=boss).json() == sold
+    cash = client.get("/v1/reports/cashup?day=2024-03-01", headers=boss).json()
+    # The till sold 100.00; the supervisor who refunded 20.00 paid it out of its cash.
+    lines = {line["operator"]: line for line in cash["operators"]}
+    assert lines["vend-1"]["cash_due"] == "100.00"
+    assert (lines["supervise-1"]["refunded"], lines["supervise-1"]["cash_due"]) == (
+        "20.00",
+        "-20.00",
+    )
+    assert cash["net_sales"] == "80.00"
+    assert cash["float"]["closing"] == "420.00" and cash["float"]["balanced"]
     with database.read_sessions() as session:
         assert verify(session).ok
 

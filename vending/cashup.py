@@ -1,8 +1,9 @@
 """A vendor's reports: cash-up by operator for a day, and sales by day.
 
-The cash-up says what each operator of a vendor sold and reversed on one UTC day
-and the cash each should hand in (sold less reversed), and how the vendor's float
-moved that day: opening balance, top-ups, adjustments, sales, closing balance.
+The cash-up says what each operator of a vendor sold, reversed and refunded on one
+UTC day and the cash each should hand in (sold less reversed and refunded), and how
+the vendor's float moved that day: opening balance, top-ups, adjustments, net sales,
+closing balance.
 By construction ``opening + top_ups + adjustments - net sales == closing``;
 :attr:`CashUp.balanced` checks it against the float's own movements.
 """
@@ -22,6 +23,9 @@ from vending.models import Transaction, scaled_to_decimal
 from vending.vendor_models import FloatMovement, Operator, TransactionParty, Vendor
 from vending.vendors import ADJUSTMENT, TOPUP, amount_text
 
+#: The kind of a refund's transaction (made by vending.refunds).
+CREDIT_NOTE = "credit-note"
+
 #: The longest period a sales report covers.
 MAX_REPORT_DAYS = 366
 
@@ -40,10 +44,12 @@ class SalesLine:
     sold: Decimal
     reversals: int
     reversed: Decimal
+    refunds: int = 0
+    refunded: Decimal = Decimal(0)
 
     @property
     def net(self) -> Decimal:
-        return self.sold - self.reversed
+        return self.sold - self.reversed - self.refunded
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +58,8 @@ class SalesLine:
             "sold": amount_text(self.sold),
             "reversals": self.reversals,
             "reversed": amount_text(self.reversed),
+            "refunds": self.refunds,
+            "refunded": amount_text(self.refunded),
             "net": amount_text(self.net),
         }
 
@@ -104,9 +112,11 @@ def _sales_query(group: Any) -> Select[Any]:
             func.sum(case((t.c.kind == "credit", t.c.money), else_=0)).label("sold"),
             func.count().filter(t.c.kind == "reversal").label("reversals"),
             func.sum(case((t.c.kind == "reversal", t.c.money), else_=0)).label("reversed"),
+            func.count().filter(t.c.kind == CREDIT_NOTE).label("refunds"),
+            func.sum(case((t.c.kind == CREDIT_NOTE, t.c.money), else_=0)).label("refunded"),
         )
         .select_from(p.join(t, t.c.id == p.c.transaction_id))
-        .where(t.c.kind.in_(("credit", "reversal")))
+        .where(t.c.kind.in_(("credit", "reversal", CREDIT_NOTE)))
         .group_by(group)
         .order_by(group)
     )
@@ -114,7 +124,13 @@ def _sales_query(group: Any) -> Select[Any]:
 
 def _line(row: Any) -> SalesLine:
     return SalesLine(
-        str(row.key), row.sales, _money(row.sold), row.reversals, -_money(row.reversed)
+        str(row.key),
+        row.sales,
+        _money(row.sold),
+        row.reversals,
+        -_money(row.reversed),
+        row.refunds,
+        -_money(row.refunded),
     )
 
 

@@ -46,6 +46,7 @@ from vending.vendors import (
     Role,
     SaleContext,
     advice_exists,
+    client_reference,
 )
 
 CLIENT_ID_MAX = 64
@@ -112,7 +113,7 @@ def check_client_id(client_id: str) -> str:
 
 def reference(principal: Principal, client_id: str) -> str:
     """The transaction's client reference for a vendor's client id."""
-    return f"v{principal.vendor_id}:{check_client_id(client_id)}"
+    return client_reference(principal.vendor_id, check_client_id(client_id))
 
 
 # --- lookups ------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from vending.backend import Backend
 from vending.errors import ConflictError, DuplicateError, NotFoundError, PaymentError, VendingError
+from vending.models import Transaction
 from vending.prepared import Prepared
 from vending.vendor_models import Advice, FloatMovement, Operator, TransactionParty, Vendor
 
@@ -492,6 +493,17 @@ def authenticate(backend: Backend, api_key: str | None) -> Principal:
 
 # --- the sale context --------------------------------------------------------------------
 
+
+def client_reference(vendor_id: int, client_id: str) -> str:
+    """A transaction's client reference for a vendor's own client id (ids are per vendor)."""
+    return f"v{vendor_id}:{client_id}"
+
+
+def refund_reference(purchase_reference: str) -> str:
+    """The client reference of the credit note against a purchase (vending.refunds)."""
+    return f"refund:{purchase_reference}"
+
+
 _MOVEMENTS = FloatMovement.__table__
 _PARTIES = TransactionParty.__table__
 _ADVICES = Advice.__table__
@@ -518,6 +530,10 @@ _REFUND = Prepared(
 )
 _INSERT_MOVEMENT = Prepared(insert(_MOVEMENTS), [c.name for c in _MOVEMENTS.c if c.name != "id"])
 _INSERT_PARTY = Prepared(insert(_PARTIES), [c.name for c in _PARTIES.c])
+_TRANSACTIONS = Transaction.__table__
+_BY_REFERENCE = Prepared(
+    select(_TRANSACTIONS.c.id).where(_TRANSACTIONS.c.client_reference == bindparam("reference"))
+)
 _BALANCE = select(_VENDORS.c.balance, _VENDORS.c.credit_limit).where(
     _VENDORS.c.id == bindparam("vendor_id")
 )
@@ -582,6 +598,12 @@ class SaleContext:
             if advice_exists(connection, vendor_id, self.client_id, CONFIRM):
                 raise ConflictError(
                     f"purchase {self.client_id!r} was confirmed by a confirm advice; it can no "
+                    "longer be reversed"
+                )
+            note = refund_reference(client_reference(vendor_id, self.client_id))
+            if _BY_REFERENCE.run(connection, {"reference": note}):
+                raise ConflictError(
+                    f"purchase {self.client_id!r} has a credit note (a refund); it can no "
                     "longer be reversed"
                 )
             movement = REVERSAL

@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException
 
 from sts.errors import StsError
 from sts.tokens.management import Register
-from vending import cashup, keychange, sales, vendors
+from vending import cashup, keychange, refunds, sales, vendors
 from vending.api import schemas
 from vending.api.errors import ApiError, ErrorType, Where, api_error, responses
 from vending.backend import Backend, RandomBits
@@ -224,6 +224,28 @@ def _router(backend: Backend, limits: Limits) -> APIRouter:
         where = Where(not_found=E.UNKNOWN_RECORD, conflict=E.REVERSAL_REFUSED, id_value=id)
         with refused(where):
             return _advice(who, sales.reverse(backend, who, id))
+
+    @router.post(
+        "/purchases/{id}/refund",
+        response_model=None,
+        responses={
+            **_ok(schemas.RefundOut),
+            **responses(E.INVALID_AMOUNT, E.FORBIDDEN, E.UNKNOWN_RECORD, E.DUPLICATE_RECORD),
+        },
+    )
+    def refund(id: ClientId, body: schemas.RefundIn, who: Who) -> JSONResponse:
+        """Refund: a credit note against a purchase (its tokens stand); the float is credited.
+
+        Once per purchase, for at most what it cost; the same request again returns it.
+        """
+        where = Where(
+            amount_field="amount", amount=body.amount, not_found=E.UNKNOWN_RECORD, id_value=id
+        )
+        with refused(where):
+            note = refunds.refund(backend, who, id, body.amount, body.reason)
+        return JSONResponse(
+            {"credit_note": note.to_dict(), "float": _float(who, note.balance_after)}
+        )
 
     @router.post(
         "/management-tokens",

@@ -73,6 +73,11 @@ class KeyChangeIn(_In):
     base_date: Literal[1993, 2014, 2035] | None = None
 
 
+class RefundIn(_In):
+    amount: str = Field(pattern=AMOUNT_PATTERN, description="Money given back to the customer.")
+    reason: str = Field(min_length=1, max_length=200)
+
+
 class TokenOut(BaseModel):
     label: str
     digits: str = Field(pattern=r"^[0-9]{20}$")
@@ -136,6 +141,19 @@ class AdviceOut(BaseModel):
     float: FloatOut
 
 
+class CreditNoteOut(BaseModel):
+    purchase: str
+    meter: str
+    amount: str
+    reason: str
+    time: str
+
+
+class RefundOut(BaseModel):
+    credit_note: CreditNoteOut
+    float: FloatOut
+
+
 class VendorFloatOut(BaseModel):
     vendor: str
     operator: str
@@ -170,6 +188,8 @@ class SalesLineOut(BaseModel):
     sold: str
     reversals: int
     reversed: str
+    refunds: int
+    refunded: str
     net: str
 
 
