@@ -33,6 +33,7 @@ from sts.tokens.management import Register
 from sts.tokens.meter_number import validate_drn
 from vending import keychange, vend
 from vending.backend import Backend
+from vending.cashup import CREDIT_NOTE
 from vending.errors import ConflictError, NotFoundError, VendingError
 from vending.models import Meter, Transaction
 from vending.receipt import Receipt
@@ -263,7 +264,7 @@ def last_sale(backend: Backend, principal: Principal, drn: str) -> Sale:
             .where(
                 Meter.drn == number,
                 TransactionParty.vendor_id == principal.vendor_id,
-                Transaction.kind != vend.REVERSAL,
+                Transaction.kind.not_in((vend.REVERSAL, CREDIT_NOTE)),
             )
             .order_by(Transaction.id.desc())
             .limit(1)
