@@ -325,3 +325,22 @@ def test_openapi_document_is_served(api: tuple[httpx.Client, Seeded]) -> None:
     assert doc["openapi"].startswith("3.")
     assert "/v1/purchases" in doc["paths"]
     assert doc["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
+
+
+def test_a_server_fault_is_an_unknown_outcome_to_retry(
+    database_url: str, backend: Backend, clock: Clock
+) -> None:
+    # A server started without the master key cannot open the vending key: 503, nothing
+    # sold; the same id sent again to a working server sells once.
+    seeded = seed(backend)
+    broken = create_app(database_url, None, clock, random.Random(7))
+    body = {"id": "u-1", "meter": seeded.meter, "money": "10"}
+    with serving(broken) as server, httpx.Client(base_url=server.url) as client:
+        fault = client.post("/v1/purchases", json=body, headers=seeded.headers())
+        error(fault, 503, "upstream_unavailable")
+        assert client.get("/v1/float", headers=seeded.headers()).json()["balance"] == "500.00"
+    working = create_app(database_url, TEST_MASTER_KEY, clock, random.Random(7))
+    with serving(working) as server, httpx.Client(base_url=server.url) as client:
+        for _ in range(2):
+            sold = client.post("/v1/purchases", json=body, headers=seeded.headers())
+            assert sold.status_code == 200 and sold.json()["float"]["balance"] == "490.00"
