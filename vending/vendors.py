@@ -513,7 +513,6 @@ _ADVICE = select(_ADVICES.c.id).where(
     _ADVICES.c.client_id == bindparam("client_id"),
     _ADVICES.c.kind == bindparam("kind"),
 )
-_PREPARED_ADVICE = Prepared(_ADVICE)
 # Charges the float and locks the vendor's row (no row back: the float cannot pay).
 _CHARGE = Prepared(
     update(_VENDORS)
@@ -528,7 +527,29 @@ _REFUND = Prepared(
     .values(balance=_VENDORS.c.balance - _AMOUNT)
     .returning(_VENDORS.c.balance)
 )
-_INSERT_MOVEMENT = Prepared(insert(_MOVEMENTS), [c.name for c in _MOVEMENTS.c if c.name != "id"])
+_MOVEMENT_COLUMNS = [c.name for c in _MOVEMENTS.c if c.name != "id"]
+_INSERT_MOVEMENT = Prepared(insert(_MOVEMENTS), _MOVEMENT_COLUMNS)
+# A sale's movement, written only if no reversal advice has cancelled its client id. Run
+# after the charge has locked the vendor's row, as a statement of its own: on PostgreSQL
+# its snapshot is taken then, so it sees an advice committed while the vend waited.
+_INSERT_SALE_UNLESS_CANCELLED = Prepared(
+    insert(_MOVEMENTS)
+    .from_select(
+        _MOVEMENT_COLUMNS,
+        select(
+            *(bindparam(name, type_=_MOVEMENTS.c[name].type) for name in _MOVEMENT_COLUMNS)
+        ).where(
+            ~select(_ADVICES.c.id)
+            .where(
+                _ADVICES.c.vendor_id == bindparam("vendor_id"),
+                _ADVICES.c.client_id == bindparam("client_id"),
+                _ADVICES.c.kind == REVERSAL,
+            )
+            .exists()
+        ),
+    )
+    .returning(_MOVEMENTS.c.id)
+)
 _INSERT_PARTY = Prepared(insert(_PARTIES), [c.name for c in _PARTIES.c])
 _TRANSACTIONS = Transaction.__table__
 _BY_REFERENCE = Prepared(
@@ -563,6 +584,27 @@ class SaleContext:
     ) -> None:
         vendor_id = self.principal.vendor_id
         movement: str | None = None
+        # The party first: the float's row lock (below) is held to the commit, so the
+        # statements after it are kept few.
+        _INSERT_PARTY.run(
+            connection,
+            {
+                "transaction_id": transaction_id,
+                "vendor_id": vendor_id,
+                "operator_id": self.principal.operator_id,
+                "client_id": self.client_id,
+                "day": now.date(),
+            },
+        )
+        values = {
+            "vendor_id": vendor_id,
+            "operator_id": self.principal.operator_id,
+            "amount": -money,
+            "transaction_id": transaction_id,
+            "note": "",
+            "day": now.date(),
+            "created_at": now,
+        }
         if kind == "credit":
             if money <= 0:
                 raise PaymentError(
@@ -577,20 +619,23 @@ class SaleContext:
                     f"(float {amount_text(have)}, credit limit {amount_text(limit)}); the sale "
                     f"needs {amount_text(money)}"
                 )
-            # Now under the vendor's row lock, and in a statement of its own (on PostgreSQL
-            # a new snapshot, which sees an advice committed while this vend waited for the
-            # lock): a reversal advice that came first cancels the client id.
-            cancelled = _PREPARED_ADVICE.run(
+            balance = charged[0]["balance"]
+            # Now under the vendor's row lock: a reversal advice that came first cancels
+            # the client id (and then no movement is written).
+            written = _INSERT_SALE_UNLESS_CANCELLED.run(
                 connection,
-                {"vendor_id": vendor_id, "client_id": self.client_id, "kind": REVERSAL},
+                {
+                    **values,
+                    "kind": SALE,
+                    "balance_after": balance,
+                    "client_id": self.client_id,
+                },
             )
-            if cancelled:
+            if not written:
                 raise ConflictError(
                     f"client id {self.client_id!r} was cancelled by a reversal advice before "
                     "the purchase arrived; use a new id"
                 )
-            balance = charged[0]["balance"]
-            movement = SALE
         elif kind == "reversal" and money != 0:
             balance = _REFUND.run(connection, {"vendor_id": vendor_id, "amount": money})[0][
                 "balance"
@@ -610,29 +655,6 @@ class SaleContext:
         else:
             balance = connection.execute(_BALANCE, {"vendor_id": vendor_id}).one()[0]
         if movement is not None:
-            _INSERT_MOVEMENT.run(
-                connection,
-                {
-                    "vendor_id": vendor_id,
-                    "operator_id": self.principal.operator_id,
-                    "kind": movement,
-                    "amount": -money,
-                    "balance_after": balance,
-                    "transaction_id": transaction_id,
-                    "note": "",
-                    "day": now.date(),
-                    "created_at": now,
-                },
-            )
-        _INSERT_PARTY.run(
-            connection,
-            {
-                "transaction_id": transaction_id,
-                "vendor_id": vendor_id,
-                "operator_id": self.principal.operator_id,
-                "client_id": self.client_id,
-                "day": now.date(),
-            },
-        )
+            _INSERT_MOVEMENT.run(connection, {**values, "kind": movement, "balance_after": balance})
         self.recorded = True
         self.balance_after = balance
