@@ -3354,6 +3354,336 @@ def report_checkpoint(file: Path, **o: Any) -> None:
             soft_wrap=True,
         )
 
+# --- vending: vendors, operators and the HTTP service ---------------------------------------
+# Vendors hold floats that sales through the API reduce; operators of a vendor authenticate
+# to the API with keys shown once here. `sts serve` runs the API (FastAPI on uvicorn).
+
+SERVE_DB_ENV = "STS_SERVE_DATABASE_URL"
+SERVE_MASTER_FILE_ENV = "STS_SERVE_MASTER_KEY_FILE"
+
+
+@main.group("vendors")
+def vendors_group() -> None:
+    """Vendors (agents, banks, mobile money) and their floats."""
+
+
+def _render_vendors(items: Sequence[Any], as_json: bool) -> None:
+    if as_json:
+        emit_json([i.to_dict() for i in items])
+        return
+    rows = [
+        (d["name"], d["balance"], d["credit_limit"], d["available"])
+        for d in (i.to_dict() for i in items)
+    ]
+    _table("Vendors", ("vendor", "float", "credit limit", "available"), rows)
+
+
+@vendors_group.command("add")
+@click.argument("name")
+@click.option(
+    "--credit-limit",
+    default="0",
+    show_default=True,
+    metavar="AMOUNT",
+    help="How far below zero the float may go.",
+)
+@_vending_options
+def vendors_add(name: str, credit_limit: str, **o: Any) -> None:
+    """Add a vendor with an empty float."""
+    from vending import vendors as service
+
+    with refusals():
+        made = service.add_vendor(_open_vending(o, create=True), name, credit_limit)
+    _render_vendors([made], o["as_json"])
+
+
+@vendors_group.command("list")
+@_vending_options
+def vendors_list(**o: Any) -> None:
+    """Every vendor with its float and credit limit."""
+    from vending import vendors as service
+
+    with refusals():
+        items = service.list_vendors(_open_vending(o))
+    _render_vendors(items, o["as_json"])
+
+
+def _render_movement(movement: Any, as_json: bool) -> None:
+    if as_json:
+        emit_json(movement.to_dict())
+        return
+    d = movement.to_dict()
+    console.print(
+        f"{d['vendor']}: {d['kind']} {d['amount']}, float now {d['balance_after']}",
+        highlight=False,
+    )
+
+
+@vendors_group.command("topup")
+@click.argument("name")
+@click.argument("amount")
+@click.option("--note", default="", help="A note for the float ledger (e.g. the bank reference).")
+@_vending_options
+def vendors_topup(name: str, amount: str, note: str, **o: Any) -> None:
+    """Add AMOUNT to a vendor's float (money received from the vendor)."""
+    from vending import vendors as service
+
+    with refusals():
+        movement = service.top_up(_open_vending(o), name, amount, note)
+    _render_movement(movement, o["as_json"])
+
+
+@vendors_group.command("adjust")
+@click.argument("name")
+@click.option("--amount", required=True, help="The correction, e.g. -12.50 or 3.00.")
+@click.option("--note", required=True, help="Why (kept in the float ledger).")
+@_vending_options
+def vendors_adjust(name: str, amount: str, note: str, **o: Any) -> None:
+    """Correct a vendor's float up or down."""
+    from vending import vendors as service
+
+    with refusals():
+        movement = service.adjust(_open_vending(o), name, amount, note)
+    _render_movement(movement, o["as_json"])
+
+
+@main.group("operators")
+def operators_group() -> None:
+    """Operators of a vendor and their API keys."""
+
+
+def _render_operators(items: Sequence[Any]) -> None:
+    rows = [
+        (
+            i.vendor,
+            i.name,
+            i.role.value,
+            i.key_id,
+            _local(i.created_at),
+            _local(i.revoked_at) if i.revoked_at else "",
+        )
+        for i in items
+    ]
+    _table("Operators", ("vendor", "operator", "role", "key id", "created", "revoked"), rows)
+
+
+@operators_group.command("add")
+@click.argument("vendor")
+@click.argument("name")
+@click.option(
+    "--role",
+    type=click.Choice(["vend", "supervise", "administer"]),
+    default="vend",
+    show_default=True,
+    help="vend < supervise (reverse, reprint, reports) < administer.",
+)
+@_vending_options
+def operators_add(vendor: str, name: str, role: str, **o: Any) -> None:
+    """Add an operator to VENDOR; its API key is shown once, here, and never again."""
+    from vending import vendors as service
+
+    with refusals():
+        made = service.add_operator(_open_vending(o), vendor, name, role)
+    if o["as_json"]:
+        emit_json(made.to_dict())
+        return
+    _render_operators([made.operator])
+    console.print(f"API key: [bold]{made.api_key}[/]", highlight=False, soft_wrap=True)
+    err_console.print(
+        "Save this key now: only its hash is stored, so it cannot be shown again.",
+        highlight=False,
+    )
+
+
+@operators_group.command("list")
+@click.option("--vendor", help="Only this vendor's operators.")
+@_vending_options
+def operators_list(vendor: str | None, **o: Any) -> None:
+    """Operators, their roles and key ids (never the keys)."""
+    from vending import vendors as service
+
+    with refusals():
+        items = service.list_operators(_open_vending(o), vendor)
+    if o["as_json"]:
+        emit_json([i.to_dict() for i in items])
+    else:
+        _render_operators(items)
+
+
+@operators_group.command("revoke")
+@click.argument("vendor")
+@click.argument("name")
+@_vending_options
+def operators_revoke(vendor: str, name: str, **o: Any) -> None:
+    """Revoke an operator's API key, at once."""
+    from vending import vendors as service
+
+    with refusals():
+        item = service.revoke_operator(_open_vending(o), vendor, name)
+    if o["as_json"]:
+        emit_json(item.to_dict())
+    else:
+        console.print(f"Revoked {item.vendor}/{item.name} (key {item.key_id})", highlight=False)
+
+
+@report.command("cashup")
+@click.option("--vendor", required=True, help="The vendor's name.")
+@click.option("--day", required=True, type=click.DateTime(["%Y-%m-%d"]), help="UTC day.")
+@_vending_options
+def report_cashup(vendor: str, day: datetime, **o: Any) -> None:
+    """What each operator of a vendor sold, reversed and owes on a day; the float's day."""
+    from vending import cashup
+
+    with refusals():
+        result = cashup.cashup(_open_vending(o), vendor, day.date())
+    data = result.to_dict()
+    if o["as_json"]:
+        emit_json(data)
+        return
+    rows = [
+        (
+            d["operator"],
+            d["sales"],
+            d["sold"],
+            d["reversals"],
+            d["reversed"],
+            d["refunded"],
+            d["cash_due"],
+        )
+        for d in data["operators"]
+    ]
+    _table(
+        f"Cash-up of {data['vendor']} on {data['day']}",
+        ("operator", "sales", "sold", "reversals", "reversed", "refunded", "cash due"),
+        rows,
+    )
+    f = data["float"]
+    console.print(
+        f"Float: opening {f['opening']} + top-ups {f['top_ups']} + adjustments "
+        f"{f['adjustments']} - net sales {data['net_sales']} = closing {f['closing']}"
+        + ("" if f["balanced"] else "  [red](does not balance)[/]"),
+        highlight=False,
+    )
+
+
+def _serve_master_key(key_file: Path | None) -> Any:
+    """The master key the API unseals vending keys with: STS_MASTER_KEY, else the file."""
+    import os
+
+    from vending.db import default_master_key_path
+    from vending.keystore import ENV_VAR, MasterKey
+
+    if os.environ.get(ENV_VAR):
+        return MasterKey.from_env(os.environ)
+    path = key_file or default_master_key_path()
+    if not Path(path).exists():
+        raise click.ClickException(
+            f"no master key: {path} does not exist and {ENV_VAR} is unset; expected the key "
+            "the vending keys were sealed with (`sts keys add` creates it)"
+        )
+    return MasterKey.from_file(path)
+
+
+def serve_app() -> Any:
+    """The API for one `sts serve` worker, from what `serve` put in the environment."""
+    import os
+    import random
+    from datetime import UTC
+
+    from vending.api import create_app
+
+    file = os.environ.get(SERVE_MASTER_FILE_ENV)
+    master = _serve_master_key(Path(file) if file else None)
+    return create_app(
+        os.environ[SERVE_DB_ENV], master, lambda: datetime.now(UTC), random.SystemRandom()
+    )
+
+
+def _listen_host(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """An address to listen on: an IP address or a host name that resolves here."""
+    import ipaddress
+    import socket
+
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    labels = value.split(".")
+    if not (
+        0 < len(value) <= 253
+        and all(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?", lb) for lb in labels)
+    ):
+        raise click.BadParameter(f"{_shown(value)} is not an IP address or host name")
+    try:
+        socket.getaddrinfo(value, None)
+    except (OSError, UnicodeError):
+        raise click.BadParameter(f"host name {_shown(value)} does not resolve here") from None
+    return value
+
+
+@main.command("serve")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    callback=_listen_host,
+    help="Address to listen on (put a TLS reverse proxy in front for other hosts).",
+)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes (several need PostgreSQL to be worth it).",
+)
+@click.option(
+    "--db",
+    "db_url",
+    metavar="URL",
+    envvar="STS_DATABASE_URL",
+    help="Database URL (default: STS_DATABASE_URL, else the SQLite file in your data folder).",
+)
+@click.option(
+    "--master-key-file",
+    type=_SafePath(dir_okay=False, path_type=Path),
+    envvar="STS_MASTER_KEY_FILE",
+    help="The master key file (STS_MASTER_KEY first).",
+)
+def serve(
+    host: str, port: int, workers: int, db_url: str | None, master_key_file: Path | None
+) -> None:
+    """Run the vending API (HTTP, JSON under /v1; OpenAPI at /v1/openapi.json)."""
+    import os
+
+    import uvicorn
+
+    from vending.db import default_url, open_database
+
+    url = db_url or default_url()
+    with refusals():
+        # Create or check the schema once, before any worker starts.
+        open_database(url).dispose()
+        _serve_master_key(master_key_file)
+    os.environ[SERVE_DB_ENV] = url
+    if master_key_file is not None:
+        os.environ[SERVE_MASTER_FILE_ENV] = str(master_key_file)
+    err_console.print(
+        f"Serving the vending API on http://{host}:{port}/v1 ({workers} worker"
+        f"{'s' if workers > 1 else ''})",
+        highlight=False,
+    )
+    uvicorn.run(
+        "cli:serve_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

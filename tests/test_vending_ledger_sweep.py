@@ -46,6 +46,14 @@ NOT_COVERED = {
     ("vending_keys", "created_at"): "creation time; nothing depends on it",
     ("ledger_head", "id"): "the one row's key",
     ("ledger_head", "prev"): "a working copy of the hash before the head, for appending",
+    # Not yet in the keyed chain (issue 11 left them to a later session): the vendor,
+    # operator and float tables of the HTTP service. A float movement or the party of a
+    # sale can be edited without verify seeing it; the sale itself is covered.
+    "vendors": "not yet chained: vendor float and credit limit (issue 11 follow-up)",
+    "operators": "not yet chained: operator records and hashed API keys",
+    "float_movements": "not yet chained: top-ups, adjustments and sales of a float",
+    "transaction_parties": "not yet chained: which vendor and operator made a sale",
+    "advices": "not yet chained: confirm and reversal advices",
 }
 #: A change here makes verify refuse to run (the master key is no longer recognised).
 REFUSED = {"master_key_check"}

@@ -354,3 +354,8 @@ class MasterKeyCheck(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     value: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
+
+
+# The vendor, operator and float tables (schema 0004) live on this Base in their own module;
+# importing it here puts them in Base.metadata wherever the models are loaded.
+from vending import vendor_models as _vendor_models  # noqa: E402, F401

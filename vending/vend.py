@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -62,6 +62,17 @@ PHASE_UNBALANCE = "phase-unbalance"
 TEST = "test"
 KEY_CHANGE = "key-change"
 REVERSAL = "reversal"
+
+
+class VendContext(Protocol):
+    """Who a transaction is made for (vending.vendors.SaleContext): told of each new
+    transaction inside its database transaction, before its ledger entry, and may refuse
+    it by raising (a vendor's float that cannot pay)."""
+
+    def record(
+        self, connection: Connection, transaction_id: int, kind: str, money: Decimal, now: datetime
+    ) -> None: ...
+
 
 #: Subclasses of a KCT set in the order sts.tokens.keychange.KeyChangeOrder.tokens() gives.
 KCT_SUBCLASSES = (3, 4, 8, 9)
@@ -219,6 +230,7 @@ def _run(
     request: dict[str, Any],
     build: Callable[[_Vend], None],
     key_change: bool = True,
+    context: VendContext | None = None,
 ) -> Receipt:
     number = validate_drn(drn)
     if reference is not None:
@@ -226,7 +238,7 @@ def _run(
     print_ = fingerprint({"meter": number, "kind": kind, **request})
     for attempt in (1, 2):
         try:
-            return _attempt(backend, number, kind, reference, print_, build, key_change)
+            return _attempt(backend, number, kind, reference, print_, build, key_change, context)
         except storage.ConcurrentWriteError:
             # Another vend took this reference at the same moment (for another meter, or a
             # TID clash that the row lock should have prevented): the retry finds it.
@@ -267,6 +279,7 @@ def _attempt(
     print_: str,
     build: Callable[[_Vend], None],
     key_change: bool,
+    context: VendContext | None = None,
 ) -> Receipt:
     with storage.connect(backend) as connection:
         now = backend.now()
@@ -331,6 +344,8 @@ def _attempt(
                 _RECOVER_DEBT, {"customer_id": meter.customer_id, "recovered": facts.debt_recovered}
             )
         recovered_from = meter.customer_name if facts.debt_recovered else None
+        if context is not None:
+            context.record(connection, txn_id, kind, facts.money, now)
         ledger.append(
             connection,
             backend.ledger_key(connection),
@@ -424,6 +439,7 @@ def vend_credit(
     money: Decimal | str | None = None,
     units: Decimal | str | None = None,
     reference: str | None = None,
+    context: VendContext | None = None,
 ) -> Receipt:
     """Credit a meter by ``money`` (through its tariff) or by ``units`` in kWh.
 
@@ -471,14 +487,18 @@ def vend_credit(
         vend.breakdown = breakdown
         vend.credit_units(breakdown.units, tariff.max_token_kwh)
 
-    return _run(backend, drn, CREDIT, reference, request, build)
+    return _run(backend, drn, CREDIT, reference, request, build, context=context)
 
 
 # --- management and test tokens ----------------------------------------------------------
 
 
 def clear_credit(
-    backend: Backend, drn: str, register: Register = Register.ALL, reference: str | None = None
+    backend: Backend,
+    drn: str,
+    register: Register = Register.ALL,
+    reference: str | None = None,
+    context: VendContext | None = None,
 ) -> Receipt:
     """A ClearCredit token for one register, or all."""
     register = Register(register)
@@ -489,16 +509,20 @@ def clear_credit(
             lambda _token: f"Clear credit ({register.name.lower().replace('_', ' ')})",
         )
 
-    return _run(backend, drn, CLEAR_CREDIT, reference, {"register": int(register)}, build)
+    return _run(
+        backend, drn, CLEAR_CREDIT, reference, {"register": int(register)}, build, context=context
+    )
 
 
-def clear_tamper(backend: Backend, drn: str, reference: str | None = None) -> Receipt:
+def clear_tamper(
+    backend: Backend, drn: str, reference: str | None = None, context: VendContext | None = None
+) -> Receipt:
     """A ClearTamperCondition token."""
 
     def build(vend: _Vend) -> None:
         vend.issue(lambda tid, rnd: ClearTamper(rnd, tid, 0), lambda _token: "Clear tamper")
 
-    return _run(backend, drn, CLEAR_TAMPER, reference, {}, build)
+    return _run(backend, drn, CLEAR_TAMPER, reference, {}, build, context=context)
 
 
 def _watts(watts: int, what: str) -> int:
@@ -513,7 +537,11 @@ def _watts_of(token: Token) -> int:
 
 
 def set_power_limit(
-    backend: Backend, drn: str, watts: int, reference: str | None = None
+    backend: Backend,
+    drn: str,
+    watts: int,
+    reference: str | None = None,
+    context: VendContext | None = None,
 ) -> Receipt:
     """A SetMaximumPowerLimit token (the amount coding may round the watts up)."""
     watts = _watts(watts, "power limit")
@@ -525,7 +553,7 @@ def set_power_limit(
         )
         vend.details["watts"] = _watts_of(token)
 
-    return _run(backend, drn, POWER_LIMIT, reference, {"watts": watts}, build)
+    return _run(backend, drn, POWER_LIMIT, reference, {"watts": watts}, build, context=context)
 
 
 def set_phase_unbalance(
@@ -545,7 +573,11 @@ def set_phase_unbalance(
 
 
 def meter_test(
-    backend: Backend, drn: str, control: int | None = None, reference: str | None = None
+    backend: Backend,
+    drn: str,
+    control: int | None = None,
+    reference: str | None = None,
+    context: VendContext | None = None,
 ) -> Receipt:
     """A class 1 InitiateMeterTest/Display token for the meter's manufacturer code.
 
@@ -561,7 +593,9 @@ def meter_test(
     def build(vend: _Vend) -> None:
         vend.unencrypted(token, "Meter test" if control is None else f"Meter test {bits:#x}")
 
-    return _run(backend, drn, TEST, reference, {"control": bits}, build, key_change=False)
+    return _run(
+        backend, drn, TEST, reference, {"control": bits}, build, key_change=False, context=context
+    )
 
 
 def issue_key_change(backend: Backend, drn: str, reference: str | None = None) -> Receipt:
@@ -662,7 +696,7 @@ def _reversal_of(txn: Transaction) -> Reversal:
     )
 
 
-def reverse(backend: Backend, reference: str) -> Reversal:
+def reverse(backend: Backend, reference: str, context: VendContext | None = None) -> Reversal:
     """Record a compensating entry for a credit vend.
 
     Refused once the meter has been given a later token (it may have seen the
@@ -722,6 +756,8 @@ def reverse(backend: Backend, reference: str) -> Reversal:
             debtor = customer.name
         session.flush()
         connection = session.connection()
+        if context is not None:
+            context.record(connection, txn.id, REVERSAL, txn.money, now)
         ledger.append(
             connection, backend.ledger_key(connection), txn.id, ledger.facts_of(txn, debtor)
         )

@@ -1,0 +1,326 @@
+"""HTTP API throughput and latency: purchases per second, median and p99 latency.
+
+Each run starts on a fresh database (a vending key, ``--meters`` meters on a
+stepped tariff with a service charge and VAT, a vendor with a large float and
+one operator), starts ``sts serve`` as a real process with its workers, and then,
+from this process over HTTP with keep-alive connections (httpx, asyncio):
+
+- **throughput**: ``--clients`` concurrent tills buy ``--purchases`` credit
+  tokens by money, each a new client id on a meter taken in turn; the figure is
+  purchases over the wall time, with the median and p99 latency under that load;
+- **latency at a fixed rate**: purchases sent open-loop at ``--rate`` per second
+  for ``--seconds`` (a request leaves on schedule whether or not earlier ones
+  have been answered); median and p99 latency.
+
+Two set-ups: SQLite with 1 worker, and PostgreSQL with 4 workers (needs
+``--postgres URL``, a database the user may create databases from, or
+``STS_TEST_POSTGRES_URL``; skipped with a note otherwise). Each prints the
+figures of every run and min/median/max over ``--runs`` runs. Targets: 300
+purchases/s on PostgreSQL with 4 workers, p99 under 100 ms at 100 purchases/s.
+
+The client runs on the same machine as the server and takes some of its CPU;
+run it on an otherwise idle machine. Nothing here is a test and nothing asserts
+a time::
+
+    python benchmarks/api.py
+    python benchmarks/api.py --postgres postgresql://sts@127.0.0.1:55432/sts --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+import sqlalchemy as sa
+
+from sts.crypto.keys import VendingKey
+from sts.tokens.meter_number import luhn_check_digit
+from vending import registry, vendors
+from vending.backend import Backend
+from vending.db import make_engine, open_database, sqlite_url, upgrade
+from vending.keystore import MasterKey
+from vending.tariff import Block, FixedCharge, Tariff
+
+MASTER_HEX = "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF"
+SGC = 123456
+TARIFF = Tariff(
+    name="Bench",
+    currency="ZAR",
+    blocks=(Block(Decimal(50), Decimal("1.50")), Block(None, Decimal("2.00"))),
+    fixed_charges=(FixedCharge("Service charge", Decimal("12.50")),),
+    vat_percent=Decimal(15),
+)
+PAYMENT = "50.00"
+WARM_UP = 40
+
+
+def drn(number: int) -> str:
+    body = f"{10 + number // 10**8:02d}{number % 10**8:08d}"
+    return body + str(luhn_check_digit(body))
+
+
+def set_up(url: str, meters: int) -> tuple[list[str], str]:
+    """The meters and an operator's API key, on a fresh database."""
+    database = open_database(url)
+    try:
+        backend = Backend.open(
+            database, MasterKey.from_hex(MASTER_HEX), lambda: datetime.now(UTC), random.Random(1)
+        )
+        registry.add_tariff(backend, TARIFF)
+        registry.add_vending_key(
+            backend, "bench", VendingKey.from_hex("ABABABABABABABAB"), SGC, krn=1, kt=2
+        )
+        numbers = [drn(i) for i in range(meters)]
+        for number in numbers:
+            registry.add_meter(backend, number, SGC, base_date=2014, tariff="Bench")
+        vendors.add_vendor(backend, "Bench vendor")
+        vendors.top_up(backend, "Bench vendor", "900000000")
+        key = vendors.add_operator(backend, "Bench vendor", "till", "vend").api_key
+    finally:
+        database.dispose()
+    return numbers, key
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(url: str, workers: int) -> Iterator[str]:
+    port = _free_port()
+    sts = Path(sys.executable).with_name("sts")
+    command = [str(sts)] if sts.exists() else [sys.executable, "-m", "cli"]
+    env = {**os.environ, "STS_MASTER_KEY": MASTER_HEX}
+    process = subprocess.Popen(
+        [*command, "serve", "--port", str(port), "--workers", str(workers), "--db", url],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"sts serve exited with {process.returncode}")
+            try:
+                httpx.get(f"{base}/v1/openapi.json", timeout=5).raise_for_status()
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait()
+
+
+class Tills:
+    """Purchases over keep-alive connections; each gets a new client id."""
+
+    def __init__(self, client: httpx.AsyncClient, meters: list[str], tag: str) -> None:
+        self.client = client
+        self.meters = meters
+        self.tag = tag
+        self.count = 0
+        self.failures = 0
+        self.retries = 0
+
+    async def buy(self) -> float:
+        number = self.count
+        self.count += 1
+        body = {
+            "id": f"{self.tag}-{number}",
+            "meter": self.meters[number % len(self.meters)],
+            "money": PAYMENT,
+        }
+        start = time.perf_counter()
+        for _attempt in range(5):
+            try:
+                response = await self.client.post("/v1/purchases", json=body)
+                break
+            except httpx.TransportError:
+                # A keep-alive connection the server closed as it was reused: as a till
+                # would, send the same id again (counted, and in the latency).
+                self.retries += 1
+        else:
+            raise SystemExit(f"purchase {body['id']}: no answer in 5 attempts")
+        elapsed = time.perf_counter() - start
+        if response.status_code != 200:
+            self.failures += 1
+        return elapsed
+
+
+async def throughput(base: str, key: str, meters: list[str], clients: int, total: int) -> tuple:
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    headers = {"X-API-Key": key}
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, limits=limits, timeout=60
+    ) as client:
+        tills = Tills(client, meters, f"t{uuid.uuid4().hex[:8]}")
+        await asyncio.gather(*(tills.buy() for _ in range(WARM_UP)))
+        latencies: list[float] = []
+        remaining = total
+
+        async def till() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                latencies.append(await tills.buy())
+
+        start = time.perf_counter()
+        await asyncio.gather(*(till() for _ in range(clients)))
+        wall = time.perf_counter() - start
+    return total / wall, latencies, tills.failures + tills.retries
+
+
+async def at_rate(base: str, key: str, meters: list[str], rate: float, seconds: float) -> tuple:
+    headers = {"X-API-Key": key}
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, limits=limits, timeout=60
+    ) as client:
+        tills = Tills(client, meters, f"r{uuid.uuid4().hex[:8]}")
+        await asyncio.gather(*(tills.buy() for _ in range(WARM_UP)))
+        count = int(rate * seconds)
+        start = time.perf_counter()
+        tasks = []
+        for i in range(count):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(tills.buy()))
+        sending = time.perf_counter() - start
+        latencies = await asyncio.gather(*tasks)
+    # The rate the requests actually left at (the client may fall behind its schedule).
+    return (count - 1) / sending, list(latencies), tills.failures + tills.retries
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98]
+
+
+@contextmanager
+def fresh_database(kind: str, server: str | None) -> Iterator[str]:
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield sqlite_url(Path(folder) / "api.sqlite")
+        return
+    assert server is not None
+    admin_url = sa.engine.make_url(server).set(drivername="postgresql+psycopg")
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"sts_bench_api_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+def spread(values: list[float], show: object) -> str:
+    return " / ".join(show(v) for v in (min(values), statistics.median(values), max(values)))  # type: ignore[operator]
+
+
+def bench(kind: str, server: str | None, workers: int, args: argparse.Namespace) -> None:
+    print(f"\n{kind}, {workers} worker(s), {args.clients} clients, {args.meters} meters")
+    rates, medians, p99s, paced_medians, paced_p99s = [], [], [], [], []
+    for run in range(1, args.runs + 1):
+        with fresh_database(kind, server) as url:
+            meters, key = set_up(url, args.meters)
+            with serving(url, workers) as base:
+                rate, latencies, failed = asyncio.run(
+                    throughput(base, key, meters, args.clients, args.purchases)
+                )
+                sent, paced, failed_paced = asyncio.run(
+                    at_rate(base, key, meters, args.rate, args.seconds)
+                )
+        rates.append(rate)
+        medians.append(statistics.median(latencies))
+        p99s.append(p99(latencies))
+        paced_medians.append(statistics.median(paced))
+        paced_p99s.append(p99(paced))
+        print(
+            f"  run {run}: {rate:.0f} purchases/s (median {ms(medians[-1])}, p99 "
+            f"{ms(p99s[-1])}); sent at {sent:.0f}/s: median {ms(paced_medians[-1])}, p99 "
+            f"{ms(paced_p99s[-1])}; refused or retried {failed + failed_paced}"
+        )
+    print("  min / median / max:")
+    print(f"    purchases/s under load: {spread(rates, lambda v: f'{v:.0f}')}")
+    print(f"    latency under load: median {spread(medians, ms)}; p99 {spread(p99s, ms)}")
+    print(
+        f"    at {args.rate:g}/s: median {spread(paced_medians, ms)}; p99 {spread(paced_p99s, ms)}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgres", default=os.environ.get("STS_TEST_POSTGRES_URL"))
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--purchases", type=int, default=1500)
+    parser.add_argument("--meters", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--postgres-workers", type=int, default=4)
+    args = parser.parse_args()
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.processor()
+    )
+    print(
+        f"{platform.system()} {platform.release()} {platform.machine()}, {cpu}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
+    if not args.skip_sqlite:
+        bench("sqlite", None, 1, args)
+    if args.skip_postgres:
+        return
+    if not args.postgres:
+        print("\nPostgreSQL skipped: give --postgres URL (or set STS_TEST_POSTGRES_URL)")
+        return
+    bench("postgresql", args.postgres, args.postgres_workers, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""The API's one error shape and the one place the project's errors become HTTP answers.
+
+Every refusal is a JSON object ``{"type", "field", "value", "message"}``: ``type``
+from the fixed vocabulary :class:`ErrorType`, the request ``field`` and ``value``
+at fault (or null), and one sentence. The HTTP status follows the type; the
+vending rule for tills is that a 4xx is a definite refusal (nothing was sold)
+while a 5xx or a timeout is an *unknown outcome*: send the same request with the
+same id again, which either returns the sale that was made or makes it.
+
+:func:`api_error` maps the project's error hierarchy (sts.errors, vending.errors,
+vending.vendors) onto the vocabulary; a route says only which field and value it
+was working on, and which type "not found" and "conflict" mean there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+
+from sts.errors import FormatError, FunctionError, KeyTypeError, RangeError, StsError
+from vending.errors import (
+    ConflictError,
+    DuplicateError,
+    KeyChangeNeeded,
+    KeyStoreError,
+    NotFoundError,
+    PaymentError,
+    StorageError,
+)
+from vending.vendors import AuthenticationError, InsufficientFloat, PermissionDenied
+
+VALUE_MAX = 100
+
+
+class ErrorType(StrEnum):
+    """The error vocabulary (in the spirit of Electrum's prepaid-utility interface)."""
+
+    FORMAT_ERROR = "format_error"  # 400: a field is missing or malformed
+    INVALID_AMOUNT = "invalid_amount"  # 400: zero, negative, too many decimals
+    AMOUNT_TOO_LOW = "amount_too_low"  # 400: below the charges due or the minimum
+    AMOUNT_TOO_HIGH = "amount_too_high"  # 400: above the maximum of one purchase
+    FUNCTION_NOT_SUPPORTED = "function_not_supported"  # 400/404/405
+    UNAUTHORIZED = "unauthorized"  # 401: no key, or an unknown or revoked one
+    INSUFFICIENT_FLOAT = "insufficient_float"  # 402: the vendor's float cannot pay
+    FORBIDDEN = "forbidden"  # 403: the operator's role does not allow it
+    UNKNOWN_METER = "unknown_meter"  # 404
+    UNKNOWN_RECORD = "unknown_record"  # 404: no transaction with that id
+    DUPLICATE_RECORD = "duplicate_record"  # 409: the id was used for other details
+    REVERSAL_REFUSED = "reversal_refused"  # 409: confirmed, or the meter had a later token
+    METER_KEY_INVALID = "meter_key_invalid"  # 409: the meter needs a key change first
+    UPSTREAM_UNAVAILABLE = "upstream_unavailable"  # 503: database or key store unreachable
+    SYSTEM_ERROR = "system_error"  # 500: outcome unknown, retry the same id
+
+
+STATUS: dict[ErrorType, int] = {
+    ErrorType.FORMAT_ERROR: 400,
+    ErrorType.INVALID_AMOUNT: 400,
+    ErrorType.AMOUNT_TOO_LOW: 400,
+    ErrorType.AMOUNT_TOO_HIGH: 400,
+    ErrorType.FUNCTION_NOT_SUPPORTED: 400,
+    ErrorType.UNAUTHORIZED: 401,
+    ErrorType.INSUFFICIENT_FLOAT: 402,
+    ErrorType.FORBIDDEN: 403,
+    ErrorType.UNKNOWN_METER: 404,
+    ErrorType.UNKNOWN_RECORD: 404,
+    ErrorType.DUPLICATE_RECORD: 409,
+    ErrorType.REVERSAL_REFUSED: 409,
+    ErrorType.METER_KEY_INVALID: 409,
+    ErrorType.UPSTREAM_UNAVAILABLE: 503,
+    ErrorType.SYSTEM_ERROR: 500,
+}
+
+# The tariff refuses money below what is due with a PaymentError; these phrases of its
+# messages (vending.tariff.price_money) mean "too low" rather than "not an amount".
+_TOO_LOW_PHRASES = ("does not cover", "buys less than")
+# vending.vend gives up after two clashes with concurrent vends having written nothing:
+# for a till that is "try again with the same id", not a duplicate.
+_RETRY_PHRASE = "nothing was written, try again"
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    type: ErrorType
+    field: str | None
+    value: str | None
+    message: str
+
+
+class ApiError(Exception):
+    """A refusal ready to send."""
+
+    def __init__(
+        self, type: ErrorType, message: str, field: str | None = None, value: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.type = type
+        self.message = message
+        self.field = field
+        self.value = value
+
+    @property
+    def status(self) -> int:
+        return STATUS[self.type]
+
+    def body(self) -> dict[str, Any]:
+        value = None if self.value is None else str(self.value)[:VALUE_MAX]
+        return {
+            "type": self.type.value,
+            "field": self.field,
+            "value": value,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Where:
+    """What a route was working on, for naming the field at fault."""
+
+    field: str | None = None
+    value: Any = None
+    amount_field: str | None = None
+    amount: Any = None
+    not_found: ErrorType = ErrorType.UNKNOWN_METER
+    conflict: ErrorType = ErrorType.DUPLICATE_RECORD
+    id_field: str | None = "id"
+    id_value: Any = None
+
+
+def api_error(exc: StsError, where: Where) -> ApiError:
+    """The API answer for one of the project's errors, raised while doing ``where``."""
+    message = str(exc)
+    at = (where.field, where.value)
+    amount = (where.amount_field, where.amount)
+    by_id = (where.id_field, where.id_value)
+    kind: ErrorType
+    if isinstance(exc, AuthenticationError):
+        kind, at = ErrorType.UNAUTHORIZED, ("X-API-Key", None)
+    elif isinstance(exc, PermissionDenied):
+        kind, at = ErrorType.FORBIDDEN, (None, None)
+    elif isinstance(exc, InsufficientFloat):
+        kind, at = ErrorType.INSUFFICIENT_FLOAT, amount
+    elif isinstance(exc, PaymentError):
+        too_low = any(phrase in message for phrase in _TOO_LOW_PHRASES)
+        kind = ErrorType.AMOUNT_TOO_LOW if too_low else ErrorType.INVALID_AMOUNT
+        at = amount
+    elif isinstance(exc, KeyChangeNeeded):
+        kind = ErrorType.METER_KEY_INVALID
+    elif isinstance(exc, StorageError | KeyStoreError):
+        kind, at = ErrorType.UPSTREAM_UNAVAILABLE, (None, None)
+    elif isinstance(exc, NotFoundError):
+        kind = where.not_found
+        if kind is ErrorType.UNKNOWN_RECORD:
+            at = by_id
+    elif isinstance(exc, ConflictError) and _RETRY_PHRASE in message:
+        kind, at = ErrorType.UPSTREAM_UNAVAILABLE, by_id
+    elif isinstance(exc, ConflictError):
+        kind, at = where.conflict, by_id
+    elif isinstance(exc, DuplicateError):
+        kind, at = ErrorType.DUPLICATE_RECORD, by_id
+    elif isinstance(exc, RangeError):
+        kind = ErrorType.AMOUNT_TOO_HIGH if where.amount_field else ErrorType.FORMAT_ERROR
+        if where.amount_field:
+            at = amount
+    elif isinstance(exc, FunctionError | KeyTypeError):
+        kind = ErrorType.FUNCTION_NOT_SUPPORTED
+    elif isinstance(exc, FormatError):
+        kind = ErrorType.FORMAT_ERROR
+    else:
+        kind = ErrorType.FORMAT_ERROR
+    return ApiError(kind, message, at[0], at[1])
+
+
+def responses(*types: ErrorType) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` entry for a route that may answer with these types."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for kind in (
+        *types,
+        ErrorType.FORMAT_ERROR,
+        ErrorType.UNAUTHORIZED,
+        ErrorType.SYSTEM_ERROR,
+        ErrorType.UPSTREAM_UNAVAILABLE,
+    ):
+        status = STATUS[kind]
+        entry = out.setdefault(status, {"model": ErrorBody, "description": ""})
+        names = [n for n in entry["description"].split(", ") if n]
+        if kind.value not in names:
+            names.append(kind.value)
+        entry["description"] = ", ".join(names)
+    # Any other status (e.g. 404 or 405 for a path or method that is not an operation) has
+    # the same body; saying so also stops FastAPI from documenting its own 422.
+    out["default"] = {"model": ErrorBody, "description": "Any other refusal."}
+    return out
