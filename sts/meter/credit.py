@@ -50,6 +50,7 @@ Worked example: 10 kWh in the energy wallet, 2 kW for 3 hours uses
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
@@ -264,6 +265,9 @@ class CreditEngine:
         self._limiter: LoadControl = self.state.limiter
         self._cal = LocalCalendar(config.timezone)
         self._tariff = None if config.tariff is None else MeterTariff(config.tariff)
+        # Metering (sts.meter.metering) hooks: a report of each stretch, and the TOU rate.
+        self.observer: Callable[[int, int, int, bool], None] | None = None
+        self.tou_rate = 0
         self._alarms = Alarms(config.alarms)
         self._emergency_j = kwh_to_j(config.emergency.limit_kwh, "emergency limit")
         self._emergency_below_j = kwh_to_j(config.emergency.available_below_kwh, "threshold")
@@ -414,6 +418,24 @@ class CreditEngine:
         self._record(t, EventKind.TAMPER, reason)
         self._settle(t)
 
+    def set_rate_prices(self, prices: Mapping[int, Decimal]) -> None:
+        """TOU prices per rate for money-bought energy (rule: :mod:`sts.meter.metering`)."""
+        if self.config.tariff is not None:
+            self._tariff = MeterTariff(self.config.tariff, prices)
+
+    def credit_export(self, joules: int, t: int) -> int:
+        """Net metering: put exported ``joules`` in the energy wallet, up to its maximum.
+
+        Returns the joules credited; the ledger counts them apart from tokens.
+        """
+        s = self.state
+        taken = max(0, min(joules, self._energy_max_j - s.energy_j))
+        if taken:
+            s.energy_j += taken
+            s.ledger.export_credited_j += taken
+            self._after_change(t)
+        return taken
+
     def take_emergency_credit(self, now: datetime) -> EmergencyResult:
         """Take emergency credit (the keypad short code)."""
         t = self._sync(now)
@@ -563,7 +585,7 @@ class CreditEngine:
         assert tariff is not None
         money_debt = min(units, s.money_debt)
         rest = units - money_debt
-        numerator = tariff.numerators[tariff.step_index(s.month_j)]
+        numerator = tariff.numerator(tariff.step_index(s.month_j), self.tou_rate)
         denominator = tariff.denominator
         bought = []
         for owed in (s.emergency_used_j, s.debt_j):
@@ -634,18 +656,23 @@ class CreditEngine:
         span = self._profile.span
         t = s.now
         assert t is not None
+        observe = self.observer
+        ledger = s.ledger
         self._boundaries(t)
         while t < end:
             cap = min(end, self._midnight, self._friendly_next, limiter.next_timer())
             demand, held = span(calendar, t, cap - t)
             stop = t + held
             s.demand_w = demand
+            delivered = ledger.delivered_j
             if s.relay_closed and demand:
                 if limiter.exceeded(demand):
                     self._trip(t, demand)
                     stop = min(stop, limiter.next_timer())
                 else:
                     self._consume(t, stop, demand)
+            if observe is not None:
+                observe(t, stop, ledger.delivered_j - delivered, s.relay_closed)
             t = s.now = stop
             if t >= cap or t >= limiter.next_timer():
                 self._boundaries(t)
@@ -744,7 +771,7 @@ class CreditEngine:
         s = self.state
         month = s.month_j
         index = tariff.step_index(month)
-        numerator = tariff.numerators[index]
+        numerator = tariff.numerator(index, self.tou_rate)
         denominator = tariff.denominator
         bound = tariff.bounds_j[index]
         take = wanted if bound is None or wanted < bound - month else bound - month

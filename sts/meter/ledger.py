@@ -3,7 +3,8 @@
 The totals are what make the wallets auditable. They satisfy, at every moment
 (all in joules or money units, exact integers)::
 
-    energy wallet = energy to wallet - energy from wallet - energy cleared
+    energy wallet = energy to wallet + export credited (net metering)
+                    - energy from wallet - energy cleared
     money wallet  = money to wallet - money debited - money for energy
                     - charges paid - money cleared
     owed energy   = emergency used + friendly debt made
@@ -47,12 +48,16 @@ class Ledger:
     charges_to_debt: int = 0
     energy_cleared_j: int = 0
     money_cleared: int = 0
+    export_credited_j: int = 0  # net metering (sts.meter.metering); 0 when it is off
 
     def imbalances(self, energy_j: int, money: int, owed_j: int, money_debt: int) -> list[str]:
         """The identities above that do not hold for these registers (empty: all hold)."""
         checks = {
             "energy wallet": energy_j
-            == self.energy_to_wallet_j - self.from_energy_j - self.energy_cleared_j,
+            == self.energy_to_wallet_j
+            + self.export_credited_j
+            - self.from_energy_j
+            - self.energy_cleared_j,
             "money wallet": money
             == self.money_to_wallet
             - self.money_debited

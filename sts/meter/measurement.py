@@ -54,6 +54,7 @@ from typing import Any
 from sts.errors import FormatError, RangeError
 from sts.meter import strict
 from sts.meter.localtime import LocalCalendar
+from sts.meter.profile import LoadProfile
 
 SECONDS_PER_DAY = 86_400
 MAX_POWER_W = 1_000_000  # far beyond a 100 A meter; a bound on what a user can type
@@ -266,6 +267,10 @@ class LoadModel:
         time returning either, or a model."""
         if isinstance(load, LoadModel):
             return load
+        if isinstance(load, LoadProfile):
+            if not load.storable:
+                raise RangeError("give the function itself rather than a LoadProfile of it")
+            return cls.from_dict(load.to_dict())
         if isinstance(load, LoadPoint | int | float | Decimal) and not isinstance(load, bool):
             return cls(constant=as_point(load))
         if callable(load):

@@ -69,6 +69,8 @@ from sts.meter.decoder import (
     decide,
 )
 from sts.meter.events import EventKind, EventLog
+from sts.meter.measurement import LoadModel
+from sts.meter.metering import Metering
 from sts.meter.tid_memory import DEFAULT_CAPACITY
 from sts.results import ResultCode
 from sts.tokens.base import Token
@@ -271,6 +273,7 @@ class Meter:
         engine: CreditEngine,
         clock: datetime,
         events: EventLog | None = None,
+        metering: Metering | None = None,
     ) -> None:
         _require_aware(clock)
         self.decoder = decoder
@@ -278,6 +281,10 @@ class Meter:
         self.clock = clock
         self.events = events if events is not None else engine.events
         engine.events = self.events
+        if metering is None:  # a meter made before metering: it starts from its standing load
+            metering = Metering(load=LoadModel.from_dict(engine.state.load, "credit.state.load"))
+        self.metering = metering
+        metering.bind(engine)
 
     # -- making one ---------------------------------------------------------------------
 
@@ -300,6 +307,7 @@ class Meter:
         tid_memory: int = DEFAULT_CAPACITY,
         mfr_code: int | None = None,
         config: CreditConfig | None = None,
+        metering: Metering | None = None,
     ) -> Meter:
         """A new meter whose clock starts at ``manufactured``.
 
@@ -308,7 +316,8 @@ class Meter:
         64-bit and 04 for a 160-bit vending key). ``ea`` defaults to EA07 for a
         64-bit key and EA11 for a 128-bit key. ``config`` sets up the credit
         engine (tariff, emergency credit, friendly time, ...; default: an
-        energy-only meter with the engine's defaults).
+        energy-only meter with the engine's defaults). ``metering`` sets up the
+        measuring side (supply, TOU calendar, net metering; :mod:`sts.meter.metering`).
         """
         _require_aware(manufactured)
         identity = MeterIdentity.of_drn(drn, mfr_code)
@@ -327,7 +336,7 @@ class Meter:
         decoder = DecoderState.manufacture(identity, keys, manufactured, tid_memory)
         events = EventLog()
         engine = CreditEngine.new(manufactured, config, events)
-        meter = cls(decoder, engine, manufactured, events)
+        meter = cls(decoder, engine, manufactured, events, metering or Metering())
         meter.events.record(manufactured, EventKind.SETTING_CHANGED, f"meter {identity.drn} made")
         return meter
 
@@ -374,8 +383,11 @@ class Meter:
     def advance(self, until: datetime, load: Any = None) -> None:
         """Run the meter up to ``until`` with ``load`` (None keeps the standing load).
 
-        ``load`` is anything the credit engine takes: watts, a daily profile
-        or a function of time (:mod:`sts.meter.profile`).
+        ``load`` is watts (negative: export), a :class:`LoadPoint` (with
+        reactive power, voltage, ...), a daily sequence of either, a function
+        of local time returning either, or a :class:`LoadModel`
+        (:mod:`sts.meter.measurement`). The credit engine is charged for the
+        imported part only.
         """
         _require_aware(until)
         if until < self.clock:
@@ -384,7 +396,9 @@ class Meter:
                 "the meter's clock never goes backwards"
             )
         if until > self.clock or load is not None:
-            self.engine.advance(until, load)
+            step = self.engine.config.profile_step_s
+            self.engine.advance(until, self.metering.profile(load, step))
+            self.metering.settle_load()
         self.clock = until
 
     def _catch_up(self, now: datetime | None) -> datetime:
@@ -423,6 +437,7 @@ class Meter:
             "decoder": self.decoder.to_dict(),
             "credit": self.engine.to_dict(),
             "events": self.events.to_dict(),
+            "metering": self.metering.to_dict(),
         }
 
     @classmethod
@@ -433,6 +448,7 @@ class Meter:
             CreditEngine.from_dict(data["credit"], events),
             datetime.fromisoformat(data["clock"]),
             events,
+            None if data.get("metering") is None else Metering.from_dict(data["metering"]),
         )
 
     # -- carrying out accepted tokens ---------------------------------------------------

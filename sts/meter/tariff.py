@@ -28,6 +28,7 @@ charges, each with its VAT, are due when a month closes: see
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -54,21 +55,25 @@ class MonthlyCharges:
 class MeterTariff:
     """Integer prices per joule for each step, and the monthly charges."""
 
-    def __init__(self, config: TariffConfig) -> None:
+    def __init__(self, config: TariffConfig, rate_prices: Mapping[int, Decimal] | None = None) -> None:
         self.config = config
         vat_energy = 1 + config.vat_percent(ChargeKind.ENERGY) / _HUNDRED
         vat_levy = 1 + config.vat_percent(ChargeKind.LEVY) / _HUNDRED
         per_kwh_levies = sum((levy.per_kwh for levy in config.levies), Decimal(0))
         levy_percent = sum((levy.percent for levy in config.levies), Decimal(0))
         self._kwh_prices: list[Decimal] = []
-        for step in config.steps:
-            levies = per_kwh_levies + step.price * levy_percent / _HUNDRED
-            self._kwh_prices.append(step.price * vat_energy + levies * vat_levy)
+        rates = sorted((rate_prices or {}).items())
+        for price in [step.price for step in config.steps] + [p for _, p in rates]:
+            levies = per_kwh_levies + price * levy_percent / _HUNDRED
+            self._kwh_prices.append(price * vat_energy + levies * vat_levy)
         per_joule = [Fraction(p) * MONEY_SCALE / J_PER_KWH for p in self._kwh_prices]
         self.denominator: int = lcm(*(f.denominator for f in per_joule))
-        self.numerators: tuple[int, ...] = tuple(
-            f.numerator * (self.denominator // f.denominator) for f in per_joule
-        )
+        scaled = [f.numerator * (self.denominator // f.denominator) for f in per_joule]
+        steps = len(config.steps)
+        self.numerators: tuple[int, ...] = tuple(scaled[:steps])
+        # TOU rate prices replace the step price (rule: sts.meter.metering)
+        self._rate_numerators = {r: n for (r, _), n in zip(rates, scaled[steps:], strict=True)}
+        del self._kwh_prices[steps:]
         self.bounds_j: tuple[int | None, ...] = tuple(
             None if s.upto_kwh is None else kwh_to_j(s.upto_kwh, "tariff step bound")
             for s in config.steps
@@ -84,6 +89,11 @@ class MeterTariff:
             if bound is None or month_j < bound:
                 return index
         raise AssertionError("the last tariff step has no bound")  # pragma: no cover
+
+    def numerator(self, index: int, rate: int = 0) -> int:
+        """The price numerator of step ``index``, or of TOU ``rate`` where it has a price."""
+        numerator = self._rate_numerators.get(rate)
+        return self.numerators[index] if numerator is None else numerator
 
     def price_per_kwh(self, month_j: int) -> Decimal:
         """The price of the next kWh, levies and VAT included."""
