@@ -38,7 +38,8 @@ the wall clock has passed it (02:30 in a 02:00->03:00 jump starts at 03:30).
     >>> cal = ActivityCalendar.from_dict({
     ...     "active": {"name": "std", "seasons": [{"name": "all", "start": "01-01", "week": "w"}],
     ...                "weeks": [{"name": "w", "days": [1, 1, 1, 1, 1, 1, 1]}],
-    ...                "days": [{"id": 1, "switches": [["00:00", 1], ["07:00", 2], ["23:00", 1]]}]}})
+    ...                "days": [{"id": 1,
+    ...                          "switches": [["00:00", 1], ["07:00", 2], ["23:00", 1]]}]}})
     >>> from datetime import datetime
     >>> cal.rate_at(datetime(2026, 5, 4, 6, 59)), cal.rate_at(datetime(2026, 5, 4, 7, 0))
     (1, 2)
@@ -49,6 +50,7 @@ from __future__ import annotations
 import calendar as _gregorian
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from sts.errors import FormatError
@@ -115,7 +117,7 @@ class DayProfile:
             switches.append((_hhmm(item[0], where), strict.as_int(item[1], where, 1, MAX_RATES)))
         if not switches or switches[0][0] != 0:
             raise FormatError(f"{path}.switches must start at 00:00")
-        for (a, _), (b, _) in zip(switches, switches[1:], strict=False):
+        for (a, _), (b, _) in pairwise(switches):
             if b <= a:
                 raise FormatError(f"{path}.switches must be in rising order of time")
         return cls(day_id, tuple(switches))
@@ -136,8 +138,9 @@ class WeekProfile:
         days = strict.as_list(d["days"], f"{path}.days", 7)
         if len(days) != 7:
             raise FormatError(f"{path}.days has {len(days)} entries; expected 7 (Monday first)")
-        return cls(name, tuple(strict.as_int(v, f"{path}.days[{i}]", 0, 255)
-                               for i, v in enumerate(days)))  # fmt: skip
+        return cls(
+            name, tuple(strict.as_int(v, f"{path}.days[{i}]", 0, 255) for i, v in enumerate(days))
+        )
 
 
 @dataclass(frozen=True)
@@ -160,8 +163,12 @@ class Season:
             date(2000, int(start[:2]), int(start[3:]))  # a leap year: 02-29 is a valid start
         except ValueError:
             raise FormatError(f"{path}.start is {start!r}; expected a real 'MM-DD'") from None
-        return cls(strict.as_str(d["name"], f"{path}.name", 32), int(start[:2]), int(start[3:]),
-                   strict.as_str(d["week"], f"{path}.week", 32))  # fmt: skip
+        return cls(
+            strict.as_str(d["name"], f"{path}.name", 32),
+            int(start[:2]),
+            int(start[3:]),
+            strict.as_str(d["week"], f"{path}.week", 32),
+        )
 
 
 @dataclass(frozen=True)
@@ -192,9 +199,10 @@ class CalendarTables:
     @classmethod
     def from_dict(cls, data: Any, path: str) -> CalendarTables:
         d = strict.obj(data, path, ("name", "seasons", "weeks", "days"))
-        seasons = [Season.from_dict(s, f"{path}.seasons[{i}]")
-                   for i, s in enumerate(strict.as_list(d["seasons"], f"{path}.seasons",
-                                                        MAX_SEASONS))]  # fmt: skip
+        seasons = [
+            Season.from_dict(s, f"{path}.seasons[{i}]")
+            for i, s in enumerate(strict.as_list(d["seasons"], f"{path}.seasons", MAX_SEASONS))
+        ]
         if not seasons:
             raise FormatError(f"{path}.seasons is empty; expected 1 to {MAX_SEASONS} seasons")
         seasons.sort(key=lambda s: (s.month, s.day))
@@ -210,10 +218,12 @@ class CalendarTables:
             if profile.day_id in days:
                 raise FormatError(f"{path}.days[{i}] repeats the id {profile.day_id}")
             days[profile.day_id] = profile
-        for i, season in enumerate(seasons):
+        for season in seasons:
             if season.week not in weeks:
-                raise FormatError(f"{path}.seasons: season {season.name!r} names week "
-                                  f"{season.week!r}, which is not defined")  # fmt: skip
+                raise FormatError(
+                    f"{path}.seasons: season {season.name!r} names week "
+                    f"{season.week!r}, which is not defined"
+                )
         for week in weeks.values():
             for day_id in week.days:
                 if day_id not in days:
@@ -273,8 +283,14 @@ class SpecialDay:
         if ("date" in d) == ("weekday" in d):
             raise FormatError(f"{path} needs exactly one of 'date' and 'weekday'")
         if "weekday" in d:
-            return cls(index, None, None, None, strict.as_int(d["weekday"], f"{path}.weekday", 0, 6),
-                       day_id)  # fmt: skip
+            return cls(
+                index,
+                None,
+                None,
+                None,
+                strict.as_int(d["weekday"], f"{path}.weekday", 0, 6),
+                day_id,
+            )
         text = d["date"]
         parts = text.split("-") if isinstance(text, str) else []
         if len(parts) != 3 or not all(p == "*" or (p.isascii() and p.isdigit()) for p in parts):
@@ -284,7 +300,7 @@ class SpecialDay:
             raise FormatError(f"{path}.date {text!r}: a one-off date needs month and day")
         if month is not None and day is None:
             raise FormatError(f"{path}.date {text!r}: a yearly date needs its day")
-        if day is not None and not 1 <= day <= 31 or month is not None and not 1 <= month <= 12:
+        if (day is not None and not 1 <= day <= 31) or (month is not None and not 1 <= month <= 12):
             raise FormatError(f"{path}.date {text!r} has no such month or day")
         if day is not None and month is not None:
             last = _gregorian.monthrange(2000 if year is None else year, month)[1]
@@ -396,14 +412,17 @@ class ActivityCalendar:
             except ValueError:
                 activate = None
             if activate is None or activate.tzinfo is None:
-                raise FormatError(f"{path}.activate_at is {when!r}; expected an ISO time with offset")
+                raise FormatError(
+                    f"{path}.activate_at is {when!r}; expected an ISO time with offset"
+                )
         else:
             activate = None
         if passive is not None and activate is None:
             raise FormatError(f"{path}.passive needs an activate_at time")
         items = strict.as_list(d.get("special_days", []), f"{path}.special_days", MAX_SPECIAL_DAYS)
-        specials = tuple(SpecialDay.from_dict(s, f"{path}.special_days[{i}]")
-                         for i, s in enumerate(items))  # fmt: skip
+        specials = tuple(
+            SpecialDay.from_dict(s, f"{path}.special_days[{i}]") for i, s in enumerate(items)
+        )
         if len({s.index for s in specials}) != len(specials):
             raise FormatError(f"{path}.special_days repeats an index")
         return cls(

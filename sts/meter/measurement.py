@@ -81,7 +81,9 @@ class SupplyConfig:
         v = Decimal(v)
         object.__setattr__(self, "nominal_v", v)
         if not (Decimal(110) <= v <= Decimal(120) or Decimal(220) <= v <= Decimal(240)):
-            raise RangeError(f"nominal voltage {v} V is outside the ratings 110-120 V and 220-240 V")
+            raise RangeError(
+                f"nominal voltage {v} V is outside the ratings 110-120 V and 220-240 V"
+            )
         if self.frequency_hz not in (50, 60):
             raise RangeError(f"supply frequency {self.frequency_hz!r} Hz is not 50 or 60")
 
@@ -214,8 +216,13 @@ class Instant:
     quadrant: int
 
     @classmethod
-    def of(cls, point: LoadPoint, supply: SupplyConfig, relay_closed: bool,
-           voltage_v: Decimal | None = None) -> Instant:  # fmt: skip
+    def of(
+        cls,
+        point: LoadPoint,
+        supply: SupplyConfig,
+        relay_closed: bool,
+        voltage_v: Decimal | None = None,
+    ) -> Instant:
         """The values for ``point`` (no current flows through an open relay)."""
         volts = point.voltage_v or voltage_v or supply.nominal_v
         hertz = point.frequency_hz or Decimal(supply.frequency_hz)
@@ -313,8 +320,13 @@ class LoadModel:
             second = local.hour * 3600 + local.minute * 60 + local.second
             slot, into = divmod(second, self._vslot)
             held = min(held, self._vslot - into)
-            point = LoadPoint(point.active_w, point.reactive_var, self.voltage[slot],
-                              point.frequency_hz, point.neutral_a)  # fmt: skip
+            point = LoadPoint(
+                point.active_w,
+                point.reactive_var,
+                self.voltage[slot],
+                point.frequency_hz,
+                point.neutral_a,
+            )
         return point, held
 
     def _function_span(self, calendar: LocalCalendar, t: int, limit: int) -> tuple[LoadPoint, int]:
@@ -355,15 +367,19 @@ class LoadModel:
             model = cls(constant=LoadPoint.from_dict(d["constant"], f"{path}.constant"))
         else:
             items = strict.as_list(d["daily"], f"{path}.daily", 1440)
-            points = tuple(LoadPoint.from_dict(p, f"{path}.daily[{i}]") for i, p in enumerate(items))
+            points = tuple(
+                LoadPoint.from_dict(p, f"{path}.daily[{i}]") for i, p in enumerate(items)
+            )
             try:
                 model = cls(daily=_daily(points, f"{path}.daily"))
             except RangeError as exc:
                 raise FormatError(str(exc)) from None
         if d.get("voltage") is not None:
             items = strict.as_list(d["voltage"], f"{path}.voltage", 1440)
-            volts = [strict.as_decimal(v, f"{path}.voltage[{i}]", Decimal(0), Decimal(500))
-                     for i, v in enumerate(items)]  # fmt: skip
+            volts = [
+                strict.as_decimal(v, f"{path}.voltage[{i}]", Decimal(0), Decimal(500))
+                for i, v in enumerate(items)
+            ]
             try:
                 model.with_voltage(volts)
             except RangeError as exc:

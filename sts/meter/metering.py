@@ -89,7 +89,9 @@ class MeteringConfig:
         prices = {}
         for key, value in prices_in.items():
             if not (isinstance(key, str) and key.isdigit() and 1 <= int(key) <= MAX_RATES):
-                raise FormatError(f"{path}.rate_prices has rate {key!r}; expected '1'-'{MAX_RATES}'")
+                raise FormatError(
+                    f"{path}.rate_prices has rate {key!r}; expected '1'-'{MAX_RATES}'"
+                )
             price = strict.as_decimal(value, f"{path}.rate_prices.{key}", Decimal(0), _MAX_PRICE)
             if not price:
                 raise FormatError(f"{path}.rate_prices.{key} is 0; a rate price must be above 0")
@@ -197,14 +199,22 @@ class Metering:
         rate = self._rate
         if p > 0:
             if delivered:
-                self.registers.add(rate, delivered, 0, abs(q) * delivered // p, point.quadrant,
-                                   point.apparent_va * delivered // p, 0)  # fmt: skip
+                self.registers.add(
+                    rate,
+                    delivered,
+                    0,
+                    abs(q) * delivered // p,
+                    point.quadrant,
+                    point.apparent_va * delivered // p,
+                    0,
+                )
         elif closed and (p or q):
             seconds = t1 - t0
             exported = -p * seconds
             s = point.apparent_va * seconds
-            self.registers.add(rate, 0, exported, abs(q) * seconds, point.quadrant,
-                               0 if p else s, s if p else 0)  # fmt: skip
+            self.registers.add(
+                rate, 0, exported, abs(q) * seconds, point.quadrant, 0 if p else s, s if p else 0
+            )
             if exported and self.config.net_metering and self._engine is not None:
                 self._engine.credit_export(exported, t1)
         for listener in self.listeners:
@@ -271,8 +281,9 @@ class Metering:
     def from_settings(cls, data: Any, path: str = "metering") -> Metering:
         """A new meter's metering from user settings: {"supply", "net_metering",
         "rate_prices", "calendar", "load"}, each optional."""
-        d = strict.obj(data, path, (),
-                       ("supply", "net_metering", "rate_prices", "calendar", "load"))  # fmt: skip
+        d = strict.obj(
+            data, path, (), ("supply", "net_metering", "rate_prices", "calendar", "load")
+        )
         config = {k: d[k] for k in ("supply", "net_metering", "rate_prices") if k in d}
         return cls(
             MeteringConfig.from_dict(config, path),

@@ -177,7 +177,9 @@ INSTANTANEOUS = (
 
 
 def _rated(spec: RegisterSpec, rate: int) -> RegisterSpec:
-    return RegisterSpec(spec.obis.with_rate(rate), f"{spec.name} rate {rate}", spec.scaler, spec.unit)
+    return RegisterSpec(
+        spec.obis.with_rate(rate), f"{spec.name} rate {rate}", spec.scaler, spec.unit
+    )
 
 
 RATE_IMPORT = tuple(_rated(ACTIVE_IMPORT, r) for r in range(1, MAX_RATES + 1))

@@ -46,8 +46,9 @@ class EnergyRegisters:
         self.s_import = 0
         self.s_export = 0
 
-    def add(self, rate: int, imported: int, exported: int, q: int, quadrant: int,
-            s_imp: int, s_exp: int) -> None:  # fmt: skip
+    def add(
+        self, rate: int, imported: int, exported: int, q: int, quadrant: int, s_imp: int, s_exp: int
+    ) -> None:
         """Count one stretch: active import/export (J) at ``rate``, |Q| (var*s) in
         ``quadrant``, apparent import/export (VA*s)."""
         if imported:

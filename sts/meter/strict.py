@@ -67,7 +67,9 @@ def as_str(value: Any, path: str, max_len: int = 200) -> str:
     return value
 
 
-def as_decimal(value: Any, path: str, lo: Decimal | None = None, hi: Decimal | None = None) -> Decimal:
+def as_decimal(
+    value: Any, path: str, lo: Decimal | None = None, hi: Decimal | None = None
+) -> Decimal:
     """A Decimal from an int or a decimal string (floats refused: figures stay exact)."""
     if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
         raise FormatError(f"{path} is {value!r}; expected a whole number or a decimal string")

@@ -55,7 +55,9 @@ class MonthlyCharges:
 class MeterTariff:
     """Integer prices per joule for each step, and the monthly charges."""
 
-    def __init__(self, config: TariffConfig, rate_prices: Mapping[int, Decimal] | None = None) -> None:
+    def __init__(
+        self, config: TariffConfig, rate_prices: Mapping[int, Decimal] | None = None
+    ) -> None:
         self.config = config
         vat_energy = 1 + config.vat_percent(ChargeKind.ENERGY) / _HUNDRED
         vat_levy = 1 + config.vat_percent(ChargeKind.LEVY) / _HUNDRED
