@@ -113,7 +113,7 @@ def test_a_dst_change_moves_the_switching_instants_with_the_wall_clock():
     berlin = ZoneInfo("Europe/Berlin")
     start = datetime(2026, 3, 29, tzinfo=berlin)
     end = datetime(2026, 3, 30, tzinfo=berlin)
-    assert end - start == timedelta(hours=23) or (end.timestamp() - start.timestamp()) == 82_800
+    assert end.timestamp() - start.timestamp() == 23 * 3600
     meter = tou_meter(start, cal, zone="Europe/Berlin")
     meter.advance(end, 1000)
     assert per_rate(meter) == {1: 7_000, 2: 16_000}

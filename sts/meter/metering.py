@@ -43,9 +43,11 @@ from sts.meter import obis, strict
 from sts.meter.calendar import ActivityCalendar
 from sts.meter.localtime import LocalCalendar, epoch_seconds
 from sts.meter.measurement import Instant, LoadModel, LoadPoint, SupplyConfig
-from sts.meter.obis import MAX_RATES, RegisterSpec
+from sts.meter.obis import MAX_RATES, ObisCode, RegisterSpec
 from sts.meter.profile import LoadProfile
+from sts.meter.rate_billing import RateBilling
 from sts.meter.registers import EnergyRegisters
+from sts.meter.survey import DAILY_CHANNELS, MAX_SURVEYS, Survey, SurveyConfig
 
 if TYPE_CHECKING:
     from sts.meter.credit import CreditEngine
@@ -147,11 +149,23 @@ class Metering:
         calendar: ActivityCalendar | None = None,
         registers: EnergyRegisters | None = None,
         load: LoadModel | None = None,
+        surveys: list[Survey] | None = None,
+        daily_survey: Survey | None = None,
+        billing: RateBilling | None = None,
     ) -> None:
         self.config = config or MeteringConfig()
         self.calendar = calendar or ActivityCalendar()
         self.registers = registers or EnergyRegisters()
         self.load = load or LoadModel(constant=LoadPoint(0))
+        self.surveys = list(surveys or ())
+        if len(self.surveys) > MAX_SURVEYS:
+            raise RangeError(f"{len(self.surveys)} surveys; the meter keeps at most {MAX_SURVEYS}")
+        if any(sv.daily for sv in self.surveys):
+            raise RangeError("a survey needs a capture period of 1-60 minutes")
+        self.daily_survey = daily_survey or Survey(default_daily_config())
+        self.billing = billing or RateBilling()
+        self._next_event: int | None = None  # next capture or local midnight (None: not started)
+        self._midnight = 0
         self._cal = LocalCalendar("UTC")
         self._point = LoadPoint(0)
         self._rate = 1
@@ -181,7 +195,12 @@ class Metering:
             self.load = LoadModel(constant=self._point)
 
     def _span(self, calendar: LocalCalendar, t: int, limit: int) -> tuple[int, int]:
+        if self._next_event is None:
+            self._start(t)
         point, held = self.load.span(calendar, t, limit)
+        left = self._next_event - t  # type: ignore[operator]
+        if left < held:
+            held = left
         if t >= self._rate_until:
             self._rate, self._rate_until = self.calendar.span(calendar, t)
             if self._engine is not None:
@@ -219,6 +238,53 @@ class Metering:
                 self._engine.credit_export(exported, t1)
         for listener in self.listeners:
             listener(t0, t1, delivered, closed, point, rate)
+        if self._next_event is not None and t1 >= self._next_event:
+            self._due(t1, point, closed)
+
+    # -- surveys and billing -----------------------------------------------------------------
+
+    def _all_surveys(self) -> list[Survey]:
+        return [*self.surveys, self.daily_survey]
+
+    def _start(self, t: int) -> None:
+        """First run: schedule captures and open the billing day at epoch second ``t``."""
+        cal = self._cal
+        for survey in self._all_surveys():
+            if survey.next_at is None or survey.next_at <= t:
+                survey.next_at = self._next_capture(survey, t)
+        if self.billing.day is None:
+            r = self.registers
+            self.billing.start(cal.local(t).date(), r.import_j, r.export_j)
+        self._midnight = cal.next_midnight(t)
+        self._next_event = min(self._midnight, *(sv.next_at for sv in self._all_surveys()))
+
+    def _next_capture(self, survey: Survey, t: int) -> int:
+        if survey.daily:
+            return self._cal.next_midnight(t)
+        period = survey.config.period_min * 60
+        return t - t % period + period
+
+    def _due(self, t: int, point: LoadPoint, closed: bool) -> None:
+        """Captures and billing closes due at ``t`` (the end of a stretch)."""
+        raw: dict[ObisCode, int] | None = None
+        for survey in self._all_surveys():
+            while survey.next_at is not None and survey.next_at <= t:
+                if raw is None:
+                    raw = self._capture_values(point, closed)
+                survey.capture(survey.next_at, [raw[c] for c in survey.config.channels])
+                survey.next_at = self._next_capture(survey, survey.next_at)
+        if t >= self._midnight:
+            r = self.registers
+            self.billing.close_day(self._cal.local(t).date(), r.import_j, r.export_j)
+            self._midnight = self._cal.next_midnight(t)
+        self._next_event = min(self._midnight, *(sv.next_at for sv in self._all_surveys()))
+
+    def _capture_values(self, point: LoadPoint, closed: bool) -> dict[ObisCode, int]:
+        values = _instant_raw(Instant.of(point, self.config.supply, closed))
+        r = self.registers
+        for spec in (*obis.TOTAL_ENERGY, *obis.RATE_IMPORT, *obis.RATE_EXPORT):
+            values[spec.obis] = r.value(spec.obis)
+        return values
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -237,21 +303,8 @@ class Metering:
         out = [Reading(spec, r.value(spec.obis)) for spec in obis.TOTAL_ENERGY]
         out += [Reading(spec, r.value(spec.obis)) for spec in obis.RATE_IMPORT]
         out += [Reading(spec, r.value(spec.obis)) for spec in obis.RATE_EXPORT]
-        i = self.instant(when, relay_closed)
-        p = i.active_w
-        raw = {
-            obis.VOLTAGE: int(i.voltage_v * 10),
-            obis.CURRENT: int(i.current_a * 100),
-            obis.NEUTRAL_CURRENT: int(i.neutral_a * 100),
-            obis.ACTIVE_POWER: p if p > 0 else 0,
-            obis.ACTIVE_POWER_EXPORT: -p if p < 0 else 0,
-            obis.REACTIVE_POWER: i.reactive_var,
-            obis.APPARENT_POWER: i.apparent_va,
-            obis.POWER_FACTOR: int(i.power_factor * 1000),
-            obis.FREQUENCY: int(i.frequency_hz * 100),
-            obis.PHASE_ANGLE: int(i.angle_deg * 10),
-        }
-        out += [Reading(spec, raw[spec]) for spec in obis.INSTANTANEOUS]
+        raw = _instant_raw(self.instant(when, relay_closed))
+        out += [Reading(spec, raw[spec.obis]) for spec in obis.INSTANTANEOUS]
         return out
 
     # -- persistence ------------------------------------------------------------------------
@@ -263,31 +316,97 @@ class Metering:
             "calendar": self.calendar.to_dict(),
             "registers": self.registers.to_dict(),
             "load": self.load.to_dict(),
+            "surveys": [sv.to_dict() for sv in self.surveys],
+            "daily_survey": self.daily_survey.to_dict(),
+            "billing": self.billing.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, data: Any, path: str = "metering") -> Metering:
-        d = strict.obj(data, path, ("version", "config", "calendar", "registers", "load"))
+        d = strict.obj(
+            data,
+            path,
+            ("version", "config", "calendar", "registers", "load"),
+            ("surveys", "daily_survey", "billing"),
+        )
         if d["version"] != SECTION_VERSION:
             raise FormatError(f"{path}.version is {d['version']!r}; expected {SECTION_VERSION}")
+        items = strict.as_list(d.get("surveys", []), f"{path}.surveys", MAX_SURVEYS)
+        surveys = [Survey.from_dict(sv, f"{path}.surveys[{i}]") for i, sv in enumerate(items)]
+        if any(sv.daily for sv in surveys):
+            raise FormatError(f"{path}.surveys: a survey needs a capture period of 1-60 minutes")
+        daily = d.get("daily_survey")
+        if daily is not None:
+            daily = Survey.from_dict(daily, f"{path}.daily_survey")
+            if not daily.daily:
+                raise FormatError(f"{path}.daily_survey must have period_min 0 (daily)")
+        billing = d.get("billing")
         return cls(
             MeteringConfig.from_dict(d["config"], f"{path}.config"),
             ActivityCalendar.from_dict(d["calendar"], f"{path}.calendar"),
             EnergyRegisters.from_dict(d["registers"], f"{path}.registers"),
             LoadModel.from_dict(d["load"], f"{path}.load"),
+            surveys,
+            daily,
+            None if billing is None else RateBilling.from_dict(billing, f"{path}.billing"),
         )
 
     @classmethod
     def from_settings(cls, data: Any, path: str = "metering") -> Metering:
-        """A new meter's metering from user settings: {"supply", "net_metering",
-        "rate_prices", "calendar", "load"}, each optional."""
-        d = strict.obj(
-            data, path, (), ("supply", "net_metering", "rate_prices", "calendar", "load")
+        """A new meter's metering from user settings (each optional): "supply",
+        "net_metering", "rate_prices", "calendar", "load", "surveys" (up to 3 of
+        {"channels", "period_min", "capacity"}) and "daily_survey" ({"channels", "capacity"})."""
+        names = (
+            "supply",
+            "net_metering",
+            "rate_prices",
+            "calendar",
+            "load",
+            "surveys",
+            "daily_survey",
         )
+        d = strict.obj(data, path, (), names)
         config = {k: d[k] for k in ("supply", "net_metering", "rate_prices") if k in d}
+        items = strict.as_list(d.get("surveys", []), f"{path}.surveys", MAX_SURVEYS)
+        surveys = []
+        for i, item in enumerate(items):
+            sv = SurveyConfig.from_dict(item, f"{path}.surveys[{i}]")
+            if sv.period_min == 0:
+                raise FormatError(f"{path}.surveys[{i}].period_min must be 1-60")
+            surveys.append(Survey(sv))
+        daily = None
+        if "daily_survey" in d:
+            where = f"{path}.daily_survey"
+            given = strict.obj(d["daily_survey"], where, (), ("channels", "capacity"))
+            defaults = {"channels": list(DAILY_CHANNELS), "capacity": 366}
+            daily = Survey(SurveyConfig.from_dict(defaults | given | {"period_min": 0}, where))
         return cls(
             MeteringConfig.from_dict(config, path),
             ActivityCalendar.from_dict(d.get("calendar", {}), f"{path}.calendar"),
             None,
             LoadModel.from_dict(d["load"], f"{path}.load") if "load" in d else None,
+            surveys,
+            daily,
         )
+
+
+def default_daily_config() -> SurveyConfig:
+    """The 24-hour daily survey: +A and -A, total and per rate, for a year and a day."""
+    return SurveyConfig(tuple(ObisCode.parse(c) for c in DAILY_CHANNELS), 0, 366)
+
+
+def _instant_raw(i: Instant) -> dict[ObisCode, int]:
+    """Raw register values (scaled integers) of instantaneous values."""
+    p = i.active_w
+    return {
+        obis.VOLTAGE.obis: int(i.voltage_v * 10),
+        obis.CURRENT.obis: int(i.current_a * 100),
+        obis.NEUTRAL_CURRENT.obis: int(i.neutral_a * 100),
+        obis.ACTIVE_POWER.obis: p if p > 0 else 0,
+        obis.ACTIVE_POWER_EXPORT.obis: -p if p < 0 else 0,
+        obis.REACTIVE_POWER.obis: i.reactive_var,
+        obis.APPARENT_POWER.obis: i.apparent_va,
+        obis.POWER_FACTOR.obis: int(i.power_factor * 1000),
+        obis.FREQUENCY.obis: int(i.frequency_hz * 100),
+        obis.PHASE_ANGLE.obis: int(i.angle_deg * 10),
+    }
