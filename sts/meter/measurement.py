@@ -58,6 +58,7 @@ from sts.meter.profile import LoadProfile
 
 SECONDS_PER_DAY = 86_400
 MAX_POWER_W = 1_000_000  # far beyond a 100 A meter; a bound on what a user can type
+_MAX = MAX_POWER_W
 _TENTH = Decimal("0.1")
 _HUNDREDTH = Decimal("0.01")
 _THOUSANDTH = Decimal("0.001")
@@ -80,6 +81,8 @@ class SupplyConfig:
             raise FormatError(f"nominal voltage {v!r} is not a number of volts")
         v = Decimal(v)
         object.__setattr__(self, "nominal_v", v)
+        if v != round(v, 1):
+            raise RangeError(f"nominal voltage {v} V is finer than 0.1 V")
         if not (Decimal(110) <= v <= Decimal(120) or Decimal(220) <= v <= Decimal(240)):
             raise RangeError(
                 f"nominal voltage {v} V is outside the ratings 110-120 V and 220-240 V"
@@ -119,18 +122,28 @@ class LoadPoint:
     neutral_a: Decimal | None = None
 
     def __post_init__(self) -> None:
-        for name in ("active_w", "reactive_var"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise RangeError(f"{name} {value!r} is not a whole number")
-            if abs(value) > MAX_POWER_W:
-                raise RangeError(f"{name} {value} is beyond +-{MAX_POWER_W}")
-        if self.voltage_v is not None and not Decimal(0) <= self.voltage_v <= Decimal(500):
-            raise RangeError(f"voltage {self.voltage_v} V is not 0-500 V")
-        if self.frequency_hz is not None and not Decimal(40) <= self.frequency_hz <= Decimal(70):
-            raise RangeError(f"frequency {self.frequency_hz} Hz is not 40-70 Hz")
-        if self.neutral_a is not None and not Decimal(0) <= self.neutral_a <= Decimal(1000):
-            raise RangeError(f"neutral current {self.neutral_a} A is not 0-1000 A")
+        p, q = self.active_w, self.reactive_var
+        if not (type(p) is int and type(q) is int and -_MAX <= p <= _MAX and -_MAX <= q <= _MAX):
+            for name, value in (("active_w", p), ("reactive_var", q)):
+                if not isinstance(value, int) or isinstance(value, bool):
+                    raise RangeError(f"{name} {value!r} is not a whole number")
+                if abs(value) > MAX_POWER_W:
+                    raise RangeError(f"{name} {value} is beyond +-{MAX_POWER_W}")
+        if self.voltage_v is None and self.frequency_hz is None and self.neutral_a is None:
+            return
+        for name, value, low, high, places in (
+            ("voltage", self.voltage_v, 0, 500, 1),
+            ("frequency", self.frequency_hz, 40, 70, 2),
+            ("neutral current", self.neutral_a, 0, 1000, 2),
+        ):
+            if value is None:
+                continue
+            if not isinstance(value, Decimal) or not value.is_finite():
+                raise RangeError(f"{name} {value!r} is not a Decimal")
+            if not low <= value <= high:
+                raise RangeError(f"{name} {value} is not {low}-{high}")
+            if value != value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN):
+                raise RangeError(f"{name} {value} is finer than the meter's {places} decimals")
 
     @property
     def import_w(self) -> int:
@@ -216,35 +229,64 @@ class Instant:
     quadrant: int
 
     @classmethod
-    def of(
-        cls,
-        point: LoadPoint,
-        supply: SupplyConfig,
-        relay_closed: bool,
-        voltage_v: Decimal | None = None,
-    ) -> Instant:
+    def of(cls, point: LoadPoint, supply: SupplyConfig, relay_closed: bool) -> Instant:
         """The values for ``point`` (no current flows through an open relay)."""
-        volts = point.voltage_v or voltage_v or supply.nominal_v
-        hertz = point.frequency_hz or Decimal(supply.frequency_hz)
-        if not relay_closed:
-            point = LoadPoint(0, 0, point.voltage_v, point.frequency_hz)
-        s = point.apparent_va
-        current = Decimal(s) / volts if volts else Decimal(0)
-        pf = Decimal(point.active_w) / Decimal(s) if s else Decimal(1)
-        angle = math.degrees(math.atan2(point.reactive_var, point.active_w)) if s else 0.0
-        neutral = point.neutral_a if point.neutral_a is not None and relay_closed else current
+        v, i, n, p, q, s, pf, angle, f, quadrant = raw_instant(point, supply, relay_closed)
         return cls(
-            _q(volts, _TENTH),
-            _q(current, _HUNDREDTH),
-            _q(neutral, _HUNDREDTH),
-            point.active_w,
-            point.reactive_var,
+            Decimal(v).scaleb(-1),
+            Decimal(i).scaleb(-2),
+            Decimal(n).scaleb(-2),
+            p,
+            q,
             s,
-            _q(pf, _THOUSANDTH),
-            _q(angle, _TENTH),
-            _q(hertz, _HUNDREDTH),
-            point.quadrant if s else 0,
+            Decimal(pf).scaleb(-3),
+            Decimal(angle).scaleb(-1),
+            Decimal(f).scaleb(-2),
+            quadrant,
         )
+
+
+def _div(n: int, d: int) -> int:
+    """n / d rounded half to even (d > 0)."""
+    q, r = divmod(n, d)
+    if 2 * r > d or (2 * r == d and q % 2):
+        q += 1
+    return q
+
+
+def raw_instant(point: LoadPoint, supply: SupplyConfig, relay_closed: bool) -> tuple[int, ...]:
+    """The instantaneous values as DLMS raw integers at their scalers: (voltage 0.1 V,
+    current 0.01 A, neutral 0.01 A, P W, Q var, S VA, PF 0.001, angle 0.1 degree,
+    frequency 0.01 Hz, quadrant). Integer arithmetic throughout but for the angle."""
+    volts = point.voltage_v if point.voltage_v is not None else supply.nominal_v
+    v = int(volts * 10)
+    f = (
+        int(point.frequency_hz * 100)
+        if point.frequency_hz is not None
+        else supply.frequency_hz * 100
+    )
+    if not relay_closed:
+        return v, 0, 0, 0, 0, 0, 1000, 0, f, 0
+    p, q = point.active_w, point.reactive_var
+    s = point.apparent_va
+    current = _div(s * 1000, v) if v else 0
+    if not s:
+        return (
+            v,
+            0,
+            current if point.neutral_a is None else int(point.neutral_a * 100),
+            0,
+            0,
+            0,
+            1000,
+            0,
+            f,
+            0,
+        )
+    neutral = current if point.neutral_a is None else int(point.neutral_a * 100)
+    pf = _div(p * 1000, s)
+    angle = round(math.degrees(math.atan2(q, p)) * 10)
+    return v, current, neutral, p, q, s, pf, angle, f, point.quadrant
 
 
 class LoadModel:
@@ -295,8 +337,8 @@ class LoadModel:
             return self
         values = tuple(Decimal(str(v)) for v in voltage)
         _daily(values, "voltage profile")
-        if any(not Decimal(0) <= v <= Decimal(500) for v in values):
-            raise RangeError("voltage profile values must be 0-500 V")
+        if any(not Decimal(0) <= v <= Decimal(500) or v != round(v, 1) for v in values):
+            raise RangeError("voltage profile values must be 0-500 V to 0.1 V")
         self.voltage, self._vslot = values, SECONDS_PER_DAY // len(values)
         return self
 

@@ -42,7 +42,7 @@ from sts.errors import FormatError, RangeError
 from sts.meter import obis, strict
 from sts.meter.calendar import ActivityCalendar
 from sts.meter.localtime import LocalCalendar, epoch_seconds
-from sts.meter.measurement import Instant, LoadModel, LoadPoint, SupplyConfig
+from sts.meter.measurement import Instant, LoadModel, LoadPoint, SupplyConfig, raw_instant
 from sts.meter.obis import MAX_RATES, ObisCode, RegisterSpec
 from sts.meter.profile import LoadProfile
 from sts.meter.rate_billing import RateBilling
@@ -165,6 +165,7 @@ class Metering:
         self.daily_survey = daily_survey or Survey(default_daily_config())
         self.billing = billing or RateBilling()
         self._next_event: int | None = None  # next capture or local midnight (None: not started)
+        self._plans: dict[int, list[Callable[[EnergyRegisters], int] | int]] = {}
         self._midnight = 0
         self._cal = LocalCalendar("UTC")
         self._point = LoadPoint(0)
@@ -266,25 +267,25 @@ class Metering:
 
     def _due(self, t: int, point: LoadPoint, closed: bool) -> None:
         """Captures and billing closes due at ``t`` (the end of a stretch)."""
-        raw: dict[ObisCode, int] | None = None
+        instant: dict[int, int] | None = None
+        r = self.registers
         for survey in self._all_surveys():
-            while survey.next_at is not None and survey.next_at <= t:
-                if raw is None:
-                    raw = self._capture_values(point, closed)
-                survey.capture(survey.next_at, [raw[c] for c in survey.config.channels])
+            if survey.next_at is None or survey.next_at > t:
+                continue
+            plan = self._plans.get(id(survey))
+            if plan is None:
+                plan = self._plans[id(survey)] = [_channel(c) for c in survey.config.channels]
+            if instant is None and any(type(item) is int for item in plan):
+                instant = _instant_raw(raw_instant(point, self.config.supply, closed))
+            row = [instant[item] if type(item) is int else item(r) for item in plan]  # type: ignore
+            while survey.next_at <= t:
+                survey.capture(survey.next_at, row)
                 survey.next_at = self._next_capture(survey, survey.next_at)
         if t >= self._midnight:
             r = self.registers
             self.billing.close_day(self._cal.local(t).date(), r.import_j, r.export_j)
             self._midnight = self._cal.next_midnight(t)
         self._next_event = min(self._midnight, *(sv.next_at for sv in self._all_surveys()))
-
-    def _capture_values(self, point: LoadPoint, closed: bool) -> dict[ObisCode, int]:
-        values = _instant_raw(Instant.of(point, self.config.supply, closed))
-        r = self.registers
-        for spec in (*obis.TOTAL_ENERGY, *obis.RATE_IMPORT, *obis.RATE_EXPORT):
-            values[spec.obis] = r.value(spec.obis)
-        return values
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -303,8 +304,9 @@ class Metering:
         out = [Reading(spec, r.value(spec.obis)) for spec in obis.TOTAL_ENERGY]
         out += [Reading(spec, r.value(spec.obis)) for spec in obis.RATE_IMPORT]
         out += [Reading(spec, r.value(spec.obis)) for spec in obis.RATE_EXPORT]
-        raw = _instant_raw(self.instant(when, relay_closed))
-        out += [Reading(spec, raw[spec.obis]) for spec in obis.INSTANTANEOUS]
+        point, _ = self.load.span(self._cal, epoch_seconds(when), 1)
+        raw = _instant_raw(raw_instant(point, self.config.supply, relay_closed))
+        out += [Reading(spec, raw[spec.obis.c]) for spec in obis.INSTANTANEOUS]
         return out
 
     # -- persistence ------------------------------------------------------------------------
@@ -395,18 +397,37 @@ def default_daily_config() -> SurveyConfig:
     return SurveyConfig(tuple(ObisCode.parse(c) for c in DAILY_CHANNELS), 0, 366)
 
 
-def _instant_raw(i: Instant) -> dict[ObisCode, int]:
-    """Raw register values (scaled integers) of instantaneous values."""
-    p = i.active_w
+def _instant_raw(raw: tuple[int, ...]) -> dict[int, int]:
+    """Raw instantaneous register values by OBIS value group C (from ``raw_instant``)."""
+    v, i, n, p, q, s, pf, angle, f, _ = raw
     return {
-        obis.VOLTAGE.obis: int(i.voltage_v * 10),
-        obis.CURRENT.obis: int(i.current_a * 100),
-        obis.NEUTRAL_CURRENT.obis: int(i.neutral_a * 100),
-        obis.ACTIVE_POWER.obis: p if p > 0 else 0,
-        obis.ACTIVE_POWER_EXPORT.obis: -p if p < 0 else 0,
-        obis.REACTIVE_POWER.obis: i.reactive_var,
-        obis.APPARENT_POWER.obis: i.apparent_va,
-        obis.POWER_FACTOR.obis: int(i.power_factor * 1000),
-        obis.FREQUENCY.obis: int(i.frequency_hz * 100),
-        obis.PHASE_ANGLE.obis: int(i.angle_deg * 10),
+        32: v,
+        31: i,
+        91: n,
+        1: p if p > 0 else 0,
+        2: -p if p < 0 else 0,
+        3: q,
+        9: s,
+        13: pf,
+        14: f,
+        81: angle,
     }
+
+
+def _channel(code: ObisCode) -> Callable[[EnergyRegisters], int] | int:
+    """How a survey captures a channel: a reader of the energy registers (whole Wh, varh,
+    VAh), or the OBIS value group C of an instantaneous value."""
+    if code.d == 7:
+        return code.c
+    c, e = code.c, code.e
+    if c == 1:
+        return lambda r: r.import_j[e] // 3600
+    if c == 2:
+        return lambda r: r.export_j[e] // 3600
+    if 5 <= c <= 8:
+        return lambda r: r.q_s[c - 4] // 3600
+    if c == 15:
+        return lambda r: (r.import_j[0] + r.export_j[0]) // 3600
+    if c == 9:
+        return lambda r: r.s_import // 3600
+    return lambda r: r.s_export // 3600
