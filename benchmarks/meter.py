@@ -39,6 +39,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sts.crypto.keys import DecoderKey
+from sts.meter import state as meter_state
 from sts.meter.config import (
     CreditConfig,
     EnergyStep,
@@ -49,8 +51,6 @@ from sts.meter.config import (
     TariffConfig,
     VatRate,
 )
-from sts.crypto.keys import DecoderKey
-from sts.meter import state as meter_state
 from sts.meter.credit import CreditEngine
 from sts.meter.measurement import LoadPoint
 from sts.meter.meter import Meter
