@@ -309,6 +309,18 @@ class Metering:
         out += [Reading(spec, raw[spec.obis.c]) for spec in obis.INSTANTANEOUS]
         return out
 
+    def survey(self, number: int) -> Survey:
+        """Survey ``number`` (1-3 as configured; 0 is the daily survey)."""
+        if number == 0:
+            return self.daily_survey
+        if isinstance(number, int) and 1 <= number <= len(self.surveys):
+            return self.surveys[number - 1]
+        count = len(self.surveys)
+        have = {0: "", 1: "survey 1 and "}.get(count, f"surveys 1-{count} and ")
+        raise FormatError(
+            f"survey {number!r} is not configured; this meter has {have}the daily survey 0"
+        )
+
     # -- persistence ------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
