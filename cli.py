@@ -645,13 +645,15 @@ def meter_profile(
         return
     if as_csv:
         import csv
+        import io
 
-        writer = csv.writer(click.get_text_stream("stdout"))
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["time", *(f"{sp.obis} [{sp.unit.symbol}]" for sp in specs)])
         for when, (_, values) in zip(times, rows, strict=True):
-            writer.writerow(
-                [when.isoformat(), *(sp.quantity(v) for sp, v in zip(specs, values, strict=True))]
-            )
+            quantities = (sp.quantity(v) for sp, v in zip(specs, values, strict=True))
+            writer.writerow([when.isoformat(), *quantities])
+        click.echo(buffer.getvalue(), nl=False)
         return
     if not rows:
         console.print(f"survey {number}: no rows in that time range")
