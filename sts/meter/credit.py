@@ -268,6 +268,9 @@ class CreditEngine:
         # Metering (sts.meter.metering) hooks: a report of each stretch, and the TOU rate.
         self.observer: Callable[[int, int, int, bool], None] | None = None
         self.tou_rate = 0
+        # Self-protection and disconnect control (sts.meter.protection); payment mode.
+        self.relay_hold: Callable[[], RelayReason | None] | None = None
+        self.postpaid = False
         self._alarms = Alarms(config.alarms)
         self._emergency_j = kwh_to_j(config.emergency.limit_kwh, "emergency limit")
         self._emergency_below_j = kwh_to_j(config.emergency.available_below_kwh, "threshold")
@@ -422,6 +425,11 @@ class CreditEngine:
         """TOU prices per rate for money-bought energy (rule: :mod:`sts.meter.metering`)."""
         if self.config.tariff is not None:
             self._tariff = MeterTariff(self.config.tariff, prices)
+
+    def resettle(self, t: int) -> None:
+        """Put the relay where its reasons say at epoch second ``t`` (after a rule outside
+        the engine changed: disconnect control, self-protection, payment mode)."""
+        self._settle(t)
 
     def credit_export(self, joules: int, t: int) -> int:
         """Net metering: put exported ``joules`` in the energy wallet, up to its maximum.
@@ -732,7 +740,11 @@ class CreditEngine:
         used = 0
         while used < wanted:
             rest = wanted - used
-            if s.energy_j > 0:
+            if self.postpaid:  # billed afterwards: the wallets are not drawn
+                take = rest
+                ledger.postpaid_j += take
+                milestone = False
+            elif s.energy_j > 0:
                 room = s.energy_j - alarms.energy_floor(s.energy_j)
                 take = rest if rest < room else room
                 s.energy_j -= take
@@ -844,7 +856,9 @@ class CreditEngine:
         """
         s = self.state
         keep: RelayReason | None
-        if self._has_credit():
+        if self.postpaid:
+            keep = RelayReason.POSTPAID
+        elif self._has_credit():
             keep = RelayReason.CREDIT
         elif self._friendly:
             keep = RelayReason.FRIENDLY
@@ -855,8 +869,10 @@ class CreditEngine:
             keep = RelayReason.EMERGENCY
         else:
             keep = None
-        opening: RelayReason | None
-        if s.tamper and self.config.load_control.open_on_tamper:
+        opening: RelayReason | None = None if self.relay_hold is None else self.relay_hold()
+        if opening is not None:  # disconnect control and self-protection (sts.meter.protection)
+            pass
+        elif s.tamper and self.config.load_control.open_on_tamper:
             opening = RelayReason.TAMPER
         else:
             opening = self._limiter.open_reason()
