@@ -32,7 +32,9 @@ records what happens to credit, relay, alarms and settings.
     4   power now (W)                    11  meter clock
     5   power limit (W)                  12  emergency credit and debt owed
     6   key revision number (KRN)        13  supply group, key type, KEN
-    99  take emergency credit            14  keypad lockout
+    15  alarm indicator and its cause    14  keypad lockout
+    16  acknowledge the alarm            17  disconnect control, payment mode
+    99  take emergency credit
 
 Leading zeros do not matter ("00" is "0"). Any other code is a FormatError
 (the keypad shows "Format"). Code 99 answers with "Emergency credit" and the
@@ -68,9 +70,13 @@ from sts.meter.decoder import (
     SetUnbalanceLimit,
     decide,
 )
+from sts.meter.disconnect import Trigger
+from sts.meter.event_logs import Code
 from sts.meter.events import EventKind, EventLog
+from sts.meter.localtime import epoch_seconds
 from sts.meter.measurement import LoadModel
 from sts.meter.metering import Metering
+from sts.meter.protection import FaultKind, TamperKind
 from sts.meter.tid_memory import DEFAULT_CAPACITY
 from sts.results import ResultCode
 from sts.tokens.base import Token
@@ -258,6 +264,9 @@ SHORT_CODES: dict[str, ShortCode] = {
         ShortCode("12", "emergency credit and debt"),
         ShortCode("13", "supply group, key type, KEN"),
         ShortCode("14", "keypad lockout"),
+        ShortCode("15", "alarm and its cause"),
+        ShortCode("16", "acknowledge the alarm"),
+        ShortCode("17", "disconnect control and payment mode"),
         ShortCode("99", "take emergency credit"),
     )
 }
@@ -378,6 +387,58 @@ class Meter:
             return self._take_emergency_credit(now)
         return _SHORT_CODE_LINES[normal](self)
 
+    # -- load control, tamper, payment mode (sts.meter.protection) ----------------------
+
+    def relay(self, command: str, *, remote: bool = False, now: datetime | None = None) -> str:
+        """Disconnect or reconnect by the customer's button (manual) or the head end
+        (``remote``), as the disconnect control mode allows; returns the new control state."""
+        triggers = {
+            ("disconnect", False): Trigger.MANUAL_DISCONNECT,
+            ("reconnect", False): Trigger.MANUAL_RECONNECT,
+            ("disconnect", True): Trigger.REMOTE_DISCONNECT,
+            ("reconnect", True): Trigger.REMOTE_RECONNECT,
+        }
+        trigger = triggers.get((command, bool(remote)))
+        if trigger is None:
+            raise FormatError(f"relay command {command!r} is not 'disconnect' or 'reconnect'")
+        now = self._catch_up(now)
+        state = self.metering.guard.command(epoch_seconds(now), trigger)
+        return state.name.lower()
+
+    def tamper(self, kind: str, now: datetime | None = None, *, clear: bool = False) -> None:
+        """Inject a tamper (covers, magnetic field, ...) or a fault (memory, relay, battery,
+        clock) at ``now``; ``clear`` ends a fault, or every tamper for kind 'tamper'."""
+        now = self._catch_up(now)
+        t = epoch_seconds(now)
+        guard = self.metering.guard
+        if kind in TamperKind.__members__.values() or kind == "tamper":
+            if clear:
+                self.engine.clear_tamper(now)
+                guard.clear_tamper(t)
+            elif kind == "tamper":
+                raise FormatError("kind 'tamper' only goes with clear")
+            else:
+                guard.tamper(t, TamperKind(kind), "injected")
+            return
+        if kind in FaultKind.__members__.values():
+            if clear:
+                guard.clear_fault(t, FaultKind(kind))
+            else:
+                guard.fault(t, FaultKind(kind), "injected")
+            return
+        kinds = ", ".join([*(k.value for k in TamperKind), *(k.value for k in FaultKind)])
+        raise FormatError(f"tamper kind {kind!r} is not one of {kinds}")
+
+    def set_payment_mode(self, mode: str, now: datetime | None = None) -> None:
+        """Switch between 'prepaid' and 'postpaid' (a security event; registers are kept)."""
+        if mode not in ("prepaid", "postpaid"):
+            raise FormatError(f"payment mode {mode!r} is not 'prepaid' or 'postpaid'")
+        now = self._catch_up(now)
+        self.metering.guard.set_postpaid(epoch_seconds(now), mode == "postpaid")
+
+    def _security(self, now: datetime, code: Code, detail: str) -> None:
+        self.metering.guard.record(epoch_seconds(now), code, detail)
+
     # -- time ---------------------------------------------------------------------------
 
     def advance(self, until: datetime, load: Any = None) -> None:
@@ -471,12 +532,15 @@ class Meter:
                 return None, [f"Cleared {_REGISTER_NAMES[register]}"]
             case SetLoadLimit(watts):
                 engine.set_power_limit(watts, now)
+                self._security(now, Code.PARAMETER_CHANGED, f"power limit {watts} W by token")
                 return None, [_power_limit_line(watts)]
             case SetUnbalanceLimit(watts):
                 engine.set_phase_unbalance_limit(watts, now)
+                self._security(now, Code.PARAMETER_CHANGED, f"unbalance limit {watts} W by token")
                 return None, [_unbalance_line(watts)]
             case ResetTamper():
                 engine.clear_tamper(now)
+                self.metering.guard.clear_tamper(epoch_seconds(now))
                 return None, ["Tamper cleared"]
             case HoldKeySection(held, needed):
                 return None, [f"{held} of {needed} key tokens"]
@@ -526,6 +590,7 @@ class Meter:
             if isinstance(action, ChangeKey):
                 self.events.record(now, EventKind.TOKEN_ACCEPTED, f"{name}: set complete")
                 self.events.record(now, EventKind.KEY_CHANGED, decision.detail)
+                self._security(now, Code.KEY_CHANGED, decision.detail)
             elif isinstance(action, RunTests):
                 self.events.record(now, EventKind.TEST, f"{name}: {action.functions!r}")
             else:
@@ -535,6 +600,7 @@ class Meter:
         self.events.record(
             now, EventKind.TOKEN_REJECTED, f"{name}: {decision.result.text} ({decision.detail})"
         )
+        self._security(now, Code.TOKEN_REJECTED, f"{name}: {decision.result.text}")
         after = decision.state.lockout
         if after.locked_until != before.lockout.locked_until and after.is_locked(now):
             seconds = after.remaining(now) // timedelta(seconds=1)
@@ -635,4 +701,19 @@ _SHORT_CODE_LINES: dict[str, Callable[[Meter], list[str]]] = {
         f"KT {m.decoder.keys.kt} KEN {m.decoder.keys.ken}",
     ],
     "14": _lockout_lines,
+    "15": lambda m: _alarm_lines(m),
+    "16": lambda m: [f"Alarm acknowledged ({m.metering.guard.acknowledge()})"],
+    "17": lambda m: [
+        f"Control {m.metering.guard.disconnect.state.name.lower().replace('_', ' ')}",
+        f"Mode {m.metering.guard.disconnect.mode} "
+        + ("postpaid" if m.metering.guard.postpaid else "prepaid"),
+    ],
 }
+
+
+def _alarm_lines(meter: Meter) -> list[str]:
+    alarms = meter.metering.guard.alarms
+    if not alarms:
+        return ["No alarm"]
+    newest = alarms[-1]
+    return [f"ALARM ({len(alarms)})", Code(newest.code).label.capitalize()]

@@ -45,6 +45,7 @@ from sts.meter.localtime import LocalCalendar, epoch_seconds
 from sts.meter.measurement import Instant, LoadModel, LoadPoint, SupplyConfig, raw_instant
 from sts.meter.obis import MAX_RATES, ObisCode, RegisterSpec
 from sts.meter.profile import LoadProfile
+from sts.meter.protection import Guard
 from sts.meter.rate_billing import RateBilling
 from sts.meter.registers import EnergyRegisters
 from sts.meter.survey import DAILY_CHANNELS, MAX_SURVEYS, Survey, SurveyConfig
@@ -152,6 +153,7 @@ class Metering:
         surveys: list[Survey] | None = None,
         daily_survey: Survey | None = None,
         billing: RateBilling | None = None,
+        guard: Guard | None = None,
     ) -> None:
         self.config = config or MeteringConfig()
         self.calendar = calendar or ActivityCalendar()
@@ -164,6 +166,7 @@ class Metering:
             raise RangeError("a survey needs a capture period of 1-60 minutes")
         self.daily_survey = daily_survey or Survey(default_daily_config())
         self.billing = billing or RateBilling()
+        self.guard = guard or Guard()
         self._next_event: int | None = None  # next capture or local midnight (None: not started)
         self._plans: dict[int, list[Callable[[EnergyRegisters], int] | int]] = {}
         self._midnight = 0
@@ -179,6 +182,7 @@ class Metering:
         self._engine = engine
         self._cal = LocalCalendar(engine.config.timezone)
         engine.observer = self._observe
+        self.guard.bind(engine, self._cal, self.config.supply)
         if self.config.rate_prices:
             engine.set_rate_prices(self.config.rate_prices)
 
@@ -201,6 +205,11 @@ class Metering:
         point, held = self.load.span(calendar, t, limit)
         left = self._next_event - t  # type: ignore[operator]
         if left < held:
+            held = left
+        guard = self.guard
+        guard.check(t, point)
+        left = guard.next_timer() - t
+        if 0 < left < held:
             held = left
         if t >= self._rate_until:
             self._rate, self._rate_until = self.calendar.span(calendar, t)
@@ -333,6 +342,7 @@ class Metering:
             "surveys": [sv.to_dict() for sv in self.surveys],
             "daily_survey": self.daily_survey.to_dict(),
             "billing": self.billing.to_dict(),
+            "protection": self.guard.to_dict(),
         }
 
     @classmethod
@@ -341,7 +351,7 @@ class Metering:
             data,
             path,
             ("version", "config", "calendar", "registers", "load"),
-            ("surveys", "daily_survey", "billing"),
+            ("surveys", "daily_survey", "billing", "protection"),
         )
         if d["version"] != SECTION_VERSION:
             raise FormatError(f"{path}.version is {d['version']!r}; expected {SECTION_VERSION}")
@@ -363,13 +373,17 @@ class Metering:
             surveys,
             daily,
             None if billing is None else RateBilling.from_dict(billing, f"{path}.billing"),
+            None
+            if d.get("protection") is None
+            else Guard.from_dict(d["protection"], f"{path}.protection"),
         )
 
     @classmethod
     def from_settings(cls, data: Any, path: str = "metering") -> Metering:
         """A new meter's metering from user settings (each optional): "supply",
         "net_metering", "rate_prices", "calendar", "load", "surveys" (up to 3 of
-        {"channels", "period_min", "capacity"}) and "daily_survey" ({"channels", "capacity"})."""
+        {"channels", "period_min", "capacity"}), "daily_survey" ({"channels", "capacity"})
+        and "protection" (:meth:`sts.meter.protection.Guard.from_settings`)."""
         names = (
             "supply",
             "net_metering",
@@ -378,6 +392,7 @@ class Metering:
             "load",
             "surveys",
             "daily_survey",
+            "protection",
         )
         d = strict.obj(data, path, (), names)
         config = {k: d[k] for k in ("supply", "net_metering", "rate_prices") if k in d}
@@ -401,6 +416,8 @@ class Metering:
             LoadModel.from_dict(d["load"], f"{path}.load") if "load" in d else None,
             surveys,
             daily,
+            None,
+            Guard.from_settings(d.get("protection", {}), f"{path}.protection"),
         )
 
 
