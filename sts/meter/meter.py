@@ -346,6 +346,7 @@ class Meter:
         events = EventLog()
         engine = CreditEngine.new(manufactured, config, events)
         meter = cls(decoder, engine, manufactured, events, metering or Metering())
+        engine.resettle(epoch_seconds(manufactured))  # payment mode and disconnect control
         meter.events.record(manufactured, EventKind.SETTING_CHANGED, f"meter {identity.drn} made")
         return meter
 

@@ -276,8 +276,6 @@ class Guard:
         """What holds the relay open now (None: nothing here)."""
         if self.voltage is Voltage.OFF:
             return RelayReason.POWER_FAILURE
-        if not self.disconnect.output_state:
-            return RelayReason.DISCONNECTED
         if self.locked:
             return RelayReason.OVER_CURRENT_LOCKOUT
         if self.reconnect_at is not None:
@@ -286,6 +284,8 @@ class Guard:
             return RelayReason.ABNORMAL_VOLTAGE
         if self.config.open_on_malfunction and self.faults:
             return RelayReason.MALFUNCTION
+        if not self.disconnect.output_state:
+            return RelayReason.DISCONNECTED
         return None
 
     def next_timer(self) -> int:
