@@ -735,6 +735,146 @@ def meter_billing(file: Path, as_json: bool) -> None:
         console.print(table if records else f"no {name} records closed yet")
 
 
+@meter.command("events")
+@_meter_file
+@click.option("--log", "log_name", type=click.Choice(
+    ["standard", "fraud", "power_quality", "failure", "security"]),
+    help="Only this event log (default: all five).")  # fmt: skip
+@click.option("--last", type=click.IntRange(1, 1000), default=None, help="Only the newest N.")
+@_meter_json
+def meter_events(file: Path, log_name: str | None, last: int | None, as_json: bool) -> None:
+    """The meter's five event logs (standard, fraud, power quality, failure, security)."""
+    from rich.table import Table
+
+    from sts.meter.event_logs import Code, LogName
+
+    with refusals():
+        current = meter_state.load(file)
+    logs = current.metering.guard.logs
+    names = [LogName(log_name)] if log_name else list(LogName)
+    rows = []
+    for name in names:
+        entries = list(logs.log(name))
+        for entry in entries[-last:] if last else entries:
+            when = datetime.fromtimestamp(entry.at, current.clock.tzinfo)
+            rows.append((name.value, entry, when))
+    rows.sort(key=lambda row: row[1].at)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "log": name,
+                    "code": e.code,
+                    "event": Code(e.code).label,
+                    "at": when.isoformat(),
+                    "detail": e.detail,
+                }
+                for name, e, when in rows
+            ]
+        )
+        return
+    if not rows:
+        console.print("no events logged")
+        return
+    table = Table(title="Event logs")
+    for column in ("time", "log", "code", "event", "detail"):
+        table.add_column(column)
+    for name, e, when in rows:
+        table.add_row(_shown_time(when), name, str(e.code), Code(e.code).label, e.detail)
+    console.print(table)
+
+
+@meter.command("relay")
+@_meter_file
+@click.option("--disconnect", "action", flag_value="disconnect", help="Open the relay.")
+@click.option("--reconnect", "action", flag_value="reconnect", help="Close it again.")
+@click.option("--remote", is_flag=True, help="As the head end (default: the customer's button).")
+@click.option("--at", type=_MeterTime(), help="When (default: the meter's clock).")
+@_meter_json
+def meter_relay(
+    file: Path, action: str | None, remote: bool, at: datetime | timedelta | None, as_json: bool
+) -> None:
+    """Disconnect or reconnect the meter in FILE, as its disconnect control mode allows."""
+    if action is None:
+        raise click.UsageError("give --disconnect or --reconnect")
+    with refusals():
+        current = meter_state.load(file)
+        state = current.relay(action, remote=remote, now=_meter_at(current, at))
+        meter_state.save(current, file)
+    credit = current.engine.status()
+    if as_json:
+        emit_json(
+            {
+                "control_state": state,
+                "relay_closed": credit.relay_closed,
+                "reason": credit.relay_reason.value,
+            }
+        )
+        return
+    closed = "closed" if credit.relay_closed else "open"
+    console.print(
+        f"disconnect control {state.replace('_', ' ')}; relay {closed} "
+        f"({credit.relay_reason.value})",
+        highlight=False,
+    )
+
+
+@meter.command("tamper")
+@_meter_file
+@click.option("--kind", required=True, type=click.Choice([
+    "terminal_cover", "meter_cover", "module_cover", "magnetic", "current_reversal",
+    "neutral_mismatch", "memory_error", "relay_error", "battery_low", "clock_invalid", "tamper"]),
+    help="A tamper or fault to inject ('tamper' with --clear ends every tamper).")  # fmt: skip
+@click.option("--clear", is_flag=True, help="End the fault (or, with 'tamper', every tamper).")
+@click.option("--at", type=_MeterTime(), help="When (default: the meter's clock).")
+@_meter_json
+def meter_tamper(
+    file: Path, kind: str, clear: bool, at: datetime | timedelta | None, as_json: bool
+) -> None:
+    """Inject a tamper or fault condition into the meter in FILE (or clear it)."""
+    with refusals():
+        current = meter_state.load(file)
+        current.tamper(kind, _meter_at(current, at), clear=clear)
+        meter_state.save(current, file)
+    credit = current.engine.status()
+    guard = current.metering.guard
+    result = {
+        "tampers": sorted(k.value for k in guard.tampers),
+        "faults": sorted(k.value for k in guard.faults),
+        "relay_closed": credit.relay_closed,
+        "reason": credit.relay_reason.value,
+        "alarm": current.short_code("15"),
+    }
+    if as_json:
+        emit_json(result)
+        return
+    console.print(
+        f"tamper: {', '.join(result['tampers']) or 'none'}; faults: "
+        f"{', '.join(result['faults']) or 'none'}; relay "
+        f"{'closed' if credit.relay_closed else 'open'} ({credit.relay_reason.value}); "
+        f"{' '.join(result['alarm'])}",
+        highlight=False,
+    )
+
+
+@meter.command("mode")
+@_meter_file
+@click.argument("payment_mode", type=click.Choice(["prepaid", "postpaid"]))
+@click.option("--at", type=_MeterTime(), help="When (default: the meter's clock).")
+def meter_mode(file: Path, payment_mode: str, at: datetime | timedelta | None) -> None:
+    """Switch the meter in FILE to prepaid or postpaid (a security event; registers kept)."""
+    with refusals():
+        current = meter_state.load(file)
+        current.set_payment_mode(payment_mode, _meter_at(current, at))
+        meter_state.save(current, file)
+    credit = current.engine.status()
+    console.print(
+        f"{payment_mode}; relay {'closed' if credit.relay_closed else 'open'} "
+        f"({credit.relay_reason.value})",
+        highlight=False,
+    )
+
+
 # --- meter keypad -----------------------------------------------------------------------
 
 

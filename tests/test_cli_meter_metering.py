@@ -128,3 +128,29 @@ def test_registers_as_a_real_process(metered: Path):
     assert done.returncode == 0, done.stderr
     rows = {r["obis"]: r["value"] for r in json.loads(done.stdout)["registers"]}
     assert rows["1.0.2.8.0.255"] == 600
+
+
+def test_tamper_relay_events_and_mode_commands(metered: Path):
+    tampered = sts_json("meter", "tamper", str(metered), "--kind", "meter_cover")
+    assert tampered["tampers"] == ["meter_cover"] and tampered["reason"] == "tamper"
+    assert tampered["alarm"] == ["ALARM (1)", "Meter cover opened"]
+    off = sts_json("meter", "relay", str(metered), "--disconnect", "--remote")
+    assert (off["control_state"], off["relay_closed"]) == ("disconnected", False)
+    ready = sts_json("meter", "relay", str(metered), "--reconnect", "--remote")
+    assert ready["control_state"] == "ready_for_reconnection"
+    assert sts_json("meter", "relay", str(metered), "--reconnect")["control_state"] == "connected"
+    refused = sts("meter", "relay", str(metered), "--reconnect")
+    assert refused.exit_code == 1 and "not possible in state connected" in refused.output
+    assert sts("meter", "relay", str(metered)).exit_code == 2
+    events = sts_json("meter", "events", str(metered), "--log", "security")
+    assert [e["code"] for e in events] == [105, 105, 105]
+    fraud = sts_json("meter", "events", str(metered), "--log", "fraud")
+    assert [(e["code"], e["event"]) for e in fraud] == [(44, "meter cover opened")]
+    moved = sts("meter", "mode", str(metered), "postpaid")
+    assert moved.exit_code == 0 and "relay open (tamper)" in moved.output
+    cleared = sts_json("meter", "tamper", str(metered), "--kind", "tamper", "--clear")
+    assert (cleared["relay_closed"], cleared["reason"]) == (True, "postpaid")
+    bad = sts("meter", "tamper", str(metered), "--kind", "smoke")
+    assert bad.exit_code == 2
+    shown = sts("meter", "events", str(metered))
+    assert shown.exit_code == 0 and "payment mode changed" in shown.output
