@@ -153,4 +153,6 @@ def test_tamper_relay_events_and_mode_commands(metered: Path):
     bad = sts("meter", "tamper", str(metered), "--kind", "smoke")
     assert bad.exit_code == 2
     shown = sts("meter", "events", str(metered))
-    assert shown.exit_code == 0 and "payment mode changed" in shown.output
+    assert shown.exit_code == 0 and "│ 104" in shown.output
+    security = sts_json("meter", "events", str(metered), "--log", "security", "--last", "1")
+    assert [(e["code"], e["detail"]) for e in security] == [(104, "prepaid -> postpaid")]
