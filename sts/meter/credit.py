@@ -60,7 +60,7 @@ from typing import Any
 from sts.errors import FormatError, FunctionError, RangeError, RegisterOverflowError, StsError
 from sts.meter.alarms import Alarms
 from sts.meter.billing import BillingRecords
-from sts.meter.config import CreditConfig
+from sts.meter.config import CreditConfig, TariffConfig
 from sts.meter.events import EventKind, EventLog
 from sts.meter.friendly import is_friendly, next_change
 from sts.meter.ledger import Ledger
@@ -421,10 +421,17 @@ class CreditEngine:
         self._record(t, EventKind.TAMPER, reason)
         self._settle(t)
 
-    def set_rate_prices(self, prices: Mapping[int, Decimal]) -> None:
-        """TOU prices per rate for money-bought energy (rule: :mod:`sts.meter.metering`)."""
-        if self.config.tariff is not None:
-            self._tariff = MeterTariff(self.config.tariff, prices)
+    def set_pricing(
+        self,
+        tariff: TariffConfig,
+        rate_prices: Mapping[int, Decimal],
+        subsidised: frozenset[int],
+        monthly_credit: Decimal,
+        free_kwh: Decimal = Decimal(0),
+    ) -> None:
+        """Price money-bought energy by TOU rate and subsidies (:mod:`sts.meter.metering`,
+        :mod:`sts.meter.subsidy`) instead of the configured tariff alone."""
+        self._tariff = MeterTariff(tariff, rate_prices, subsidised, monthly_credit, free_kwh)
 
     def resettle(self, t: int) -> None:
         """Put the relay where its reasons say at epoch second ``t`` (after a rule outside
@@ -597,7 +604,7 @@ class CreditEngine:
         denominator = tariff.denominator
         bought = []
         for owed in (s.emergency_used_j, s.debt_j):
-            joules = min(owed, rest * denominator // numerator)
+            joules = min(owed, rest * denominator // numerator) if numerator else owed
             cost = -(-joules * numerator // denominator)
             bought.append((joules, cost))
             rest -= cost
@@ -750,7 +757,7 @@ class CreditEngine:
                 s.energy_j -= take
                 ledger.from_energy_j += take
                 milestone = take == room
-            elif tariff is not None and s.money > 0:
+            elif tariff is not None and (s.money > 0 or s.month_j < tariff.free_j):
                 take, milestone = self._buy(tariff, rest)
             elif self._friendly:
                 take = rest
@@ -790,10 +797,10 @@ class CreditEngine:
         money = s.money
         floor = self._alarms.money_floor(money)
         carry = s.cost_carry
-        # the fewest joules whose cost takes the wallet down to the floor
-        need = -((carry - (money - floor) * denominator) // numerator)
-        if need < take:
-            take = need
+        if numerator:  # the fewest joules whose cost takes the wallet down to the floor
+            need = -((carry - (money - floor) * denominator) // numerator)
+            if need < take:
+                take = need
         cost, carry = divmod(carry + numerator * take, denominator)
         if cost >= money:  # the last joule takes what is left
             cost, carry = money, 0
@@ -807,7 +814,8 @@ class CreditEngine:
 
     def _has_credit(self) -> bool:
         s = self.state
-        return s.energy_j > 0 or (self._tariff is not None and s.money > 0)
+        tariff = self._tariff
+        return s.energy_j > 0 or (tariff is not None and (s.money > 0 or s.month_j < tariff.free_j))
 
     def _check_credit(self, t: int) -> None:
         """Raise a low-credit alarm per level crossed, and note credit running out."""

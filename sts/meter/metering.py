@@ -27,7 +27,12 @@ rate ``r`` costs ``rate_prices[r]`` *instead of* the step price when the rate
 has a price; a rate without one pays the step price. The monthly steps go on
 counting every kWh (they price the rates without a price, and choose the
 service-charge step); levies and VAT apply to a rate price exactly as to a
-step price; monthly service and fixed charges are unchanged.
+step price; monthly service and fixed charges are unchanged. A rate price
+never replaces a free-unit or lifeline price.
+
+**Subsidies** (``subsidies``, up to 5 kinds, currency mode): free units, a
+lifeline step, an amount off each kWh, a percentage off, and an amount off
+the monthly charges, applied in the order :mod:`sts.meter.subsidy` documents.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from sts.meter.profile import LoadProfile
 from sts.meter.protection import Guard
 from sts.meter.rate_billing import RateBilling
 from sts.meter.registers import EnergyRegisters
+from sts.meter.subsidy import MAX_SUBSIDIES, Subsidy, check_subsidies, pricing
 from sts.meter.survey import DAILY_CHANNELS, MAX_SURVEYS, Survey, SurveyConfig
 
 if TYPE_CHECKING:
@@ -64,8 +70,11 @@ class MeteringConfig:
     supply: SupplyConfig = field(default_factory=SupplyConfig)
     net_metering: bool = False
     rate_prices: Mapping[int, Decimal] = field(default_factory=dict)
+    subsidies: tuple[Subsidy, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "subsidies", tuple(self.subsidies))
+        check_subsidies(self.subsidies)
         prices = dict(self.rate_prices)
         for rate, price in prices.items():
             if not isinstance(rate, int) or not 1 <= rate <= MAX_RATES:
@@ -81,11 +90,12 @@ class MeteringConfig:
             "supply": self.supply.to_dict(),
             "net_metering": self.net_metering,
             "rate_prices": {str(r): str(p) for r, p in sorted(self.rate_prices.items())},
+            "subsidies": [sub.to_dict() for sub in self.subsidies],
         }
 
     @classmethod
     def from_dict(cls, data: Any, path: str = "metering.config") -> MeteringConfig:
-        d = strict.obj(data, path, (), ("supply", "net_metering", "rate_prices"))
+        d = strict.obj(data, path, (), ("supply", "net_metering", "rate_prices", "subsidies"))
         prices_in = d.get("rate_prices", {})
         if not isinstance(prices_in, dict):
             raise FormatError(f"{path}.rate_prices is not an object of rate: price")
@@ -99,11 +109,19 @@ class MeteringConfig:
             if not price:
                 raise FormatError(f"{path}.rate_prices.{key} is 0; a rate price must be above 0")
             prices[int(key)] = price
-        return cls(
-            SupplyConfig.from_dict(d.get("supply", {}), f"{path}.supply"),
-            strict.as_bool(d.get("net_metering", False), f"{path}.net_metering"),
-            prices,
+        items = strict.as_list(d.get("subsidies", []), f"{path}.subsidies", MAX_SUBSIDIES)
+        subsidies = tuple(
+            Subsidy.from_dict(x, f"{path}.subsidies[{i}]") for i, x in enumerate(items)
         )
+        try:
+            return cls(
+                SupplyConfig.from_dict(d.get("supply", {}), f"{path}.supply"),
+                strict.as_bool(d.get("net_metering", False), f"{path}.net_metering"),
+                prices,
+                subsidies,
+            )
+        except RangeError as exc:
+            raise FormatError(f"{path}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -183,8 +201,12 @@ class Metering:
         self._cal = LocalCalendar(engine.config.timezone)
         engine.observer = self._observe
         self.guard.bind(engine, self._cal, self.config.supply)
-        if self.config.rate_prices:
-            engine.set_rate_prices(self.config.rate_prices)
+        config = self.config
+        if config.rate_prices or config.subsidies:
+            if engine.config.tariff is None:
+                raise FormatError("TOU rate prices and subsidies need a money tariff")
+            p = pricing(engine.config.tariff, config.rate_prices, config.subsidies)
+            engine.set_pricing(p.tariff, p.rate_prices, p.subsidised, p.monthly_credit, p.free_kwh)
 
     # -- the clock --------------------------------------------------------------------------
 
@@ -393,9 +415,10 @@ class Metering:
             "surveys",
             "daily_survey",
             "protection",
+            "subsidies",
         )
         d = strict.obj(data, path, (), names)
-        config = {k: d[k] for k in ("supply", "net_metering", "rate_prices") if k in d}
+        config = {k: d[k] for k in ("supply", "net_metering", "rate_prices", "subsidies") if k in d}
         items = strict.as_list(d.get("surveys", []), f"{path}.surveys", MAX_SURVEYS)
         surveys = []
         for i, item in enumerate(items):
