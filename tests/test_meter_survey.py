@@ -156,3 +156,13 @@ def test_load_points_drive_instantaneous_channels_with_the_relay():
     meter = surveyed({"channels": ["1.0.31.7.0.255", "1.0.13.7.0.255"], "period_min": 30})
     meter.advance(T0 + timedelta(hours=1), LoadPoint(1840, 1380))  # 10 A, PF 0.8
     assert [values for _, values in meter.metering.survey(1).rows()] == [(1000, 800)] * 2
+
+
+def test_an_empty_survey_keeps_its_schedule_through_the_state_file():
+    # an empty ring is falsy (len 0); its next capture time must survive a reload
+    meter = surveyed({"channels": ["1.0.1.8.0.255"], "period_min": 60})
+    meter.advance(T0 + timedelta(minutes=1), 0)
+    daily = meter.metering.survey(0)
+    assert (len(daily), daily.next_at) == (0, int((T0 + timedelta(days=1)).timestamp()))
+    again = meter_state.loads(meter_state.dumps(meter))
+    assert again.metering.survey(0).next_at == daily.next_at

@@ -173,18 +173,20 @@ class Metering:
         billing: RateBilling | None = None,
         guard: Guard | None = None,
     ) -> None:
-        self.config = config or MeteringConfig()
-        self.calendar = calendar or ActivityCalendar()
-        self.registers = registers or EnergyRegisters()
-        self.load = load or LoadModel(constant=LoadPoint(0))
+        self.config = config if config is not None else MeteringConfig()
+        self.calendar = calendar if calendar is not None else ActivityCalendar()
+        self.registers = registers if registers is not None else EnergyRegisters()
+        self.load = load if load is not None else LoadModel(constant=LoadPoint(0))
         self.surveys = list(surveys or ())
         if len(self.surveys) > MAX_SURVEYS:
             raise RangeError(f"{len(self.surveys)} surveys; the meter keeps at most {MAX_SURVEYS}")
         if any(sv.daily for sv in self.surveys):
             raise RangeError("a survey needs a capture period of 1-60 minutes")
-        self.daily_survey = daily_survey or Survey(default_daily_config())
-        self.billing = billing or RateBilling()
-        self.guard = guard or Guard()
+        self.daily_survey = (
+            daily_survey if daily_survey is not None else Survey(default_daily_config())
+        )
+        self.billing = billing if billing is not None else RateBilling()
+        self.guard = guard if guard is not None else Guard()
         self._next_event: int | None = None  # next capture or local midnight (None: not started)
         self._plans: dict[int, list[Callable[[EnergyRegisters], int] | int]] = {}
         self._midnight = 0

@@ -242,9 +242,9 @@ class Guard:
         disconnect: DisconnectControl | None = None,
         logs: EventLogs | None = None,
     ) -> None:
-        self.config = config or ProtectionConfig()
-        self.disconnect = disconnect or DisconnectControl()
-        self.logs = logs or EventLogs()
+        self.config = config if config is not None else ProtectionConfig()
+        self.disconnect = disconnect if disconnect is not None else DisconnectControl()
+        self.logs = logs if logs is not None else EventLogs()
         self.tampers: dict[TamperKind, int] = {}
         self.faults: dict[FaultKind, int] = {}
         self.voltage = Voltage.NORMAL
