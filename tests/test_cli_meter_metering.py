@@ -156,3 +156,19 @@ def test_tamper_relay_events_and_mode_commands(metered: Path):
     assert shown.exit_code == 0 and "│ 104" in shown.output
     security = sts_json("meter", "events", str(metered), "--log", "security", "--last", "1")
     assert [(e["code"], e["detail"]) for e in security] == [(104, "prepaid -> postpaid")]
+
+
+def test_the_guide_example_configuration_makes_a_meter(tmp_path: Path):
+    guide = (REPO_ROOT / "docs" / "metering.md").read_text()
+    example = guide.split("```json\n", 1)[1].split("```", 1)[0]
+    config = tmp_path / "settings.json"
+    config.write_text(example)
+    path = tmp_path / "m.json"
+    made = sts(
+        "meter", "new", str(path), "--dk", DK, *NEW_CTSA_METER, *MADE, "--config", str(config)
+    )
+    assert made.exit_code == 0, made.output
+    metering = json.loads(path.read_text())["meter"]["metering"]
+    assert metering["config"]["rate_prices"] == {"2": "3.00"}
+    assert len(metering["calendar"]["special_days"]) == 3
+    assert metering["protection"]["config"]["over_current_a"] == "63"
