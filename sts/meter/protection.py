@@ -345,7 +345,9 @@ class Guard:
             self._local(t, Trigger.LOCAL_RECONNECT, why)
 
     def _band(self, point: LoadPoint) -> Voltage:
-        volts = point.voltage_v if point.voltage_v is not None else self._supply.nominal_v
+        if point.voltage_v is None:  # the nominal voltage is always in the normal band
+            return Voltage.NORMAL
+        volts = point.voltage_v
         low = self._supply.operating_range_v[0]
         nominal = self._supply.nominal_v
         if volts < low:
@@ -389,6 +391,9 @@ class Guard:
         reversal = TamperKind.CURRENT_REVERSAL
         if point.active_w < 0 and config.reverse_current_fraud and reversal not in self.tampers:
             self.tamper(t, reversal, f"{point.active_w} W flowing out")
+        limit = self._limit_ca
+        if point.neutral_a is None and (limit is None or self._below_limit(point, limit)):
+            return False  # neutral carries the phase current and no over current is possible
         raw = raw_instant(point, self._supply, True)
         current, neutral = raw[1], raw[2]
         mismatch = TamperKind.NEUTRAL_MISMATCH
@@ -398,11 +403,16 @@ class Guard:
         ):
             detail = f"phase {current / 100:.2f} A, neutral {neutral / 100:.2f} A"
             self.tamper(t, mismatch, detail)
-        limit = self._limit_ca
         if limit is not None and current > limit:
             self._trip(t, current)
             return True
         return False
+
+    def _below_limit(self, point: LoadPoint, limit_ca: int) -> bool:
+        """A cheap bound: S <= |P| + |Q|, so a current of (|P| + |Q|) / V within the limit
+        means no over current without working out S."""
+        volts = point.voltage_v if point.voltage_v is not None else self._supply.nominal_v
+        return (abs(point.active_w) + abs(point.reactive_var)) * 1000 <= limit_ca * int(volts * 10)
 
     def _trip(self, t: int, current: int) -> None:
         config = self.config
