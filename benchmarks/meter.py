@@ -29,7 +29,9 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -39,6 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sts.codec import encode
 from sts.crypto.keys import DecoderKey
 from sts.meter import state as meter_state
 from sts.meter.config import (
@@ -55,7 +58,8 @@ from sts.meter.credit import CreditEngine
 from sts.meter.measurement import LoadPoint
 from sts.meter.meter import Meter
 from sts.meter.metering import Metering
-from sts.tokens.credit import CreditKind
+from sts.tokens.credit import CreditKind, TransferCredit
+from sts.tokens.tid import BaseDate, tid_from_datetime
 
 START = datetime(2025, 1, 1, tzinfo=timezone(timedelta(hours=2)))
 END = START.replace(year=2026)
@@ -111,6 +115,8 @@ def main() -> None:
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs")
     print(f"cpu:     {cpu_model()}")
     print(f"python:  {platform.python_implementation()} {platform.python_version()}")
+    if hasattr(os, "getloadavg"):
+        print(f"load:    {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
     print()
     print("Advancing one year (2025-01-01 to 2026-01-01, UTC+2), best of 3:")
     runs = {
@@ -216,12 +222,45 @@ def whole_meter_year() -> None:
         started = time.perf_counter()
         meter_state.loads(text)
         loads.append(time.perf_counter() - started)
+    enter_times = time_enter(meter)
     print(
         f"  state file {len(text) / 1e6:.1f} MB: dumps min/median/max "
         f"{min(saves) * 1000:.0f}/{statistics.median(saves) * 1000:.0f}/{max(saves) * 1000:.0f} ms,"
         f" loads {min(loads) * 1000:.0f}/{statistics.median(loads) * 1000:.0f}/"
         f"{max(loads) * 1000:.0f} ms"
     )
+    print(
+        "  `sts meter enter` (a real process) on that year's file, min/median/max: "
+        + "/".join(
+            f"{t * 1000:.0f}"
+            for t in (min(enter_times), statistics.median(enter_times), max(enter_times))
+        )
+        + " ms"
+    )
+
+
+def time_enter(meter: Meter) -> list[float]:
+    """Wall time of `sts meter enter FILE TOKEN` as a process, three fresh credit tokens."""
+    times = []
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "year.json"
+        meter_state.save(meter, path)
+        for k in range(3):
+            tid = tid_from_datetime(meter.clock - timedelta(minutes=k + 1), BaseDate.Y2014)
+            token = TransferCredit.for_units(CreditKind.ELECTRICITY, 10, tid, k)
+            digits = encode(token, DecoderKey.from_hex("E653341F9D5BF36F"))
+            started = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "cli.py", "meter", "enter", str(path), digits],
+                cwd=Path(__file__).resolve().parent.parent,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            times.append(time.perf_counter() - started)
+            if done.returncode != 0:
+                raise SystemExit(f"sts meter enter failed: {done.stderr or done.stdout}")
+    return times
 
 
 if __name__ == "__main__":
