@@ -145,6 +145,9 @@ class Survey:
         self.values = values if values is not None else array("q")
         self.head = head  # where the next row goes once the ring is full
         self.next_at = next_at  # epoch second of the next capture (None: not started)
+        # the packed text the arrays were read from, kept until a capture changes them, so
+        # that a command which adds no row (a token entered) does not compress them again
+        self._packed: tuple[str, str] | None = None
 
     @property
     def daily(self) -> bool:
@@ -155,6 +158,7 @@ class Survey:
 
     def capture(self, t: int, row: Sequence[int]) -> None:
         """Store one row captured at ``t``."""
+        self._packed = None
         if len(self.times) < self.config.capacity:
             self.times.append(t)
             self.values.extend(row)
@@ -182,9 +186,13 @@ class Survey:
             "config": self.config.to_dict(),
             "head": self.head,
             "next_at": self.next_at,
-            "times": _pack(self.times),
-            "values": _pack(self.values),
+            **dict(zip(("times", "values"), self._pack_arrays(), strict=True)),
         }
+
+    def _pack_arrays(self) -> tuple[str, str]:
+        if self._packed is None:
+            self._packed = (_pack(self.times), _pack(self.values))
+        return self._packed
 
     @classmethod
     def from_dict(cls, data: Any, path: str) -> Survey:
@@ -199,4 +207,6 @@ class Survey:
         next_at = d["next_at"]
         if next_at is not None:
             strict.as_int(next_at, f"{path}.next_at", 0)
-        return cls(config, times, values, head, next_at)
+        survey = cls(config, times, values, head, next_at)
+        survey._packed = (d["times"], d["values"])
+        return survey
