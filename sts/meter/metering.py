@@ -246,32 +246,31 @@ class Metering:
         return (point.active_w if point.active_w > 0 else 0), held
 
     def _observe(self, t0: int, t1: int, delivered: int, closed: bool) -> None:
+        # the hot path of a long run: EnergyRegisters.add written out in place
         point = self._point
         p = point.active_w
         q = point.reactive_var
         rate = self._rate
+        r = self.registers
         if p > 0:
             if delivered:
-                self.registers.add(
-                    rate,
-                    delivered,
-                    0,
-                    abs(q) * delivered // p,
-                    point.quadrant,
-                    point.apparent_va * delivered // p,
-                    0,
-                )
+                r.import_j[0] += delivered
+                r.import_j[rate] += delivered
+                if q:
+                    r.q_s[1 if q > 0 else 4] += abs(q) * delivered // p
+                    r.s_import += point.apparent_va * delivered // p
+                else:
+                    r.s_import += delivered
         elif closed and (p or q):
             seconds = t1 - t0
             exported = -p * seconds
             s = point.apparent_va * seconds
-            self.registers.add(
-                rate, 0, exported, abs(q) * seconds, point.quadrant, 0 if p else s, s if p else 0
-            )
+            r.add(rate, 0, exported, abs(q) * seconds, point.quadrant, 0 if p else s, s if p else 0)
             if exported and self.config.net_metering and self._engine is not None:
                 self._engine.credit_export(exported, t1)
-        for listener in self.listeners:
-            listener(t0, t1, delivered, closed, point, rate)
+        if self.listeners:
+            for listener in self.listeners:
+                listener(t0, t1, delivered, closed, point, rate)
         if self._next_event is not None and t1 >= self._next_event:
             self._due(t1, point, closed)
 
