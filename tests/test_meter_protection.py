@@ -11,7 +11,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from sts.errors import FormatError, FunctionError
+from sts.errors import FormatError, FunctionError, RangeError
 from sts.meter import state as meter_state
 from sts.meter.disconnect import ControlState, DisconnectControl, Trigger
 from sts.meter.event_logs import Code, LogName
@@ -245,3 +245,13 @@ def test_protection_state_round_trips_and_refuses_bad_data():
         Metering.from_settings({"protection": {"control_mode": 7}})
     with pytest.raises(FormatError, match="tamper kind 'smoke'"):
         meter.tamper("smoke")
+
+
+def test_a_time_synchronisation_is_a_standard_and_a_security_event():
+    meter = guarded()
+    meter.synchronise_clock(T0 + timedelta(minutes=5))
+    assert codes(meter, "standard") == [(3, 300)]
+    assert codes(meter, "security") == [(101, 300)]
+    assert meter.clock == T0 + timedelta(minutes=5)
+    with pytest.raises(RangeError, match="never goes backwards"):
+        meter.synchronise_clock(T0)

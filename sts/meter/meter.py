@@ -206,6 +206,9 @@ class MeterStatus:
     kct_needed: int
     kct_started: datetime | None
     credit: CreditStatus
+    alarms: tuple[str, ...] = ()  # the alarm set's active causes, newest last
+    control_state: str = "connected"  # disconnect control (sts.meter.disconnect)
+    payment_mode: str = "prepaid"
 
     @property
     def locked(self) -> bool:
@@ -235,6 +238,9 @@ class MeterStatus:
                 "started": _plain(self.kct_started),
             },
             "credit": _plain(self.credit),
+            "alarms": list(self.alarms),
+            "control_state": self.control_state,
+            "payment_mode": self.payment_mode,
         }
 
 
@@ -437,6 +443,19 @@ class Meter:
         now = self._catch_up(now)
         self.metering.guard.set_postpaid(epoch_seconds(now), mode == "postpaid")
 
+    def synchronise_clock(self, to: datetime, source: str = "head end") -> None:
+        """A time synchronisation: the clock is set forward to ``to`` (a standard event,
+        and a clock adjustment in the security log). The meter runs up to ``to`` with
+        its standing load, since the supply went on while the clock lagged; this
+        simulator's clock never goes back, so an earlier ``to`` is a RangeError."""
+        _require_aware(to)
+        old = self.clock
+        self.advance(to)
+        t = epoch_seconds(to)
+        detail = f"{old.isoformat()} -> {to.isoformat()} ({source})"
+        self.metering.guard.record(t, Code.TIME_SYNCHRONISED, detail)
+        self.metering.guard.record(t, Code.CLOCK_ADJUSTED, detail)
+
     def _security(self, now: datetime, code: Code, detail: str) -> None:
         self.metering.guard.record(epoch_seconds(now), code, detail)
 
@@ -489,6 +508,9 @@ class Meter:
             len(decoder.keys.set_sections),
             decoder.kct.expire(self.clock).started,
             self.engine.status(),
+            tuple(Code(e.code).label for e in self.metering.guard.alarms),
+            self.metering.guard.disconnect.state.name.lower(),
+            "postpaid" if self.metering.guard.postpaid else "prepaid",
         )
 
     # -- persistence --------------------------------------------------------------------
