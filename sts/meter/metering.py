@@ -188,7 +188,6 @@ class Metering:
         self.billing = billing if billing is not None else RateBilling()
         self.guard = guard if guard is not None else Guard()
         self._next_event: int | None = None  # next capture or local midnight (None: not started)
-        self._plans: dict[int, list[Callable[[EnergyRegisters], int] | int]] = {}
         self._midnight = 0
         self._cal = LocalCalendar("UTC")
         self._point = LoadPoint(0)
@@ -304,9 +303,9 @@ class Metering:
         for survey in self._all_surveys():
             if survey.next_at is None or survey.next_at > t:
                 continue
-            plan = self._plans.get(id(survey))
+            plan = survey.plan
             if plan is None:
-                plan = self._plans[id(survey)] = [_channel(c) for c in survey.config.channels]
+                plan = survey.plan = [_channel(c) for c in survey.config.channels]
             if instant is None and any(type(item) is int for item in plan):
                 instant = _instant_raw(raw_instant(point, self.config.supply, closed))
             row = [instant[item] if type(item) is int else item(r) for item in plan]  # type: ignore

@@ -262,6 +262,7 @@ class Guard:
         self._limit_ca = (
             None if self.config.over_current_a is None else int(self.config.over_current_a * 100)
         )
+        self._plain = self._limit_ca is None and not self.config.reverse_current_fraud
 
     def bind(self, engine: CreditEngine, calendar: LocalCalendar, supply: SupplyConfig) -> None:
         self._engine = engine
@@ -314,7 +315,18 @@ class Guard:
         """Look at the load starting at epoch second ``t`` (called for each stretch)."""
         engine = self._engine
         closed = engine is not None and engine.state.relay_closed
-        if point is self._point and closed == self._closed and t < self.next_timer():
+        if closed == self._closed and t < self.next_timer() and (
+            point is self._point
+            or (
+                # a load at nominal voltage with no neutral reading, on a meter with no
+                # current rule, can change nothing here (most stretches of a long run)
+                self._plain
+                and point.voltage_v is None
+                and point.neutral_a is None
+                and self.voltage is Voltage.NORMAL
+            )
+        ):
+            self._point = point
             return
         changed = self._timers(t)
         changed |= self._watch_voltage(t, point)
