@@ -191,7 +191,10 @@ class LoadPoint:
                 return None
             return strict.as_decimal(d[key], f"{path}.{key}", Decimal(lo), Decimal(hi))
 
-        return cls(p, q, opt("v", 0, 500), opt("hz", 40, 70), opt("n", 0, 1000))
+        try:
+            return cls(p, q, opt("v", 0, 500), opt("hz", 40, 70), opt("n", 0, 1000))
+        except RangeError as exc:
+            raise FormatError(f"{path}: {exc}") from None
 
 
 def _point(path: str, watts: int) -> LoadPoint:
