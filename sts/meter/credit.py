@@ -877,9 +877,10 @@ class CreditEngine:
             keep = RelayReason.EMERGENCY
         else:
             keep = None
-        opening: RelayReason | None = None if self.relay_hold is None else self.relay_hold()
-        if opening is not None:  # disconnect control and self-protection (sts.meter.protection)
-            pass
+        hold = None if self.relay_hold is None else self.relay_hold()
+        opening: RelayReason | None
+        if hold is not None:  # disconnect control and self-protection (sts.meter.protection)
+            opening = hold
         elif s.tamper and self.config.load_control.open_on_tamper:
             opening = RelayReason.TAMPER
         else:
