@@ -223,6 +223,9 @@ def whole_meter_year() -> None:
         meter_state.loads(text)
         loads.append(time.perf_counter() - started)
     enter_times = time_enter(meter)
+    fresh = whole_meter()
+    fresh.advance(START + timedelta(hours=1), 0)  # past the manufacture TID
+    fresh_times = time_enter(fresh)
     print(
         f"  state file {len(text) / 1e6:.1f} MB: dumps min/median/max "
         f"{min(saves) * 1000:.0f}/{statistics.median(saves) * 1000:.0f}/{max(saves) * 1000:.0f} ms,"
@@ -234,6 +237,14 @@ def whole_meter_year() -> None:
         + "/".join(
             f"{t * 1000:.0f}"
             for t in (min(enter_times), statistics.median(enter_times), max(enter_times))
+        )
+        + " ms"
+    )
+    print(
+        "  the same on a new meter's file (process start-up and imports), min/median/max: "
+        + "/".join(
+            f"{t * 1000:.0f}"
+            for t in (min(fresh_times), statistics.median(fresh_times), max(fresh_times))
         )
         + " ms"
     )
