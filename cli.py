@@ -319,6 +319,14 @@ def _render_meter(status: MeterStatus, events: list[Any]) -> None:
             )
         )
     rows.extend(_credit_rows(status.credit))
+    rows.append(
+        (
+            "load control",
+            f"{status.payment_mode}, disconnect control {status.control_state.replace('_', ' ')}",
+        )
+    )
+    if status.alarms:
+        rows.append(("alarm", f"{status.alarms[-1]} ({len(status.alarms)} unacknowledged)"))
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)

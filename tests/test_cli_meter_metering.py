@@ -172,3 +172,16 @@ def test_the_guide_example_configuration_makes_a_meter(tmp_path: Path):
     assert metering["config"]["rate_prices"] == {"2": "3.00"}
     assert len(metering["calendar"]["special_days"]) == 3
     assert metering["protection"]["config"]["over_current_a"] == "63"
+
+
+def test_show_gives_the_payment_mode_disconnect_control_and_alarm(metered: Path):
+    assert sts("meter", "tamper", str(metered), "--kind", "magnetic").exit_code == 0
+    shown = sts("meter", "show", str(metered))
+    assert "prepaid, disconnect control connected" in shown.output
+    assert "magnetic field (1 unacknowledged)" in shown.output
+    data = sts_json("meter", "show", str(metered))
+    assert (data["payment_mode"], data["control_state"], data["alarms"]) == (
+        "prepaid",
+        "connected",
+        ["magnetic field"],
+    )
