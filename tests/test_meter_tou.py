@@ -192,3 +192,24 @@ def test_special_days_are_bounded_and_checked():
         ActivityCalendar.from_dict({"active": TABLES, "passive": TABLES})
     cal = calendar(special_days=many[:3])
     assert ActivityCalendar.from_dict(cal.to_dict()).to_dict() == cal.to_dict()
+
+
+def test_owed_emergency_energy_is_repaid_at_the_rate_in_force_when_the_token_comes():
+    # Emergency credit: 0.5 kWh used 06:00-06:30 (rate 1). Money comes at 07:00 sharp,
+    # when rate 2 (priced 4.00) starts: the 0.5 kWh owed costs 0.5 x 4.00 = 2.00, so 10.00
+    # leaves 8.00 in the money wallet.
+    from sts.meter.config import EmergencyConfig
+    from sts.tokens.credit import CreditKind
+
+    tariff = TariffConfig(steps=(EnergyStep(None, D("2.00")),))
+    config = CreditConfig(tariff=tariff, emergency=EmergencyConfig(limit_kwh=D(2)))
+    start = datetime(2026, 5, 4, 6, tzinfo=UTC)
+    metering = Metering(MeteringConfig(rate_prices={2: D("4.00")}), calendar())
+    meter = make_meter(start, config=config, metering=metering)
+    assert meter.short_code("99") == ["Emergency credit", "2 kWh"]
+    meter.advance(start + timedelta(minutes=30), 1000)
+    meter.advance(start + timedelta(hours=1), 0)
+    at_seven = meter.short_code("0", start + timedelta(hours=1))  # the meter at 07:00
+    assert at_seven[0] == "Energy 0.000 kWh"
+    receipt = meter.engine.apply_credit(CreditKind.ELECTRICITY_CURRENCY, D(10), meter.clock)
+    assert (receipt.repaid_emergency, receipt.money) == (D("2.00000"), D("8.00000"))

@@ -483,10 +483,12 @@ class Meter:
         self.clock = until
 
     def _catch_up(self, now: datetime | None) -> datetime:
-        if now is None:
-            return self.clock
-        self.advance(now)
-        return now
+        if now is not None:
+            self.advance(now)
+        at = self.clock
+        # a token repaying owed energy with money pays the TOU rate in force now
+        self.engine.tou_rate = self.metering.rate_at(at)
+        return at
 
     # -- reading it ---------------------------------------------------------------------
 
