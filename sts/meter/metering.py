@@ -188,6 +188,7 @@ class Metering:
         self.billing = billing if billing is not None else RateBilling()
         self.guard = guard if guard is not None else Guard()
         self._next_event: int | None = None  # next capture or local midnight (None: not started)
+        self._schedule: list[tuple[Survey, list, bool]] = []  # survey, how to read it, instant?
         self._midnight = 0
         self._cal = LocalCalendar("UTC")
         self._point = LoadPoint(0)
@@ -281,9 +282,13 @@ class Metering:
     def _start(self, t: int) -> None:
         """First run: schedule captures and open the billing day at epoch second ``t``."""
         cal = self._cal
+        self._schedule = []
         for survey in self._all_surveys():
             if survey.next_at is None or survey.next_at <= t:
                 survey.next_at = self._next_capture(survey, t)
+            plan = [_channel(c) for c in survey.config.channels]
+            needs_instant = any(type(item) is int for item in plan)
+            self._schedule.append((survey, plan, needs_instant))
         if self.billing.day is None:
             r = self.registers
             self.billing.start(cal.local(t).date(), r.import_j, r.export_j)
@@ -300,23 +305,24 @@ class Metering:
         """Captures and billing closes due at ``t`` (the end of a stretch)."""
         instant: dict[int, int] | None = None
         r = self.registers
-        for survey in self._all_surveys():
-            if survey.next_at is None or survey.next_at > t:
-                continue
-            plan = survey.plan
-            if plan is None:
-                plan = survey.plan = [_channel(c) for c in survey.config.channels]
-            if instant is None and any(type(item) is int for item in plan):
-                instant = _instant_raw(raw_instant(point, self.config.supply, closed))
-            row = [instant[item] if type(item) is int else item(r) for item in plan]  # type: ignore
-            while survey.next_at <= t:
-                survey.capture(survey.next_at, row)
-                survey.next_at = self._next_capture(survey, survey.next_at)
         if t >= self._midnight:
-            r = self.registers
             self.billing.close_day(self._cal.local(t).date(), r.import_j, r.export_j)
             self._midnight = self._cal.next_midnight(t)
-        self._next_event = min(self._midnight, *(sv.next_at for sv in self._all_surveys()))
+        soonest = self._midnight
+        for survey, plan, needs_instant in self._schedule:
+            at = survey.next_at
+            assert at is not None
+            if at <= t:
+                if needs_instant and instant is None:
+                    instant = _instant_raw(raw_instant(point, self.config.supply, closed))
+                row = [instant[item] if type(item) is int else item(r) for item in plan]  # type: ignore
+                while at <= t:
+                    survey.capture(at, row)
+                    at = self._next_capture(survey, at)
+                survey.next_at = at
+            if at < soonest:
+                soonest = at
+        self._next_event = soonest
 
     # -- reading ----------------------------------------------------------------------------
 

@@ -148,7 +148,6 @@ class Survey:
         # the packed text the arrays were read from, kept until a capture changes them, so
         # that a command which adds no row (a token entered) does not compress them again
         self._packed: tuple[str, str] | None = None
-        self.plan: list | None = None  # how metering reads each channel (metering's business)
 
     @property
     def daily(self) -> bool:
