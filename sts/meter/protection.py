@@ -315,15 +315,19 @@ class Guard:
         """Look at the load starting at epoch second ``t`` (called for each stretch)."""
         engine = self._engine
         closed = engine is not None and engine.state.relay_closed
-        if closed == self._closed and t < self.next_timer() and (
-            point is self._point
-            or (
-                # a load at nominal voltage with no neutral reading, on a meter with no
-                # current rule, can change nothing here (most stretches of a long run)
-                self._plain
-                and point.voltage_v is None
-                and point.neutral_a is None
-                and self.voltage is Voltage.NORMAL
+        if (
+            closed == self._closed
+            and t < self.next_timer()
+            and (
+                point is self._point
+                or (
+                    # a load at nominal voltage with no neutral reading, on a meter with no
+                    # current rule, can change nothing here (most stretches of a long run)
+                    self._plain
+                    and point.voltage_v is None
+                    and point.neutral_a is None
+                    and self.voltage is Voltage.NORMAL
+                )
             )
         ):
             self._point = point
