@@ -163,3 +163,14 @@ def test_state_file_keeps_registers_and_reads_old_files_and_refuses_bad_sections
     bad["meter"]["metering"]["load"]["extra"] = 1
     with pytest.raises(FormatError, match=r"metering\.load has unknown field"):
         meter_state.from_document(bad)
+
+
+def test_bad_loads_are_range_errors():
+    with pytest.raises(RangeError, match="not a list of volts"):
+        LoadModel.of(100).with_voltage(["230", "x"] * 12)
+    with pytest.raises(RangeError, match=r"0\.1 V"):
+        LoadModel.of(100).with_voltage(["230.05"] * 24)
+    with pytest.raises(RangeError, match="neither watts"):
+        LoadModel.of("lots")
+    with pytest.raises(RangeError, match="beyond"):
+        LoadPoint(2_000_000)

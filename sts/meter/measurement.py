@@ -338,7 +338,10 @@ class LoadModel:
         if voltage is None:
             self.voltage, self._vslot = None, 0
             return self
-        values = tuple(Decimal(str(v)) for v in voltage)
+        try:
+            values = tuple(Decimal(str(v)) for v in voltage)
+        except (ArithmeticError, ValueError, TypeError):
+            raise RangeError(f"voltage profile {voltage!r} is not a list of volts") from None
         _daily(values, "voltage profile")
         if any(not Decimal(0) <= v <= Decimal(500) or v != round(v, 1) for v in values):
             raise RangeError("voltage profile values must be 0-500 V to 0.1 V")
