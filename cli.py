@@ -1173,13 +1173,25 @@ def meter_tamper(
 @_meter_file
 @click.argument("payment_mode", type=click.Choice(["prepaid", "postpaid"]))
 @click.option("--at", type=_MeterTime(), help="When (default: the meter's clock).")
-def meter_mode(file: Path, payment_mode: str, at: datetime | timedelta | None) -> None:
+@_meter_json
+def meter_mode(
+    file: Path, payment_mode: str, at: datetime | timedelta | None, as_json: bool
+) -> None:
     """Switch the meter in FILE to prepaid or postpaid (a security event; registers kept)."""
     with refusals():
         current = _load_unserved(file)
         current.set_payment_mode(payment_mode, _meter_at(current, at))
         meter_state.save(current, file)
     credit = current.engine.status()
+    if as_json:
+        emit_json(
+            {
+                "payment_mode": payment_mode,
+                "relay_closed": credit.relay_closed,
+                "reason": credit.relay_reason.value,
+            }
+        )
+        return
     console.print(
         f"{payment_mode}; relay {'closed' if credit.relay_closed else 'open'} "
         f"({credit.relay_reason.value})",
