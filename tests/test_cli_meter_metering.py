@@ -160,7 +160,7 @@ def test_tamper_relay_events_and_mode_commands(metered: Path):
 
 def test_the_guide_example_configuration_makes_a_meter(tmp_path: Path):
     guide = (REPO_ROOT / "docs" / "metering.md").read_text()
-    example = guide.split("```json\n", 1)[1].split("```", 1)[0]
+    example = guide.split("```json file=settings.json\n", 1)[1].split("```", 1)[0]
     config = tmp_path / "settings.json"
     config.write_text(example)
     path = tmp_path / "m.json"
