@@ -21,7 +21,12 @@ Two kinds of rule:
   registers, tariff, alarm levels), the check builds it and reports what it
   refused at the part's path.
 
-A part added to the meter's document gets its spec here, in its parent's
+The ``"metering"`` section (optional: files written before it load) is the one
+subtree this schema does not spell out: :data:`METERING` hands it to
+:meth:`sts.meter.metering.Metering.from_dict`, whose strict readers already
+refuse every unknown, missing or out-of-range field with its path; what ties it
+to the credit engine is checked here (:func:`_metering_consistent`). A part
+added to the meter's document gets its spec here, in its parent's
 :class:`~sts.meter.schema.Obj`.
 """
 
