@@ -609,6 +609,14 @@ def _render_meter(status: MeterStatus, events: list[Any]) -> None:
             )
         )
     rows.extend(_credit_rows(status.credit))
+    rows.append(
+        (
+            "load control",
+            f"{status.payment_mode}, disconnect control {status.control_state.replace('_', ' ')}",
+        )
+    )
+    if status.alarms:
+        rows.append(("alarm", f"{status.alarms[-1]} ({len(status.alarms)} unacknowledged)"))
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)
@@ -684,7 +692,8 @@ def _load_unserved(file: Path) -> Meter:
     "--config",
     "config_file",
     type=_SafeFile("r"),
-    help="Credit engine set-up (tariff, emergency credit, friendly time, ...) as JSON.",
+    help="Set-up as JSON: credit engine (tariff, emergency credit, friendly time, ...) and "
+    "'metering' (supply, TOU calendar, rate prices, net metering, surveys).",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing state file.")
 @_meter_json
@@ -717,10 +726,12 @@ def meter_new(file: Path, config_file: TextIO | None, **o: Any) -> None:
     if o["ea"] == "09":
         err_console.print("[yellow]warning:[/] EA09 (DES) was withdrawn in STS Edition 3")
     with refusals():
-        config = (
-            None
+        from sts.meter.settings import meter_settings_from_json
+
+        config, metering = (
+            (None, None)
             if config_file is None
-            else meter_state.credit_config_from_json(config_file.read(), config_file.name)
+            else meter_settings_from_json(config_file.read(), config_file.name)
         )
         made = Meter.manufacture(
             drn=o["drn"],
@@ -738,6 +749,7 @@ def meter_new(file: Path, config_file: TextIO | None, **o: Any) -> None:
             tid_memory=o["tid_memory"],
             mfr_code=o["mfr_code"],
             config=config,
+            metering=metering,
         )
         meter_state.save(made, file, overwrite=o["force"])
     if o["as_json"]:
@@ -790,15 +802,34 @@ def meter_enter(
 @click.option("--load", "load", type=_Power(), help="Load in watts ('2kW', '500W'); default: "
               "the standing load.")  # fmt: skip
 @click.option("--for", "duration", type=_Duration(), required=True, help="'3h', '15m', '1d'.")
+@click.option("--export", "export", type=_Power(), help="Power exported to the grid instead "
+              "('3kW': rooftop solar); replaces --load.")  # fmt: skip
+@click.option("--reactive", type=_IntRange(-1_000_000, 1_000_000), default=None,
+              help="Reactive power in var with the load (+ inductive, - capacitive).")  # fmt: skip
 @_meter_json
-def meter_run(file: Path, load: int | None, duration: timedelta, as_json: bool) -> None:
+def meter_run(
+    file: Path,
+    load: int | None,
+    duration: timedelta,
+    as_json: bool,
+    export: int | None = None,
+    reactive: int | None = None,
+) -> None:
     """Let time pass on the meter in FILE with a load connected."""
     from sts.meter import state as meter_state
 
+    if load is not None and export is not None:
+        raise click.UsageError("give --load or --export, not both")
+    given: Any = load
+    if export is not None or reactive is not None:
+        from sts.meter.measurement import LoadPoint
+
+        active = -export if export is not None else (load or 0)
+        given = LoadPoint(active, reactive or 0)
     with refusals():
         current = _load_unserved(file)
         start = current.clock
-        current.advance(start + duration, load)
+        current.advance(start + duration, given)
         meter_state.save(current, file)
     status = current.status()
     if as_json:
@@ -829,6 +860,375 @@ def meter_show(file: Path, event_count: int, as_json: bool) -> None:
         emit_json(status.to_dict() | {"events": [event.to_dict() for event in events]})
         return
     _render_meter(status, events)
+
+
+# --- meter: registers, profiles, billing ------------------------------------------------
+
+
+@meter.command("registers")
+@_meter_file
+@_meter_json
+def meter_registers(file: Path, as_json: bool) -> None:
+    """Every register of the meter in FILE with its OBIS code, value, scaler and unit."""
+    from rich.table import Table
+
+    from sts.meter import state as meter_state
+
+    with refusals():
+        current = meter_state.load(file)
+        readings = current.metering.readings(current.clock, current.engine.state.relay_closed)
+        rate = current.metering.rate_at(current.clock)
+    if as_json:
+        emit_json(
+            {
+                "clock": current.clock.isoformat(),
+                "rate": rate,
+                "registers": [r.to_dict() for r in readings],
+            }
+        )
+        return
+    table = Table(title=f"Registers at {_shown_time(current.clock)} (TOU rate {rate})")
+    table.add_column("OBIS")
+    table.add_column("register")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    table.add_column("raw, scaler", justify="right", style="dim")
+    for r in readings:
+        table.add_row(
+            str(r.spec.obis),
+            r.spec.name,
+            str(r.quantity),
+            r.spec.unit.symbol,
+            f"{r.value}, {r.spec.scaler}",
+        )
+    console.print(table)
+
+
+@meter.command("profile")
+@_meter_file
+@click.option(
+    "--survey",
+    "number",
+    type=_IntRange(0, 3),
+    default=None,
+    help="Survey 1-3, or 0 for the daily survey (default: 1 if set up, else 0).",
+)
+@click.option("--from", "start", type=_MeterTime(), help="Rows captured at or after this time.")
+@click.option("--to", "end", type=_MeterTime(), help="Rows captured at or before this time.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV on stdout.")
+@click.option("--plot", "plot", is_flag=True, help="Draw the rows in the terminal.")
+@click.option("--channel", metavar="OBIS", help="The channel to plot (default: the first).")
+@_meter_json
+def meter_profile(
+    file: Path,
+    number: int | None,
+    start: Any,
+    end: Any,
+    as_csv: bool,
+    plot: bool,
+    channel: str | None,
+    as_json: bool,
+) -> None:
+    """Print a load-profile survey of the meter in FILE (or draw it with --plot)."""
+    from rich.table import Table
+
+    from sts.meter import state as meter_state
+    from sts.meter.obis import ObisCode, spec_of
+
+    if sum((as_csv, plot, as_json)) > 1:
+        raise click.UsageError("give at most one of --csv, --plot and --json")
+    with refusals():
+        current = meter_state.load(file)
+        metering = current.metering
+        if number is None:
+            number = 1 if metering.surveys else 0
+        survey = metering.survey(number)
+        lo = None if start is None else int(_meter_at(current, start).timestamp())
+        hi = None if end is None else int(_meter_at(current, end).timestamp())
+        rows = survey.rows(lo, hi)
+        specs = [spec_of(code) for code in survey.config.channels]
+        wanted = 0
+        if channel is not None:
+            code = ObisCode.parse(channel)
+            if code not in survey.config.channels:
+                raise click.BadParameter(
+                    f"{code} is not a channel of survey {number}", param_hint="--channel"
+                )
+            wanted = survey.config.channels.index(code)
+    tz = datetime.now().astimezone().tzinfo
+    times = [datetime.fromtimestamp(t, tz) for t, _ in rows]
+    if as_json:
+        emit_json(
+            {
+                "survey": number,
+                "period_min": survey.config.period_min,
+                "channels": [
+                    {
+                        "obis": str(sp.obis),
+                        "name": sp.name,
+                        "scaler": sp.scaler,
+                        "unit": int(sp.unit),
+                    }
+                    for sp in specs
+                ],
+                "rows": [
+                    [when.isoformat(), *values]
+                    for when, (_, values) in zip(times, rows, strict=True)
+                ],
+            }
+        )
+        return
+    if as_csv:
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["time", *(f"{sp.obis} [{sp.unit.symbol}]" for sp in specs)])
+        for when, (_, values) in zip(times, rows, strict=True):
+            quantities = (sp.quantity(v) for sp, v in zip(specs, values, strict=True))
+            writer.writerow([when.isoformat(), *quantities])
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    if not rows:
+        console.print(f"survey {number}: no rows in that time range")
+        return
+    if plot:
+        import plotext
+
+        spec = specs[wanted]
+        first = rows[0][0]
+        figure = plotext.figure
+        figure.clear()
+        plotext.terminal.limit(False, False)
+        figure.plot_size(max(40, min(console.width, 120)), 20)
+        figure.draw(
+            figure.signal(
+                [(t - first) / 3600 for t, _ in rows],
+                [float(spec.quantity(values[wanted])) for _, values in rows],
+            ).lines()
+        )
+        figure.title(f"{spec.obis} [{spec.unit.symbol}], hours from {_shown_time(times[0])}")
+        click.echo(figure.build().string(colorless=True))
+        return
+    table = Table(title=f"Survey {number} ({len(rows)} rows)")
+    table.add_column("time")
+    for sp in specs:
+        table.add_column(f"{sp.obis}\n{sp.unit.symbol}", justify="right")
+    for when, (_, values) in zip(times, rows, strict=True):
+        table.add_row(
+            _shown_time(when), *(str(sp.quantity(v)) for sp, v in zip(specs, values, strict=True))
+        )
+    console.print(table)
+
+
+@meter.command("billing")
+@_meter_file
+@_meter_json
+def meter_billing(file: Path, as_json: bool) -> None:
+    """The closed daily (31) and monthly (13) records of the meter in FILE: import and
+    export per TOU rate, and net consumption (import minus export)."""
+    from rich.table import Table
+
+    from sts.meter import state as meter_state
+
+    with refusals():
+        current = meter_state.load(file)
+    billing = current.metering.billing
+    parts = {"daily": list(billing.daily), "monthly": list(billing.monthly)}
+    if as_json:
+        emit_json(
+            {
+                name: [
+                    {
+                        "period": r.label,
+                        "import_wh": r.import_wh,
+                        "export_wh": r.export_wh,
+                        "net_wh": r.net_wh,
+                        "import_wh_by_rate": [r.rate_import_wh(k) for k in range(1, 9)],
+                        "export_wh_by_rate": [r.rate_export_wh(k) for k in range(1, 9)],
+                    }
+                    for r in records
+                ]
+                for name, records in parts.items()
+            }
+        )
+        return
+    for name, records in parts.items():
+        rates = [k for k in range(1, 9) if any(r.imported[k] or r.exported[k] for r in records)]
+        table = Table(title=f"{name.capitalize()} records (Wh)")
+        for column in ("period", "import", "export", "net"):
+            table.add_column(column, justify="right")
+        for k in rates:
+            table.add_column(f"rate {k}\nimp/exp", justify="right")
+        for r in records:
+            table.add_row(
+                r.label,
+                str(r.import_wh),
+                str(r.export_wh),
+                str(r.net_wh),
+                *(f"{r.rate_import_wh(k)}/{r.rate_export_wh(k)}" for k in rates),
+            )
+        console.print(table if records else f"no {name} records closed yet")
+
+
+@meter.command("events")
+@_meter_file
+@click.option("--log", "log_name", type=click.Choice(
+    ["standard", "fraud", "power_quality", "failure", "security"]),
+    help="Only this event log (default: all five).")  # fmt: skip
+@click.option("--last", type=_IntRange(1, 1000), default=None, help="Only the newest N.")
+@_meter_json
+def meter_events(file: Path, log_name: str | None, last: int | None, as_json: bool) -> None:
+    """The meter's five event logs (standard, fraud, power quality, failure, security)."""
+    from rich.table import Table
+
+    from sts.meter import state as meter_state
+    from sts.meter.event_logs import Code, LogName
+
+    with refusals():
+        current = meter_state.load(file)
+    logs = current.metering.guard.logs
+    names = [LogName(log_name)] if log_name else list(LogName)
+    rows = []
+    for name in names:
+        entries = list(logs.log(name))
+        for entry in entries[-last:] if last else entries:
+            when = datetime.fromtimestamp(entry.at, current.clock.tzinfo)
+            rows.append((name.value, entry, when))
+    rows.sort(key=lambda row: row[1].at)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "log": name,
+                    "code": e.code,
+                    "event": Code(e.code).label,
+                    "at": when.isoformat(),
+                    "detail": e.detail,
+                }
+                for name, e, when in rows
+            ]
+        )
+        return
+    if not rows:
+        console.print("no events logged")
+        return
+    table = Table(title="Event logs")
+    for column in ("time", "log", "code", "event", "detail"):
+        table.add_column(column)
+    for name, e, when in rows:
+        table.add_row(_shown_time(when), name, str(e.code), Code(e.code).label, e.detail)
+    console.print(table)
+
+
+@meter.command("relay")
+@_meter_file
+@click.option("--disconnect", "action", flag_value="disconnect", help="Open the relay.")
+@click.option("--reconnect", "action", flag_value="reconnect", help="Close it again.")
+@click.option("--remote", is_flag=True, help="As the head end (default: the customer's button).")
+@click.option("--at", type=_MeterTime(), help="When (default: the meter's clock).")
+@_meter_json
+def meter_relay(
+    file: Path, action: str | None, remote: bool, at: datetime | timedelta | None, as_json: bool
+) -> None:
+    """Disconnect or reconnect the meter in FILE, as its disconnect control mode allows."""
+    from sts.meter import state as meter_state
+
+    if action is None:
+        raise click.UsageError("give --disconnect or --reconnect")
+    with refusals():
+        current = _load_unserved(file)
+        state = current.relay(action, remote=remote, now=_meter_at(current, at))
+        meter_state.save(current, file)
+    credit = current.engine.status()
+    if as_json:
+        emit_json(
+            {
+                "control_state": state,
+                "relay_closed": credit.relay_closed,
+                "reason": credit.relay_reason.value,
+            }
+        )
+        return
+    closed = "closed" if credit.relay_closed else "open"
+    console.print(
+        f"disconnect control {state.replace('_', ' ')}; relay {closed} "
+        f"({credit.relay_reason.value})",
+        highlight=False,
+    )
+
+
+@meter.command("tamper")
+@_meter_file
+@click.option("--kind", required=True, type=click.Choice([
+    "terminal_cover", "meter_cover", "module_cover", "magnetic", "current_reversal",
+    "neutral_mismatch", "memory_error", "relay_error", "battery_low", "clock_invalid", "tamper"]),
+    help="A tamper or fault to inject ('tamper' with --clear ends every tamper).")  # fmt: skip
+@click.option("--clear", is_flag=True, help="End the fault (or, with 'tamper', every tamper).")
+@click.option("--at", type=_MeterTime(), help="When (default: the meter's clock).")
+@_meter_json
+def meter_tamper(
+    file: Path, kind: str, clear: bool, at: datetime | timedelta | None, as_json: bool
+) -> None:
+    """Inject a tamper or fault condition into the meter in FILE (or clear it)."""
+    from sts.meter import state as meter_state
+
+    with refusals():
+        current = _load_unserved(file)
+        current.tamper(kind, _meter_at(current, at), clear=clear)
+        meter_state.save(current, file)
+    credit = current.engine.status()
+    guard = current.metering.guard
+    result = {
+        "tampers": sorted(k.value for k in guard.tampers),
+        "faults": sorted(k.value for k in guard.faults),
+        "relay_closed": credit.relay_closed,
+        "reason": credit.relay_reason.value,
+        "alarm": current.short_code("15"),
+    }
+    if as_json:
+        emit_json(result)
+        return
+    console.print(
+        f"tamper: {', '.join(result['tampers']) or 'none'}; faults: "
+        f"{', '.join(result['faults']) or 'none'}; relay "
+        f"{'closed' if credit.relay_closed else 'open'} ({credit.relay_reason.value}); "
+        f"{' '.join(result['alarm'])}",
+        highlight=False,
+    )
+
+
+@meter.command("mode")
+@_meter_file
+@click.argument("payment_mode", type=click.Choice(["prepaid", "postpaid"]))
+@click.option("--at", type=_MeterTime(), help="When (default: the meter's clock).")
+@_meter_json
+def meter_mode(
+    file: Path, payment_mode: str, at: datetime | timedelta | None, as_json: bool
+) -> None:
+    """Switch the meter in FILE to prepaid or postpaid (a security event; registers kept)."""
+    from sts.meter import state as meter_state
+
+    with refusals():
+        current = _load_unserved(file)
+        current.set_payment_mode(payment_mode, _meter_at(current, at))
+        meter_state.save(current, file)
+    credit = current.engine.status()
+    if as_json:
+        emit_json(
+            {
+                "payment_mode": payment_mode,
+                "relay_closed": credit.relay_closed,
+                "reason": credit.relay_reason.value,
+            }
+        )
+        return
+    console.print(
+        f"{payment_mode}; relay {'closed' if credit.relay_closed else 'open'} "
+        f"({credit.relay_reason.value})",
+        highlight=False,
+    )
 
 
 # --- meter keypad -----------------------------------------------------------------------

@@ -9,6 +9,14 @@ a power limit and enough credit for the year:
 - sampled function: a function of local time called once per simulated minute
   (525,600 samples), the one-minute resolution the issue asks for.
 
+The second part runs the whole simulated Magno 22 (``sts.meter.meter.Meter``)
+for a year at one-minute resolution: a load point (active and reactive power,
+with midday solar export) from a function of local time, a TOU activity
+calendar of two seasons and four rates, three load-profile surveys of 8
+channels each (15, 5 and 60 minutes) plus the daily survey, per-rate billing
+and every energy register; three runs, min/median/max. It also times saving
+and loading the state file of that year (JSON with packed survey arrays).
+
 Run from the repository root::
 
     python benchmarks/meter.py
@@ -20,7 +28,10 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -30,6 +41,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sts.codec import encode
+from sts.crypto.keys import DecoderKey
+from sts.meter import state as meter_state
 from sts.meter.config import (
     CreditConfig,
     EnergyStep,
@@ -41,7 +55,11 @@ from sts.meter.config import (
     VatRate,
 )
 from sts.meter.credit import CreditEngine
-from sts.tokens.credit import CreditKind
+from sts.meter.measurement import LoadPoint
+from sts.meter.meter import Meter
+from sts.meter.metering import Metering
+from sts.tokens.credit import CreditKind, TransferCredit
+from sts.tokens.tid import BaseDate, tid_from_datetime
 
 START = datetime(2025, 1, 1, tzinfo=timezone(timedelta(hours=2)))
 END = START.replace(year=2026)
@@ -97,6 +115,8 @@ def main() -> None:
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs")
     print(f"cpu:     {cpu_model()}")
     print(f"python:  {platform.python_implementation()} {platform.python_version()}")
+    if hasattr(os, "getloadavg"):
+        print(f"load:    {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
     print()
     print("Advancing one year (2025-01-01 to 2026-01-01, UTC+2), best of 3:")
     runs = {
@@ -113,5 +133,149 @@ def main() -> None:
         )
 
 
+TOU = {
+    "name": "bench",
+    "seasons": [
+        {"name": "winter", "start": "10-01", "week": "winter"},
+        {"name": "summer", "start": "04-01", "week": "summer"},
+    ],
+    "weeks": [
+        {"name": "summer", "days": [1, 1, 1, 1, 1, 2, 2]},
+        {"name": "winter", "days": [3, 3, 3, 3, 3, 2, 2]},
+    ],
+    "days": [
+        {"id": 1, "switches": [["00:00", 1], ["07:00", 2], ["23:00", 1]]},
+        {"id": 2, "switches": [["00:00", 3]]},
+        {"id": 3, "switches": [["00:00", 1], ["17:00", 4], ["20:00", 1]]},
+    ],
+}
+CHANNELS = [
+    "1.0.1.8.0.255",
+    "1.0.2.8.0.255",
+    "1.0.5.8.0.255",
+    "1.0.8.8.0.255",
+    "1.0.32.7.0.255",
+    "1.0.31.7.0.255",
+    "1.0.1.7.0.255",
+    "1.0.13.7.0.255",
+]
+
+
+def point_load(local: datetime) -> LoadPoint:
+    """Household load with reactive power, exporting around midday (rooftop solar)."""
+    watts = minute_load(local)
+    if 10 <= local.hour < 15:
+        watts -= 2500
+    return LoadPoint(watts, 300 if watts > 0 else -200)
+
+
+def whole_meter() -> Meter:
+    metering = Metering.from_settings(
+        {
+            "calendar": {"active": TOU},
+            "surveys": [
+                {"channels": CHANNELS, "period_min": 15, "capacity": 35_040},
+                {"channels": CHANNELS, "period_min": 5, "capacity": 105_120},
+                {"channels": CHANNELS, "period_min": 60, "capacity": 8_760},
+            ],
+        }
+    )
+    meter = Meter.manufacture(
+        drn="00000000000",
+        key=DecoderKey.from_hex("E653341F9D5BF36F"),
+        sgc=123456,
+        manufactured=START,
+        config=CreditConfig(timezone="+02:00"),
+        metering=metering,
+    )
+    meter.engine.apply_credit(CreditKind.ELECTRICITY, 200_000, START)
+    return meter
+
+
+def whole_meter_year() -> None:
+    print()
+    print("The whole meter for a year at one-minute resolution (TOU, 3 surveys x 8 channels,")
+    print("daily survey, measurement, per-rate billing), 3 runs:")
+    times, cpu = [], []
+    meter = whole_meter()
+    for _ in range(3):
+        meter = whole_meter()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        meter.advance(END, point_load)
+        times.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - cpu_started)
+    print(
+        f"  min {min(times):.2f} s   median {statistics.median(times):.2f} s   "
+        f"max {max(times):.2f} s   (CPU time {min(cpu):.2f}/{statistics.median(cpu):.2f}/"
+        f"{max(cpu):.2f} s: on a shared machine the wall time includes waiting)"
+    )
+    registers = meter.metering.registers
+    rows = [len(s) for s in meter.metering.surveys]
+    print(
+        f"  +A {registers.value('1.0.1.8.0.255')} Wh, -A {registers.value('1.0.2.8.0.255')} Wh,"
+        f" survey rows {rows}, daily rows {len(meter.metering.daily_survey)}"
+    )
+    saves, loads = [], []
+    text = ""
+    for _ in range(3):
+        started = time.perf_counter()
+        text = meter_state.dumps(meter)
+        saves.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        meter_state.loads(text)
+        loads.append(time.perf_counter() - started)
+    enter_times = time_enter(meter)
+    fresh = whole_meter()
+    fresh.advance(START + timedelta(hours=1), 0)  # past the manufacture TID
+    fresh_times = time_enter(fresh)
+    print(
+        f"  state file {len(text) / 1e6:.1f} MB: dumps min/median/max "
+        f"{min(saves) * 1000:.0f}/{statistics.median(saves) * 1000:.0f}/{max(saves) * 1000:.0f} ms,"
+        f" loads {min(loads) * 1000:.0f}/{statistics.median(loads) * 1000:.0f}/"
+        f"{max(loads) * 1000:.0f} ms"
+    )
+    print(
+        "  `sts meter enter` (a real process) on that year's file, min/median/max: "
+        + "/".join(
+            f"{t * 1000:.0f}"
+            for t in (min(enter_times), statistics.median(enter_times), max(enter_times))
+        )
+        + " ms"
+    )
+    print(
+        "  the same on a new meter's file (process start-up and imports), min/median/max: "
+        + "/".join(
+            f"{t * 1000:.0f}"
+            for t in (min(fresh_times), statistics.median(fresh_times), max(fresh_times))
+        )
+        + " ms"
+    )
+
+
+def time_enter(meter: Meter) -> list[float]:
+    """Wall time of `sts meter enter FILE TOKEN` as a process, three fresh credit tokens."""
+    times = []
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "year.json"
+        meter_state.save(meter, path)
+        for k in range(3):
+            tid = tid_from_datetime(meter.clock - timedelta(minutes=k + 1), BaseDate.Y2014)
+            token = TransferCredit.for_units(CreditKind.ELECTRICITY, 10, tid, k)
+            digits = encode(token, DecoderKey.from_hex("E653341F9D5BF36F"))
+            started = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "cli.py", "meter", "enter", str(path), digits],
+                cwd=Path(__file__).resolve().parent.parent,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            times.append(time.perf_counter() - started)
+            if done.returncode != 0:
+                raise SystemExit(f"sts meter enter failed: {done.stderr or done.stdout}")
+    return times
+
+
 if __name__ == "__main__":
     main()
+    whole_meter_year()

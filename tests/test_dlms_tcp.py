@@ -94,12 +94,13 @@ def test_public_client_is_refused_the_rest(server):
 def test_object_list_names_every_object_with_its_class(server):
     with server.client("lls", b"reader-1").session() as c:
         raw = get(c, ASSOCIATION, 2)
-    assert raw[:2] == bytes([0x01, 21])  # array of 21 entries
+    assert raw[:2] == bytes([0x01, 55])  # array of 55 entries: 21 and 34 metering registers
     expected = [CLOCK, LDN, FIRMWARE, ASSOCIATION, FRAME_COUNTER, ENERGY, ACCOUNT,
                 ENERGY_WALLET, MONEY_WALLET, EMERGENCY, GATEWAY, DISCONNECT,
                 (3, "1.0.1.29.0.255"), (3, "1.0.1.9.0.255"), (1, "0.0.96.11.0.255"),
                 (7, "1.0.99.2.0.255"), (7, "0.0.98.1.0.255"), (7, "0.0.99.98.0.255"),
-                (18, "0.0.44.0.0.255"), (22, "0.0.15.0.2.255"), (40, "0.0.25.9.0.255")]  # fmt: skip
+                (18, "0.0.44.0.0.255"), (22, "0.0.15.0.2.255"), (40, "0.0.25.9.0.255"),
+                (3, "1.0.2.8.0.255"), (3, "1.0.2.8.8.255"), (3, "1.0.81.7.40.255")]  # fmt: skip
     for class_id, obis in expected:
         name = bytes(int(part) for part in obis.split("."))
         # structure of 4: long-unsigned class id, unsigned version, octet-string name

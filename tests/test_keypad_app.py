@@ -427,3 +427,14 @@ def test_cli_keypad_refuses_a_start_before_the_meter_clock(meter_file: Path) -> 
     )
     assert result.exit_code == 2
     assert "is before the meter's clock" in result.output
+
+
+async def test_the_alarm_indicator_shows_its_cause_until_acknowledged(saver: Saver) -> None:
+    meter = new_meter()
+    meter.tamper("meter_cover")
+    app = KeypadApp(meter, Clock(), saver)
+    async with app.run_test(size=SIZE) as pilot:
+        assert shown(app, "meter-alarm") == "ALARM: meter cover opened (1; code 16 acknowledges)"
+        assert app.query_one("#meter-alarm").has_class("bad")
+        await type_keys(pilot, "16E")
+        assert shown(app, "meter-alarm") == "Alarm: none"

@@ -50,6 +50,7 @@ Worked example: 10 kWh in the energy wallet, 2 kW for 3 hours uses
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
@@ -59,7 +60,7 @@ from typing import Any
 from sts.errors import FormatError, FunctionError, RangeError, RegisterOverflowError, StsError
 from sts.meter.alarms import Alarms
 from sts.meter.billing import BillingRecords
-from sts.meter.config import CreditConfig
+from sts.meter.config import CreditConfig, TariffConfig
 from sts.meter.events import EventKind, EventLog
 from sts.meter.friendly import is_friendly, next_change
 from sts.meter.ledger import Ledger
@@ -265,6 +266,12 @@ class CreditEngine:
         self._limiter: LoadControl = self.state.limiter
         self._cal = LocalCalendar(config.timezone)
         self._tariff = None if config.tariff is None else MeterTariff(config.tariff)
+        # Metering (sts.meter.metering) hooks: a report of each stretch, and the TOU rate.
+        self.observer: Callable[[int, int, int, bool], None] | None = None
+        self.tou_rate = 0
+        # Self-protection and disconnect control (sts.meter.protection); payment mode.
+        self.relay_hold: Callable[[], RelayReason | None] | None = None
+        self.postpaid = False
         self._alarms = Alarms(config.alarms)
         self._emergency_j = kwh_to_j(config.emergency.limit_kwh, "emergency limit")
         self._emergency_below_j = kwh_to_j(config.emergency.available_below_kwh, "threshold")
@@ -419,6 +426,36 @@ class CreditEngine:
         s.tamper_reason = reason
         self._record(t, EventKind.TAMPER, reason)
         self._settle(t)
+
+    def set_pricing(
+        self,
+        tariff: TariffConfig,
+        rate_prices: Mapping[int, Decimal],
+        subsidised: frozenset[int],
+        monthly_credit: Decimal,
+        free_kwh: Decimal = Decimal(0),
+    ) -> None:
+        """Price money-bought energy by TOU rate and subsidies (:mod:`sts.meter.metering`,
+        :mod:`sts.meter.subsidy`) instead of the configured tariff alone."""
+        self._tariff = MeterTariff(tariff, rate_prices, subsidised, monthly_credit, free_kwh)
+
+    def resettle(self, t: int) -> None:
+        """Put the relay where its reasons say at epoch second ``t`` (after a rule outside
+        the engine changed: disconnect control, self-protection, payment mode)."""
+        self._settle(t)
+
+    def credit_export(self, joules: int, t: int) -> int:
+        """Net metering: put exported ``joules`` in the energy wallet, up to its maximum.
+
+        Returns the joules credited; the ledger counts them apart from tokens.
+        """
+        s = self.state
+        taken = max(0, min(joules, self._energy_max_j - s.energy_j))
+        if taken:
+            s.energy_j += taken
+            s.ledger.export_credited_j += taken
+            self._after_change(t)
+        return taken
 
     def take_emergency_credit(self, now: datetime) -> EmergencyResult:
         """Take emergency credit (the keypad short code)."""
@@ -580,11 +617,11 @@ class CreditEngine:
         assert tariff is not None
         money_debt = min(units, s.money_debt)
         rest = units - money_debt
-        numerator = tariff.numerators[tariff.step_index(s.month_j)]
+        numerator = tariff.numerator(tariff.step_index(s.month_j), self.tou_rate)
         denominator = tariff.denominator
         bought = []
         for owed in (s.emergency_used_j, s.debt_j):
-            joules = min(owed, rest * denominator // numerator)
+            joules = min(owed, rest * denominator // numerator) if numerator else owed
             cost = -(-joules * numerator // denominator)
             bought.append((joules, cost))
             rest -= cost
@@ -653,6 +690,8 @@ class CreditEngine:
         span = self._profile.span
         t = s.now
         assert t is not None
+        observe = self.observer
+        ledger = s.ledger
         self._boundaries(t)
         while t < end:
             cap = min(end, self._midnight, self._friendly_next, limiter.next_timer())
@@ -660,12 +699,15 @@ class CreditEngine:
             check_load(demand)
             stop = t + held
             s.demand_w = demand
+            delivered = ledger.delivered_j
             if s.relay_closed and demand:
                 if limiter.exceeded(demand):
                     self._trip(t, demand)
                     stop = min(stop, limiter.next_timer())
                 else:
                     self._consume(t, stop, demand)
+            if observe is not None:
+                observe(t, stop, ledger.delivered_j - delivered, s.relay_closed)
             t = s.now = stop
             if t >= cap or t >= limiter.next_timer():
                 self._boundaries(t)
@@ -725,13 +767,17 @@ class CreditEngine:
         used = 0
         while used < wanted:
             rest = wanted - used
-            if s.energy_j > 0:
+            if self.postpaid:  # billed afterwards: the wallets are not drawn
+                take = rest
+                ledger.postpaid_j += take
+                milestone = False
+            elif s.energy_j > 0:
                 room = s.energy_j - alarms.energy_floor(s.energy_j)
                 take = rest if rest < room else room
                 s.energy_j -= take
                 ledger.from_energy_j += take
                 milestone = take == room
-            elif tariff is not None and s.money > 0:
+            elif tariff is not None and (s.money > 0 or s.month_j < tariff.free_j):
                 take, milestone = self._buy(tariff, rest)
             elif self._friendly:
                 take = rest
@@ -764,17 +810,17 @@ class CreditEngine:
         s = self.state
         month = s.month_j
         index = tariff.step_index(month)
-        numerator = tariff.numerators[index]
+        numerator = tariff.numerator(index, self.tou_rate)
         denominator = tariff.denominator
         bound = tariff.bounds_j[index]
         take = wanted if bound is None or wanted < bound - month else bound - month
         money = s.money
         floor = self._alarms.money_floor(money)
         carry = s.cost_carry
-        # the fewest joules whose cost takes the wallet down to the floor
-        need = -((carry - (money - floor) * denominator) // numerator)
-        if need < take:
-            take = need
+        if numerator:  # the fewest joules whose cost takes the wallet down to the floor
+            need = -((carry - (money - floor) * denominator) // numerator)
+            if need < take:
+                take = need
         cost, carry = divmod(carry + numerator * take, denominator)
         if cost >= money:  # the last joule takes what is left
             cost, carry = money, 0
@@ -788,7 +834,8 @@ class CreditEngine:
 
     def _has_credit(self) -> bool:
         s = self.state
-        return s.energy_j > 0 or (self._tariff is not None and s.money > 0)
+        tariff = self._tariff
+        return s.energy_j > 0 or (tariff is not None and (s.money > 0 or s.month_j < tariff.free_j))
 
     def _check_credit(self, t: int) -> None:
         """Raise a low-credit alarm per level crossed, and note credit running out."""
@@ -837,7 +884,9 @@ class CreditEngine:
         """
         s = self.state
         keep: RelayReason | None
-        if self._has_credit():
+        if self.postpaid:
+            keep = RelayReason.POSTPAID
+        elif self._has_credit():
             keep = RelayReason.CREDIT
         elif self._friendly:
             keep = RelayReason.FRIENDLY
@@ -848,8 +897,11 @@ class CreditEngine:
             keep = RelayReason.EMERGENCY
         else:
             keep = None
+        hold = None if self.relay_hold is None else self.relay_hold()
         opening: RelayReason | None
-        if s.tamper and self.config.load_control.open_on_tamper:
+        if hold is not None:  # disconnect control and self-protection (sts.meter.protection)
+            opening = hold
+        elif s.tamper and self.config.load_control.open_on_tamper:
             opening = RelayReason.TAMPER
         else:
             opening = self._limiter.open_reason()

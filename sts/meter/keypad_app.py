@@ -4,7 +4,8 @@
 (line 1 the entry in groups of four, line 2 the result or register text,
 line 3 the wallets), the twelve keys laid out 3 by 4 (``1 2 3 / 4 5 6 /
 7 8 9 / Clear 0 Enter``), and beside them the relay, credit alarm, tamper and
-wallet indicators and the newest events of the meter's log.
+wallet indicators, the alarm set's indicator with its newest cause, and the
+newest events of the meter's log.
 
 Keys can be clicked or typed: digits, Enter, Backspace or Delete for Clear,
 Escape to clear the whole entry; Ctrl+Q quits. The key presses go to a
@@ -147,6 +148,7 @@ class KeypadApp(App[None]):
                 yield Static("", id="relay", classes="indicator", markup=False)
                 yield Static("", id="alarm", classes="indicator", markup=False)
                 yield Static("", id="tamper", classes="indicator", markup=False)
+                yield Static("", id="meter-alarm", classes="indicator", markup=False)
                 yield Static("", id="wallets", classes="indicator", markup=False)
                 yield Static("", id="emergency", classes="indicator", markup=False)
                 yield Static("", id="lockout", classes="indicator", markup=False)
@@ -256,6 +258,11 @@ def indicators(status: MeterStatus) -> dict[str, tuple[str, str]]:
         if credit.tamper
         else ("Tamper: none", "good")
     )
+    meter_alarm = (
+        (f"ALARM: {status.alarms[-1]} ({len(status.alarms)}; code 16 acknowledges)", "bad")
+        if status.alarms
+        else ("Alarm: none", "good")
+    )
     wallets = (f"Wallets: {credit.energy_kwh} kWh, money {credit.money:.2f}", "")
     if credit.emergency_active:
         emergency = (
@@ -277,6 +284,7 @@ def indicators(status: MeterStatus) -> dict[str, tuple[str, str]]:
         "relay": relay,
         "alarm": alarm,
         "tamper": tamper,
+        "meter-alarm": meter_alarm,
         "wallets": wallets,
         "emergency": emergency,
         "lockout": lockout,

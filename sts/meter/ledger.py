@@ -3,13 +3,15 @@
 The totals are what make the wallets auditable. They satisfy, at every moment
 (all in joules or money units, exact integers)::
 
-    energy wallet = energy to wallet - energy from wallet - energy cleared
+    energy wallet = energy to wallet + export credited (net metering)
+                    - energy from wallet - energy cleared
     money wallet  = money to wallet - money debited - money for energy
                     - charges paid - money cleared
     owed energy   = emergency used + friendly debt made
                     - owed repaid by energy tokens - owed repaid by money tokens
     money debt    = charges to debt - money debt repaid
     delivered     = from energy wallet + from money + emergency used + friendly debt made
+                    + postpaid (energy billed afterwards, sts.meter.protection)
     energy tokens = energy to wallet + owed repaid by energy tokens
     money tokens  = money to wallet + money debt repaid + money repaying energy
     charges due   = charges paid + charges to debt
@@ -47,12 +49,17 @@ class Ledger:
     charges_to_debt: int = 0
     energy_cleared_j: int = 0
     money_cleared: int = 0
+    export_credited_j: int = 0  # net metering (sts.meter.metering); 0 when it is off
+    postpaid_j: int = 0  # delivered in postpaid mode, drawn from no wallet
 
     def imbalances(self, energy_j: int, money: int, owed_j: int, money_debt: int) -> list[str]:
         """The identities above that do not hold for these registers (empty: all hold)."""
         checks = {
             "energy wallet": energy_j
-            == self.energy_to_wallet_j - self.from_energy_j - self.energy_cleared_j,
+            == self.energy_to_wallet_j
+            + self.export_credited_j
+            - self.from_energy_j
+            - self.energy_cleared_j,
             "money wallet": money
             == self.money_to_wallet
             - self.money_debited
@@ -66,7 +73,11 @@ class Ledger:
             - self.owed_repaid_by_money_j,
             "money debt": money_debt == self.charges_to_debt - self.money_debt_repaid,
             "delivered": self.delivered_j
-            == self.from_energy_j + self.from_money_j + self.emergency_j + self.friendly_debt_j,
+            == self.from_energy_j
+            + self.from_money_j
+            + self.emergency_j
+            + self.friendly_debt_j
+            + self.postpaid_j,
             "energy tokens": self.energy_credited_j
             == self.energy_to_wallet_j + self.owed_repaid_by_energy_j,
             "money tokens": self.money_credited

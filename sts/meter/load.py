@@ -41,6 +41,13 @@ class RelayReason(StrEnum):
     POWER_LIMIT = "power limit"
     POWER_LOCKOUT = "power limit lock-out"
     TAMPER = "tamper"
+    POSTPAID = "postpaid"
+    DISCONNECTED = "disconnected"
+    OVER_CURRENT = "over current"
+    OVER_CURRENT_LOCKOUT = "over-current lock-out"
+    ABNORMAL_VOLTAGE = "abnormal voltage"
+    MALFUNCTION = "malfunction"
+    POWER_FAILURE = "power failure"
 
     @property
     def opens(self) -> bool:
@@ -49,7 +56,18 @@ class RelayReason(StrEnum):
 
 
 _OPENING = frozenset(
-    {RelayReason.NO_CREDIT, RelayReason.POWER_LIMIT, RelayReason.POWER_LOCKOUT, RelayReason.TAMPER}
+    {
+        RelayReason.NO_CREDIT,
+        RelayReason.POWER_LIMIT,
+        RelayReason.POWER_LOCKOUT,
+        RelayReason.TAMPER,
+        RelayReason.DISCONNECTED,
+        RelayReason.OVER_CURRENT,
+        RelayReason.OVER_CURRENT_LOCKOUT,
+        RelayReason.ABNORMAL_VOLTAGE,
+        RelayReason.MALFUNCTION,
+        RelayReason.POWER_FAILURE,
+    }
 )
 
 

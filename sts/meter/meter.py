@@ -32,7 +32,9 @@ records what happens to credit, relay, alarms and settings.
     4   power now (W)                    11  meter clock
     5   power limit (W)                  12  emergency credit and debt owed
     6   key revision number (KRN)        13  supply group, key type, KEN
-    99  take emergency credit            14  keypad lockout
+    15  alarm indicator and its cause    14  keypad lockout
+    16  acknowledge the alarm            17  disconnect control, payment mode
+    99  take emergency credit
 
 Leading zeros do not matter ("00" is "0"). Any other code is a FormatError
 (the keypad shows "Format"). Code 99 answers with "Emergency credit" and the
@@ -68,8 +70,14 @@ from sts.meter.decoder import (
     SetUnbalanceLimit,
     decide,
 )
+from sts.meter.disconnect import Trigger
+from sts.meter.event_logs import Code
 from sts.meter.events import EventKind, EventLog
 from sts.meter.limits import MAX_DETAIL, clip
+from sts.meter.localtime import epoch_seconds
+from sts.meter.measurement import LoadModel
+from sts.meter.metering import Metering
+from sts.meter.protection import FaultKind, TamperKind
 from sts.meter.tid_memory import DEFAULT_CAPACITY
 from sts.results import ResultCode
 from sts.tokens.base import Token
@@ -202,6 +210,9 @@ class MeterStatus:
     kct_needed: int
     kct_started: datetime | None
     credit: CreditStatus
+    alarms: tuple[str, ...] = ()  # the alarm set's active causes, newest last
+    control_state: str = "connected"  # disconnect control (sts.meter.disconnect)
+    payment_mode: str = "prepaid"
 
     @property
     def locked(self) -> bool:
@@ -231,6 +242,9 @@ class MeterStatus:
                 "started": _plain(self.kct_started),
             },
             "credit": _plain(self.credit),
+            "alarms": list(self.alarms),
+            "control_state": self.control_state,
+            "payment_mode": self.payment_mode,
         }
 
 
@@ -260,6 +274,9 @@ SHORT_CODES: dict[str, ShortCode] = {
         ShortCode("12", "emergency credit and debt"),
         ShortCode("13", "supply group, key type, KEN"),
         ShortCode("14", "keypad lockout"),
+        ShortCode("15", "alarm and its cause"),
+        ShortCode("16", "acknowledge the alarm"),
+        ShortCode("17", "disconnect control and payment mode"),
         ShortCode("99", "take emergency credit"),
     )
 }
@@ -275,6 +292,7 @@ class Meter:
         engine: CreditEngine,
         clock: datetime,
         events: EventLog | None = None,
+        metering: Metering | None = None,
     ) -> None:
         _require_aware(clock)
         self.decoder = decoder
@@ -282,6 +300,10 @@ class Meter:
         self.clock = clock
         self.events = events if events is not None else engine.events
         engine.events = self.events
+        if metering is None:  # a meter made before metering: it starts from its standing load
+            metering = Metering(load=LoadModel.from_dict(engine.state.load, "credit.state.load"))
+        self.metering = metering
+        metering.bind(engine)
 
     # -- making one ---------------------------------------------------------------------
 
@@ -304,6 +326,7 @@ class Meter:
         tid_memory: int = DEFAULT_CAPACITY,
         mfr_code: int | None = None,
         config: CreditConfig | None = None,
+        metering: Metering | None = None,
     ) -> Meter:
         """A new meter whose clock starts at ``manufactured``.
 
@@ -312,7 +335,8 @@ class Meter:
         64-bit and 04 for a 160-bit vending key). ``ea`` defaults to EA07 for a
         64-bit key and EA11 for a 128-bit key. ``config`` sets up the credit
         engine (tariff, emergency credit, friendly time, ...; default: an
-        energy-only meter with the engine's defaults).
+        energy-only meter with the engine's defaults). ``metering`` sets up the
+        measuring side (supply, TOU calendar, net metering; :mod:`sts.meter.metering`).
         """
         _require_aware(manufactured)
         identity = MeterIdentity.of_drn(drn, mfr_code)
@@ -331,7 +355,8 @@ class Meter:
         decoder = DecoderState.manufacture(identity, keys, manufactured, tid_memory)
         events = EventLog()
         engine = CreditEngine.new(manufactured, config, events)
-        meter = cls(decoder, engine, manufactured, events)
+        meter = cls(decoder, engine, manufactured, events, metering or Metering())
+        engine.resettle(epoch_seconds(manufactured))  # payment mode and disconnect control
         meter.events.record(manufactured, EventKind.SETTING_CHANGED, f"meter {identity.drn} made")
         return meter
 
@@ -373,13 +398,81 @@ class Meter:
             return self._take_emergency_credit(now)
         return _SHORT_CODE_LINES[normal](self)
 
+    # -- load control, tamper, payment mode (sts.meter.protection) ----------------------
+
+    def relay(self, command: str, *, remote: bool = False, now: datetime | None = None) -> str:
+        """Disconnect or reconnect by the customer's button (manual) or the head end
+        (``remote``), as the disconnect control mode allows; returns the new control state."""
+        triggers = {
+            ("disconnect", False): Trigger.MANUAL_DISCONNECT,
+            ("reconnect", False): Trigger.MANUAL_RECONNECT,
+            ("disconnect", True): Trigger.REMOTE_DISCONNECT,
+            ("reconnect", True): Trigger.REMOTE_RECONNECT,
+        }
+        trigger = triggers.get((command, bool(remote)))
+        if trigger is None:
+            raise FormatError(f"relay command {command!r} is not 'disconnect' or 'reconnect'")
+        now = self._catch_up(now)
+        state = self.metering.guard.command(epoch_seconds(now), trigger)
+        return state.name.lower()
+
+    def tamper(self, kind: str, now: datetime | None = None, *, clear: bool = False) -> None:
+        """Inject a tamper (covers, magnetic field, ...) or a fault (memory, relay, battery,
+        clock) at ``now``; ``clear`` ends a fault, or every tamper for kind 'tamper'."""
+        now = self._catch_up(now)
+        t = epoch_seconds(now)
+        guard = self.metering.guard
+        if kind in TamperKind.__members__.values() or kind == "tamper":
+            if clear:
+                self.engine.clear_tamper(now)
+                guard.clear_tamper(t)
+            elif kind == "tamper":
+                raise FormatError("kind 'tamper' only goes with clear")
+            else:
+                guard.tamper(t, TamperKind(kind), "injected")
+            return
+        if kind in FaultKind.__members__.values():
+            if clear:
+                guard.clear_fault(t, FaultKind(kind))
+            else:
+                guard.fault(t, FaultKind(kind), "injected")
+            return
+        kinds = ", ".join([*(k.value for k in TamperKind), *(k.value for k in FaultKind)])
+        raise FormatError(f"tamper kind {kind!r} is not one of {kinds}")
+
+    def set_payment_mode(self, mode: str, now: datetime | None = None) -> None:
+        """Switch between 'prepaid' and 'postpaid' (a security event; registers are kept)."""
+        if mode not in ("prepaid", "postpaid"):
+            raise FormatError(f"payment mode {mode!r} is not 'prepaid' or 'postpaid'")
+        now = self._catch_up(now)
+        self.metering.guard.set_postpaid(epoch_seconds(now), mode == "postpaid")
+
+    def synchronise_clock(self, to: datetime, source: str = "head end") -> None:
+        """A time synchronisation: the clock is set forward to ``to`` (a standard event,
+        and a clock adjustment in the security log). The meter runs up to ``to`` with
+        its standing load, since the supply went on while the clock lagged; this
+        simulator's clock never goes back, so an earlier ``to`` is a RangeError."""
+        _require_aware(to)
+        old = self.clock
+        self.advance(to)
+        t = epoch_seconds(to)
+        detail = f"{old.isoformat()} -> {to.isoformat()} ({source})"
+        self.metering.guard.record(t, Code.TIME_SYNCHRONISED, detail)
+        self.metering.guard.record(t, Code.CLOCK_ADJUSTED, detail)
+
+    def _security(self, now: datetime, code: Code, detail: str) -> None:
+        self.metering.guard.record(epoch_seconds(now), code, detail)
+
     # -- time ---------------------------------------------------------------------------
 
     def advance(self, until: datetime, load: Any = None) -> None:
         """Run the meter up to ``until`` with ``load`` (None keeps the standing load).
 
-        ``load`` is anything the credit engine takes: watts, a daily profile
-        or a function of time (:mod:`sts.meter.profile`).
+        ``load`` is watts (negative: export), a :class:`LoadPoint` (with
+        reactive power, voltage, ...), a daily sequence of either, a function
+        of local time returning either, or a :class:`LoadModel`
+        (:mod:`sts.meter.measurement`). The credit engine is charged for the
+        imported part only.
         """
         _require_aware(until)
         if until < self.clock:
@@ -388,14 +481,18 @@ class Meter:
                 "the meter's clock never goes backwards"
             )
         if until > self.clock or load is not None:
-            self.engine.advance(until, load)
+            step = self.engine.config.profile_step_s
+            self.engine.advance(until, self.metering.profile(load, step))
+            self.metering.settle_load()
         self.clock = until
 
     def _catch_up(self, now: datetime | None) -> datetime:
-        if now is None:
-            return self.clock
-        self.advance(now)
-        return now
+        if now is not None:
+            self.advance(now)
+        at = self.clock
+        # a token repaying owed energy with money pays the TOU rate in force now
+        self.engine.tou_rate = self.metering.rate_at(at)
+        return at
 
     # -- reading it ---------------------------------------------------------------------
 
@@ -417,6 +514,9 @@ class Meter:
             len(decoder.keys.set_sections),
             decoder.kct.expire(self.clock).started,
             self.engine.status(),
+            tuple(Code(e.code).label for e in self.metering.guard.alarms),
+            self.metering.guard.disconnect.state.name.lower(),
+            "postpaid" if self.metering.guard.postpaid else "prepaid",
         )
 
     # -- persistence --------------------------------------------------------------------
@@ -427,6 +527,7 @@ class Meter:
             "decoder": self.decoder.to_dict(),
             "credit": self.engine.to_dict(),
             "events": self.events.to_dict(),
+            "metering": self.metering.to_dict(),
         }
 
     @classmethod
@@ -437,6 +538,7 @@ class Meter:
             CreditEngine.from_dict(data["credit"], events),
             datetime.fromisoformat(data["clock"]),
             events,
+            None if data.get("metering") is None else Metering.from_dict(data["metering"]),
         )
 
     # -- carrying out accepted tokens ---------------------------------------------------
@@ -459,12 +561,15 @@ class Meter:
                 return None, [f"Cleared {_REGISTER_NAMES[register]}"]
             case SetLoadLimit(watts):
                 engine.set_power_limit(watts, now)
+                self._security(now, Code.PARAMETER_CHANGED, f"power limit {watts} W by token")
                 return None, [_power_limit_line(watts)]
             case SetUnbalanceLimit(watts):
                 engine.set_phase_unbalance_limit(watts, now)
+                self._security(now, Code.PARAMETER_CHANGED, f"unbalance limit {watts} W by token")
                 return None, [_unbalance_line(watts)]
             case ResetTamper():
                 engine.clear_tamper(now)
+                self.metering.guard.clear_tamper(epoch_seconds(now))
                 return None, ["Tamper cleared"]
             case HoldKeySection(held, needed):
                 return None, [f"{held} of {needed} key tokens"]
@@ -514,6 +619,7 @@ class Meter:
             if isinstance(action, ChangeKey):
                 self.events.record(now, EventKind.TOKEN_ACCEPTED, f"{name}: set complete")
                 self.events.record(now, EventKind.KEY_CHANGED, decision.detail)
+                self._security(now, Code.KEY_CHANGED, decision.detail)
             elif isinstance(action, RunTests):
                 self.events.record(now, EventKind.TEST, f"{name}: {action.functions!r}")
             else:
@@ -525,6 +631,7 @@ class Meter:
         self.events.record(
             now, EventKind.TOKEN_REJECTED, f"{name}: {decision.result.text} ({detail})"
         )
+        self._security(now, Code.TOKEN_REJECTED, f"{name}: {decision.result.text}")
         after = decision.state.lockout
         if after.locked_until != before.lockout.locked_until and after.is_locked(now):
             seconds = after.remaining(now) // timedelta(seconds=1)
@@ -625,4 +732,19 @@ _SHORT_CODE_LINES: dict[str, Callable[[Meter], list[str]]] = {
         f"KT {m.decoder.keys.kt} KEN {m.decoder.keys.ken}",
     ],
     "14": _lockout_lines,
+    "15": lambda m: _alarm_lines(m),
+    "16": lambda m: [f"Alarm acknowledged ({m.metering.guard.acknowledge()})"],
+    "17": lambda m: [
+        f"Control {m.metering.guard.disconnect.state.name.lower().replace('_', ' ')}",
+        f"Mode {m.metering.guard.disconnect.mode} "
+        + ("postpaid" if m.metering.guard.postpaid else "prepaid"),
+    ],
 }
+
+
+def _alarm_lines(meter: Meter) -> list[str]:
+    alarms = meter.metering.guard.alarms
+    if not alarms:
+        return ["No alarm"]
+    newest = alarms[-1]
+    return [f"ALARM ({len(alarms)})", Code(newest.code).label.capitalize()]

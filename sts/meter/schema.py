@@ -11,7 +11,11 @@ A schema is a tree of field specs shaped like the JSON it describes:
   decimal as a string or integer, never a float), :class:`Text`,
   :class:`Bool`, :class:`Choice`, :class:`Const`, :class:`Moment` (an ISO
   timestamp with its offset), :class:`Day` (an ISO date); :class:`Opt` lets
-  any of them be null.
+  any of them be null;
+* :class:`Section` for a subtree that its own module reads strictly (the
+  ``"metering"`` section, read by :meth:`sts.meter.metering.Metering.from_dict`):
+  the schema hands the subtree and its path to that reader instead of
+  describing it twice.
 
 :func:`validate` walks the *spec*, not the data, so junk nested a hundred
 thousand deep is refused at the first level where it does not fit (the JSON
@@ -309,6 +313,34 @@ class Row:
             raise refuse(path, value, self.expected)
         for index, (spec, item) in enumerate(zip(self.items, value, strict=True)):
             spec.check(item, f"{path}[{index}]")
+
+
+@dataclass(frozen=True)
+class Section:
+    """A subtree read by its owner's strict reader, ``read(value, path)``.
+
+    The reader checks every field and names its path in a FormatError (as the
+    specs here do); it is the one validator of that subtree. Any other
+    project error it raises is reported at ``path``, and so is a Python
+    exception, so a reader's oversight is still a one-line FormatError.
+    """
+
+    read: Callable[[Any, str], Any] = field(compare=False)
+    meaning: str
+
+    @property
+    def expected(self) -> str:
+        return self.meaning
+
+    def check(self, value: Any, path: str) -> None:
+        try:
+            self.read(value, path)
+        except FormatError:
+            raise
+        except StsError as exc:
+            raise FormatError(f"{path}: {exc}") from None
+        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            raise FormatError(f"{path} is not {self.meaning} ({type(exc).__name__})") from None
 
 
 Check = Callable[[dict[str, Any]], None]

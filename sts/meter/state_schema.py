@@ -21,7 +21,12 @@ Two kinds of rule:
   registers, tariff, alarm levels), the check builds it and reports what it
   refused at the part's path.
 
-A part added to the meter's document gets its spec here, in its parent's
+The ``"metering"`` section (optional: files written before it load) is the one
+subtree this schema does not spell out: :data:`METERING` hands it to
+:meth:`sts.meter.metering.Metering.from_dict`, whose strict readers already
+refuse every unknown, missing or out-of-range field with its path; what ties it
+to the credit engine is checked here (:func:`_metering_consistent`). A part
+added to the meter's document gets its spec here, in its parent's
 :class:`~sts.meter.schema.Obj`.
 """
 
@@ -62,7 +67,9 @@ from sts.meter.limits import (
 from sts.meter.load import RelayReason
 from sts.meter.localtime import LocalCalendar, parse_zone
 from sts.meter.lockout import FREE_REJECTIONS, MAX_LOCK
+from sts.meter.metering import Metering
 from sts.meter.profile import LoadProfile
+from sts.meter.protection import Guard
 from sts.meter.schema import (
     Bool,
     Choice,
@@ -76,6 +83,7 @@ from sts.meter.schema import (
     Obj,
     Opt,
     Row,
+    Section,
     Text,
 )
 from sts.meter.tariff import MeterTariff
@@ -224,7 +232,11 @@ BILLING = Obj(
     }
 )
 
-LEDGER = Obj({name: COUNTER for name in Ledger.__dataclass_fields__})
+LEDGER = Obj(
+    {name: COUNTER for name in Ledger.__dataclass_fields__},
+    # totals added with metering: a file written before them has none (read as 0)
+    optional=frozenset({"export_credited_j", "postpaid_j"}),
+)
 
 CREDIT_STATE = Obj(
     {
@@ -422,10 +434,96 @@ def _meter_consistent(data: dict[str, Any]) -> None:
     started = data["decoder"]["key_change"]["started"]
     if started is not None and datetime.fromisoformat(started) > clock:
         raise Invalid("decoder.key_change.started", started, f"not after the clock {clock}")
+    _metering_consistent(data)
+
+
+# -- metering -------------------------------------------------------------------------------
+
+METERING = Section(Metering.from_dict, "a metering section (sts.meter.metering)")
+"""The measuring side: supply, TOU calendar, energy registers, surveys, billing by rate,
+protection and its five event logs, disconnect control, payment mode, rate prices and
+subsidies. :meth:`Metering.from_dict` and the readers of its parts (:mod:`sts.meter.strict`)
+already refuse every unknown, missing or out-of-range field with its path, so this schema
+delegates the subtree to them (one validator, not two); the rules tying it to the credit
+engine are in :func:`_metering_consistent`. A file written before metering has no section."""
+
+_HELD = {
+    RelayReason.POWER_FAILURE,
+    RelayReason.OVER_CURRENT_LOCKOUT,
+    RelayReason.OVER_CURRENT,
+    RelayReason.ABNORMAL_VOLTAGE,
+    RelayReason.MALFUNCTION,
+    RelayReason.DISCONNECTED,
+}
+"""Reasons the relay is open that protection or disconnect control holds, not credit."""
+
+
+def _metering_consistent(data: dict[str, Any]) -> None:
+    """The credit engine's relay, ledger and pricing agree with the metering section."""
+    state = data["credit"]["state"]
+    reason = RelayReason(state["relay_reason"])
+    metering = data.get("metering")
+    if metering is None:
+        if reason in _HELD or reason is RelayReason.POSTPAID:
+            raise Invalid(
+                "credit.state.relay_reason", reason.value, "a reason of a meter without metering"
+            )
+        if state["ledger"].get("export_credited_j", 0):
+            raise Invalid(
+                "credit.state.ledger.export_credited_j",
+                state["ledger"]["export_credited_j"],
+                "0 for a meter without net metering",
+            )
+        return
+    config = metering["config"]
+    if state["ledger"].get("export_credited_j", 0) and not config.get("net_metering", False):
+        raise Invalid(
+            "credit.state.ledger.export_credited_j",
+            state["ledger"]["export_credited_j"],
+            "0 while metering.config.net_metering is off",
+        )
+    if data["credit"]["config"]["tariff"] is None:
+        for name in ("rate_prices", "subsidies"):
+            if config.get(name):
+                raise Invalid(
+                    f"metering.config.{name}", config[name], "none without a money tariff"
+                )
+    protection = metering.get("protection")
+    # the guard as Metering.from_dict builds it (a default guard when the part is left out)
+    guard = Guard() if protection is None else Guard.from_dict(protection)
+    postpaid = guard.postpaid
+    held = guard.hold()
+    if reason in _HELD and reason is not held:
+        why = "nothing" if held is None else repr(held.value)
+        raise Invalid(
+            "credit.state.relay_reason",
+            reason.value,
+            f"a reason protection holds (metering.protection holds {why})",
+        )
+    if state["relay_closed"] and held is not None:
+        raise Invalid(
+            "credit.state.relay_closed", True, f"false while protection holds {held.value!r}"
+        )
+    if (reason is RelayReason.POSTPAID) != (postpaid and state["relay_closed"]):
+        mode = "postpaid" if postpaid else "prepaid"
+        raise Invalid(
+            "credit.state.relay_reason",
+            reason.value,
+            f"'postpaid' exactly while the relay of a {mode} meter is closed"
+            if postpaid
+            else "not 'postpaid' for a prepaid meter",
+        )
 
 
 METER = Obj(
-    {"clock": MOMENT, "decoder": DECODER, "credit": CREDIT, "events": EVENTS},
+    {
+        "clock": MOMENT,
+        "decoder": DECODER,
+        "credit": CREDIT,
+        "events": EVENTS,
+        "metering": METERING,
+    },
+    optional=frozenset({"metering"}),
     check_all=_meter_consistent,
 )
 

@@ -28,6 +28,7 @@ charges, each with its VAT, are due when a month closes: see
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -54,25 +55,43 @@ class MonthlyCharges:
 class MeterTariff:
     """Integer prices per joule for each step, and the monthly charges."""
 
-    def __init__(self, config: TariffConfig) -> None:
+    def __init__(
+        self,
+        config: TariffConfig,
+        rate_prices: Mapping[int, Decimal] | None = None,
+        subsidised: frozenset[int] = frozenset(),
+        monthly_credit: Decimal = Decimal(0),
+        free_kwh: Decimal = Decimal(0),
+    ) -> None:
         self.config = config
+        self._subsidised = subsidised  # steps (free units, lifeline) a rate price never replaces
+        self._monthly_credit = _to_units(monthly_credit)
         vat_energy = 1 + config.vat_percent(ChargeKind.ENERGY) / _HUNDRED
         vat_levy = 1 + config.vat_percent(ChargeKind.LEVY) / _HUNDRED
         per_kwh_levies = sum((levy.per_kwh for levy in config.levies), Decimal(0))
         levy_percent = sum((levy.percent for levy in config.levies), Decimal(0))
         self._kwh_prices: list[Decimal] = []
-        for step in config.steps:
-            levies = per_kwh_levies + step.price * levy_percent / _HUNDRED
-            self._kwh_prices.append(step.price * vat_energy + levies * vat_levy)
+        rates = sorted((rate_prices or {}).items())
+        for price in [step.price for step in config.steps] + [p for _, p in rates]:
+            levies = per_kwh_levies + price * levy_percent / _HUNDRED
+            self._kwh_prices.append(price * vat_energy + levies * vat_levy)
         per_joule = [Fraction(p) * MONEY_SCALE / J_PER_KWH for p in self._kwh_prices]
         self.denominator: int = lcm(*(f.denominator for f in per_joule))
-        self.numerators: tuple[int, ...] = tuple(
-            f.numerator * (self.denominator // f.denominator) for f in per_joule
-        )
+        scaled = [f.numerator * (self.denominator // f.denominator) for f in per_joule]
+        steps = len(config.steps)
+        self.numerators: tuple[int, ...] = tuple(scaled[:steps])
+        # TOU rate prices replace the step price (rule: sts.meter.metering)
+        self._rate_numerators = {r: n for (r, _), n in zip(rates, scaled[steps:], strict=True)}
+        del self._kwh_prices[steps:]
         self.bounds_j: tuple[int | None, ...] = tuple(
             None if s.upto_kwh is None else kwh_to_j(s.upto_kwh, "tariff step bound")
             for s in config.steps
         )
+        if free_kwh:  # free units (sts.meter.subsidy): a first step that costs nothing
+            self.numerators = (0, *self.numerators)
+            self.bounds_j = (kwh_to_j(free_kwh, "free units"), *self.bounds_j)
+            self._kwh_prices.insert(0, Decimal(0))
+            self._subsidised = frozenset({0, *(i + 1 for i in subsidised)})
         self._service_bounds_j = tuple(
             None if s.upto_kwh is None else kwh_to_j(s.upto_kwh, "service step bound")
             for s in config.service_charge
@@ -84,6 +103,19 @@ class MeterTariff:
             if bound is None or month_j < bound:
                 return index
         raise AssertionError("the last tariff step has no bound")  # pragma: no cover
+
+    def numerator(self, index: int, rate: int = 0) -> int:
+        """The price numerator of step ``index``, or of TOU ``rate`` where it has a price."""
+        numerator = self._rate_numerators.get(rate)
+        if numerator is None or index in self._subsidised:
+            return self.numerators[index]
+        return numerator
+
+    @property
+    def free_j(self) -> int:
+        """Joules at the start of each month that cost nothing (free units; 0: none)."""
+        bound = self.bounds_j[0]
+        return bound if bound is not None and self.numerators[0] == 0 else 0
 
     def price_per_kwh(self, month_j: int) -> Decimal:
         """The price of the next kWh, levies and VAT included."""
@@ -111,7 +143,11 @@ class MeterTariff:
         fixed = sum((f.amount for f in config.fixed_charges), Decimal(0))
         service *= 1 + config.vat_percent(ChargeKind.SERVICE) / _HUNDRED
         fixed *= 1 + config.vat_percent(ChargeKind.FIXED) / _HUNDRED
-        return MonthlyCharges(_to_units(service), _to_units(fixed))
+        service_units, fixed_units = _to_units(service), _to_units(fixed)
+        credit = self._monthly_credit  # a monthly subsidy: off the service charge, then fixed
+        off_service = min(credit, service_units)
+        off_fixed = min(credit - off_service, fixed_units)
+        return MonthlyCharges(service_units - off_service, fixed_units - off_fixed)
 
 
 def _to_units(amount: Decimal) -> int:

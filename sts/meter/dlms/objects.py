@@ -20,6 +20,9 @@ credit (IC 112)        0.0.19.10.0 energy wallet, Wh
 token gateway (115)    0.0.19.40.0 enter(20 digits) -> the keypad's decision
 disconnect ctrl (70)   0.0.96.3.10 the relay: read only (see below)
 +A this day (IC 3)     1.0.1.29.0  energy used since local midnight, Wh
+metering (IC 3)        1.0.C.8.E   -A, |A|, Q1-Q4, apparent; +A/-A per rate E 1-8
+                       1.0.C.7.0   instantaneous: V, I, neutral I, P, Q, S, PF, f, angle
+                                   (:mod:`sts.meter.dlms.registers`)
 +A this month (IC 3)   1.0.1.9.0   energy used since the month began, Wh
 event code (IC 1)      0.0.96.11.0 the latest event's code (:data:`.logs.EVENT_CODES`)
 daily profile (IC 7)   1.0.99.2.0  the 31 closed days: {clock, 1.0.1.29.0 Wh}
@@ -79,6 +82,7 @@ from sts.meter.dlms.payment import (
     token_gateway,
 )
 from sts.meter.dlms.push import PUSH_SETUP, check_alarms, push_setup
+from sts.meter.dlms.registers import metering_registers
 
 # -- push ---------------------------------------------------------------------------------
 
@@ -126,6 +130,7 @@ def meter_objects() -> ObjectTable:
             Level.PUBLIC,
         ),
         register((1, 0, 1, 8, 0, 255), lambda c: wh(credit_status(c).total_kwh), 0, UNIT_WH),
+        *metering_registers(),
         account(),
         *credits(),
         token_gateway(),

@@ -1,0 +1,161 @@
+"""A hypothesis state machine drives the whole meter: real credit tokens, import and
+export with reactive power, TOU switching across days, relay commands, tamper and the
+payment-mode switch. After every step it checks:
+
+- energy is conserved across registers: the rates add up to each total, +A equals
+  the energy the credit engine delivered, and import and export never mix (an
+  import step leaves -A alone, an export step leaves +A alone, and neither exceeds
+  what the load asked for);
+- no credit appears without an accepted token: the credited energy equals the units
+  of the accepted tokens, export credits nothing (net metering is off), and the
+  credit engine's ledger balances;
+- the relay never closes against a rule in force: disconnect control not connected,
+  a self-protection hold, or tamper (the credit engine's tamper control is on).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from sts.codec import encode
+from sts.crypto.keys import DecoderKey
+from sts.errors import FunctionError
+from sts.meter import state as meter_state
+from sts.meter.calendar import ActivityCalendar
+from sts.meter.config import CreditConfig
+from sts.meter.disconnect import ControlState
+from sts.meter.measurement import LoadPoint
+from sts.meter.meter import Meter
+from sts.meter.metering import Metering
+from sts.meter.protection import Guard
+from sts.meter.units import J_PER_UNIT
+from sts.tokens.credit import CreditKind, TransferCredit
+from sts.tokens.tid import BaseDate, tid_from_datetime
+
+KEY = DecoderKey.from_hex("E653341F9D5BF36F")
+MADE = datetime(2026, 3, 27, 20, 0, tzinfo=UTC)
+TOU = {
+    "active": {
+        "name": "tou",
+        "seasons": [
+            {"name": "summer", "start": "04-01", "week": "s"},
+            {"name": "winter", "start": "10-01", "week": "w"},
+        ],
+        "weeks": [{"name": "s", "days": [1, 1, 1, 1, 1, 2, 2]}, {"name": "w", "days": [2] * 7}],
+        "days": [
+            {"id": 1, "switches": [["00:00", 1], ["07:00", 2], ["18:00", 3], ["21:00", 1]]},
+            {"id": 2, "switches": [["00:00", 4], ["12:00", 5]]},
+        ],
+    },
+    "special_days": [{"index": 1, "date": "*-04-03", "day_id": 2}],
+}
+points = st.builds(LoadPoint, st.integers(-4000, 6000), st.integers(-2000, 2000))
+
+
+class WholeMeter(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        metering = Metering(
+            calendar=ActivityCalendar.from_dict(TOU),
+            guard=Guard.from_settings({"control_mode": 1, "over_current_a": "25"}),
+        )
+        self.meter = Meter.manufacture(
+            drn="47500150231",
+            manufactured=MADE,
+            key=KEY,
+            sgc=123456,
+            config=CreditConfig(timezone="Europe/Berlin"),
+            metering=metering,
+        )
+        self.accepted_units = 0
+        self.export_asked = 0
+        self.import_asked = 0
+        self.rnd = 0
+
+    # -- rules --------------------------------------------------------------------------
+
+    @rule(units=st.integers(1, 400))
+    def credit_token(self, units: int) -> None:
+        self.rnd = (self.rnd + 1) % 16
+        tid = tid_from_datetime(self.meter.clock, BaseDate.Y2014)
+        token = TransferCredit.for_units(CreditKind.ELECTRICITY, units, tid, self.rnd)
+        outcome = self.meter.enter_token(encode(token, KEY))
+        if outcome.accepted:
+            self.accepted_units += units
+
+    @rule(minutes=st.integers(1, 3 * 24 * 60), point=points)
+    def run(self, minutes: int, point: LoadPoint) -> None:
+        registers = self.meter.metering.registers
+        before = (registers.import_j[0], registers.export_j[0])
+        self.meter.advance(self.meter.clock + timedelta(minutes=minutes), point)
+        after = (registers.import_j[0], registers.export_j[0])
+        seconds = minutes * 60
+        if point.active_w > 0:
+            assert after[1] == before[1], "an import step changed -A"
+            self.import_asked += point.active_w * seconds
+        else:
+            assert after[0] == before[0], "an export step changed +A"
+            self.export_asked += -point.active_w * seconds
+
+    @rule(command=st.sampled_from(["disconnect", "reconnect"]), remote=st.booleans())
+    def relay(self, command: str, remote: bool) -> None:
+        with contextlib.suppress(FunctionError):  # the mode or state refuses it: no change
+            self.meter.relay(command, remote=remote)
+
+    @rule(kind=st.sampled_from(["meter_cover", "magnetic", "tamper"]))
+    def tamper(self, kind: str) -> None:
+        self.meter.tamper(kind, clear=kind == "tamper")
+
+    @rule(mode=st.sampled_from(["prepaid", "postpaid"]))
+    def payment_mode(self, mode: str) -> None:
+        self.meter.set_payment_mode(mode)
+
+    @rule()
+    def reload(self) -> None:
+        before = meter_state.dumps(self.meter)
+        self.meter = meter_state.loads(before)
+        assert meter_state.dumps(self.meter) == before
+
+    # -- invariants ---------------------------------------------------------------------
+
+    @invariant()
+    def energy_is_conserved_across_registers(self) -> None:
+        r = self.meter.metering.registers
+        assert sum(r.import_j[1:]) == r.import_j[0]
+        assert sum(r.export_j[1:]) == r.export_j[0]
+        assert r.import_j[0] == self.meter.engine.state.ledger.delivered_j
+        assert r.import_j[0] <= self.import_asked
+        assert r.export_j[0] <= self.export_asked
+
+    @invariant()
+    def no_credit_without_an_accepted_token(self) -> None:
+        s = self.meter.engine.state
+        ledger = s.ledger
+        assert ledger.energy_credited_j == self.accepted_units * J_PER_UNIT
+        assert ledger.export_credited_j == 0
+        owed = s.emergency_used_j + s.debt_j
+        assert ledger.imbalances(s.energy_j, s.money, owed, s.money_debt) == []
+
+    @invariant()
+    def the_relay_never_closes_against_a_rule(self) -> None:
+        s = self.meter.engine.state
+        guard = self.meter.metering.guard
+        if s.relay_closed:
+            assert guard.hold() is None
+            assert guard.disconnect.state is ControlState.CONNECTED
+            assert not s.tamper
+            assert not s.relay_reason.opens
+
+
+WholeMeter.TestCase.settings = settings(
+    max_examples=40,
+    stateful_step_count=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_whole_meter_state_machine = WholeMeter.TestCase
