@@ -260,7 +260,7 @@ def _one_meter(shell: Shell, number: str) -> dict[str, Any]:
     old_key = shell.json("token", "encode", "credit", "--kwh", "1", "--dkga", "02",
                          "--vk", OLD_VK, "--drn", number, "--sgc", str(SGC), "--kt", "2",
                          "--ti", "1", "--krn", "1", "--at", at)  # fmt: skip
-    old = old_key["tokens"][0]["token"]
+    old = old_key["tokens"][0]["digits"]
     keyed = shell.json("meter", "keys", str(state), f"{kct1}E{kct2}E{credit}E{old}E6E",
                        "--at", at, expect=1)  # fmt: skip
     return {"receipt": receipt, "keyed": keyed}
