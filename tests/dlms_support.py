@@ -171,3 +171,29 @@ READER_AARQ = bytes.fromhex(
     + b"reader-1".hex()
     + "BE10040E01000000065F1F0400007E1F04B0"
 )
+
+
+@dataclass(frozen=True)
+class ByEntry:
+    """Selective access by entry (access selector 2) for dlms-cosem's client, whose own
+    EntryDescriptor (25.1) does not encode: {from_entry, to_entry (double-long-unsigned),
+    from_selected_value, to_selected_value (long-unsigned)}, counted from 1, 0 = last."""
+
+    from_entry: int
+    to_entry: int = 0
+    from_value: int = 1
+    to_value: int = 0
+
+    ACCESS_DESCRIPTOR = 2
+
+    def to_bytes(self) -> bytes:
+        return (
+            bytes.fromhex("02 0204 06")
+            + self.from_entry.to_bytes(4, "big")
+            + b"\x06"
+            + self.to_entry.to_bytes(4, "big")
+            + b"\x12"
+            + self.from_value.to_bytes(2, "big")
+            + b"\x12"
+            + self.to_value.to_bytes(2, "big")
+        )

@@ -1,5 +1,6 @@
-"""Profiles (IC 7) over TCP through dlms-cosem's client: the daily and monthly billing
-records and the event log, whole and by selective access (range, entry).
+"""Profiles (IC 7) over TCP through dlms-cosem's client: the monthly billing records and
+the event log, whole and by selective access (range, entry); the daily survey by entry in
+the core (the surveys themselves: tests/test_dlms_surveys.py).
 
 The meter is credited 2,000 kWh and runs at a constant 1 kW from 2004-01-01 00:00 UTC
 (its local time is UTC): every full day uses 24 kWh = 24,000 Wh (00005DC0), January
@@ -66,31 +67,6 @@ CLOCK_CAPTURE = CaptureObject(
 )
 
 
-def test_daily_profile_whole_and_its_description(server):
-    with server.client("lls", b"reader-1").session() as c:
-        buffer = c.get(attr(*DAILY, 2))
-        assert buffer[:2] == bytes([0x01, 31])  # 33 days closed, the newest 31 kept
-        # the oldest kept: 2004-01-03, closed at 2004-01-04 00:00
-        assert buffer[2 : 2 + 2 + 14 + 5] == row(midnight(2004, 1, 4), DAY_WH)
-        assert buffer.endswith(row(midnight(2004, 2, 3), DAY_WH))
-        assert c.get(attr(*DAILY, 3)) == bytes.fromhex(
-            "01020204 120008 09060000010000FF 0F02 1200000204 120003 09060100011D00FF 0F02 120000"
-        )
-        assert c.get(attr(*DAILY, 4)) == bytes.fromhex("06 00015180")  # 86,400 s
-        assert c.get(attr(*DAILY, 7)) == bytes.fromhex("06 0000001F")  # 31 in use
-        assert c.get(attr(*DAILY, 8)) == bytes.fromhex("06 0000001F")  # of 31
-
-
-def test_daily_profile_by_range(server):
-    # captures from 2004-01-10 12:00 to 2004-01-12 00:00: those of the 11th and the 12th
-    selection = RangeDescriptor(CLOCK_CAPTURE, datetime(2004, 1, 10, 12), datetime(2004, 1, 12))
-    with server.client("lls", b"reader-1").session() as c:
-        buffer = c.get(attr(*DAILY, 2), access_descriptor=selection)
-    assert buffer == bytes.fromhex("0102") + row(midnight(2004, 1, 11), DAY_WH) + row(
-        midnight(2004, 1, 12), DAY_WH
-    )
-
-
 def test_monthly_billing_profile(server):
     with server.client("lls", b"reader-1").session() as c:
         buffer = c.get(attr(*MONTHLY, 2))
@@ -112,19 +88,19 @@ def test_event_log_rows_and_range(server):
             c.get(attr(8, "0.0.1.0.0.255", 2), access_descriptor=none)  # the clock: no selection
 
 
-def test_daily_profile_by_entry_in_the_core():
+def test_daily_survey_by_entry_in_the_core():
     meter = make_meter()
     meter.enter_token(credit_token(CTSA_DK, tid=5_871_800, tenths=20000))
     meter.advance(MADE + timedelta(days=3), load=1000)
     session = Session(make_device(meter), client_sap=1)
     assert bytes.fromhex("A203020100") in session.receive(READER_AARQ)  # accepted
-    # Get-Request-Normal, daily profile buffer, access selector 2 (entry):
-    # {from_entry 2, to_entry 2, from_selected_value 2, to_selected_value 0}
+    # Get-Request-Normal, daily survey buffer, access selector 2 (entry):
+    # {from_entry 2, to_entry 2, from_selected_value 2, to_selected_value 2}
     request = bytes.fromhex(
-        "C001C1 0007 0100630200FF 02 01 02 0204 0600000002 0600000002 120002 120000"
+        "C001C1 0007 0100630200FF 02 01 02 0204 0600000002 0600000002 120002 120002"
     )
-    # one row with one value: the second day's 24,000 Wh
-    assert session.receive(request) == bytes.fromhex("C401C1 00 0101 0201 0600005DC0")
+    # one row with one value: +A at the second midnight, 48,000 Wh as long64 (tag 14)
+    assert session.receive(request) == bytes.fromhex("C401C1 00 0101 0201 14 000000000000BB80")
     past_the_end = bytes.fromhex(
         "C001C1 0007 0100630200FF 02 01 02 0204 0600000009 0600000000 120001 120000"
     )

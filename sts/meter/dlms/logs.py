@@ -1,10 +1,10 @@
-"""The meter's records as profiles: daily and monthly consumption (its billing records)
-and its event log, with the +A day and month registers and the event code they capture.
+"""The meter's records as profiles: monthly consumption (its billing records) and its
+event log, with the +A day and month registers and the event code the log captures.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 from dlms_cosem.time import datetime_to_bytes
 
@@ -46,17 +46,6 @@ def _local_midnight(day: date) -> bytes:
     return axdr.octet_string(datetime_to_bytes(datetime.combine(day, time())))
 
 
-def _daily_rows(ctx: Context) -> list[Row]:
-    rows = []
-    for record in ctx.meter.engine.billing.daily():
-        closed = record.day + timedelta(days=1)
-        when = datetime.combine(closed, time())
-        rows.append(
-            Row(when, (_local_midnight(closed), axdr.double_long_unsigned(record.joules // 3600)))
-        )
-    return rows
-
-
 def _monthly_rows(ctx: Context) -> list[Row]:
     rows = []
     for record in ctx.meter.engine.billing.monthly():
@@ -81,18 +70,12 @@ def last_event_code(ctx: Context) -> bytes:
 
 
 def profiles() -> list[CosemObject]:
-    """Daily and monthly consumption (the billing records) and the standard event log."""
+    """Monthly consumption (the billing records) and the standard event log (the daily
+    profile 1.0.99.2.0.255 is the daily survey: :mod:`sts.meter.dlms.surveys`)."""
     return [
         register(DAY_DELTA, lambda c: wh(credit_status(c).today_kwh), 0, UNIT_WH),
         register(MONTH_TOTAL, lambda c: wh(credit_status(c).month_kwh), 0, UNIT_WH),
         data(EVENT_CODE, last_event_code),
-        profile_generic(
-            (1, 0, 99, 2, 0, 255),
-            [CLOCK_COLUMN, Column(3, DAY_DELTA, 2)],
-            _daily_rows,
-            capture_period=86400,
-            capacity=31,
-        ),
         profile_generic(
             (0, 0, 98, 1, 0, 255),
             [CLOCK_COLUMN, Column(3, MONTH_TOTAL, 2)],

@@ -83,6 +83,7 @@ from sts.meter.dlms.payment import (
 )
 from sts.meter.dlms.push import PUSH_SETUP, check_alarms, push_setup
 from sts.meter.dlms.registers import metering_registers
+from sts.meter.dlms.surveys import metering_profiles
 
 # -- push ---------------------------------------------------------------------------------
 
@@ -136,6 +137,7 @@ def meter_objects() -> ObjectTable:
         token_gateway(),
         disconnect_control(),
         *profiles(),
+        *metering_profiles(),
         image_transfer(),
         activation_schedule(),
         push_setup(
