@@ -120,9 +120,7 @@ def test_load_profile_by_range_and_by_entry(server):
         whole_by_entry = c.get(attr(*LOAD_1, 2), access_descriptor=ByEntry(1, 0, 1, 0))
     assert by_range == bytes.fromhex("0105") + b"".join(capture(k) for k in range(196, 201))
     assert by_entry == bytes.fromhex("0102") + row(long64(22_500)) + row(long64(22_750))
-    assert whole_by_entry == bytes.fromhex("0181C8") + b"".join(
-        capture(k) for k in range(89, 289)
-    )
+    assert whole_by_entry == bytes.fromhex("0181C8") + b"".join(capture(k) for k in range(89, 289))
 
 
 def test_second_survey_and_an_unconfigured_third(server):
