@@ -323,6 +323,12 @@ class Metering:
 
     # -- reading ----------------------------------------------------------------------------
 
+    def set_calendar(self, calendar: ActivityCalendar) -> None:
+        """Replace the TOU calendar (a head end's write); the rate in force is looked up
+        again at the next stretch, so the new tables count from the meter's clock on."""
+        self.calendar = calendar
+        self._rate_until = -1
+
     def rate_at(self, when: datetime) -> int:
         """The TOU rate in force at ``when`` (1 without a calendar)."""
         return self.calendar.rate_at(when.astimezone(self._cal.tz))

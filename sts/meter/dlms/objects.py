@@ -84,6 +84,7 @@ from sts.meter.dlms.payment import (
 from sts.meter.dlms.push import PUSH_SETUP, check_alarms, push_setup
 from sts.meter.dlms.registers import metering_registers
 from sts.meter.dlms.surveys import metering_profiles
+from sts.meter.dlms.tou import activity_calendar, special_days_table
 
 # -- push ---------------------------------------------------------------------------------
 
@@ -138,6 +139,8 @@ def meter_objects() -> ObjectTable:
         disconnect_control(),
         *profiles(),
         *metering_profiles(),
+        activity_calendar(),
+        special_days_table(),
         image_transfer(),
         activation_schedule(),
         push_setup(
