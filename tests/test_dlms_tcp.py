@@ -94,13 +94,19 @@ def test_public_client_is_refused_the_rest(server):
 def test_object_list_names_every_object_with_its_class(server):
     with server.client("lls", b"reader-1").session() as c:
         raw = get(c, ASSOCIATION, 2)
-    assert raw[:2] == bytes([0x01, 55])  # array of 55 entries: 21 and 34 metering registers
+    # array of 72 entries: 21, 34 metering registers, 3 surveys and the daily survey,
+    # 6 event logs with their 6 event code registers, the calendar and special days
+    assert raw[:2] == bytes([0x01, 72])
     expected = [CLOCK, LDN, FIRMWARE, ASSOCIATION, FRAME_COUNTER, ENERGY, ACCOUNT,
                 ENERGY_WALLET, MONEY_WALLET, EMERGENCY, GATEWAY, DISCONNECT,
                 (3, "1.0.1.29.0.255"), (3, "1.0.1.9.0.255"), (1, "0.0.96.11.0.255"),
                 (7, "1.0.99.2.0.255"), (7, "0.0.98.1.0.255"), (7, "0.0.99.98.0.255"),
                 (18, "0.0.44.0.0.255"), (22, "0.0.15.0.2.255"), (40, "0.0.25.9.0.255"),
-                (3, "1.0.2.8.0.255"), (3, "1.0.2.8.8.255"), (3, "1.0.81.7.40.255")]  # fmt: skip
+                (3, "1.0.2.8.0.255"), (3, "1.0.2.8.8.255"), (3, "1.0.81.7.40.255"),
+                (7, "1.0.99.1.0.255"), (7, "1.0.99.1.1.255"), (7, "1.0.99.1.2.255"),
+                *((7, f"0.0.99.98.{e}.255") for e in (1, 2, 4, 6, 7, 8)),
+                *((1, f"0.0.96.11.{e}.255") for e in (1, 2, 4, 6, 7, 8)),
+                (20, "0.0.13.0.0.255"), (11, "0.0.11.0.0.255")]  # fmt: skip
     for class_id, obis in expected:
         name = bytes(int(part) for part in obis.split("."))
         # structure of 4: long-unsigned class id, unsigned version, octet-string name
@@ -238,16 +244,15 @@ def test_registers_credits_account_and_relay_after_a_token(server):
         )
         assert get(c, DISCONNECT, 2) == bytes.fromhex("03ff")  # output state: closed
         assert get(c, DISCONNECT, 3) == bytes.fromhex("1601")  # connected
-        assert get(c, DISCONNECT, 4) == bytes.fromhex("1600")  # control mode 0
+        assert get(c, DISCONNECT, 4) == bytes.fromhex("1601")  # control mode 1
 
 
-def test_relay_open_without_credit_and_remote_switching_refused(server):
+def test_relay_open_without_credit_while_connected(server):
+    # no credit opens the relay (output state), not the disconnect control (still
+    # connected); remote switching: tests/test_dlms_disconnect.py
     with server.client("lls", b"admin-3").session() as c:
         assert get(c, DISCONNECT, 2) == bytes.fromhex("0300")
-        assert get(c, DISCONNECT, 3) == bytes.fromhex("1600")
-        for index in (1, 2):
-            with pytest.raises(ActionError, match="READ_WRITE_DENIED"):
-                c.action(method(*DISCONNECT, index), bytes.fromhex("0f00"))
+        assert get(c, DISCONNECT, 3) == bytes.fromhex("1601")
 
 
 def test_emergency_credit_refused_when_the_meter_offers_none(server):

@@ -1,5 +1,6 @@
 """Payment metering objects: account (IC 111), credits (IC 112), token gateway (IC 115)
-and the disconnect control (IC 70), over the meter's wallets, decoder and relay.
+and the disconnect control (IC 70), over the meter's wallets, decoder, relay and
+disconnect control (:mod:`sts.meter.disconnect`).
 
 See :mod:`sts.meter.dlms.objects` for the table and the gateway status mapping.
 """
@@ -8,21 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dlms_cosem.dlms_data import AbstractDlmsData, OctetStringData
+from dlms_cosem.dlms_data import AbstractDlmsData, EnumData, OctetStringData
 
-from sts.errors import StsError
+from sts.errors import FunctionError, StsError
+from sts.meter.disconnect import DisconnectControl
 from sts.meter.dlms import axdr
 from sts.meter.dlms.basic import cents, credit_status, wh
-from sts.meter.dlms.errors import AccessDenied, DlmsError, TypeUnmatched
+from sts.meter.dlms.errors import AccessDenied, AccessResult, DlmsError, TypeUnmatched
 from sts.meter.dlms.model import (
     Attribute,
     Context,
     CosemObject,
+    Handler,
     Level,
     Method,
     Obis,
     cosem_object,
 )
+from sts.meter.event_logs import Code
+from sts.meter.localtime import epoch_seconds
 from sts.results import ResultCode
 
 # IC 115 token_status codes.
@@ -231,12 +236,45 @@ def token_gateway() -> CosemObject:
     )
 
 
+def _remote(command: str) -> Handler:
+    """remote_disconnect / remote_reconnect through the meter's disconnect control."""
+
+    def call(ctx: Context, _value: AbstractDlmsData | None) -> bytes | None:
+        if ctx.meter.metering.guard.disconnect.mode == 0:
+            raise AccessDenied("control mode 0: the disconnector is not remotely controlled")
+        try:
+            ctx.meter.relay(command, remote=True, now=ctx.now)
+        except FunctionError as exc:  # the mode allows it, but not from this state
+            raise DlmsError(str(exc), AccessResult.TEMPORARY_FAILURE) from None
+        ctx.changed = True
+        return None
+
+    return call
+
+
+def _set_mode(ctx: Context, value: AbstractDlmsData) -> None:
+    mode = value.to_python()
+    if not isinstance(value, EnumData) or not 0 <= mode <= 6:
+        raise TypeUnmatched("control_mode is an enum 0-6")
+    guard = ctx.meter.metering.guard
+    before = guard.disconnect
+    if mode == before.mode:
+        return
+    guard.disconnect = DisconnectControl(mode, before.state)
+    t = epoch_seconds(ctx.now)
+    guard.record(t, Code.PARAMETER_CHANGED, f"disconnect control mode {before.mode} -> {mode}")
+    ctx.meter.engine.resettle(t)  # mode 0 connects: the relay follows at once
+    ctx.changed = True
+
+
 def disconnect_control() -> CosemObject:
-    def refuse(_ctx: Context, _value: AbstractDlmsData | None) -> bytes | None:
-        raise AccessDenied("the relay is switched by the prepayment engine, not remotely")
+    """IC 70 over the meter's :class:`~sts.meter.disconnect.DisconnectControl`."""
 
     def closed(ctx: Context) -> bool:
         return bool(credit_status(ctx).relay_closed)
+
+    def state(ctx: Context) -> int:
+        return int(ctx.meter.metering.guard.disconnect.state)
 
     return cosem_object(
         (0, 0, 96, 3, 10, 255),
@@ -244,8 +282,13 @@ def disconnect_control() -> CosemObject:
         0,
         {
             2: Attribute(lambda c: axdr.boolean(closed(c))),
-            3: Attribute(lambda c: axdr.enum(1 if closed(c) else 0)),
-            4: Attribute(lambda _c: axdr.enum(0)),
+            3: Attribute(lambda c: axdr.enum(state(c))),
+            4: Attribute(
+                lambda c: axdr.enum(c.meter.metering.guard.disconnect.mode), set=_set_mode
+            ),
         },
-        {1: Method(refuse, Level.ADMIN), 2: Method(refuse, Level.ADMIN)},
+        {
+            1: Method(_remote("disconnect"), Level.OPERATOR),
+            2: Method(_remote("reconnect"), Level.OPERATOR),
+        },
     )
