@@ -1418,7 +1418,8 @@ def meter_fleet() -> None:
 
 @meter_fleet.command("new")
 @click.argument("folder", metavar="DIR", type=_SafePath(file_okay=False, path_type=Path))
-@click.option("--count", type=click.IntRange(1, 10_000), required=True, help="How many meters.")
+@click.option("--count", type=click.IntRange(1, 10_000),
+              help="How many meters (with --db: at most this many of the ledger's).")  # fmt: skip
 @click.option("--dk", metavar="HEX", help="One decoder key for every meter.")
 @click.option("--vk", metavar="HEX", help="Or a vending key to derive each meter's key (DKGA02).")
 @click.option("--sgc", type=click.IntRange(0, 999_999), help="Supply group code (with --vk).")
@@ -1428,16 +1429,59 @@ def meter_fleet() -> None:
               default="2014", show_default=True)  # fmt: skip
 @click.option("--manufactured", type=_MeterTime(),
               help="When the meters were made (default: now).")  # fmt: skip
+@click.option("--db", "db_url", metavar="URL",
+              help="Or make the meters a vending ledger registers (in DRN order), each with "
+              "its key, as `sts meters simulate` does.")  # fmt: skip
+@click.option("--master-key-file", type=_SafePath(dir_okay=False, path_type=Path),
+              envvar="STS_MASTER_KEY_FILE",
+              help="With --db: the master key file (STS_MASTER_KEY takes precedence).")  # fmt: skip
 @_meter_json
 def meter_fleet_new(folder: Path, **o: Any) -> None:
     """Make --count meters in DIR (a new or empty folder), each with its DLMS settings.
 
     DIR/fleet.csv lists each meter's file, DRN, port offset (for `sts meter
     serve DIR --port BASE`: meter i on BASE+i), system title, passwords and
-    keys (owner-only: it holds the secrets a head-end needs).
+    keys (owner-only: it holds the secrets a head-end needs). With --db the
+    meters are the ledger's, so each accepts every token the ledger sells it
+    (their keys are never printed).
     """
-    from sts.meter.dlms.fleet import new_fleet
+    from sts.meter.dlms.fleet import fleet_from_keys, new_fleet
 
+    if o["db_url"] is not None:
+        given = [name for name in ("dk", "vk", "sgc", "manufactured") if o[name] is not None]
+        if given:
+            raise click.UsageError(
+                f"--db makes the ledger's meters with their own keys; not with --{given[0]}"
+            )
+        from vending.registry import list_meters
+        from vending.simulate import simulated_meter
+
+        backend = _open_vending(o)
+        try:
+            with refusals():
+                listed = list_meters(backend, limit=o["count"])
+                if not listed:
+                    raise click.ClickException("the ledger has no meters to make a fleet of")
+                keys = [simulated_meter(backend, info.drn) for info in listed]
+                made = fleet_from_keys(folder, keys)
+        finally:
+            backend.close()
+    else:
+        made = _fleet_from_options(folder, o, new_fleet)
+    if o["as_json"]:
+        emit_json({"folder": str(made.folder), "count": made.count, "first_drn": made.first_drn,
+                   "last_drn": made.last_drn, "index": str(made.index)})  # fmt: skip
+        return
+    console.print(
+        f"[green]made[/] {made.count} meters ({made.first_drn} to {made.last_drn}) in "
+        f"{made.folder}; head-end list {made.index}",
+        highlight=False,
+    )
+
+
+def _fleet_from_options(folder: Path, o: dict[str, Any], new_fleet: Callable[..., Any]) -> Any:
+    if o["count"] is None:
+        raise click.UsageError("give --count (or --db to make the ledger's meters)")
     if (o["dk"] is None) == (o["vk"] is None):
         raise click.UsageError("give one decoder key as --dk, or a vending key as --vk")
     if o["vk"] is not None and o["sgc"] is None:
@@ -1448,7 +1492,7 @@ def meter_fleet_new(folder: Path, **o: Any) -> None:
     if manufactured is None:
         manufactured = datetime.now().astimezone().replace(second=0, microsecond=0)
     with refusals():
-        made = new_fleet(
+        return new_fleet(
             folder,
             o["count"],
             first_drn=o["first_drn"],
@@ -1458,15 +1502,6 @@ def meter_fleet_new(folder: Path, **o: Any) -> None:
             sgc=o["sgc"] if o["sgc"] is not None else 0,
             base_date=o["base_date"],
         )
-    if o["as_json"]:
-        emit_json({"folder": str(made.folder), "count": made.count, "first_drn": made.first_drn,
-                   "last_drn": made.last_drn, "index": str(made.index)})  # fmt: skip
-        return
-    console.print(
-        f"[green]made[/] {made.count} meters ({made.first_drn} to {made.last_drn}) in "
-        f"{made.folder}; head-end list {made.index}",
-        highlight=False,
-    )
 
 
 # --- conformance ------------------------------------------------------------------------

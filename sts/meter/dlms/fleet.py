@@ -12,6 +12,13 @@ DRNs are consecutive 11-digit numbers from ``first_drn`` (its first ten
 digits, counting up, each with its Luhn digit). Each meter's decoder key is
 derived from one vending key (DKGA02, like ``sts meter new --vk``), or all
 meters share one decoder key.
+
+:func:`fleet_from_keys` makes the fleet from a vending ledger's meters instead
+(``sts meter fleet new DIR --db URL``): each meter with the key registers a
+:class:`LedgerMeter` gives (the ledger's current key revision and decoder key,
+made before the first token sold under it, as ``sts meters simulate`` makes
+one), so it accepts every token the ledger sells it. The decoder keys are
+written into the meter files (owner-only) and never into ``fleet.csv``.
 """
 
 from __future__ import annotations
@@ -19,10 +26,11 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from sts.crypto.keys import DecoderKey, VendingKey
 from sts.errors import FormatError
@@ -62,6 +70,54 @@ def drns(first_drn: str, count: int) -> list[str]:
     return [body + str(luhn_check_digit(body)) for body in bodies]
 
 
+class LedgerMeter(Protocol):
+    """What a ledger knows of one meter (``vending.simulate.SimulatedMeterKey`` is one)."""
+
+    drn: str
+    key: DecoderKey
+    sgc: int
+    krn: int
+    kt: int
+    ti: int
+    ken: int
+    ea: str
+    base_date: int
+    manufactured: datetime
+
+
+def fleet_from_keys(
+    folder: Path,
+    meters: Sequence[LedgerMeter],
+    *,
+    random_bytes: Callable[[int], bytes] = os.urandom,
+) -> FleetMade:
+    """Write one meter per ledger meter, their DLMS settings and ``fleet.csv`` into ``folder``."""
+    if not 1 <= len(meters) <= MAX_FLEET:
+        raise FormatError(f"a fleet of {len(meters)} meters; expected 1-{MAX_FLEET}")
+    made = (  # made one at a time as they are written: a fleet of 10,000 is not held at once
+        Meter.manufacture(
+            drn=m.drn,
+            manufactured=m.manufactured,
+            key=m.key,
+            sgc=m.sgc,
+            krn=m.krn,
+            kt=m.kt,
+            ti=m.ti,
+            ken=m.ken,
+            ea=m.ea,
+            base_date=m.base_date,
+        )
+        for m in meters
+    )
+    _check_folder(folder)
+    return _write(folder, made, random_bytes)
+
+
+def _check_folder(folder: Path) -> None:
+    if folder.exists() and any(folder.iterdir()):
+        raise FormatError(f"folder {folder} is not empty; a fleet goes into a new folder")
+
+
 def new_fleet(
     folder: Path,
     count: int,
@@ -80,12 +136,9 @@ def new_fleet(
     if (decoder_key is None) == (vending_key is None):
         raise FormatError("give either one decoder key or a vending key to derive each from")
     numbers = drns(first_drn, count)
-    if folder.exists() and any(folder.iterdir()):
-        raise FormatError(f"folder {folder} is not empty; a fleet goes into a new folder")
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for index, drn in enumerate(numbers):
-        meter = Meter.manufacture(
+    _check_folder(folder)
+    made = (
+        Meter.manufacture(
             drn=drn,
             key=decoder_key,
             vending_key=vending_key,
@@ -93,6 +146,17 @@ def new_fleet(
             base_date=base_date,
             manufactured=manufactured,
         )
+        for drn in numbers
+    )
+    return _write(folder, made, random_bytes)
+
+
+def _write(
+    folder: Path, meters: Iterable[Meter], random_bytes: Callable[[int], bytes]
+) -> FleetMade:
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for index, meter in enumerate(meters):
         file = folder / f"m{index:05d}.json"
         meter_state.save(meter, file, overwrite=False)
         settings = new_settings(random_bytes)
@@ -102,7 +166,7 @@ def new_fleet(
         rows.append(
             [
                 file.name,
-                drn,
+                meter.decoder.identity.drn,
                 index,
                 settings.system_title.hex().upper(),
                 by_level[Level.READER],
@@ -120,4 +184,5 @@ def new_fleet(
     fd = os.open(index_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text.getvalue())
-    return FleetMade(folder, count, numbers[0], numbers[-1], index_file)
+    drns_made = [row[1] for row in rows]
+    return FleetMade(folder, len(rows), drns_made[0], drns_made[-1], index_file)
