@@ -32,7 +32,7 @@ from sts.meter.dlms.server import Session
 from sts.meter.dlms.tcp import TcpServer
 from tests.dlms_support import AK, CREDIT_01KWH, EK, attribute, make_device, method, octets
 
-OBJECTS = 72  # as tests/test_dlms_tcp.py counts them
+OBJECTS = 74  # as tests/test_dlms_tcp.py counts them
 LDN = attribute(1, "0.0.42.0.0.255", 2)
 OBJECT_LIST = attribute(15, "0.0.40.0.0.255", 2)
 GATEWAY_STATUS = attribute(115, "0.0.19.40.0.255", 6)

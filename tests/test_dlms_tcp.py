@@ -94,9 +94,9 @@ def test_public_client_is_refused_the_rest(server):
 def test_object_list_names_every_object_with_its_class(server):
     with server.client("lls", b"reader-1").session() as c:
         raw = get(c, ASSOCIATION, 2)
-    # array of 72 entries: 21, 34 metering registers, 3 surveys and the daily survey,
+    # array of 74 entries: 23, 34 metering registers, 3 surveys and the daily survey,
     # 6 event logs with their 6 event code registers, the calendar and special days
-    assert raw[:2] == bytes([0x01, 72])
+    assert raw[:2] == bytes([0x01, 74])
     expected = [CLOCK, LDN, FIRMWARE, ASSOCIATION, FRAME_COUNTER, ENERGY, ACCOUNT,
                 ENERGY_WALLET, MONEY_WALLET, EMERGENCY, GATEWAY, DISCONNECT,
                 (3, "1.0.1.29.0.255"), (3, "1.0.1.9.0.255"), (1, "0.0.96.11.0.255"),
@@ -106,7 +106,8 @@ def test_object_list_names_every_object_with_its_class(server):
                 (7, "1.0.99.1.0.255"), (7, "1.0.99.1.1.255"), (7, "1.0.99.1.2.255"),
                 *((7, f"0.0.99.98.{e}.255") for e in (1, 2, 4, 6, 7, 8)),
                 *((1, f"0.0.96.11.{e}.255") for e in (1, 2, 4, 6, 7, 8)),
-                (20, "0.0.13.0.0.255"), (11, "0.0.11.0.0.255")]  # fmt: skip
+                (20, "0.0.13.0.0.255"), (11, "0.0.11.0.0.255"),
+                (113, "0.0.19.20.0.255"), (113, "0.0.19.20.1.255")]  # fmt: skip
     for class_id, obis in expected:
         name = bytes(int(part) for part in obis.split("."))
         # structure of 4: long-unsigned class id, unsigned version, octet-string name

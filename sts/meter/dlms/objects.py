@@ -68,6 +68,7 @@ from sts.meter.dlms.basic import (
     register,
     wh,
 )
+from sts.meter.dlms.charge import charges
 from sts.meter.dlms.image import activation_schedule, firmware_version, image_transfer
 from sts.meter.dlms.logs import EVENT_CODE, last_event_code, profiles
 from sts.meter.dlms.model import (
@@ -135,6 +136,7 @@ def meter_objects() -> ObjectTable:
         *metering_registers(),
         account(),
         *credits(),
+        *charges(),
         token_gateway(),
         disconnect_control(),
         *profiles(),

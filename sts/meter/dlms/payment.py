@@ -15,6 +15,7 @@ from sts.errors import FunctionError, StsError
 from sts.meter.disconnect import DisconnectControl
 from sts.meter.dlms import axdr
 from sts.meter.dlms.basic import cents, credit_status, wh
+from sts.meter.dlms.charge import CHARGE_OBIS
 from sts.meter.dlms.errors import AccessDenied, AccessResult, DlmsError, TypeUnmatched
 from sts.meter.dlms.model import (
     Attribute,
@@ -89,6 +90,7 @@ def account() -> CosemObject:
         return axdr.structure(axdr.visible_string("currency"), axdr.integer(-2), axdr.enum(2))
 
     credits = axdr.array(axdr.octet_string(bytes(o)) for o in CREDIT_OBIS)
+    charges = axdr.array(axdr.octet_string(bytes(o)) for o in CHARGE_OBIS)
     return cosem_object(
         (0, 0, 19, 0, 0, 255),
         111,
@@ -100,6 +102,7 @@ def account() -> CosemObject:
             5: Attribute(lambda c: axdr.double_long(cents(credit_status(c).money))),
             8: Attribute(lambda c: axdr.double_long(cents(credit_status(c).debt_money))),
             9: Attribute(lambda _c: credits),
+            10: Attribute(lambda _c: charges),
             15: Attribute(currency),
         },
     )
