@@ -94,7 +94,8 @@ def test_public_client_is_refused_the_rest(server):
 def test_object_list_names_every_object_with_its_class(server):
     with server.client("lls", b"reader-1").session() as c:
         raw = get(c, ASSOCIATION, 2)
-    # array of 74 entries: 23, 34 metering registers, 3 surveys and the daily survey,
+    # array of 74 entries: 22 of the server (2 charges among them), 34 metering registers,
+    # 3 surveys and the daily survey,
     # 6 event logs with their 6 event code registers, the calendar and special days
     assert raw[:2] == bytes([0x01, 74])
     expected = [CLOCK, LDN, FIRMWARE, ASSOCIATION, FRAME_COUNTER, ENERGY, ACCOUNT,
