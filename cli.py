@@ -3655,14 +3655,33 @@ def dlms() -> None:
 @click.argument("attribute", metavar="ATTR")
 @click.option("--class", "class_id", type=click.IntRange(1, 65535),
               help="Interface class (default: from the simulated meter's objects).")  # fmt: skip
-def dlms_get(obis: str, attribute: str, class_id: int | None, **o: Any) -> None:
-    """Read attribute ATTR of object OBIS (e.g. 0.0.1.0.0.255 2 reads the clock)."""
+@click.option("--entry", "entries", nargs=2, type=_IntRange(0, 4_294_967_295),
+              metavar="FROM TO", help="A profile's rows FROM-TO (from 1; TO 0: last).")  # fmt: skip
+@click.option("--range", "span", nargs=2, type=_MeterTime(), metavar="FROM TO",
+              help="A profile's rows captured FROM-TO (local, or with an offset).")  # fmt: skip
+def dlms_get(
+    obis: str, attribute: str, class_id: int | None, entries: tuple[int, int] | None,
+    span: tuple[Any, Any] | None, **o: Any,
+) -> None:  # fmt: skip
+    """Read attribute ATTR of object OBIS (e.g. 0.0.1.0.0.255 2 reads the clock);
+    a profile's buffer (attribute 2) by --entry or --range."""
     from sts.meter.dlms import client
 
     target = _dlms_target(o)
     ref, index, cls = _dlms_ref(obis, attribute, class_id, "ATTR")
+    selection = None
+    if entries and span:
+        raise click.UsageError("give --entry or --range, not both")
+    if entries:
+        if entries[0] == 0:
+            raise click.BadParameter("entries count from 1", param_hint="--entry")
+        selection = client.ByEntry(*entries)
+    if span:
+        if any(not isinstance(t, datetime) for t in span):
+            raise click.BadParameter("give two times, not durations", param_hint="--range")
+        selection = client.by_range(*span)
     with refusals():
-        raw = client.get(target, ref, index, cls)
+        raw = client.get(target, ref, index, cls, selection)
     _show_data(raw, o["as_json"])
 
 

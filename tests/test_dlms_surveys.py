@@ -12,6 +12,7 @@ Each midnight the daily survey captures +A 24,000 Wh per day so far.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -177,3 +178,27 @@ def test_event_logs_the_magno_way():
     assert captures == bytes.fromhex(
         "0102 0204 120008 09060000010000FF 0F02 120000 0204 120001 0906000060 0B02FF 0F02 120000"
     )
+
+
+def test_sts_dlms_get_by_entry_and_by_range(server):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    def sts(*args: str):
+        return CliRunner().invoke(main, ["dlms", "get", f"127.0.0.1:{server.port}", *args])
+
+    by_entry = sts("1.0.99.1.0.255", "2", "--entry", "2", "3", "--password", "reader-1", "--json")
+    assert by_entry.exit_code == 0, by_entry.output
+    expected = bytes.fromhex("0102") + capture(90) + capture(91)
+    assert json.loads(by_entry.output)["data"] == expected.hex()
+    by_range = sts("1.0.99.1.0.255", "2", "--range", "2004-01-03 01:00+00:00",
+                   "2004-01-03 01:15+00:00", "--password", "reader-1", "--json")  # fmt: skip
+    assert by_range.exit_code == 0, by_range.output
+    expected = bytes.fromhex("0102") + capture(196) + capture(197)
+    assert json.loads(by_range.output)["data"] == expected.hex()
+    for bad, words in ((["--entry", "0", "1"], "count from 1"),
+                       (["--entry", "1", "x"], "not a whole number"),
+                       (["--range", "2004-01-03", "+1h"], "not durations")):  # fmt: skip
+        refused = sts("1.0.99.1.0.255", "2", *bad, "--password", "reader-1")
+        assert refused.exit_code == 2 and words in refused.output, refused.output

@@ -19,6 +19,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sts.meter.dlms.errors import DlmsError
@@ -180,10 +181,46 @@ def _check_ids(class_id: int, index: int) -> None:
         raise ClientError(f"attribute or method {index} is not 1-255")
 
 
-def get(target: Target, obis: Obis, attribute: int, class_id: int) -> bytes:
-    """The attribute's value as A-XDR Data bytes."""
+@dataclass(frozen=True)
+class ByEntry:
+    """Selective access by entry (selector 2): rows ``first``-``last`` (0: to the last),
+    every column. Encoded here: dlms-cosem's EntryDescriptor does not encode (25.1)."""
+
+    first: int
+    last: int = 0
+
+    def to_bytes(self) -> bytes:
+        if not (1 <= self.first <= 0xFFFFFFFF and 0 <= self.last <= 0xFFFFFFFF):
+            raise ClientError(f"entries {self.first}-{self.last}: expected 1-4294967295 (0: last)")
+        return (
+            bytes.fromhex("02 0204 06")
+            + self.first.to_bytes(4, "big")
+            + b"\x06"
+            + self.last.to_bytes(4, "big")
+            + bytes.fromhex("120001 120000")
+        )
+
+
+def by_range(start: datetime, end: datetime) -> Any:
+    """Selective access by range (selector 1): rows captured from ``start`` to ``end``."""
+    from dlms_cosem import cosem, enumerations
+    from dlms_cosem.cosem.capture_object import CaptureObject
+    from dlms_cosem.cosem.selective_access import RangeDescriptor
+
+    clock = cosem.CosemAttribute(enumerations.CosemInterface.CLOCK, cosem.Obis(0, 0, 1, 0, 0), 2)
+    return RangeDescriptor(CaptureObject(clock, 0), start, end)
+
+
+def get(
+    target: Target, obis: Obis, attribute: int, class_id: int, selection: Any = None
+) -> bytes:
+    """The attribute's value as A-XDR Data bytes (``selection``: :class:`ByEntry` or
+    :func:`by_range`, for a profile's buffer)."""
     _check_ids(class_id, attribute)
-    return _session(target, lambda c: c.get(_attribute(class_id, obis, attribute)))
+    return _session(
+        target,
+        lambda c: c.get(_attribute(class_id, obis, attribute), access_descriptor=selection),
+    )
 
 
 def set_value(target: Target, obis: Obis, attribute: int, class_id: int, value: bytes) -> None:
