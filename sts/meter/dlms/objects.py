@@ -18,14 +18,17 @@ credit (IC 112)        0.0.19.10.0 energy wallet, Wh
                        0.0.19.10.1 money wallet, cents
                        0.0.19.10.2 emergency credit, Wh (invoke_credit takes it)
 token gateway (115)    0.0.19.40.0 enter(20 digits) -> the keypad's decision
-disconnect ctrl (70)   0.0.96.3.10 the relay: read only (see below)
+charge (IC 113)        0.0.19.20.0 energy prices; .1 monthly charges (:mod:`.charge`)
+disconnect ctrl (70)   0.0.96.3.10 the meter's disconnect control (see below)
 +A this day (IC 3)     1.0.1.29.0  energy used since local midnight, Wh
 metering (IC 3)        1.0.C.8.E   -A, |A|, Q1-Q4, apparent; +A/-A per rate E 1-8
                        1.0.C.7.0   instantaneous: V, I, neutral I, P, Q, S, PF, f, angle
                                    (:mod:`sts.meter.dlms.registers`)
 +A this month (IC 3)   1.0.1.9.0   energy used since the month began, Wh
 event code (IC 1)      0.0.96.11.0 the latest event's code (:data:`.logs.EVENT_CODES`)
-daily profile (IC 7)   1.0.99.2.0  the 31 closed days: {clock, 1.0.1.29.0 Wh}
+load profiles (IC 7)   1.0.99.1.E  surveys 1-3 (E 0-2); daily survey 1.0.99.2.0
+event logs (IC 7)      0.0.99.98.E fraud, disconnector, power quality, ... (:mod:`.surveys`)
+activity calendar (20) 0.0.13.0.0  TOU calendar; special days (11) 0.0.11.0.0 (:mod:`.tou`)
 monthly billing (7)    0.0.98.1.0  the 13 closed months: {clock, 1.0.1.9.0 Wh}
 standard event log (7) 0.0.99.98.0 the event log: {clock, event code}
 push setup (IC 40)     0.0.25.9.0  alarms pushed as DataNotification (:mod:`.push`)
@@ -33,10 +36,10 @@ image transfer (18)    0.0.44.0.0  firmware upgrade in blocks, verified (:mod:`.
 activation sched (22)  0.0.15.0.2  when a verified image activates
 =====================  ==========  ===========================================
 
-**Profiles.** Each row of the daily and monthly profiles is stamped with the
-local midnight that closed its day or month (no deviation given: the meter's
-local time); event log rows with the event's time in UTC. Selective access by
-range and by entry works on all three (:mod:`sts.meter.dlms.profile`).
+**Profiles.** Each row of the monthly profile is stamped with the local
+midnight that closed its month (no deviation given: the meter's local time);
+survey and event log rows with their time in UTC. Selective access by range
+and by entry works on all of them (:mod:`sts.meter.dlms.profile`).
 
 **Token gateway.** Method 1 ``enter`` takes the token's 20 ASCII digits as an
 octet-string and hands them to :meth:`Meter.enter_token` at the request's
@@ -48,11 +51,13 @@ text, then the meter's reason), 5 (token_delivery_method: 0, remote) and 6
 result code). The STS result codes map onto IC 115 status codes as
 :data:`sts.meter.dlms.payment.GATEWAY_STATUS` gives.
 
-**Disconnect control.** The meter's relay is switched by the prepayment
-engine (credit, power limit, tamper), not by command. Output state is the
-relay, control state is 1 (connected) or 0 (disconnected), control mode is
-0 (none); the methods remote_disconnect and remote_reconnect answer
-read-write-denied until the meter has a remotely switchable disconnector.
+**Disconnect control.** Output state is the relay itself (also opened by
+the prepayment engine for no credit, a power limit or tamper); control state
+and control mode (0-6, writable by the admin) are the meter's
+:class:`~sts.meter.disconnect.DisconnectControl`. remote_disconnect and
+remote_reconnect (operator) move it as the mode allows; a command the mode
+allows but not from the present state answers temporary-failure, any command
+under mode 0 read-write-denied (:mod:`sts.meter.dlms.payment`).
 """
 
 from __future__ import annotations
