@@ -9,8 +9,10 @@ server-side pieces it lacks here:
 * :mod:`sts.meter.dlms.model` and :mod:`sts.meter.dlms.objects`: the COSEM
   object model and the table of the meter's objects (OBIS -> class,
   attributes, methods), built from :mod:`~sts.meter.dlms.basic`,
-  :mod:`~sts.meter.dlms.payment`, :mod:`~sts.meter.dlms.logs` (on the
-  generic :mod:`~sts.meter.dlms.profile`) and :mod:`~sts.meter.dlms.push`;
+  :mod:`~sts.meter.dlms.payment`, :mod:`~sts.meter.dlms.charge`,
+  :mod:`~sts.meter.dlms.logs` and :mod:`~sts.meter.dlms.surveys` (on the
+  generic :mod:`~sts.meter.dlms.profile`), :mod:`~sts.meter.dlms.tou` (the
+  calendar) and :mod:`~sts.meter.dlms.push`;
 * :mod:`sts.meter.dlms.axdr` and :mod:`sts.meter.dlms.apdus`: encodings the
   server writes that dlms-cosem does not get right from the server's side;
 * :mod:`sts.meter.dlms.wrapper`, :mod:`sts.meter.dlms.hdlc`,
