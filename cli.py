@@ -1429,29 +1429,40 @@ def meter_fleet() -> None:
               default="2014", show_default=True)  # fmt: skip
 @click.option("--manufactured", type=_MeterTime(),
               help="When the meters were made (default: now).")  # fmt: skip
-@click.option("--db", "db_url", metavar="URL",
-              help="Or make the meters a vending ledger registers (in DRN order), each with "
+@click.option("--from-ledger", is_flag=True,
+              help="Make the meters the vending ledger registers (in DRN order), each with "
               "its key, as `sts meters simulate` does.")  # fmt: skip
+@click.option("--db", "db_url", metavar="URL", envvar="STS_DATABASE_URL",
+              help="With --from-ledger: the ledger's database URL (default: "
+              "STS_DATABASE_URL, else the SQLite file in your data folder).")  # fmt: skip
 @click.option("--master-key-file", type=_SafePath(dir_okay=False, path_type=Path),
               envvar="STS_MASTER_KEY_FILE",
-              help="With --db: the master key file (STS_MASTER_KEY takes precedence).")  # fmt: skip
+              help="With --from-ledger: the master key file (STS_MASTER_KEY takes "
+              "precedence).")  # fmt: skip
 @_meter_json
-def meter_fleet_new(folder: Path, **o: Any) -> None:
+@click.pass_context
+def meter_fleet_new(ctx: click.Context, folder: Path, **o: Any) -> None:
     """Make --count meters in DIR (a new or empty folder), each with its DLMS settings.
 
     DIR/fleet.csv lists each meter's file, DRN, port offset (for `sts meter
     serve DIR --port BASE`: meter i on BASE+i), system title, passwords and
-    keys (owner-only: it holds the secrets a head-end needs). With --db the
-    meters are the ledger's, so each accepts every token the ledger sells it
-    (their keys are never printed).
+    keys (owner-only: it holds the secrets a head-end needs). With
+    --from-ledger the meters are the ledger's, so each accepts every token the
+    ledger sells it (their keys are never printed).
     """
     from sts.meter.dlms.fleet import fleet_from_keys, new_fleet
 
-    if o["db_url"] is not None:
+    if not o["from_ledger"]:
+        for name in ("db_url", "master_key_file"):
+            if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+                flag = "--db" if name == "db_url" else "--master-key-file"
+                raise click.UsageError(f"{flag} goes with --from-ledger")
+    if o["from_ledger"]:
         given = [name for name in ("dk", "vk", "sgc", "manufactured") if o[name] is not None]
         if given:
             raise click.UsageError(
-                f"--db makes the ledger's meters with their own keys; not with --{given[0]}"
+                f"--from-ledger makes the ledger's meters with their own keys; "
+                f"not with --{given[0]}"
             )
         from vending.registry import list_meters
         from vending.simulate import simulated_meter
@@ -1481,7 +1492,7 @@ def meter_fleet_new(folder: Path, **o: Any) -> None:
 
 def _fleet_from_options(folder: Path, o: dict[str, Any], new_fleet: Callable[..., Any]) -> Any:
     if o["count"] is None:
-        raise click.UsageError("give --count (or --db to make the ledger's meters)")
+        raise click.UsageError("give --count (or --from-ledger to make the ledger's meters)")
     if (o["dk"] is None) == (o["vk"] is None):
         raise click.UsageError("give one decoder key as --dk, or a vending key as --vk")
     if o["vk"] is not None and o["sgc"] is None:

@@ -1,4 +1,4 @@
-"""`sts meter fleet new DIR --db URL`: a fleet made from a vending ledger's meters, on
+"""`sts meter fleet new DIR --from-ledger`: a fleet made from a vending ledger's meters, on
 SQLite and PostgreSQL. Two meters are registered, one is sold a token; the fleet is made
 from the ledger, served by `sts meter serve DIR` as a real process, and the token pushed
 through the token gateway with `sts dlms push-token` is accepted. The vending key is the
@@ -58,7 +58,7 @@ def test_a_fleet_from_the_ledger_accepts_what_the_ledger_sells(ledger: Sts, tmp_
     )
     (token,) = [t["digits"] for t in receipt["tokens"]]
     folder = tmp_path / "fleet"
-    made = ledger.ok("meter", "fleet", "new", str(folder), "--db", ledger.url, "--json")
+    made = ledger.ok("meter", "fleet", "new", str(folder), "--from-ledger", "--json")
     assert json.loads(made.stdout)["count"] == 2
     with (folder / "fleet.csv").open() as handle:
         rows = list(csv.DictReader(handle))
@@ -93,13 +93,16 @@ def test_a_fleet_from_the_ledger_accepts_what_the_ledger_sells(ledger: Sts, tmp_
 
 
 def test_fleet_from_the_ledger_refusals(ledger: Sts, tmp_path: Path):
-    mixed = ledger("meter", "fleet", "new", str(tmp_path / "a"), "--db", ledger.url,
+    mixed = ledger("meter", "fleet", "new", str(tmp_path / "a"), "--from-ledger",
                    "--dk", "E653341F9D5BF36F")  # fmt: skip
     assert mixed.exit_code == 2 and "not with --dk" in mixed.output
     nothing = ledger("meter", "fleet", "new", str(tmp_path / "b"), "--dk", "E653341F9D5BF36F")
     assert nothing.exit_code == 2 and "give --count" in nothing.output
-    one = ledger.ok("meter", "fleet", "new", str(tmp_path / "c"), "--db", ledger.url,
-                    "--count", "1", "--json")  # fmt: skip
+    stray = ledger("meter", "fleet", "new", str(tmp_path / "d"), "--count", "1",
+                   "--dk", "E653341F9D5BF36F", "--db", ledger.url)  # fmt: skip
+    assert stray.exit_code == 2 and "--db goes with --from-ledger" in stray.output
+    one = ledger.ok("meter", "fleet", "new", str(tmp_path / "c"), "--from-ledger",
+                    "--db", ledger.url, "--count", "1", "--json")  # fmt: skip
     assert json.loads(one.stdout)["last_drn"] == DRNS[0]
-    again = ledger("meter", "fleet", "new", str(tmp_path / "c"), "--db", ledger.url)
+    again = ledger("meter", "fleet", "new", str(tmp_path / "c"), "--from-ledger")
     assert again.exit_code == 1 and "not empty" in again.output and "Traceback" not in again.output
