@@ -211,9 +211,7 @@ def by_range(start: datetime, end: datetime) -> Any:
     return RangeDescriptor(CaptureObject(clock, 0), start, end)
 
 
-def get(
-    target: Target, obis: Obis, attribute: int, class_id: int, selection: Any = None
-) -> bytes:
+def get(target: Target, obis: Obis, attribute: int, class_id: int, selection: Any = None) -> bytes:
     """The attribute's value as A-XDR Data bytes (``selection``: :class:`ByEntry` or
     :func:`by_range`, for a profile's buffer)."""
     _check_ids(class_id, attribute)

@@ -74,6 +74,27 @@ class Row:
     values: tuple[bytes, ...]
 
 
+class LazyRow:
+    """A buffer entry whose values are encoded only when a selection picks it (a year of
+    15-minute survey rows is 35,040 entries; a range or entry read wants a few)."""
+
+    __slots__ = ("_encode", "_raw", "_values", "time")
+
+    def __init__(
+        self, time: datetime | None, raw: Any, encode: Callable[[Any], tuple[bytes, ...]]
+    ) -> None:
+        self.time = time
+        self._raw = raw
+        self._encode = encode
+        self._values: tuple[bytes, ...] | None = None
+
+    @property
+    def values(self) -> tuple[bytes, ...]:
+        if self._values is None:
+            self._values = self._encode(self._raw)
+        return self._values
+
+
 def _scope(message: str) -> DlmsError:
     return DlmsError(message, AccessResult.SCOPE_OF_ACCESS_VIOLATED)
 
@@ -115,7 +136,10 @@ def _integers(value: AbstractDlmsData, count: int) -> list[int]:
 
 
 def select(
-    columns: Sequence[Column], rows: Sequence[Row], selector: int | None, parameters: Any
+    columns: Sequence[Column],
+    rows: Sequence[Row | LazyRow],
+    selector: int | None,
+    parameters: Any,
 ) -> bytes:
     """The buffer (array of structures) the selection gives."""
     picked = list(range(len(columns)))

@@ -46,7 +46,7 @@ from datetime import UTC, datetime
 from sts.meter.dlms import axdr
 from sts.meter.dlms.basic import data
 from sts.meter.dlms.model import Attribute, Context, CosemObject, Level, Obis, cosem_object
-from sts.meter.dlms.profile import CLOCK_COLUMN, Column, Row, select
+from sts.meter.dlms.profile import CLOCK_COLUMN, Column, LazyRow, Row, select
 from sts.meter.event_logs import Entry, LogName
 from sts.meter.obis import ObisCode
 from sts.meter.survey import Survey
@@ -77,13 +77,17 @@ def _encoders(survey: Survey) -> list[Callable[[int], bytes]]:
     return [axdr.double_long if c.d == 7 else axdr.long64 for c in survey.config.channels]
 
 
-def _rows(survey: Survey) -> list[Row]:
-    encode = _encoders(survey)
+def _rows(survey: Survey) -> list[LazyRow]:
+    encoders = _encoders(survey)
+
+    def encode(row: tuple[datetime, tuple[int, ...]]) -> tuple[bytes, ...]:
+        when, values = row
+        return (axdr.date_time(when), *(e(v) for e, v in zip(encoders, values, strict=True)))
+
     out = []
     for t, values in survey.rows():
         when = _utc(t)
-        cells = (axdr.date_time(when), *(e(v) for e, v in zip(encode, values, strict=True)))
-        out.append(Row(when, cells))
+        out.append(LazyRow(when, (when, values), encode))
     return out
 
 
