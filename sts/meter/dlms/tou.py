@@ -50,7 +50,14 @@ from dlms_cosem.dlms_data import (
 from dlms_cosem.time import datetime_from_bytes
 
 from sts.errors import FormatError
-from sts.meter.calendar import ActivityCalendar, CalendarTables, SpecialDay
+from sts.meter.calendar import (
+    ActivityCalendar,
+    CalendarTables,
+    DayProfile,
+    Season,
+    SpecialDay,
+    WeekProfile,
+)
 from sts.meter.dlms import axdr
 from sts.meter.dlms.errors import DlmsError, TypeUnmatched
 from sts.meter.dlms.model import Attribute, Context, CosemObject, Level, Method, cosem_object
@@ -199,8 +206,6 @@ def _octets(value: AbstractDlmsData, what: str, size: int) -> bytes:
 
 def _check(part: str, items: list[dict[str, Any]]) -> None:
     """Each written entry as the meter would read it (types, ranges, order)."""
-    from sts.meter.calendar import DayProfile, Season, WeekProfile
-
     kind = {"seasons": Season, "weeks": WeekProfile, "days": DayProfile}[part]
     for i, item in enumerate(items):
         try:
