@@ -126,11 +126,18 @@ def test_a_vend_on_sqlite_loads_only_what_it_uses(tmp_path: Path) -> None:
         + _run_cli("vend", "credit", "--meter", "47500150231", "--units", "1")
     )
     assert _loaded_after(vend) == ["Crypto", "sqlalchemy", "vending"]
+    # ... and starts no other program (pycryptodome's ctypes backend would run `file`).
     probe = (
-        "import json, sys\n"
+        "import json, subprocess, sys\n"
+        "started = []\n"
+        "popen = subprocess.Popen.__init__\n"
+        "def spy(self, *args, **kwargs):\n"
+        "    started.append(repr(args[:1]))\n"
+        "    popen(self, *args, **kwargs)\n"
+        "subprocess.Popen.__init__ = spy\n"
         + vend
         + f"print(json.dumps(sorted({{h for h in {NOT_ON_A_VEND!r} for m in sys.modules "
-        "if m == h or m.startswith(h + '.')})))\n"
+        "if m == h or m.startswith(h + '.')}) + started))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=False
