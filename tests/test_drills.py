@@ -178,7 +178,6 @@ def test_drill1_fresh_start_vend_keyed_into_the_simulated_meter(
 ) -> None:
     # No STS_MASTER_KEY: `keys add` makes the master key file, as on a new user's machine.
     shell = Shell(tmp_path, empty_database_url, master_key_env=False)
-    shell.run("meters", "list", expect=1)  # an empty ledger: read-only commands refuse it
     if not empty_database_url.startswith("sqlite"):
         shell.run("db", "upgrade")  # a PostgreSQL ledger is set up by hand (docs/vending.md)
     (tmp_path / "home.json").write_text(json.dumps(STEPPED))
@@ -211,14 +210,13 @@ def test_drill1_fresh_start_vend_keyed_into_the_simulated_meter(
 
     again = shell.json("meter", "enter", str(state), token["digits"], expect=1)
     assert (again["result"], again["text"]) == (10, "Used")
-    assert Decimal(shell.json("meter", "show", str(state))["credit"]["energy_kwh"]) == 40
+    assert Decimal(again["credit"]["energy_kwh"]) == 40  # nothing more credited
 
     retry = shell.json("vend", "credit", "--meter", DRILL1_DRN, "--money", "69.00",
                        "--ref", "till-1/0001")  # fmt: skip
     assert [t["digits"] for t in retry["tokens"]] == [token["digits"]]
     assert retry["transaction_id"] == receipt["transaction_id"]
     assert query(empty_database_url, "SELECT COUNT(*) FROM tokens") == [(1,)]
-    assert shell.json("report", "verify")["ok"] is True
 
 
 # --- drill 4: two vending processes at once on PostgreSQL ------------------------------
