@@ -361,4 +361,3 @@ class MasterKeyCheck(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     value: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
-
