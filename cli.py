@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
-from rich.console import Console
 
 from sts.codec import WithdrawnAlgorithmWarning, decode_full, encode
 from sts.crypto import DecoderKey, KeyParameters, VendingKey, derive_decoder_key
@@ -56,12 +55,35 @@ from sts.tokens.tid import BaseDate, datetime_from_tid, vending_tid
 if TYPE_CHECKING:
     # Start-up time: the simulated meter and the conformance runner are imported by the
     # commands that use them; heavy modules never at the top of this file.
+    from rich.console import Console
+
     from sts.conformance import RunResult
     from sts.meter.credit import CreditStatus
     from sts.meter.meter import Meter, MeterStatus, TokenOutcome
 
-console = Console()
-err_console = Console(stderr=True)
+
+class _LazyConsole:
+    """A rich Console made on first use: loading rich.console costs `sts --help` (which
+    prints through click) a tenth of its start-up. Attributes are the Console's."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def get(self) -> Console:
+        """The Console itself, for rich objects that take one (Progress)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+
+console = _LazyConsole()
+err_console = _LazyConsole(stderr=True)
 
 
 def emit_json(data: Any) -> None:
@@ -2235,9 +2257,11 @@ def _open_vending(o: dict[str, Any], create_master: bool = False, create: bool =
             err_console.print(
                 f"Created the vending database {database.location}", highlight=False, soft_wrap=True
             )
-        path = o["master_key_file"] or default_master_key_path()
         master: MasterKey | None = None
-        if os.environ.get(ENV_VAR):
+        from_env = bool(os.environ.get(ENV_VAR))
+        # The default path needs platformdirs: not looked up when the environment has the key.
+        path = o["master_key_file"] or (None if from_env else default_master_key_path())
+        if from_env:
             master = MasterKey.from_env(os.environ)
         elif Path(path).exists():
             master = MasterKey.from_file(path)
@@ -3151,7 +3175,7 @@ def _run_orders(backend: Any, name: str, chunk: int, as_json: bool) -> None:
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=err_console,
+        console=err_console.get(),
         disable=as_json,
     ) as bar:
         task = bar.add_task(f"orders for {name}", total=None)
@@ -3309,7 +3333,7 @@ def migrate_export(name: str, out: TextIO, everything: bool, hand_out: bool, **o
     out.flush()
     result = None
     if hand_out:
-        with Progress(console=err_console, disable=o["as_json"]) as bar:
+        with Progress(console=err_console.get(), disable=o["as_json"]) as bar:
             task = bar.add_task("handing out", total=None)
             with refusals():
                 result = migration.hand_out_exported(
@@ -3818,6 +3842,7 @@ def report_checkpoint(file: Path, **o: Any) -> None:
             highlight=False,
             soft_wrap=True,
         )
+
 
 # --- vending: vendors, operators and the HTTP service ---------------------------------------
 # Vendors hold floats that sales through the API reduce; operators of a vendor authenticate

@@ -12,6 +12,13 @@ other load on a shared machine disturbs less than wall time) and the target:
   (a vending key, a tariff and a meter) is set up once in a temporary folder
   with the same command; every measured vend is a real sale committed to it.
 
+An installed package has its modules compiled (pip writes the ``.pyc`` files);
+with ``PYTHONDONTWRITEBYTECODE`` set in the shell, a checkout's modules would be
+compiled again by every process (about 0.2 s of a vend). So the variable is
+removed for the measured processes, and the warm-up run writes the ``.pyc``
+files once, as an installation does. The load average is printed before and
+after: on a shared machine it says how far to trust the wall times.
+
 Run from the repository root with the package installed (``pip install -e .``)::
 
     python benchmarks/startup.py
@@ -61,6 +68,14 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as `uptime` shows them."""
+    try:
+        return ", ".join(f"{figure:.2f}" for figure in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def default_sts() -> str:
@@ -143,6 +158,7 @@ def main() -> None:
             "XDG_DATA_HOME": str(folder / "data"),
         }
         env.pop("STS_MASTER_KEY_FILE", None)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: compiled once, then loaded
         set_up_ledger(sts, folder, env)
         figures = [
             ("python -c pass", [sys.executable, "-c", "pass"], None),
@@ -158,16 +174,24 @@ def main() -> None:
                 0.8,
             ),
         ]
-        print(f"{'':26} {'wall: min':>9} {'median':>7} {'max':>7}   {'CPU: median':>11}  target")
+        print(f"load average before: {load_average()}")
+        print(
+            f"{'':26} {'wall: min':>9} {'median':>7} {'max':>7}   "
+            f"{'CPU: min':>8} {'median':>7} {'max':>7}  target"
+        )
         for label, argv, target in figures:
             times = measure(argv, env, args.runs)
             wall = [w for w, _ in times]
-            cpu = statistics.median(c for _, c in times)
+            cpu = [c for _, c in times]
             low, mid, high = min(wall), statistics.median(wall), max(wall)
             verdict = ""
             if target is not None:
                 verdict = f"{target:.2f} s  " + ("ok" if mid < target else "ABOVE TARGET")
-            print(f"{label:26} {low:8.3f}s {mid:6.3f}s {high:6.3f}s   {cpu:10.3f}s  {verdict}")
+            print(
+                f"{label:26} {low:8.3f}s {mid:6.3f}s {high:6.3f}s   "
+                f"{min(cpu):7.3f}s {statistics.median(cpu):6.3f}s {max(cpu):6.3f}s  {verdict}"
+            )
+        print(f"load average after:  {load_average()}")
         print()
         print(
             "wall: spawn to exit; CPU: user + system time of the process (os.wait4), which "

@@ -10,6 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
+import vending.vendor_models  # noqa: F401  (the vendor tables, in Base.metadata)
 from vending.db import make_engine
 from vending.models import Base
 

@@ -29,7 +29,10 @@ HEAVY = (
     "psycopg",
     "textual",
     "fastapi",
+    "pydantic",
+    "starlette",
     "uvicorn",
+    "cffi",
     "Crypto",
     "sts.meter",
     "sts.conformance",
@@ -67,6 +70,83 @@ def _run_cli(*args: str) -> str:
 
 def test_sts_help_loads_nothing_heavy() -> None:
     assert _loaded_after(_run_cli("--help")) == []
+
+
+def test_sts_help_makes_no_rich_console() -> None:
+    # click prints the help; rich.console is loaded by the first command that renders.
+    code = _run_cli("--help") + "assert 'rich.console' not in sys.modules\n"
+    assert _loaded_after(code) == []
+
+
+#: A vend on SQLite loads the database core, the ORM models and the ledger, and nothing of
+#: another dialect, the vendor tables, the HTTP service, Alembic or cffi (issue 8: each of
+#: these was loaded by `sts vend credit` and cost it start-up time).
+NOT_ON_A_VEND = (
+    "alembic",
+    "mako",
+    "fastapi",
+    "pydantic",
+    "uvicorn",
+    "starlette",
+    "httpx",
+    "textual",
+    "cffi",
+    "pycparser",
+    "platformdirs",
+    "psycopg",
+    "sqlalchemy.dialects.postgresql",
+    "vending.vendor_models",
+    "vending.vendors",
+    "vending.api",
+    "sts.meter",
+    "sts.conformance",
+)
+
+
+def test_a_vend_on_sqlite_loads_only_what_it_uses(tmp_path: Path) -> None:
+    import random
+
+    from conftest import TEST_MASTER_KEY, Clock
+
+    from sts.crypto.keys import VendingKey
+    from vending import registry
+    from vending.backend import Backend
+    from vending.db import open_database
+
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    backend = Backend.open(open_database(url), TEST_MASTER_KEY, Clock(), random.Random(8))
+    try:
+        key = VendingKey.from_hex("ABABABABABABABAB")
+        registry.add_vending_key(backend, "k", key, 123456, krn=1, kt=2, base_date=2014)
+        registry.add_meter(backend, "47500150231", 123456, krn=1, base_date=2014)
+    finally:
+        backend.close()
+    vend = (
+        "import os\n"
+        f"os.environ['STS_DATABASE_URL'] = {url!r}\n"
+        f"os.environ['STS_MASTER_KEY'] = {TEST_MASTER_KEY.secret_bytes().hex()!r}\n"
+        "os.environ.pop('STS_MASTER_KEY_FILE', None)\n"
+        + _run_cli("vend", "credit", "--meter", "47500150231", "--units", "1")
+    )
+    assert _loaded_after(vend) == ["Crypto", "sqlalchemy", "vending"]
+    # ... and starts no other program (pycryptodome's ctypes backend would run `file`).
+    probe = (
+        "import json, subprocess, sys\n"
+        "started = []\n"
+        "popen = subprocess.Popen.__init__\n"
+        "def spy(self, *args, **kwargs):\n"
+        "    started.append(repr(args[:1]))\n"
+        "    popen(self, *args, **kwargs)\n"
+        "subprocess.Popen.__init__ = spy\n"
+        + vend
+        + f"print(json.dumps(sorted({{h for h in {NOT_ON_A_VEND!r} for m in sys.modules "
+        "if m == h or m.startswith(h + '.')}) + started))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+import vending.vendor_models  # noqa: F401  (the vendor tables, in Base.metadata)
 from vending.db import (
     current_revision,
     head_revision,

@@ -40,6 +40,7 @@ from conftest import TEST_MASTER_KEY, VECTOR_DK, VECTOR_DRN, register_vector_met
 from sqlalchemy import Engine, event, func, select
 
 import sts
+import vending.vendor_models  # noqa: F401  (the vendor tables, in Base.metadata)
 from sts.tokens.credit import TransferCredit
 from vending import keychange, ledger_check, registry, vend
 from vending.backend import Backend

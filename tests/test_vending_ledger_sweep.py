@@ -16,6 +16,7 @@ import pytest
 from conftest import VECTOR_SGC, VECTOR_VK, Clock
 from sqlalchemy import select, update
 
+import vending.vendor_models  # noqa: F401  (the vendor tables, in Base.metadata)
 from sts.crypto.keys import VendingKey
 from vending import ledger_check, registry, vend
 from vending.backend import Backend

@@ -13,6 +13,7 @@ from alembic.migration import MigrationContext
 from conftest import TEST_MASTER_KEY, VECTOR_DRN, Clock, register_vector_meter
 from sqlalchemy import func, select, text
 
+import vending.vendor_models  # noqa: F401  (the vendor tables, in Base.metadata)
 from vending import vend
 from vending.backend import Backend
 from vending.db import (

@@ -36,9 +36,8 @@ import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from Crypto.Cipher import AES
-
 from sts.crypto.keys import VendingKey
+from sts.crypto.native import cipher as native_cipher
 from vending.errors import KeyStoreError
 
 MASTER_KEY_BYTES = 32
@@ -212,6 +211,7 @@ def seal(
     nonce = randbytes(NONCE_BYTES)
     if len(nonce) != NONCE_BYTES:
         raise KeyStoreError(f"nonce source gave {len(nonce)} bytes; expected {NONCE_BYTES}")
+    AES = native_cipher("AES")  # the native library loads on first use
     cipher = AES.new(master.secret_bytes(), AES.MODE_GCM, nonce=nonce, mac_len=TAG_BYTES)
     cipher.update(associated)
     ciphertext, tag = cipher.encrypt_and_digest(key.secret_bytes())
@@ -229,6 +229,7 @@ def open_sealed(master: MasterKey, blob: bytes, associated: bytes) -> VendingKey
         size = len(blob) if isinstance(blob, bytes | bytearray) else type(blob).__name__
         raise KeyStoreError(f"sealed key has {size} bytes; expected {' or '.join(map(str, sizes))}")
     nonce, body = bytes(blob[:NONCE_BYTES]), bytes(blob[NONCE_BYTES:])
+    AES = native_cipher("AES")  # the native library loads on first use
     cipher = AES.new(master.secret_bytes(), AES.MODE_GCM, nonce=nonce, mac_len=TAG_BYTES)
     cipher.update(associated)
     try:

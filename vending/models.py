@@ -21,6 +21,11 @@ The tables, in the order a vend touches them:
   (vending.ledger); ``master_key_check``: a MAC of a fixed label under the master
   key, which tells a wrong master key at once (vending.keystore.check_value).
 
+The vendor, operator and float tables (schema 0004) are on the same ``Base`` in
+:mod:`vending.vendor_models`, which only the code that uses them imports (a vend
+from the CLI does not): ``Base.metadata`` holds them once that module is imported,
+as the migrations' environment and the whole-schema tests do.
+
 Amounts are stored as whole multiples of 0.00001 (``ScaledDecimal``) so sums in
 SQL are exact on SQLite as on PostgreSQL; times are stored in UTC.
 """
@@ -217,13 +222,15 @@ class Transaction(Base):
         ),
         Index("ix_transactions_day", "day"),
         # A vend is reversed at most once; the index leaves out the many rows with no
-        # reversal (so an ordinary vend does not write to it).
+        # reversal (so an ordinary vend does not write to it). Migration 0001 makes it
+        # partial on PostgreSQL too (postgresql_where); naming that here would load the
+        # whole PostgreSQL dialect (every driver's module) on every SQLite command, and
+        # autogenerate does not compare an index's WHERE clause.
         Index(
             "uq_transactions_reverses_id",
             "reverses_id",
             unique=True,
             sqlite_where=text("reverses_id IS NOT NULL"),
-            postgresql_where=text("reverses_id IS NOT NULL"),
         ),
     )
 
@@ -354,8 +361,3 @@ class MasterKeyCheck(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     value: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
-
-
-# The vendor, operator and float tables (schema 0004) live on this Base in their own module;
-# importing it here puts them in Base.metadata wherever the models are loaded.
-from vending import vendor_models as _vendor_models  # noqa: E402, F401

@@ -23,7 +23,9 @@ class Des:
         if len(key) != 8:
             raise FormatError(f"DES key has {len(key)} bytes; expected 8 (64 bits)")
         # pycryptodome loads its native library on import (tens of ms): only when used.
-        from Crypto.Cipher import DES
+        from sts.crypto.native import cipher
+
+        DES = cipher("DES")
 
         self._cipher = DES.new(key, DES.MODE_ECB)
 

@@ -86,7 +86,9 @@ def _des(vk_bytes: bytes) -> EcbMode:
     """A DES cipher keyed with a vending key. Vending systems use a handful of
     vending keys for many meters; keying DES once per vending key saves a third
     of a derivation."""
-    from Crypto.Cipher import DES  # a native library, loaded on first use (see des.py)
+    from sts.crypto.native import cipher  # a native library, loaded on first use
+
+    DES = cipher("DES")
 
     return DES.new(vk_bytes, DES.MODE_ECB)
 
