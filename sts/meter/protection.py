@@ -77,46 +77,36 @@ SECTION_VERSION = 1
 MAX_ALARMS = 20
 
 
-class TamperKind(StrEnum):
-    TERMINAL_COVER = "terminal_cover"
-    METER_COVER = "meter_cover"
-    MODULE_COVER = "module_cover"
-    MAGNETIC = "magnetic"
-    CURRENT_REVERSAL = "current_reversal"
-    NEUTRAL_MISMATCH = "neutral_mismatch"
+class _CodedKind(StrEnum):
+    """A kind of condition named by its text value and filed under one event code."""
+
+    _code: Code
+
+    def __new__(cls, value: str, code: Code) -> _CodedKind:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member._code = code
+        return member
 
     @property
     def code(self) -> Code:
-        return _TAMPER_CODES[self]
+        return self._code
 
 
-_TAMPER_CODES = {
-    TamperKind.TERMINAL_COVER: Code.TERMINAL_COVER_OPENED,
-    TamperKind.METER_COVER: Code.METER_COVER_OPENED,
-    TamperKind.MODULE_COVER: Code.MODULE_COVER_OPENED,
-    TamperKind.MAGNETIC: Code.MAGNETIC_FIELD,
-    TamperKind.CURRENT_REVERSAL: Code.CURRENT_REVERSAL,
-    TamperKind.NEUTRAL_MISMATCH: Code.NEUTRAL_MISMATCH,
-}
+class TamperKind(_CodedKind):
+    TERMINAL_COVER = "terminal_cover", Code.TERMINAL_COVER_OPENED
+    METER_COVER = "meter_cover", Code.METER_COVER_OPENED
+    MODULE_COVER = "module_cover", Code.MODULE_COVER_OPENED
+    MAGNETIC = "magnetic", Code.MAGNETIC_FIELD
+    CURRENT_REVERSAL = "current_reversal", Code.CURRENT_REVERSAL
+    NEUTRAL_MISMATCH = "neutral_mismatch", Code.NEUTRAL_MISMATCH
 
 
-class FaultKind(StrEnum):
-    MEMORY = "memory_error"
-    RELAY = "relay_error"
-    BATTERY_LOW = "battery_low"
-    CLOCK_INVALID = "clock_invalid"
-
-    @property
-    def code(self) -> Code:
-        return _FAULT_CODES[self]
-
-
-_FAULT_CODES = {
-    FaultKind.MEMORY: Code.MEMORY_ERROR,
-    FaultKind.RELAY: Code.RELAY_ERROR,
-    FaultKind.BATTERY_LOW: Code.BATTERY_LOW,
-    FaultKind.CLOCK_INVALID: Code.CLOCK_INVALID,
-}
+class FaultKind(_CodedKind):
+    MEMORY = "memory_error", Code.MEMORY_ERROR
+    RELAY = "relay_error", Code.RELAY_ERROR
+    BATTERY_LOW = "battery_low", Code.BATTERY_LOW
+    CLOCK_INVALID = "clock_invalid", Code.CLOCK_INVALID
 
 
 class Voltage(StrEnum):
@@ -129,10 +119,10 @@ class Voltage(StrEnum):
 DEFAULT_ALARM_CODES = frozenset(
     int(c)
     for c in (
-        *_TAMPER_CODES.values(),
+        *(kind.code for kind in TamperKind),
         Code.OVER_CURRENT,
         Code.POWER_FAILURE,
-        *_FAULT_CODES.values(),
+        *(kind.code for kind in FaultKind),
     )
 )
 
