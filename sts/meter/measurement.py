@@ -429,14 +429,20 @@ class LoadModel:
         step = self.step_s
         function = self.function
         assert function is not None
-        local = calendar.local
-        if self._last is not None and self._last[0] == t:
-            point = self._last[1]
+        # called once per sample of a long run: the local time made here, not via calendar.local
+        stamp, tz = datetime.fromtimestamp, calendar.tz
+        last = self._last
+        if last is not None and last[0] == t:
+            point = last[1]
         else:
-            point = as_point(function(local(t)))
+            point = function(stamp(t, tz))
+            if type(point) is not LoadPoint:
+                point = as_point(point)
         held = step - t % step
         while held < limit:
-            sample = as_point(function(local(t + held)))
+            sample = function(stamp(t + held, tz))
+            if type(sample) is not LoadPoint:
+                sample = as_point(sample)
             if sample != point:
                 self._last = (t + held, sample)
                 return point, held

@@ -41,6 +41,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from math import hypot
 from typing import TYPE_CHECKING, Any
 
 from sts.errors import FormatError, RangeError
@@ -229,9 +230,10 @@ class Metering:
             held = left
         guard = self.guard
         guard.check(t, point)
-        left = guard.next_timer() - t
-        if 0 < left < held:
-            held = left
+        if guard.reconnect_at is not None or guard.locked:  # an over-current timer may run
+            left = guard.next_timer() - t
+            if 0 < left < held:
+                held = left
         if t >= self._rate_until:
             self._rate, self._rate_until = self.calendar.span(calendar, t)
             if self._engine is not None:
@@ -245,8 +247,8 @@ class Metering:
     def _observe(self, t0: int, t1: int, delivered: int, closed: bool) -> None:
         # the hot path of a long run: EnergyRegisters.add written out in place
         point = self._point
-        p = point.active_w
-        q = point.reactive_var
+        p = point[0]  # active_w, reactive_var: read by index on this hot path
+        q = point[1]
         rate = self._rate
         r = self.registers
         if p > 0:
@@ -255,7 +257,7 @@ class Metering:
                 r.import_j[rate] += delivered
                 if q:
                     r.q_s[1 if q > 0 else 4] += abs(q) * delivered // p
-                    r.s_import += point.apparent_va * delivered // p
+                    r.s_import += round(hypot(p, q)) * delivered // p  # LoadPoint.apparent_va
                 else:
                     r.s_import += delivered
         elif closed and (p or q):

@@ -307,18 +307,8 @@ class Guard:
         closed = engine is not None and engine.state.relay_closed
         if (
             closed == self._closed
-            and t < self.next_timer()
-            and (
-                point is self._point
-                or (
-                    # a load at nominal voltage with no neutral reading, on a meter with no
-                    # current rule, can change nothing here (most stretches of a long run)
-                    self._plain
-                    and point.voltage_v is None
-                    and point.neutral_a is None
-                    and self.voltage is Voltage.NORMAL
-                )
-            )
+            and (point is self._point or self._plain_point(point))
+            and ((self.reconnect_at is None and not self.locked) or t < self.next_timer())
         ):
             self._point = point
             return
@@ -332,6 +322,17 @@ class Guard:
             closed = engine is not None and engine.state.relay_closed
         self._point = point
         self._closed = closed
+
+    def _plain_point(self, point: LoadPoint) -> bool:
+        """True when ``point`` can change nothing here: a load at nominal voltage with no
+        neutral or temperature reading, on a meter with no current rule, in the normal
+        voltage band (most stretches of a long run)."""
+        return (
+            self._plain
+            and point[2] is None  # voltage_v, neutral_a: by index on this hot path
+            and point[4] is None
+            and self.voltage is Voltage.NORMAL
+        )
 
     def _timers(self, t: int) -> bool:
         changed = False
