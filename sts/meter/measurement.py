@@ -157,7 +157,8 @@ class LoadPoint(tuple):
 
     def __repr__(self) -> str:
         names = ("voltage_v", "frequency_hz", "neutral_a", "temperature_c")
-        extra = "".join(f", {n}={v!r}" for n, v in zip(names, self[2:], strict=True) if v is not None)
+        pairs = zip(names, self[2:], strict=True)
+        extra = "".join(f", {n}={v!r}" for n, v in pairs if v is not None)
         return f"LoadPoint(active_w={self[0]}, reactive_var={self[1]}{extra})"
 
     def __getnewargs__(self) -> tuple[Any, ...]:
