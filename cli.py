@@ -1163,9 +1163,12 @@ def meter_relay(
 @_meter_file
 @click.option("--kind", required=True, type=click.Choice([
     "terminal_cover", "meter_cover", "module_cover", "magnetic", "current_reversal",
-    "neutral_mismatch", "memory_error", "relay_error", "battery_low", "clock_invalid", "tamper"]),
-    help="A tamper or fault to inject ('tamper' with --clear ends every tamper).")  # fmt: skip
-@click.option("--clear", is_flag=True, help="End the fault (or, with 'tamper', every tamper).")
+    "neutral_mismatch", "memory_error", "relay_error", "battery_low", "clock_invalid",
+    "fire_alarm", "tamper"]),
+    help="A tamper, fault or the fire alarm input to inject ('tamper' with --clear ends every "
+    "tamper).")  # fmt: skip
+@click.option("--clear", is_flag=True, help="End the fault or fire alarm (or, with 'tamper', "
+              "every tamper).")  # fmt: skip
 @click.option("--at", type=_MeterTime(), help="When (default: the meter's clock).")
 @_meter_json
 def meter_tamper(
@@ -1183,6 +1186,7 @@ def meter_tamper(
     result = {
         "tampers": sorted(k.value for k in guard.tampers),
         "faults": sorted(k.value for k in guard.faults),
+        "fire": guard.fire,
         "relay_closed": credit.relay_closed,
         "reason": credit.relay_reason.value,
         "alarm": current.short_code("15"),
@@ -1192,7 +1196,9 @@ def meter_tamper(
         return
     console.print(
         f"tamper: {', '.join(result['tampers']) or 'none'}; faults: "
-        f"{', '.join(result['faults']) or 'none'}; relay "
+        f"{', '.join(result['faults']) or 'none'}; "
+        + ("fire control holding; " if guard.fire else "")
+        + "relay "
         f"{'closed' if credit.relay_closed else 'open'} ({credit.relay_reason.value}); "
         f"{' '.join(result['alarm'])}",
         highlight=False,

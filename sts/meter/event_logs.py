@@ -13,9 +13,12 @@ DLMS server to serve; the text of each entry says what happened)::
                   47 magnetic field, 48 current reversal, 49 neutral current mismatch,
                   50 tamper cleared
     power quality 76 under voltage (sag), 77 over voltage (swell), 78 voltage normal,
-                  80 over current, 81 power failure, 82 power restored
+                  80 over current, 81 power failure, 82 power restored,
+                  83 current imbalance (phase and neutral current apart), 84 current balanced
     failure       90 memory error, 91 relay error, 92 battery low, 93 clock invalid,
-                  94 fault cleared
+                  94 fault cleared, 95 over temperature (terminals above the fire
+                  threshold), 96 temperature normal, 97 fire alarm (input), 98 fire alarm
+                  cleared
     security     100 parameter changed, 101 clock adjusted, 102 key changed,
                  103 token rejected, 104 payment mode changed, 105 disconnect control
                      command, 106 relay opened by self-protection, 107 relay reconnected
@@ -67,11 +70,17 @@ class Code(IntEnum):
     OVER_CURRENT = 80
     POWER_FAILURE = 81
     POWER_RESTORED = 82
+    CURRENT_IMBALANCE = 83
+    CURRENT_BALANCED = 84
     MEMORY_ERROR = 90
     RELAY_ERROR = 91
     BATTERY_LOW = 92
     CLOCK_INVALID = 93
     FAULT_CLEARED = 94
+    OVER_TEMPERATURE = 95
+    TEMPERATURE_NORMAL = 96
+    FIRE_ALARM = 97
+    FIRE_ALARM_CLEARED = 98
     PARAMETER_CHANGED = 100
     CLOCK_ADJUSTED = 101
     KEY_CHANGED = 102

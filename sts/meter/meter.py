@@ -77,7 +77,7 @@ from sts.meter.limits import MAX_DETAIL, clip
 from sts.meter.localtime import epoch_seconds
 from sts.meter.measurement import LoadModel
 from sts.meter.metering import Metering
-from sts.meter.protection import FaultKind, TamperKind
+from sts.meter.protection import FIRE_ALARM, FaultKind, TamperKind
 from sts.meter.tid_memory import DEFAULT_CAPACITY
 from sts.results import ResultCode
 from sts.tokens.base import Token
@@ -417,11 +417,15 @@ class Meter:
         return state.name.lower()
 
     def tamper(self, kind: str, now: datetime | None = None, *, clear: bool = False) -> None:
-        """Inject a tamper (covers, magnetic field, ...) or a fault (memory, relay, battery,
-        clock) at ``now``; ``clear`` ends a fault, or every tamper for kind 'tamper'."""
+        """Inject a tamper (covers, magnetic field, ...), a fault (memory, relay, battery,
+        clock) or the fire alarm input ('fire_alarm') at ``now``; ``clear`` ends a fault or
+        the fire alarm, or every tamper for kind 'tamper'."""
         now = self._catch_up(now)
         t = epoch_seconds(now)
         guard = self.metering.guard
+        if kind == FIRE_ALARM:
+            guard.fire_alarm(t, not clear, "cleared" if clear else "injected")
+            return
         if kind in TamperKind.__members__.values() or kind == "tamper":
             if clear:
                 self.engine.clear_tamper(now)
@@ -437,7 +441,9 @@ class Meter:
             else:
                 guard.fault(t, FaultKind(kind), "injected")
             return
-        kinds = ", ".join([*(k.value for k in TamperKind), *(k.value for k in FaultKind)])
+        kinds = ", ".join(
+            [*(k.value for k in TamperKind), *(k.value for k in FaultKind), FIRE_ALARM, "tamper"]
+        )
         raise FormatError(f"tamper kind {kind!r} is not one of {kinds}")
 
     def set_payment_mode(self, mode: str, now: datetime | None = None) -> None:
