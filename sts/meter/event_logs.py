@@ -21,7 +21,8 @@ DLMS server to serve; the text of each entry says what happened)::
                   cleared
     security     100 parameter changed, 101 clock adjusted, 102 key changed,
                  103 token rejected, 104 payment mode changed, 105 disconnect control
-                     command, 106 relay opened by self-protection, 107 relay reconnected
+                     command, 106 relay opened by self-protection, 107 relay reconnected,
+                 108 keypad code rejected (a wrong PIN)
 
     >>> logs = EventLogs()
     >>> entry = logs.record(0, Code.METER_COVER_OPENED, "without power")
@@ -89,6 +90,7 @@ class Code(IntEnum):
     DISCONNECT_COMMAND = 105
     PROTECTION_OPENED = 106
     RECONNECTED = 107
+    KEYPAD_CODE_REJECTED = 108
 
     @property
     def log(self) -> LogName:

@@ -78,7 +78,9 @@ a reason to keep it closed.
 
 **Payment mode.** Prepaid (default) or postpaid: a postpaid meter registers
 and bills energy but draws no wallet and never opens the relay for lack of
-credit. Switching is a security event and keeps every register and wallet.
+credit. Switching is a security event and keeps every register and wallet;
+it comes from the head end (``sts meter mode``) or, where the utility set a
+``mode_switch_pin``, the keypad (:data:`sts.meter.meter.MODE_SWITCH_CODE`).
 
 **Alarms.** Every event whose code is in ``alarm_codes`` raises the alarm
 (LED/buzzer and display on the CIU): the keypad shows the indicator and the
@@ -189,6 +191,7 @@ class ProtectionConfig:
     open_on_current_imbalance: bool = False
     imbalance_percent: int = 10
     imbalance_min_a: Decimal = Decimal(1)
+    mode_switch_pin: str | None = None
 
     def __post_init__(self) -> None:
         if self.over_current_a is not None and not Decimal(0) < self.over_current_a <= 1000:
@@ -217,6 +220,11 @@ class ProtectionConfig:
                 f"fire_temperature_c {self.fire_temperature_c} is not above {FIRE_LIMITS[0]} "
                 f"(the meter's limit operating temperature) and at most {FIRE_LIMITS[1]}"
             )
+        pin = self.mode_switch_pin
+        if pin is not None and not (
+            isinstance(pin, str) and pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 8
+        ):
+            raise RangeError("mode_switch_pin is not 4 to 8 digits")
         known = {int(c) for c in Code}
         unknown = sorted(set(self.alarm_codes) - known)
         if unknown:
@@ -242,6 +250,7 @@ class ProtectionConfig:
             "open_on_current_imbalance": self.open_on_current_imbalance,
             "imbalance_percent": self.imbalance_percent,
             "imbalance_min_a": str(self.imbalance_min_a),
+            "mode_switch_pin": self.mode_switch_pin,
         }
 
     @classmethod
@@ -271,6 +280,10 @@ class ProtectionConfig:
         for name in ("fire_temperature_c", "imbalance_min_a"):
             if name in d:
                 values[name] = strict.as_decimal(d[name], f"{path}.{name}")
+        if d.get("mode_switch_pin") is not None:
+            values["mode_switch_pin"] = strict.as_str(
+                d["mode_switch_pin"], f"{path}.mode_switch_pin", 8
+            )
         if d.get("over_current_a") is not None:
             values["over_current_a"] = strict.as_decimal(
                 d["over_current_a"], f"{path}.over_current_a"
@@ -643,11 +656,13 @@ class Guard:
         self._resettle(t)
         return state
 
-    def set_postpaid(self, t: int, postpaid: bool) -> None:
+    def set_postpaid(self, t: int, postpaid: bool, source: str = "") -> None:
+        """Switch the payment mode (a security event naming ``source``; no change, no event)."""
         if postpaid == self.postpaid:
             return
         names = ("prepaid", "postpaid")
-        self.record(t, Code.PAYMENT_MODE_CHANGED, f"{names[self.postpaid]} -> {names[postpaid]}")
+        detail = f"{names[self.postpaid]} -> {names[postpaid]}" + (f" ({source})" if source else "")
+        self.record(t, Code.PAYMENT_MODE_CHANGED, detail)
         self.postpaid = postpaid
         if self._engine is not None:
             self._engine.postpaid = postpaid
