@@ -1237,6 +1237,52 @@ def meter_mode(
     )
 
 
+@meter.command("clock")
+@_meter_file
+@click.option("--set", "to", type=_MeterTime(), help="Set the clock to this time ('YYYY-MM-DD "
+              "HH:MM[+HH:MM]', or '+15m' after the clock).")  # fmt: skip
+@click.option("--back", type=_Duration(), help="Set the clock back by this much ('30s', '5m'; "
+              "within the meter's local day).")  # fmt: skip
+@click.option("--sync", is_flag=True, help="Set the clock to this computer's time.")
+@_meter_json
+def meter_clock(
+    file: Path,
+    to: datetime | timedelta | None,
+    back: timedelta | None,
+    sync: bool,
+    as_json: bool,
+) -> None:
+    """Show or set the clock of the meter in FILE (a logged clock adjustment)."""
+    from sts.meter import state as meter_state
+
+    if sum(x is not None and x is not False for x in (to, back, sync)) > 1:
+        raise click.UsageError("give one of --set, --back and --sync")
+    with refusals():
+        current = _load_unserved(file)
+        before = current.clock
+        target = (
+            _meter_at(current, to)
+            if to is not None
+            else before - back
+            if back is not None
+            else datetime.now().astimezone()
+            if sync
+            else None
+        )
+        if target is not None:
+            current.set_clock(target, "sync" if sync else "command")
+            meter_state.save(current, file)
+    if as_json:
+        emit_json({"before": before.isoformat(), "clock": current.clock.isoformat()})
+        return
+    if target is None:
+        console.print(f"meter clock {_shown_time(current.clock)}", highlight=False)
+        return
+    console.print(
+        f"meter clock {_shown_time(before)} -> {_shown_time(current.clock)}", highlight=False
+    )
+
+
 # --- meter keypad -----------------------------------------------------------------------
 
 

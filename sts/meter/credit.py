@@ -668,6 +668,28 @@ class CreditEngine:
         assert s.now is not None
         return s.now
 
+    def set_clock_back(self, t: int) -> None:
+        """Set the clock back to epoch second ``t`` within its local day (the meter's clock
+        adjustment, :meth:`sts.meter.meter.Meter.set_clock`). A running power-limit timer
+        keeps the time it had left, and a trip stays inside its lock-out window."""
+        s = self.state
+        assert s.now is not None
+        delta = t - s.now
+        day = self._cal.local(t).date()
+        if delta > 0 or day != s.day:
+            raise RangeError(
+                f"time {self._cal.local(t).isoformat()} is not on the meter's local day {s.day};"
+                " a clock is set back within its day only (so no day or month is billed twice)"
+            )
+        limiter = self._limiter
+        limiter.trips = [at + delta for at in limiter.trips]
+        if limiter.reconnect_at is not None:
+            limiter.reconnect_at += delta
+        if limiter.locked_until is not None:
+            limiter.locked_until += delta
+        s.now = t
+        self._refresh(t)
+
     def _start(self, t: int) -> None:
         s = self.state
         s.now = t

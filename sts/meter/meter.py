@@ -77,7 +77,7 @@ from sts.meter.disconnect import Trigger
 from sts.meter.event_logs import Code
 from sts.meter.events import EventKind, EventLog
 from sts.meter.keypad import ENGINEERING_PREFIX
-from sts.meter.limits import MAX_DETAIL, clip
+from sts.meter.limits import MAX_DETAIL, check_time, clip
 from sts.meter.localtime import epoch_seconds
 from sts.meter.measurement import LoadModel
 from sts.meter.metering import Metering
@@ -521,15 +521,45 @@ class Meter:
         self.metering.guard.set_postpaid(epoch_seconds(now), mode == "postpaid", "head end")
 
     def synchronise_clock(self, to: datetime, source: str = "head end") -> None:
-        """A time synchronisation: the clock is set forward to ``to`` (a standard event,
-        and a clock adjustment in the security log). The meter runs up to ``to`` with
-        its standing load, since the supply went on while the clock lagged; this
-        simulator's clock never goes back, so an earlier ``to`` is a RangeError."""
+        """A time synchronisation forward to ``to`` (see :meth:`set_clock`); an earlier
+        ``to`` is a RangeError here."""
+        _require_aware(to)
+        if to < self.clock:
+            raise RangeError(
+                f"time {to.isoformat()} is before the meter's clock {self.clock.isoformat()}; "
+                "the meter's clock never goes backwards by synchronise_clock (see set_clock)"
+            )
+        self.set_clock(to, source)
+
+    def set_clock(self, to: datetime, source: str = "head end") -> None:
+        """Set the meter's clock to ``to``: a time synchronisation (standard log) and a
+        clock adjustment (security log), both naming the old and new time and ``source``.
+
+        *Forward*: the meter runs up to ``to`` with its standing load (the supply went on
+        while the clock lagged). *Back*: only within the clock's local day (so no day or
+        month is billed twice), and the meter carries on from ``to``. What a clock set back
+        cannot do:
+
+        - let a used token in again: the TID memory decides Used and Old, never the
+          clock, so every token accepted before stays Used (or Old);
+        - shorten or lengthen a wait: the keypad lockout, a partial key change set's
+          10-minute timeout and the relay timers keep what they had left;
+        - capture a survey row twice: each survey keeps its next capture time.
+        """
         _require_aware(to)
         old = self.clock
-        self.advance(to)
+        if to >= old:
+            self.advance(to)
+        else:
+            check_time(to)
+            delta = to - old
+            self.engine.set_clock_back(epoch_seconds(to))  # refuses another day first
+            self.metering.set_clock_back(epoch_seconds(to) - epoch_seconds(old))
+            self.decoder = self.decoder.shifted(delta)
+            self.clock = to
         t = epoch_seconds(to)
-        detail = f"{old.isoformat()} -> {to.isoformat()} ({source})"
+        moved = int((to - old).total_seconds())
+        detail = f"{old.isoformat()} -> {to.isoformat()} ({moved:+d} s, {source})"
         self.metering.guard.record(t, Code.TIME_SYNCHRONISED, detail)
         self.metering.guard.record(t, Code.CLOCK_ADJUSTED, detail)
 

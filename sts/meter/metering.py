@@ -216,6 +216,15 @@ class Metering:
             self.load = LoadModel.of(load, step_s)
         return _MeteredProfile(self)
 
+    def set_clock_back(self, delta: int) -> None:
+        """The clock went back ``delta`` seconds (negative): work out captures, the billing
+        day and the TOU rate again from the new time. Each survey keeps its next capture,
+        so no row is captured twice and rows stay in time order; protection timers keep the
+        time they had left."""
+        self._next_event = None
+        self._rate_until = -1
+        self.guard.shift_timers(delta)
+
     def settle_load(self) -> None:
         """After a run: a load given as a function stands on as its last point."""
         if not self.load.storable:

@@ -384,6 +384,15 @@ class Guard:
             return self.locked_until
         return NEVER
 
+    def shift_timers(self, delta: int) -> None:
+        """Move the over-current timers and trip times by ``delta`` seconds (a clock
+        adjustment): what was left of each stays."""
+        self.trips = [at + delta for at in self.trips]
+        if self.reconnect_at is not None:
+            self.reconnect_at += delta
+        if self.locked_until is not None:
+            self.locked_until += delta
+
     def _resettle(self, t: int) -> None:
         if self._engine is not None:
             self._engine.resettle(t)
