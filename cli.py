@@ -1237,6 +1237,27 @@ def meter_mode(
     )
 
 
+@meter.command("tariff-input")
+@_meter_file
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.option("--at", type=_MeterTime(), help="When (default: the meter's clock).")
+@_meter_json
+def meter_tariff_input(
+    file: Path, state: str, at: datetime | timedelta | None, as_json: bool
+) -> None:
+    """Switch the dual resource signal (tariff change input) of the meter in FILE."""
+    from sts.meter import state as meter_state
+
+    with refusals():
+        current = _load_unserved(file)
+        rate = current.tariff_input(state == "on", _meter_at(current, at))
+        meter_state.save(current, file)
+    if as_json:
+        emit_json({"tariff_input": state, "rate": rate})
+        return
+    console.print(f"tariff input {state}; TOU rate {rate} in force", highlight=False)
+
+
 @meter.command("clock")
 @_meter_file
 @click.option("--set", "to", type=_MeterTime(), help="Set the clock to this time ('YYYY-MM-DD "

@@ -1,8 +1,8 @@
 """A hypothesis state machine drives the whole meter: real credit tokens, import and
 export with reactive power, neutral current and terminal temperature, TOU switching
-across days, relay commands, tamper, the fire alarm input, the payment-mode switch (by
-the head end and on the keypad, with right and wrong PINs) and the clock set forward and
-back. After every step it checks:
+across days, the tariff change input, relay commands, tamper, the fire alarm input, the
+payment-mode switch (by the head end and on the keypad, with right and wrong PINs) and
+the clock set forward and back. After every step it checks:
 
 - energy is conserved across registers: the rates add up to each total, +A equals
   the energy the credit engine delivered, and import and export never mix (an
@@ -37,7 +37,7 @@ from sts.meter.config import CreditConfig
 from sts.meter.disconnect import ControlState
 from sts.meter.measurement import LoadPoint
 from sts.meter.meter import Meter
-from sts.meter.metering import Metering
+from sts.meter.metering import Metering, MeteringConfig
 from sts.meter.protection import Guard
 from sts.meter.units import J_PER_UNIT
 from sts.results import ResultCode
@@ -76,6 +76,7 @@ class WholeMeter(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         metering = Metering(
+            config=MeteringConfig(dual_resource_rate=6),
             calendar=ActivityCalendar.from_dict(TOU),
             guard=Guard.from_settings(
                 {
@@ -157,6 +158,12 @@ class WholeMeter(RuleBasedStateMachine):
         if pin != "4321":
             assert answer.result is not ResultCode.ACCEPT
             assert self.meter.metering.guard.postpaid == before
+
+    @rule(on=st.booleans())
+    def tariff_input(self, on: bool) -> None:
+        assert self.meter.tariff_input(on) == (
+            6 if on else self.meter.metering.rate_at(self.meter.clock)
+        )
 
     @rule(active=st.booleans())
     def fire_alarm(self, active: bool) -> None:

@@ -7,7 +7,8 @@ profile: the newest ``capacity`` entries (100 by default), oldest first.
 The logs and their event codes (this toolkit's numbering, one table for a
 DLMS server to serve; the text of each entry says what happened)::
 
-    standard       1 power down, 2 power up, 3 time synchronised
+    standard       1 power down, 2 power up, 3 time synchronised, 4 tariff input (dual
+                     resource signal) on, 5 tariff input off
     fraud         40 terminal cover opened, 44 meter cover opened, 46 module cover
                      opened (details say "with power" or "without power"),
                   47 magnetic field, 48 current reversal, 49 neutral current mismatch,
@@ -58,6 +59,8 @@ class Code(IntEnum):
     POWER_DOWN = 1
     POWER_UP = 2
     TIME_SYNCHRONISED = 3
+    TARIFF_INPUT_ON = 4
+    TARIFF_INPUT_OFF = 5
     TERMINAL_COVER_OPENED = 40
     METER_COVER_OPENED = 44
     MODULE_COVER_OPENED = 46

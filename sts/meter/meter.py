@@ -513,6 +513,14 @@ class Meter:
             (f"Mode {wanted}", "unchanged" if wanted == before else f"was {before}"),
         )
 
+    def tariff_input(self, on: bool, now: datetime | None = None) -> int:
+        """Switch the dual resource signal (tariff change input) at ``now``; returns the TOU
+        rate in force after it (:mod:`sts.meter.metering`)."""
+        now = self._catch_up(now)
+        self.metering.set_dual_resource(epoch_seconds(now), on)
+        self._catch_up(None)  # the rate a token repaying owed energy pays from now
+        return self.engine.tou_rate
+
     def set_payment_mode(self, mode: str, now: datetime | None = None) -> None:
         """Switch between 'prepaid' and 'postpaid' (a security event; registers are kept)."""
         if mode not in ("prepaid", "postpaid"):
