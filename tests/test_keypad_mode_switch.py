@@ -103,3 +103,14 @@ def test_engineering_entries_of_a_wrong_shape_are_format_errors():
     for entry in ("123", "18" * 10, "18x4321"):
         with pytest.raises(FormatError, match="is not 4 to 19 digits"):
             meter.engineering_entry(entry)
+
+
+def test_the_keypad_screen_shows_fire_as_the_alarm_and_the_relay_reason():
+    from sts.meter.keypad_app import indicators
+
+    meter = meter_with_pin(units=100)
+    meter.tamper("fire_alarm", T0)
+    shown = indicators(meter.status())
+    assert shown["meter-alarm"] == ("ALARM: fire alarm (1; code 16 acknowledges)", "bad")
+    assert shown["relay"] == ("Relay: OPEN (fire)", "bad")
+    assert meter.short_code("15") == ["ALARM (1)", "Fire alarm"]
