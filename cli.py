@@ -1185,9 +1185,12 @@ def meter_relay(
 @_meter_file
 @click.option("--kind", required=True, type=click.Choice([
     "terminal_cover", "meter_cover", "module_cover", "magnetic", "current_reversal",
-    "neutral_mismatch", "memory_error", "relay_error", "battery_low", "clock_invalid", "tamper"]),
-    help="A tamper or fault to inject ('tamper' with --clear ends every tamper).")  # fmt: skip
-@click.option("--clear", is_flag=True, help="End the fault (or, with 'tamper', every tamper).")
+    "neutral_mismatch", "memory_error", "relay_error", "battery_low", "clock_invalid",
+    "fire_alarm", "tamper"]),
+    help="A tamper, fault or the fire alarm input to inject ('tamper' with --clear ends every "
+    "tamper).")  # fmt: skip
+@click.option("--clear", is_flag=True, help="End the fault or fire alarm (or, with 'tamper', "
+              "every tamper).")  # fmt: skip
 @click.option("--at", type=_MeterTime(), help="When (default: the meter's clock).")
 @_meter_json
 def meter_tamper(
@@ -1205,6 +1208,7 @@ def meter_tamper(
     result = {
         "tampers": sorted(k.value for k in guard.tampers),
         "faults": sorted(k.value for k in guard.faults),
+        "fire": guard.fire,
         "relay_closed": credit.relay_closed,
         "reason": credit.relay_reason.value,
         "alarm": current.short_code("15"),
@@ -1214,7 +1218,9 @@ def meter_tamper(
         return
     console.print(
         f"tamper: {', '.join(result['tampers']) or 'none'}; faults: "
-        f"{', '.join(result['faults']) or 'none'}; relay "
+        f"{', '.join(result['faults']) or 'none'}; "
+        + ("fire control holding; " if guard.fire else "")
+        + "relay "
         f"{'closed' if credit.relay_closed else 'open'} ({credit.relay_reason.value}); "
         f"{' '.join(result['alarm'])}",
         highlight=False,
@@ -1250,6 +1256,73 @@ def meter_mode(
         f"{payment_mode}; relay {'closed' if credit.relay_closed else 'open'} "
         f"({credit.relay_reason.value})",
         highlight=False,
+    )
+
+
+@meter.command("tariff-input")
+@_meter_file
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.option("--at", type=_MeterTime(), help="When (default: the meter's clock).")
+@_meter_json
+def meter_tariff_input(
+    file: Path, state: str, at: datetime | timedelta | None, as_json: bool
+) -> None:
+    """Switch the dual resource signal (tariff change input) of the meter in FILE."""
+    from sts.meter import state as meter_state
+
+    with refusals():
+        current = _load_unserved(file)
+        rate = current.tariff_input(state == "on", _meter_at(current, at))
+        meter_state.save(current, file)
+    if as_json:
+        emit_json({"tariff_input": state, "rate": rate})
+        return
+    console.print(f"tariff input {state}; TOU rate {rate} in force", highlight=False)
+
+
+@meter.command("clock")
+@_meter_file
+@click.option("--set", "to", type=_MeterTime(), help="Set the clock to this time ('YYYY-MM-DD "
+              "HH:MM[+HH:MM]', or '+15m' after the clock).")  # fmt: skip
+@click.option("--back", type=_Duration(), help="Set the clock back by this much ('30s', '5m'; "
+              "within the meter's local day).")  # fmt: skip
+@click.option("--sync", is_flag=True, help="Set the clock to this computer's time.")
+@_meter_json
+def meter_clock(
+    file: Path,
+    to: datetime | timedelta | None,
+    back: timedelta | None,
+    sync: bool,
+    as_json: bool,
+) -> None:
+    """Show or set the clock of the meter in FILE (a logged clock adjustment)."""
+    from sts.meter import state as meter_state
+
+    if sum(x is not None and x is not False for x in (to, back, sync)) > 1:
+        raise click.UsageError("give one of --set, --back and --sync")
+    with refusals():
+        current = _load_unserved(file)
+        before = current.clock
+        target = (
+            _meter_at(current, to)
+            if to is not None
+            else before - back
+            if back is not None
+            else datetime.now().astimezone()
+            if sync
+            else None
+        )
+        if target is not None:
+            current.set_clock(target, "sync" if sync else "command")
+            meter_state.save(current, file)
+    if as_json:
+        emit_json({"before": before.isoformat(), "clock": current.clock.isoformat()})
+        return
+    if target is None:
+        console.print(f"meter clock {_shown_time(current.clock)}", highlight=False)
+        return
+    console.print(
+        f"meter clock {_shown_time(before)} -> {_shown_time(current.clock)}", highlight=False
     )
 
 

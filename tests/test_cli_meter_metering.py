@@ -155,7 +155,7 @@ def test_tamper_relay_events_and_mode_commands(metered: Path):
     shown = sts("meter", "events", str(metered))
     assert shown.exit_code == 0 and "│ 104" in shown.output
     security = sts_json("meter", "events", str(metered), "--log", "security", "--last", "1")
-    assert [(e["code"], e["detail"]) for e in security] == [(104, "prepaid -> postpaid")]
+    assert [(e["code"], e["detail"]) for e in security] == [(104, "prepaid -> postpaid (head end)")]
 
 
 def test_the_guide_example_configuration_makes_a_meter(tmp_path: Path):

@@ -204,7 +204,7 @@ def test_postpaid_meters_bill_energy_without_credit_and_the_switch_is_logged():
     meter.advance(T0 + 3 * HOUR)
     assert reading(meter, "1.0.1.8.0.255") == 2000  # registers kept, nothing more delivered
     (entry,) = meter.metering.guard.logs.log("security")
-    assert (entry.code, entry.detail) == (104, "postpaid -> prepaid")
+    assert (entry.code, entry.detail) == (104, "postpaid -> prepaid (head end)")
     assert meter.short_code("17") == ["Control connected", "Mode 1 prepaid"]
 
 

@@ -1,6 +1,8 @@
 """A hypothesis state machine drives the whole meter: real credit tokens, import and
-export with reactive power, TOU switching across days, relay commands, tamper and the
-payment-mode switch. After every step it checks:
+export with reactive power, neutral current and terminal temperature, TOU switching
+across days, the tariff change input, relay commands, tamper, the fire alarm input, the
+payment-mode switch (by the head end and on the keypad, with right and wrong PINs) and
+the clock set forward and back. After every step it checks:
 
 - energy is conserved across registers: the rates add up to each total, +A equals
   the energy the credit engine delivered, and import and export never mix (an
@@ -10,13 +12,17 @@ payment-mode switch. After every step it checks:
   of the accepted tokens, export credits nothing (net metering is off), and the
   credit engine's ledger balances;
 - the relay never closes against a rule in force: disconnect control not connected,
-  a self-protection hold, or tamper (the credit engine's tamper control is on).
+  a self-protection hold (fire control, a current-imbalance or over-current trip, ...),
+  or tamper (the credit engine's tamper control is on);
+- a token is accepted once: a TID accepted before is Used (or Old) whenever it comes
+  again, however the clock was set.
 """
 
 from __future__ import annotations
 
 import contextlib
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -24,16 +30,17 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from sts.codec import encode
 from sts.crypto.keys import DecoderKey
-from sts.errors import FunctionError
+from sts.errors import FunctionError, RangeError
 from sts.meter import state as meter_state
 from sts.meter.calendar import ActivityCalendar
 from sts.meter.config import CreditConfig
 from sts.meter.disconnect import ControlState
 from sts.meter.measurement import LoadPoint
 from sts.meter.meter import Meter
-from sts.meter.metering import Metering
+from sts.meter.metering import Metering, MeteringConfig
 from sts.meter.protection import Guard
 from sts.meter.units import J_PER_UNIT
+from sts.results import ResultCode
 from sts.tokens.credit import CreditKind, TransferCredit
 from sts.tokens.tid import BaseDate, tid_from_datetime
 
@@ -54,15 +61,32 @@ TOU = {
     },
     "special_days": [{"index": 1, "date": "*-04-03", "day_id": 2}],
 }
-points = st.builds(LoadPoint, st.integers(-4000, 6000), st.integers(-2000, 2000))
+points = st.builds(
+    LoadPoint,
+    st.integers(-4000, 6000),
+    st.integers(-2000, 2000),
+    st.none(),
+    st.none(),
+    st.none() | st.integers(0, 4000).map(lambda n: Decimal(n).scaleb(-2)),  # neutral A
+    st.none() | st.integers(20, 120).map(Decimal),  # terminal temperature, degrees C
+)
 
 
 class WholeMeter(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         metering = Metering(
+            config=MeteringConfig(dual_resource_rate=6),
             calendar=ActivityCalendar.from_dict(TOU),
-            guard=Guard.from_settings({"control_mode": 1, "over_current_a": "25"}),
+            guard=Guard.from_settings(
+                {
+                    "control_mode": 1,
+                    "over_current_a": "25",
+                    "neutral_mismatch_a": "5",
+                    "open_on_current_imbalance": True,
+                    "mode_switch_pin": "4321",
+                }
+            ),
         )
         self.meter = Meter.manufacture(
             drn="47500150231",
@@ -76,6 +100,8 @@ class WholeMeter(RuleBasedStateMachine):
         self.export_asked = 0
         self.import_asked = 0
         self.rnd = 0
+        self.accepted_tids: set[int] = set()
+        self.standing = LoadPoint(0)
 
     # -- rules --------------------------------------------------------------------------
 
@@ -85,8 +111,11 @@ class WholeMeter(RuleBasedStateMachine):
         tid = tid_from_datetime(self.meter.clock, BaseDate.Y2014)
         token = TransferCredit.for_units(CreditKind.ELECTRICITY, units, tid, self.rnd)
         outcome = self.meter.enter_token(encode(token, KEY))
+        if tid in self.accepted_tids:  # Used or Old, or Lockout after three of them
+            assert not outcome.accepted, "a token came in twice"
         if outcome.accepted:
             self.accepted_units += units
+            self.accepted_tids.add(tid)
 
     @rule(minutes=st.integers(1, 3 * 24 * 60), point=points)
     def run(self, minutes: int, point: LoadPoint) -> None:
@@ -94,13 +123,20 @@ class WholeMeter(RuleBasedStateMachine):
         before = (registers.import_j[0], registers.export_j[0])
         self.meter.advance(self.meter.clock + timedelta(minutes=minutes), point)
         after = (registers.import_j[0], registers.export_j[0])
-        seconds = minutes * 60
+        self.standing = point
         if point.active_w > 0:
             assert after[1] == before[1], "an import step changed -A"
-            self.import_asked += point.active_w * seconds
         else:
             assert after[0] == before[0], "an export step changed +A"
-            self.export_asked += -point.active_w * seconds
+        self._asked(minutes)
+
+    def _asked(self, minutes: int) -> None:
+        """What the standing load asked for in ``minutes``."""
+        seconds = minutes * 60
+        if self.standing.active_w > 0:
+            self.import_asked += self.standing.active_w * seconds
+        else:
+            self.export_asked += -self.standing.active_w * seconds
 
     @rule(command=st.sampled_from(["disconnect", "reconnect"]), remote=st.booleans())
     def relay(self, command: str, remote: bool) -> None:
@@ -114,6 +150,32 @@ class WholeMeter(RuleBasedStateMachine):
     @rule(mode=st.sampled_from(["prepaid", "postpaid"]))
     def payment_mode(self, mode: str) -> None:
         self.meter.set_payment_mode(mode)
+
+    @rule(pin=st.sampled_from(["4321", "1234"]), mode=st.sampled_from("01"))
+    def keypad_mode_switch(self, pin: str, mode: str) -> None:
+        before = self.meter.metering.guard.postpaid
+        answer = self.meter.engineering_entry(f"18{pin}{mode}")
+        if pin != "4321":
+            assert answer.result is not ResultCode.ACCEPT
+            assert self.meter.metering.guard.postpaid == before
+
+    @rule(on=st.booleans())
+    def tariff_input(self, on: bool) -> None:
+        assert self.meter.tariff_input(on) == (
+            6 if on else self.meter.metering.rate_at(self.meter.clock)
+        )
+
+    @rule(active=st.booleans())
+    def fire_alarm(self, active: bool) -> None:
+        with contextlib.suppress(RangeError):  # clearing an input that is not active
+            self.meter.tamper("fire_alarm", clear=not active)
+
+    @rule(minutes=st.integers(-180, 180))
+    def set_clock(self, minutes: int) -> None:
+        with contextlib.suppress(RangeError):  # back across local midnight is refused
+            self.meter.set_clock(self.meter.clock + timedelta(minutes=minutes))
+            if minutes > 0:  # forward runs the meter on with its standing load
+                self._asked(minutes)
 
     @rule()
     def reload(self) -> None:
@@ -147,6 +209,7 @@ class WholeMeter(RuleBasedStateMachine):
         guard = self.meter.metering.guard
         if s.relay_closed:
             assert guard.hold() is None
+            assert not guard.fire
             assert guard.disconnect.state is ControlState.CONNECTED
             assert not s.tamper
             assert not s.relay_reason.opens

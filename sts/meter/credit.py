@@ -64,7 +64,7 @@ from sts.meter.config import CreditConfig, TariffConfig
 from sts.meter.events import EventKind, EventLog
 from sts.meter.friendly import is_friendly, next_change
 from sts.meter.ledger import Ledger
-from sts.meter.limits import MAX_DETAIL, MAX_REASON, check_load, check_time, clip
+from sts.meter.limits import MAX_DETAIL, MAX_LOAD_W, MAX_REASON, check_load, check_time, clip
 from sts.meter.load import LoadControl, RelayReason
 from sts.meter.localtime import LocalCalendar, epoch_seconds
 from sts.meter.profile import LoadArgument, LoadProfile, as_profile
@@ -668,6 +668,28 @@ class CreditEngine:
         assert s.now is not None
         return s.now
 
+    def set_clock_back(self, t: int) -> None:
+        """Set the clock back to epoch second ``t`` within its local day (the meter's clock
+        adjustment, :meth:`sts.meter.meter.Meter.set_clock`). A running power-limit timer
+        keeps the time it had left, and a trip stays inside its lock-out window."""
+        s = self.state
+        assert s.now is not None
+        delta = t - s.now
+        day = self._cal.local(t).date()
+        if delta > 0 or day != s.day:
+            raise RangeError(
+                f"time {self._cal.local(t).isoformat()} is not on the meter's local day {s.day};"
+                " a clock is set back within its day only (so no day or month is billed twice)"
+            )
+        limiter = self._limiter
+        limiter.trips = [at + delta for at in limiter.trips]
+        if limiter.reconnect_at is not None:
+            limiter.reconnect_at += delta
+        if limiter.locked_until is not None:
+            limiter.locked_until += delta
+        s.now = t
+        self._refresh(t)
+
     def _start(self, t: int) -> None:
         s = self.state
         s.now = t
@@ -693,24 +715,33 @@ class CreditEngine:
         observe = self.observer
         ledger = s.ledger
         self._boundaries(t)
+        # the hot loop of a long run (one pass per stretch of constant load): the limiter's
+        # timer and the day/friendly boundaries change only in _boundaries and _trip, so
+        # the cap is worked out again only after those
+        cap = min(end, self._midnight, self._friendly_next, limiter.next_timer())
         while t < end:
-            cap = min(end, self._midnight, self._friendly_next, limiter.next_timer())
             demand, held = span(calendar, t, cap - t)
-            check_load(demand)
+            if demand > MAX_LOAD_W:
+                check_load(demand)
             stop = t + held
             s.demand_w = demand
             delivered = ledger.delivered_j
             if s.relay_closed and demand:
                 if limiter.exceeded(demand):
                     self._trip(t, demand)
-                    stop = min(stop, limiter.next_timer())
+                    timer = limiter.next_timer()
+                    if timer < stop:
+                        stop = timer
+                    if timer < cap:
+                        cap = timer
                 else:
                     self._consume(t, stop, demand)
             if observe is not None:
                 observe(t, stop, ledger.delivered_j - delivered, s.relay_closed)
             t = s.now = stop
-            if t >= cap or t >= limiter.next_timer():
+            if t >= cap:
                 self._boundaries(t)
+                cap = min(end, self._midnight, self._friendly_next, limiter.next_timer())
 
     def _boundaries(self, t: int) -> None:
         """Everything due at ``t``: day and month close, friendly change, relay timers."""

@@ -67,7 +67,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -228,6 +228,16 @@ class DecoderState:
     tids: TidMemory
     kct: KctCollector = field(default_factory=KctCollector)
     lockout: Lockout = field(default_factory=Lockout)
+
+    def shifted(self, delta: timedelta) -> DecoderState:
+        """This state after the meter's clock moved by ``delta``: the keypad lock and a
+        partial key change set keep the time they had left (the TID memory has no time)."""
+        lockout, kct = self.lockout, self.kct
+        if lockout.locked_until is not None:
+            lockout = replace(lockout, locked_until=lockout.locked_until + delta)
+        if kct.started is not None:
+            kct = replace(kct, started=kct.started + delta)
+        return replace(self, lockout=lockout, kct=kct)
 
     @classmethod
     def manufacture(

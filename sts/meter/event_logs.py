@@ -7,18 +7,23 @@ profile: the newest ``capacity`` entries (100 by default), oldest first.
 The logs and their event codes (this toolkit's numbering, one table for a
 DLMS server to serve; the text of each entry says what happened)::
 
-    standard       1 power down, 2 power up, 3 time synchronised
+    standard       1 power down, 2 power up, 3 time synchronised, 4 tariff input (dual
+                     resource signal) on, 5 tariff input off
     fraud         40 terminal cover opened, 44 meter cover opened, 46 module cover
                      opened (details say "with power" or "without power"),
                   47 magnetic field, 48 current reversal, 49 neutral current mismatch,
                   50 tamper cleared
     power quality 76 under voltage (sag), 77 over voltage (swell), 78 voltage normal,
-                  80 over current, 81 power failure, 82 power restored
+                  80 over current, 81 power failure, 82 power restored,
+                  83 current imbalance (phase and neutral current apart), 84 current balanced
     failure       90 memory error, 91 relay error, 92 battery low, 93 clock invalid,
-                  94 fault cleared
+                  94 fault cleared, 95 over temperature (terminals above the fire
+                  threshold), 96 temperature normal, 97 fire alarm (input), 98 fire alarm
+                  cleared
     security     100 parameter changed, 101 clock adjusted, 102 key changed,
                  103 token rejected, 104 payment mode changed, 105 disconnect control
-                     command, 106 relay opened by self-protection, 107 relay reconnected
+                     command, 106 relay opened by self-protection, 107 relay reconnected,
+                 108 keypad code rejected (a wrong PIN)
 
     >>> logs = EventLogs()
     >>> entry = logs.record(0, Code.METER_COVER_OPENED, "without power")
@@ -54,6 +59,8 @@ class Code(IntEnum):
     POWER_DOWN = 1
     POWER_UP = 2
     TIME_SYNCHRONISED = 3
+    TARIFF_INPUT_ON = 4
+    TARIFF_INPUT_OFF = 5
     TERMINAL_COVER_OPENED = 40
     METER_COVER_OPENED = 44
     MODULE_COVER_OPENED = 46
@@ -67,11 +74,17 @@ class Code(IntEnum):
     OVER_CURRENT = 80
     POWER_FAILURE = 81
     POWER_RESTORED = 82
+    CURRENT_IMBALANCE = 83
+    CURRENT_BALANCED = 84
     MEMORY_ERROR = 90
     RELAY_ERROR = 91
     BATTERY_LOW = 92
     CLOCK_INVALID = 93
     FAULT_CLEARED = 94
+    OVER_TEMPERATURE = 95
+    TEMPERATURE_NORMAL = 96
+    FIRE_ALARM = 97
+    FIRE_ALARM_CLEARED = 98
     PARAMETER_CHANGED = 100
     CLOCK_ADJUSTED = 101
     KEY_CHANGED = 102
@@ -80,6 +93,7 @@ class Code(IntEnum):
     DISCONNECT_COMMAND = 105
     PROTECTION_OPENED = 106
     RECONNECTED = 107
+    KEYPAD_CODE_REJECTED = 108
 
     @property
     def log(self) -> LogName:

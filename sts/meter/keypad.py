@@ -7,7 +7,10 @@ Enter decides what the entry is:
 * 20 digits: a token, handed to the meter (``target.enter_token``);
 * 1 to 3 digits: a short code that shows a register or takes emergency credit
   (``target.short_code``);
-* any other length: the keypad itself shows "Format" and the meter is not asked
+* 4 to 19 digits starting ``18`` (:data:`ENGINEERING_PREFIX`): an engineering
+  entry, handed to a meter that takes them (``target.engineering_entry``: the
+  payment mode switch, :data:`sts.meter.meter.MODE_SWITCH_CODE`);
+* anything else: the keypad itself shows "Format" and the meter is not asked
   (so it does not count toward the meter's wrong-entry lockout).
 
 Decisions where the standard and the datasheet are silent, in one place:
@@ -65,6 +68,9 @@ TOKEN_DIGITS = 20
 
 SHORT_CODE_DIGITS = range(1, 4)
 """A short code is 1 to 3 digits."""
+
+ENGINEERING_PREFIX = "18"
+"""An entry of 4 to 19 digits starting so is an engineering entry (the payment mode switch)."""
 
 ENTRY_TIMEOUT = timedelta(seconds=30)
 """No key for this long drops the entry (or the result on the display)."""
@@ -209,6 +215,7 @@ class EntryKind(Enum):
 
     TOKEN = "token"
     SHORT_CODE = "short code"
+    ENGINEERING = "engineering code"
     WRONG_LENGTH = "wrong length"
 
 
@@ -413,6 +420,22 @@ class Keypad:
                 first = code.text if code is not None else "Error"
                 return Submission(entry, EntryKind.SHORT_CODE, (first, str(exc)), code, None, now)
             return Submission(entry, EntryKind.SHORT_CODE, lines, None, None, now)
+        engineering = getattr(self.target, "engineering_entry", None)
+        if (
+            engineering is not None
+            and len(entry) < TOKEN_DIGITS
+            and entry.startswith(ENGINEERING_PREFIX)
+        ):
+            try:
+                answer = engineering(entry, now)
+            except StsError as exc:
+                code = exc.result_code or ResultCode.FORMAT
+                return Submission(
+                    entry, EntryKind.ENGINEERING, (code.text, str(exc)), code, None, now
+                )
+            return Submission(
+                entry, EntryKind.ENGINEERING, tuple(answer.lines), answer.result, None, now
+            )
         return Submission(
             entry,
             EntryKind.WRONG_LENGTH,

@@ -48,6 +48,8 @@ class RelayReason(StrEnum):
     ABNORMAL_VOLTAGE = "abnormal voltage"
     MALFUNCTION = "malfunction"
     POWER_FAILURE = "power failure"
+    FIRE = "fire"
+    CURRENT_IMBALANCE = "current imbalance"
 
     @property
     def opens(self) -> bool:
@@ -67,6 +69,8 @@ _OPENING = frozenset(
         RelayReason.ABNORMAL_VOLTAGE,
         RelayReason.MALFUNCTION,
         RelayReason.POWER_FAILURE,
+        RelayReason.FIRE,
+        RelayReason.CURRENT_IMBALANCE,
     }
 )
 

@@ -49,6 +49,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
+from operator import itemgetter
 from typing import Any
 
 from sts.errors import FormatError, RangeError
@@ -110,40 +111,58 @@ class SupplyConfig:
             raise FormatError(f"{path}: {exc}") from None
 
 
-@dataclass(frozen=True)
-class LoadPoint:
+class LoadPoint(tuple):
     """The load at one instant: P (W, negative = export), Q (var, negative = capacitive),
-    and optional voltage (V), frequency (Hz) and neutral current (A)."""
+    and optional voltage (V), frequency (Hz), neutral current (A) and terminal
+    temperature (degrees Celsius).
 
-    active_w: int
-    reactive_var: int = 0
-    voltage_v: Decimal | None = None
-    frequency_hz: Decimal | None = None
-    neutral_a: Decimal | None = None
+    Immutable and compared by value like a frozen dataclass, but a tuple underneath:
+    a load given as a function of time makes one point per simulated minute, and a
+    tuple is made and compared in C (``benchmarks/meter.py``).
+    """
 
-    def __post_init__(self) -> None:
-        p, q = self.active_w, self.reactive_var
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        active_w: int,
+        reactive_var: int = 0,
+        voltage_v: Decimal | None = None,
+        frequency_hz: Decimal | None = None,
+        neutral_a: Decimal | None = None,
+        temperature_c: Decimal | None = None,
+    ) -> LoadPoint:
+        p, q = active_w, reactive_var
         if not (type(p) is int and type(q) is int and -_MAX <= p <= _MAX and -_MAX <= q <= _MAX):
             for name, value in (("active_w", p), ("reactive_var", q)):
                 if not isinstance(value, int) or isinstance(value, bool):
                     raise RangeError(f"{name} {value!r} is not a whole number")
                 if abs(value) > MAX_POWER_W:
                     raise RangeError(f"{name} {value} is beyond +-{MAX_POWER_W}")
-        if self.voltage_v is None and self.frequency_hz is None and self.neutral_a is None:
-            return
-        for name, value, low, high, places in (
-            ("voltage", self.voltage_v, 0, 500, 1),
-            ("frequency", self.frequency_hz, 40, 70, 2),
-            ("neutral current", self.neutral_a, 0, 1000, 2),
+        if (
+            voltage_v is not None
+            or frequency_hz is not None
+            or neutral_a is not None
+            or temperature_c is not None
         ):
-            if value is None:
-                continue
-            if not isinstance(value, Decimal) or not value.is_finite():
-                raise RangeError(f"{name} {value!r} is not a Decimal")
-            if not low <= value <= high:
-                raise RangeError(f"{name} {value} is not {low}-{high}")
-            if value != value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN):
-                raise RangeError(f"{name} {value} is finer than the meter's {places} decimals")
+            _check_extra(voltage_v, frequency_hz, neutral_a, temperature_c)
+        return tuple.__new__(cls, (p, q, voltage_v, frequency_hz, neutral_a, temperature_c))
+
+    active_w = property(itemgetter(0))
+    reactive_var = property(itemgetter(1))
+    voltage_v = property(itemgetter(2))
+    frequency_hz = property(itemgetter(3))
+    neutral_a = property(itemgetter(4))
+    temperature_c = property(itemgetter(5))
+
+    def __repr__(self) -> str:
+        names = ("voltage_v", "frequency_hz", "neutral_a", "temperature_c")
+        pairs = zip(names, self[2:], strict=True)
+        extra = "".join(f", {n}={v!r}" for n, v in pairs if v is not None)
+        return f"LoadPoint(active_w={self[0]}, reactive_var={self[1]}{extra})"
+
+    def __getnewargs__(self) -> tuple[Any, ...]:
+        return tuple(self)
 
     @property
     def import_w(self) -> int:
@@ -168,21 +187,17 @@ class LoadPoint:
         return 2 if self.reactive_var >= 0 else 3
 
     def to_dict(self) -> dict[str, Any] | int:
-        extra = {
-            k: str(v)
-            for k, v in (("v", self.voltage_v), ("hz", self.frequency_hz), ("n", self.neutral_a))
-            if v is not None
-        }
+        extra = {k: str(v) for k, v in zip(_EXTRA_KEYS, self[2:], strict=True) if v is not None}
         if not self.reactive_var and not extra:
             return self.active_w
         return {"p": self.active_w, "q": self.reactive_var, **extra}
 
     @classmethod
     def from_dict(cls, data: Any, path: str) -> LoadPoint:
-        """A point from whole watts or {"p", "q", "v", "hz", "n"}."""
+        """A point from whole watts or {"p", "q", "v", "hz", "n", "temp"}."""
         if isinstance(data, int) and not isinstance(data, bool):
             return _point(path, data)
-        d = strict.obj(data, path, ("p",), ("q", "v", "hz", "n"))
+        d = strict.obj(data, path, ("p",), ("q", *_EXTRA_KEYS))
         p = strict.as_int(d["p"], f"{path}.p", -MAX_POWER_W, MAX_POWER_W)
         q = strict.as_int(d.get("q", 0), f"{path}.q", -MAX_POWER_W, MAX_POWER_W)
 
@@ -192,9 +207,42 @@ class LoadPoint:
             return strict.as_decimal(d[key], f"{path}.{key}", Decimal(lo), Decimal(hi))
 
         try:
-            return cls(p, q, opt("v", 0, 500), opt("hz", 40, 70), opt("n", 0, 1000))
+            return cls(
+                p,
+                q,
+                opt("v", 0, 500),
+                opt("hz", 40, 70),
+                opt("n", 0, 1000),
+                opt("temp", _TEMPERATURE[0], _TEMPERATURE[1]),
+            )
         except RangeError as exc:
             raise FormatError(f"{path}: {exc}") from None
+
+
+_EXTRA_KEYS = ("v", "hz", "n", "temp")
+_TEMPERATURE = (-50, 200)  # degrees Celsius a terminal sensor reports
+
+
+def _check_extra(
+    voltage: Decimal | None,
+    frequency: Decimal | None,
+    neutral: Decimal | None,
+    temperature: Decimal | None,
+) -> None:
+    for name, value, low, high, places in (
+        ("voltage", voltage, 0, 500, 1),
+        ("frequency", frequency, 40, 70, 2),
+        ("neutral current", neutral, 0, 1000, 2),
+        ("temperature", temperature, *_TEMPERATURE, 1),
+    ):
+        if value is None:
+            continue
+        if not isinstance(value, Decimal) or not value.is_finite():
+            raise RangeError(f"{name} {value!r} is not a Decimal")
+        if not low <= value <= high:
+            raise RangeError(f"{name} {value} is not {low}-{high}")
+        if value != value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN):
+            raise RangeError(f"{name} {value} is finer than the meter's {places} decimals")
 
 
 def _point(path: str, watts: int) -> LoadPoint:
@@ -374,6 +422,7 @@ class LoadModel:
                 self.voltage[slot],
                 point.frequency_hz,
                 point.neutral_a,
+                point.temperature_c,
             )
         return point, held
 
@@ -381,14 +430,20 @@ class LoadModel:
         step = self.step_s
         function = self.function
         assert function is not None
-        local = calendar.local
-        if self._last is not None and self._last[0] == t:
-            point = self._last[1]
+        # called once per sample of a long run: the local time made here, not via calendar.local
+        stamp, tz = datetime.fromtimestamp, calendar.tz
+        last = self._last
+        if last is not None and last[0] == t:
+            point = last[1]
         else:
-            point = as_point(function(local(t)))
+            point = function(stamp(t, tz))
+            if type(point) is not LoadPoint:
+                point = as_point(point)
         held = step - t % step
         while held < limit:
-            sample = as_point(function(local(t + held)))
+            sample = function(stamp(t + held, tz))
+            if type(sample) is not LoadPoint:
+                sample = as_point(sample)
             if sample != point:
                 self._last = (t + held, sample)
                 return point, held

@@ -36,6 +36,9 @@ records what happens to credit, relay, alarms and settings.
     16  acknowledge the alarm            17  disconnect control, payment mode
     99  take emergency credit
 
+An entry of 4 to 19 digits starting ``18`` is the engineer's payment mode
+switch (:data:`MODE_SWITCH_CODE`, :meth:`Meter.engineering_entry`).
+
 Leading zeros do not matter ("00" is "0"). Any other code is a FormatError
 (the keypad shows "Format"). Code 99 answers with "Emergency credit" and the
 kWh granted, or "No emergency credit" and the reason.
@@ -44,7 +47,7 @@ kWh granted, or "No emergency credit" and the reason.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -73,11 +76,12 @@ from sts.meter.decoder import (
 from sts.meter.disconnect import Trigger
 from sts.meter.event_logs import Code
 from sts.meter.events import EventKind, EventLog
-from sts.meter.limits import MAX_DETAIL, clip
+from sts.meter.keypad import ENGINEERING_PREFIX
+from sts.meter.limits import MAX_DETAIL, check_time, clip
 from sts.meter.localtime import epoch_seconds
 from sts.meter.measurement import LoadModel
 from sts.meter.metering import Metering
-from sts.meter.protection import FaultKind, TamperKind
+from sts.meter.protection import FIRE_ALARM, FaultKind, TamperKind
 from sts.meter.tid_memory import DEFAULT_CAPACITY
 from sts.results import ResultCode
 from sts.tokens.base import Token
@@ -282,6 +286,24 @@ SHORT_CODES: dict[str, ShortCode] = {
 }
 EMERGENCY_CODE = "99"
 
+MODE_SWITCH_CODE = ENGINEERING_PREFIX
+"""The keypad's payment mode switch: ``18``, the utility's PIN (``protection.mode_switch_pin``,
+4-8 digits), then ``0`` for prepaid or ``1`` for postpaid, and Enter (7 to 11 digits). No
+STS token switches the payment mode (the class 2 subclasses are the standard's own, with
+11-15 left to proprietary use that no vending system shares), so the datasheet's
+"configurable prepayment and post-payment mode" is a head-end setting (``sts meter mode``)
+and this keypad code for a utility's engineer. A customer cannot use it without the PIN:
+a wrong PIN answers "Format", like any entry the meter does not take, and counts towards
+the keypad's wrong-entry lockout (three wrong entries lock it for 10 s, doubling)."""
+
+
+@dataclass(frozen=True)
+class EntryOutcome:
+    """The meter's answer to a keypad entry that is neither a token nor a short code."""
+
+    result: ResultCode
+    lines: tuple[str, ...]
+
 
 class Meter:
     """A simulated STS keypad meter (decoder, credit engine, clock, load, events)."""
@@ -417,11 +439,15 @@ class Meter:
         return state.name.lower()
 
     def tamper(self, kind: str, now: datetime | None = None, *, clear: bool = False) -> None:
-        """Inject a tamper (covers, magnetic field, ...) or a fault (memory, relay, battery,
-        clock) at ``now``; ``clear`` ends a fault, or every tamper for kind 'tamper'."""
+        """Inject a tamper (covers, magnetic field, ...), a fault (memory, relay, battery,
+        clock) or the fire alarm input ('fire_alarm') at ``now``; ``clear`` ends a fault or
+        the fire alarm, or every tamper for kind 'tamper'."""
         now = self._catch_up(now)
         t = epoch_seconds(now)
         guard = self.metering.guard
+        if kind == FIRE_ALARM:
+            guard.fire_alarm(t, not clear, "cleared" if clear else "injected")
+            return
         if kind in TamperKind.__members__.values() or kind == "tamper":
             if clear:
                 self.engine.clear_tamper(now)
@@ -437,26 +463,111 @@ class Meter:
             else:
                 guard.fault(t, FaultKind(kind), "injected")
             return
-        kinds = ", ".join([*(k.value for k in TamperKind), *(k.value for k in FaultKind)])
+        kinds = ", ".join(
+            [*(k.value for k in TamperKind), *(k.value for k in FaultKind), FIRE_ALARM, "tamper"]
+        )
         raise FormatError(f"tamper kind {kind!r} is not one of {kinds}")
+
+    def engineering_entry(self, entry: str, now: datetime | None = None) -> EntryOutcome:
+        """A keypad entry of 4 to 19 digits: the payment mode switch, ``18`` + the utility's
+        PIN + ``0`` (prepaid) or ``1`` (postpaid). See :data:`MODE_SWITCH_CODE`."""
+        text = str(entry).strip()
+        if not (text.isascii() and text.isdigit() and 4 <= len(text) <= 19):
+            raise FormatError(f"keypad entry {clip(repr(entry), 40)} is not 4 to 19 digits")
+        now = self._catch_up(now)
+        t = epoch_seconds(now)
+        guard = self.metering.guard
+        pin = guard.config.mode_switch_pin
+        if not text.startswith(MODE_SWITCH_CODE):
+            return EntryOutcome(
+                ResultCode.FORMAT, ("Format", f"{len(text)} digits: a token has 20, a code 1-3")
+            )
+        if pin is None:
+            return EntryOutcome(ResultCode.FUNCTION, ("Function", "no keypad mode switch"))
+        lockout = self.decoder.lockout
+        if lockout.is_locked(now):
+            left = lockout.remaining(now) // timedelta(seconds=1)
+            return EntryOutcome(ResultCode.LOCKOUT, ("Lockout", f"locked {left} s"))
+        given, mode = text[len(MODE_SWITCH_CODE) : -1], text[-1]
+        if given != pin or mode not in "01":
+            after = lockout.after_rejection(now)
+            self.decoder = replace(self.decoder, lockout=after)
+            self._security(now, Code.KEYPAD_CODE_REJECTED, "payment mode switch: PIN or mode")
+            if after.is_locked(now):
+                seconds = after.remaining(now) // timedelta(seconds=1)
+                self.events.record(
+                    now,
+                    EventKind.LOCKOUT,
+                    f"{after.failures} wrong entries: locked for {seconds} s",
+                )
+            # the same answer as any entry the meter does not take: nothing to learn from it
+            return EntryOutcome(
+                ResultCode.FORMAT, ("Format", f"{len(text)} digits: a token has 20, a code 1-3")
+            )
+        self.decoder = replace(self.decoder, lockout=lockout.after_acceptance())
+        before = "postpaid" if guard.postpaid else "prepaid"
+        wanted = "postpaid" if mode == "1" else "prepaid"
+        guard.set_postpaid(t, mode == "1", "keypad")
+        return EntryOutcome(
+            ResultCode.ACCEPT,
+            (f"Mode {wanted}", "unchanged" if wanted == before else f"was {before}"),
+        )
+
+    def tariff_input(self, on: bool, now: datetime | None = None) -> int:
+        """Switch the dual resource signal (tariff change input) at ``now``; returns the TOU
+        rate in force after it (:mod:`sts.meter.metering`)."""
+        now = self._catch_up(now)
+        self.metering.set_dual_resource(epoch_seconds(now), on)
+        self._catch_up(None)  # the rate a token repaying owed energy pays from now
+        return self.engine.tou_rate
 
     def set_payment_mode(self, mode: str, now: datetime | None = None) -> None:
         """Switch between 'prepaid' and 'postpaid' (a security event; registers are kept)."""
         if mode not in ("prepaid", "postpaid"):
             raise FormatError(f"payment mode {mode!r} is not 'prepaid' or 'postpaid'")
         now = self._catch_up(now)
-        self.metering.guard.set_postpaid(epoch_seconds(now), mode == "postpaid")
+        self.metering.guard.set_postpaid(epoch_seconds(now), mode == "postpaid", "head end")
 
     def synchronise_clock(self, to: datetime, source: str = "head end") -> None:
-        """A time synchronisation: the clock is set forward to ``to`` (a standard event,
-        and a clock adjustment in the security log). The meter runs up to ``to`` with
-        its standing load, since the supply went on while the clock lagged; this
-        simulator's clock never goes back, so an earlier ``to`` is a RangeError."""
+        """A time synchronisation forward to ``to`` (see :meth:`set_clock`); an earlier
+        ``to`` is a RangeError here."""
+        _require_aware(to)
+        if to < self.clock:
+            raise RangeError(
+                f"time {to.isoformat()} is before the meter's clock {self.clock.isoformat()}; "
+                "the meter's clock never goes backwards by synchronise_clock (see set_clock)"
+            )
+        self.set_clock(to, source)
+
+    def set_clock(self, to: datetime, source: str = "head end") -> None:
+        """Set the meter's clock to ``to``: a time synchronisation (standard log) and a
+        clock adjustment (security log), both naming the old and new time and ``source``.
+
+        *Forward*: the meter runs up to ``to`` with its standing load (the supply went on
+        while the clock lagged). *Back*: only within the clock's local day (so no day or
+        month is billed twice), and the meter carries on from ``to``. What a clock set back
+        cannot do:
+
+        - let a used token in again: the TID memory decides Used and Old, never the
+          clock, so every token accepted before stays Used (or Old);
+        - shorten or lengthen a wait: the keypad lockout, a partial key change set's
+          10-minute timeout and the relay timers keep what they had left;
+        - capture a survey row twice: each survey keeps its next capture time.
+        """
         _require_aware(to)
         old = self.clock
-        self.advance(to)
+        if to >= old:
+            self.advance(to)
+        else:
+            check_time(to)
+            delta = to - old
+            self.engine.set_clock_back(epoch_seconds(to))  # refuses another day first
+            self.metering.set_clock_back(epoch_seconds(to) - epoch_seconds(old))
+            self.decoder = self.decoder.shifted(delta)
+            self.clock = to
         t = epoch_seconds(to)
-        detail = f"{old.isoformat()} -> {to.isoformat()} ({source})"
+        moved = int((to - old).total_seconds())
+        detail = f"{old.isoformat()} -> {to.isoformat()} ({moved:+d} s, {source})"
         self.metering.guard.record(t, Code.TIME_SYNCHRONISED, detail)
         self.metering.guard.record(t, Code.CLOCK_ADJUSTED, detail)
 

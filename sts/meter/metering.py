@@ -30,6 +30,13 @@ service-charge step); levies and VAT apply to a rate price exactly as to a
 step price; monthly service and fixed charges are unchanged. A rate price
 never replaces a free-unit or lifeline price.
 
+**Dual resource signal** (``dual_resource_rate``; the datasheet's optional
+"Dual Resource Signal (Tariff change)" input, e.g. a site switched to its
+standby generator). While the input is on, every kWh goes to TOU rate
+``dual_resource_rate`` (1-8) whatever the calendar says, and is priced as that
+rate; off, the calendar rules again. Switching it is a standard event (4 on,
+5 off). A meter without the setting has no such input.
+
 **Subsidies** (``subsidies``, up to 5 kinds, currency mode): free units, a
 lifeline step, an amount off each kWh, a percentage off, and an amount off
 the monthly charges, applied in the order :mod:`sts.meter.subsidy` documents.
@@ -41,11 +48,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from math import hypot
 from typing import TYPE_CHECKING, Any
 
 from sts.errors import FormatError, RangeError
 from sts.meter import obis, strict
 from sts.meter.calendar import ActivityCalendar
+from sts.meter.event_logs import Code
 from sts.meter.localtime import LocalCalendar, epoch_seconds
 from sts.meter.measurement import Instant, LoadModel, LoadPoint, SupplyConfig, raw_instant
 from sts.meter.obis import MAX_RATES, ObisCode, RegisterSpec
@@ -71,8 +80,12 @@ class MeteringConfig:
     net_metering: bool = False
     rate_prices: Mapping[int, Decimal] = field(default_factory=dict)
     subsidies: tuple[Subsidy, ...] = ()
+    dual_resource_rate: int | None = None
 
     def __post_init__(self) -> None:
+        rate = self.dual_resource_rate
+        if rate is not None and (type(rate) is not int or not 1 <= rate <= MAX_RATES):
+            raise RangeError(f"dual_resource_rate {rate!r} is not a TOU rate 1-{MAX_RATES}")
         object.__setattr__(self, "subsidies", tuple(self.subsidies))
         check_subsidies(self.subsidies)
         prices = dict(self.rate_prices)
@@ -91,11 +104,17 @@ class MeteringConfig:
             "net_metering": self.net_metering,
             "rate_prices": {str(r): str(p) for r, p in sorted(self.rate_prices.items())},
             "subsidies": [sub.to_dict() for sub in self.subsidies],
+            "dual_resource_rate": self.dual_resource_rate,
         }
 
     @classmethod
     def from_dict(cls, data: Any, path: str = "metering.config") -> MeteringConfig:
-        d = strict.obj(data, path, (), ("supply", "net_metering", "rate_prices", "subsidies"))
+        d = strict.obj(
+            data,
+            path,
+            (),
+            ("supply", "net_metering", "rate_prices", "subsidies", "dual_resource_rate"),
+        )
         prices_in = d.get("rate_prices", {})
         if not isinstance(prices_in, dict):
             raise FormatError(f"{path}.rate_prices is not an object of rate: price")
@@ -110,12 +129,16 @@ class MeteringConfig:
         subsidies = tuple(
             Subsidy.from_dict(x, f"{path}.subsidies[{i}]") for i, x in enumerate(items)
         )
+        dual = d.get("dual_resource_rate")
+        if dual is not None:
+            dual = strict.as_int(dual, f"{path}.dual_resource_rate", 1, MAX_RATES)
         try:
             return cls(
                 SupplyConfig.from_dict(d.get("supply", {}), f"{path}.supply"),
                 strict.as_bool(d.get("net_metering", False), f"{path}.net_metering"),
                 prices,
                 subsidies,
+                dual,
             )
         except RangeError as exc:
             raise FormatError(f"{path}: {exc}") from None
@@ -192,6 +215,7 @@ class Metering:
         self._rate = 1
         self._rate_until = -1
         self._engine: CreditEngine | None = None
+        self.dual_resource = False  # the tariff change input (see the module docstring)
         self.listeners: list[Callable[[int, int, int, bool, LoadPoint, int], None]] = []
 
     def bind(self, engine: CreditEngine) -> None:
@@ -215,6 +239,15 @@ class Metering:
             self.load = LoadModel.of(load, step_s)
         return _MeteredProfile(self)
 
+    def set_clock_back(self, delta: int) -> None:
+        """The clock went back ``delta`` seconds (negative): work out captures, the billing
+        day and the TOU rate again from the new time. Each survey keeps its next capture,
+        so no row is captured twice and rows stay in time order; protection timers keep the
+        time they had left."""
+        self._next_event = None
+        self._rate_until = -1
+        self.guard.shift_timers(delta)
+
     def settle_load(self) -> None:
         """After a run: a load given as a function stands on as its last point."""
         if not self.load.storable:
@@ -229,11 +262,14 @@ class Metering:
             held = left
         guard = self.guard
         guard.check(t, point)
-        left = guard.next_timer() - t
-        if 0 < left < held:
-            held = left
+        if guard.reconnect_at is not None or guard.locked:  # an over-current timer may run
+            left = guard.next_timer() - t
+            if 0 < left < held:
+                held = left
         if t >= self._rate_until:
             self._rate, self._rate_until = self.calendar.span(calendar, t)
+            if self.dual_resource:
+                self._rate = self.config.dual_resource_rate  # type: ignore[assignment]
             if self._engine is not None:
                 self._engine.tou_rate = self._rate
         left = self._rate_until - t
@@ -245,8 +281,8 @@ class Metering:
     def _observe(self, t0: int, t1: int, delivered: int, closed: bool) -> None:
         # the hot path of a long run: EnergyRegisters.add written out in place
         point = self._point
-        p = point.active_w
-        q = point.reactive_var
+        p = point[0]  # active_w, reactive_var: read by index on this hot path
+        q = point[1]
         rate = self._rate
         r = self.registers
         if p > 0:
@@ -255,7 +291,7 @@ class Metering:
                 r.import_j[rate] += delivered
                 if q:
                     r.q_s[1 if q > 0 else 4] += abs(q) * delivered // p
-                    r.s_import += point.apparent_va * delivered // p
+                    r.s_import += round(hypot(p, q)) * delivered // p  # LoadPoint.apparent_va
                 else:
                     r.s_import += delivered
         elif closed and (p or q):
@@ -330,8 +366,24 @@ class Metering:
         self._rate_until = -1
 
     def rate_at(self, when: datetime) -> int:
-        """The TOU rate in force at ``when`` (1 without a calendar)."""
+        """The TOU rate in force at ``when`` (1 without a calendar; the dual resource rate
+        while that input is on)."""
+        if self.dual_resource:
+            return self.config.dual_resource_rate  # type: ignore[return-value]
         return self.calendar.rate_at(when.astimezone(self._cal.tz))
+
+    def set_dual_resource(self, t: int, on: bool) -> None:
+        """The tariff change input switched at epoch second ``t`` (the meter is run up to
+        ``t`` first); RangeError on a meter without ``dual_resource_rate``."""
+        rate = self.config.dual_resource_rate
+        if rate is None:
+            raise RangeError("this meter has no tariff change input (no dual_resource_rate)")
+        if on == self.dual_resource:
+            return
+        self.dual_resource = on
+        self._rate_until = -1  # the rate is worked out again from the next stretch
+        code = Code.TARIFF_INPUT_ON if on else Code.TARIFF_INPUT_OFF
+        self.guard.record(t, code, f"rate {rate}" if on else "the calendar's rate")
 
     def instant(self, when: datetime, relay_closed: bool) -> Instant:
         """The instantaneous values at ``when`` under the standing load model."""
@@ -374,6 +426,7 @@ class Metering:
             "daily_survey": self.daily_survey.to_dict(),
             "billing": self.billing.to_dict(),
             "protection": self.guard.to_dict(),
+            "dual_resource": self.dual_resource,
         }
 
     @classmethod
@@ -382,7 +435,7 @@ class Metering:
             data,
             path,
             ("version", "config", "calendar", "registers", "load"),
-            ("surveys", "daily_survey", "billing", "protection"),
+            ("surveys", "daily_survey", "billing", "protection", "dual_resource"),
         )
         if d["version"] != SECTION_VERSION:
             raise FormatError(f"{path}.version is {d['version']!r}; expected {SECTION_VERSION}")
@@ -396,8 +449,12 @@ class Metering:
             if not daily.daily:
                 raise FormatError(f"{path}.daily_survey must have period_min 0 (daily)")
         billing = d.get("billing")
-        return cls(
-            MeteringConfig.from_dict(d["config"], f"{path}.config"),
+        config = MeteringConfig.from_dict(d["config"], f"{path}.config")
+        dual = strict.as_bool(d.get("dual_resource", False), f"{path}.dual_resource")
+        if dual and config.dual_resource_rate is None:
+            raise FormatError(f"{path}.dual_resource is on; the meter has no dual_resource_rate")
+        metering = cls(
+            config,
             ActivityCalendar.from_dict(d["calendar"], f"{path}.calendar"),
             EnergyRegisters.from_dict(d["registers"], f"{path}.registers"),
             LoadModel.from_dict(d["load"], f"{path}.load"),
@@ -408,6 +465,8 @@ class Metering:
             if d.get("protection") is None
             else Guard.from_dict(d["protection"], f"{path}.protection"),
         )
+        metering.dual_resource = dual
+        return metering
 
     @classmethod
     def from_settings(cls, data: Any, path: str = "metering") -> Metering:
@@ -425,9 +484,11 @@ class Metering:
             "daily_survey",
             "protection",
             "subsidies",
+            "dual_resource_rate",
         )
         d = strict.obj(data, path, (), names)
-        config = {k: d[k] for k in ("supply", "net_metering", "rate_prices", "subsidies") if k in d}
+        config_names = ("supply", "net_metering", "rate_prices", "subsidies", "dual_resource_rate")
+        config = {k: d[k] for k in config_names if k in d}
         items = strict.as_list(d.get("surveys", []), f"{path}.surveys", MAX_SURVEYS)
         surveys = []
         for i, item in enumerate(items):

@@ -19,7 +19,26 @@ and the configurable alarm set: the meter's guard over its relay.
 - **over current** above ``over_current_a`` amperes: the relay trips and
   recloses after ``reconnect_delay_s``; the ``lockout_trips``-th trip within
   ``lockout_window_s`` locks it out for ``lockout_s`` (None: until the
-  customer's reconnect button).
+  customer's reconnect button);
+- **current imbalance** (the datasheet's power-quality "current imbalance"; on a
+  single-phase meter, phase and neutral current apart): while the relay is
+  closed and the larger of the two is at least ``imbalance_min_a``, a
+  difference above ``imbalance_percent`` of the larger. Logged when it starts
+  (83) and ends (84). With ``open_on_current_imbalance`` (off by default) each
+  detection trips the relay exactly like an over current (timed reconnection,
+  the same trip count and lock-out), the reason "current imbalance". It is the
+  power-quality reading of a mismatch; the fraud log's *neutral current
+  mismatch* (an absolute ``neutral_mismatch_a``, latched as tamper) is the
+  other;
+- **terminal temperature** (the datasheet's "fire disaster control"): above
+  ``fire_temperature_c`` (90 degrees C by default; it must lie above the
+  datasheet's +70 degrees C limit operating range) an *over temperature*
+  (95, failure log, an alarm); back at or below :data:`FIRE_RESET_C` (+60
+  degrees C, the top of the normal operating range), *temperature normal*
+  (96). A point without a temperature reading counts as normal. A *fire
+  alarm* input (a smoke or heat detector wired to the meter, injected with
+  ``sts meter tamper --kind fire_alarm``) is the other way in (97, until
+  cleared: 98).
 
 Tamper (covers opened, magnetic field, and the two detections above) and
 faults (memory, relay, battery low, clock invalid) are also injected from
@@ -34,9 +53,21 @@ a fault until :meth:`Guard.clear_fault`.
     arrearage         no credit: the credit engine's rule, in prepaid mode only
     tamper            the credit engine's ``load_control.open_on_tamper`` (on by default)
     malfunction       any fault, when ``open_on_malfunction`` (off by default)
+    fire              over temperature or the fire alarm input, when ``open_on_fire``
+                      (on by default)
+    current imbalance a timed trip, when ``open_on_current_imbalance`` (off by default)
     power failure     no supply: nothing flows
 
-Over-current lock-out, abnormal voltage and malfunction are class 70 *local
+**Fire disaster control** holds the relay open, whatever the control mode
+(mode 0 too), while the terminals are over temperature or the fire alarm
+input is active, and refuses a manual or remote reconnect meanwhile. It also
+moves disconnect control to ready-for-reconnection (a local disconnect,
+modes 1-6) and, unlike abnormal voltage, never reconnects by itself: once the
+terminals are cool the relay waits for the customer's reconnect button or a
+remote reconnect, so a supply that overheated is looked at before it carries
+load again.
+
+Over-current lock-out, abnormal voltage, malfunction and fire are class 70 *local
 disconnects*: the disconnect control goes to ready-for-reconnection; when the
 condition ends it reconnects by itself only in control modes 5 and 6, and
 otherwise waits for the customer's reconnect button (manual reconnect) or a
@@ -47,7 +78,9 @@ a reason to keep it closed.
 
 **Payment mode.** Prepaid (default) or postpaid: a postpaid meter registers
 and bills energy but draws no wallet and never opens the relay for lack of
-credit. Switching is a security event and keeps every register and wallet.
+credit. Switching is a security event and keeps every register and wallet;
+it comes from the head end (``sts meter mode``) or, where the utility set a
+``mode_switch_pin``, the keypad (:data:`sts.meter.meter.MODE_SWITCH_CODE`).
 
 **Alarms.** Every event whose code is in ``alarm_codes`` raises the alarm
 (LED/buzzer and display on the CIU): the keypad shows the indicator and the
@@ -61,7 +94,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sts.errors import FormatError, RangeError
+from sts.errors import FormatError, FunctionError, RangeError
 from sts.meter import strict
 from sts.meter.disconnect import ControlState, DisconnectControl, Trigger
 from sts.meter.event_logs import Code, Entry, EventLogs
@@ -75,48 +108,46 @@ if TYPE_CHECKING:
 
 SECTION_VERSION = 1
 MAX_ALARMS = 20
+FIRE_LIMITS = (Decimal(70), Decimal(200))
+"""fire_temperature_c lies above the datasheet's +70 degrees C limit operating range."""
+FIRE_RESET_C = Decimal(60)
+"""At or below this the terminals are cool again: the top of the normal operating range."""
 
 
-class TamperKind(StrEnum):
-    TERMINAL_COVER = "terminal_cover"
-    METER_COVER = "meter_cover"
-    MODULE_COVER = "module_cover"
-    MAGNETIC = "magnetic"
-    CURRENT_REVERSAL = "current_reversal"
-    NEUTRAL_MISMATCH = "neutral_mismatch"
+class _CodedKind(StrEnum):
+    """A kind of condition named by its text value and filed under one event code."""
 
-    @property
-    def code(self) -> Code:
-        return _TAMPER_CODES[self]
+    _code: Code
 
-
-_TAMPER_CODES = {
-    TamperKind.TERMINAL_COVER: Code.TERMINAL_COVER_OPENED,
-    TamperKind.METER_COVER: Code.METER_COVER_OPENED,
-    TamperKind.MODULE_COVER: Code.MODULE_COVER_OPENED,
-    TamperKind.MAGNETIC: Code.MAGNETIC_FIELD,
-    TamperKind.CURRENT_REVERSAL: Code.CURRENT_REVERSAL,
-    TamperKind.NEUTRAL_MISMATCH: Code.NEUTRAL_MISMATCH,
-}
-
-
-class FaultKind(StrEnum):
-    MEMORY = "memory_error"
-    RELAY = "relay_error"
-    BATTERY_LOW = "battery_low"
-    CLOCK_INVALID = "clock_invalid"
+    def __new__(cls, value: str, code: Code) -> _CodedKind:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member._code = code
+        return member
 
     @property
     def code(self) -> Code:
-        return _FAULT_CODES[self]
+        return self._code
 
 
-_FAULT_CODES = {
-    FaultKind.MEMORY: Code.MEMORY_ERROR,
-    FaultKind.RELAY: Code.RELAY_ERROR,
-    FaultKind.BATTERY_LOW: Code.BATTERY_LOW,
-    FaultKind.CLOCK_INVALID: Code.CLOCK_INVALID,
-}
+class TamperKind(_CodedKind):
+    TERMINAL_COVER = "terminal_cover", Code.TERMINAL_COVER_OPENED
+    METER_COVER = "meter_cover", Code.METER_COVER_OPENED
+    MODULE_COVER = "module_cover", Code.MODULE_COVER_OPENED
+    MAGNETIC = "magnetic", Code.MAGNETIC_FIELD
+    CURRENT_REVERSAL = "current_reversal", Code.CURRENT_REVERSAL
+    NEUTRAL_MISMATCH = "neutral_mismatch", Code.NEUTRAL_MISMATCH
+
+
+class FaultKind(_CodedKind):
+    MEMORY = "memory_error", Code.MEMORY_ERROR
+    RELAY = "relay_error", Code.RELAY_ERROR
+    BATTERY_LOW = "battery_low", Code.BATTERY_LOW
+    CLOCK_INVALID = "clock_invalid", Code.CLOCK_INVALID
+
+
+FIRE_ALARM = "fire_alarm"
+"""The injectable name of the fire alarm input (``sts meter tamper --kind fire_alarm``)."""
 
 
 class Voltage(StrEnum):
@@ -129,10 +160,12 @@ class Voltage(StrEnum):
 DEFAULT_ALARM_CODES = frozenset(
     int(c)
     for c in (
-        *_TAMPER_CODES.values(),
+        *(kind.code for kind in TamperKind),
         Code.OVER_CURRENT,
         Code.POWER_FAILURE,
-        *_FAULT_CODES.values(),
+        *(kind.code for kind in FaultKind),
+        Code.OVER_TEMPERATURE,
+        Code.FIRE_ALARM,
     )
 )
 
@@ -153,6 +186,12 @@ class ProtectionConfig:
     sag_percent: int = 90
     swell_percent: int = 110
     alarm_codes: frozenset[int] = field(default_factory=lambda: DEFAULT_ALARM_CODES)
+    open_on_fire: bool = True
+    fire_temperature_c: Decimal = Decimal(90)
+    open_on_current_imbalance: bool = False
+    imbalance_percent: int = 10
+    imbalance_min_a: Decimal = Decimal(1)
+    mode_switch_pin: str | None = None
 
     def __post_init__(self) -> None:
         if self.over_current_a is not None and not Decimal(0) < self.over_current_a <= 1000:
@@ -163,6 +202,7 @@ class ProtectionConfig:
             ("lockout_window_s", 0, 86_400),
             ("sag_percent", 1, 100),
             ("swell_percent", 100, 200),
+            ("imbalance_percent", 1, 100),
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
@@ -171,6 +211,20 @@ class ProtectionConfig:
             raise RangeError(f"lockout_s {self.lockout_s!r} is not 1-2592000 (or None)")
         if not Decimal(0) < self.neutral_mismatch_a <= 1000:
             raise RangeError(f"neutral mismatch threshold {self.neutral_mismatch_a} A is not > 0")
+        if not Decimal(0) < self.imbalance_min_a <= 1000:
+            raise RangeError(
+                f"imbalance_min_a {self.imbalance_min_a} A is not above 0 and at most 1000"
+            )
+        if not FIRE_LIMITS[0] < self.fire_temperature_c <= FIRE_LIMITS[1]:
+            raise RangeError(
+                f"fire_temperature_c {self.fire_temperature_c} is not above {FIRE_LIMITS[0]} "
+                f"(the meter's limit operating temperature) and at most {FIRE_LIMITS[1]}"
+            )
+        pin = self.mode_switch_pin
+        if pin is not None and not (
+            isinstance(pin, str) and pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 8
+        ):
+            raise RangeError("mode_switch_pin is not 4 to 8 digits")
         known = {int(c) for c in Code}
         unknown = sorted(set(self.alarm_codes) - known)
         if unknown:
@@ -191,6 +245,12 @@ class ProtectionConfig:
             "sag_percent": self.sag_percent,
             "swell_percent": self.swell_percent,
             "alarm_codes": sorted(self.alarm_codes),
+            "open_on_fire": self.open_on_fire,
+            "fire_temperature_c": str(self.fire_temperature_c),
+            "open_on_current_imbalance": self.open_on_current_imbalance,
+            "imbalance_percent": self.imbalance_percent,
+            "imbalance_min_a": str(self.imbalance_min_a),
+            "mode_switch_pin": self.mode_switch_pin,
         }
 
     @classmethod
@@ -204,12 +264,26 @@ class ProtectionConfig:
             "lockout_window_s",
             "sag_percent",
             "swell_percent",
+            "imbalance_percent",
         ):
             if name in d:
                 values[name] = strict.as_int(d[name], f"{path}.{name}")
-        for name in ("open_on_abnormal_voltage", "open_on_malfunction", "reverse_current_fraud"):
+        for name in (
+            "open_on_abnormal_voltage",
+            "open_on_malfunction",
+            "reverse_current_fraud",
+            "open_on_fire",
+            "open_on_current_imbalance",
+        ):
             if name in d:
                 values[name] = strict.as_bool(d[name], f"{path}.{name}")
+        for name in ("fire_temperature_c", "imbalance_min_a"):
+            if name in d:
+                values[name] = strict.as_decimal(d[name], f"{path}.{name}")
+        if d.get("mode_switch_pin") is not None:
+            values["mode_switch_pin"] = strict.as_str(
+                d["mode_switch_pin"], f"{path}.mode_switch_pin", 8
+            )
         if d.get("over_current_a") is not None:
             values["over_current_a"] = strict.as_decimal(
                 d["over_current_a"], f"{path}.over_current_a"
@@ -254,6 +328,10 @@ class Guard:
         self.locked_until: int | None = None
         self.alarms: list[Entry] = []
         self.postpaid = False
+        self.trip_cause = Code.OVER_CURRENT  # or CURRENT_IMBALANCE: what the timed trip was for
+        self.imbalanced = False
+        self.hot = False  # terminals above fire_temperature_c, not yet back at FIRE_RESET_C
+        self.fire_input: int | None = None  # epoch second the fire alarm input went active
         self._engine: CreditEngine | None = None
         self._cal = LocalCalendar("UTC")
         self._supply = SupplyConfig()
@@ -277,9 +355,13 @@ class Guard:
         """What holds the relay open now (None: nothing here)."""
         if self.voltage is Voltage.OFF:
             return RelayReason.POWER_FAILURE
+        if self.fire:
+            return RelayReason.FIRE
         if self.locked:
             return RelayReason.OVER_CURRENT_LOCKOUT
         if self.reconnect_at is not None:
+            if self.trip_cause is Code.CURRENT_IMBALANCE:
+                return RelayReason.CURRENT_IMBALANCE
             return RelayReason.OVER_CURRENT
         if self.config.open_on_abnormal_voltage and self.voltage in (Voltage.SAG, Voltage.SWELL):
             return RelayReason.ABNORMAL_VOLTAGE
@@ -289,6 +371,11 @@ class Guard:
             return RelayReason.DISCONNECTED
         return None
 
+    @property
+    def fire(self) -> bool:
+        """True while fire disaster control holds the relay open."""
+        return self.config.open_on_fire and (self.hot or self.fire_input is not None)
+
     def next_timer(self) -> int:
         """Epoch second of the next over-current timer (NEVER: none runs)."""
         if self.reconnect_at is not None:
@@ -296,6 +383,15 @@ class Guard:
         if self.locked and self.locked_until is not None:
             return self.locked_until
         return NEVER
+
+    def shift_timers(self, delta: int) -> None:
+        """Move the over-current timers and trip times by ``delta`` seconds (a clock
+        adjustment): what was left of each stays."""
+        self.trips = [at + delta for at in self.trips]
+        if self.reconnect_at is not None:
+            self.reconnect_at += delta
+        if self.locked_until is not None:
+            self.locked_until += delta
 
     def _resettle(self, t: int) -> None:
         if self._engine is not None:
@@ -317,23 +413,14 @@ class Guard:
         closed = engine is not None and engine.state.relay_closed
         if (
             closed == self._closed
-            and t < self.next_timer()
-            and (
-                point is self._point
-                or (
-                    # a load at nominal voltage with no neutral reading, on a meter with no
-                    # current rule, can change nothing here (most stretches of a long run)
-                    self._plain
-                    and point.voltage_v is None
-                    and point.neutral_a is None
-                    and self.voltage is Voltage.NORMAL
-                )
-            )
+            and (point is self._point or self._plain_point(point))
+            and ((self.reconnect_at is None and not self.locked) or t < self.next_timer())
         ):
             self._point = point
             return
         changed = self._timers(t)
         changed |= self._watch_voltage(t, point)
+        changed |= self._watch_temperature(t, point)
         if changed:
             self._resettle(t)
             closed = engine is not None and engine.state.relay_closed
@@ -342,6 +429,20 @@ class Guard:
             closed = engine is not None and engine.state.relay_closed
         self._point = point
         self._closed = closed
+
+    def _plain_point(self, point: LoadPoint) -> bool:
+        """True when ``point`` can change nothing here: a load at nominal voltage with no
+        neutral or temperature reading, on a meter with no current rule, with nothing
+        detected that such a point would end (most stretches of a long run)."""
+        return (
+            self._plain
+            and point[2] is None  # voltage_v, neutral_a, temperature_c: by index (hot path)
+            and point[4] is None
+            and point[5] is None
+            and self.voltage is Voltage.NORMAL
+            and not self.hot
+            and not self.imbalanced
+        )
 
     def _timers(self, t: int) -> bool:
         changed = False
@@ -401,27 +502,69 @@ class Guard:
                 self._local(t, Trigger.LOCAL_RECONNECT, f"voltage {volts} V")
         return True
 
+    def _watch_temperature(self, t: int, point: LoadPoint) -> bool:
+        """Over temperature at the terminals (fire disaster control); True on a change."""
+        celsius = point.temperature_c
+        if not self.hot:
+            if celsius is None or celsius <= self.config.fire_temperature_c:
+                return False
+            self.hot = True
+            limit = self.config.fire_temperature_c
+            self.record(t, Code.OVER_TEMPERATURE, f"terminals {celsius} C above {limit} C")
+            if self.config.open_on_fire:
+                self._local(t, Trigger.LOCAL_DISCONNECT, f"fire control: terminals {celsius} C")
+            return True
+        if celsius is not None and celsius > FIRE_RESET_C:
+            return False
+        self.hot = False
+        shown = "no reading" if celsius is None else f"{celsius} C"
+        self.record(t, Code.TEMPERATURE_NORMAL, f"terminals {shown}, at or below {FIRE_RESET_C} C")
+        return True
+
     def _watch_current(self, t: int, point: LoadPoint) -> bool:
-        """Reverse current, neutral mismatch and over current with the relay closed."""
+        """Reverse current, neutral mismatch, current imbalance and over current with the
+        relay closed; True when the relay tripped."""
         config = self.config
         reversal = TamperKind.CURRENT_REVERSAL
         if point.active_w < 0 and config.reverse_current_fraud and reversal not in self.tampers:
             self.tamper(t, reversal, f"{point.active_w} W flowing out")
         limit = self._limit_ca
-        if point.neutral_a is None and (limit is None or self._below_limit(point, limit)):
+        if (
+            point.neutral_a is None
+            and not self.imbalanced
+            and (limit is None or self._below_limit(point, limit))
+        ):
             return False  # neutral carries the phase current and no over current is possible
         raw = raw_instant(point, self._supply, True)
         current, neutral = raw[1], raw[2]
+        detail = f"phase {current / 100:.2f} A, neutral {neutral / 100:.2f} A"
         mismatch = TamperKind.NEUTRAL_MISMATCH
         if (
             abs(current - neutral) > config.neutral_mismatch_a * 100
             and mismatch not in self.tampers
         ):
-            detail = f"phase {current / 100:.2f} A, neutral {neutral / 100:.2f} A"
             self.tamper(t, mismatch, detail)
         if limit is not None and current > limit:
-            self._trip(t, current)
+            above = f"{current / 100:.2f} A above {config.over_current_a} A"
+            self._trip(t, Code.OVER_CURRENT, above)
             return True
+        larger = max(current, neutral)
+        imbalanced = (
+            larger >= config.imbalance_min_a * 100
+            and abs(current - neutral) * 100 > larger * config.imbalance_percent
+        )
+        if imbalanced:
+            share = f"{abs(current - neutral) * 100 / larger:.1f} % apart"
+            if config.open_on_current_imbalance:
+                self.imbalanced = True
+                self._trip(t, Code.CURRENT_IMBALANCE, f"{detail} ({share}): relay opened")
+                return True
+            if not self.imbalanced:
+                self.imbalanced = True
+                self.record(t, Code.CURRENT_IMBALANCE, f"{detail} ({share})")
+        elif self.imbalanced:
+            self.imbalanced = False
+            self.record(t, Code.CURRENT_BALANCED, detail)
         return False
 
     def _below_limit(self, point: LoadPoint, limit_ca: int) -> bool:
@@ -430,17 +573,21 @@ class Guard:
         volts = point.voltage_v if point.voltage_v is not None else self._supply.nominal_v
         return (abs(point.active_w) + abs(point.reactive_var)) * 1000 <= limit_ca * int(volts * 10)
 
-    def _trip(self, t: int, current: int) -> None:
+    def _trip(self, t: int, code: Code, detail: str) -> None:
+        """A timed trip for over current or current imbalance (``code``), counted together
+        towards the lock-out."""
         config = self.config
-        self.record(t, Code.OVER_CURRENT, f"{current / 100:.2f} A above {config.over_current_a} A")
+        self.record(t, code, detail)
+        self.trip_cause = code
         self.trips = [at for at in self.trips if at > t - config.lockout_window_s]
         self.trips.append(t)
         if len(self.trips) >= config.lockout_trips:
             self.locked = True
             self.locked_until = None if config.lockout_s is None else t + config.lockout_s
             self.reconnect_at = None
+            what = "over-current" if code is Code.OVER_CURRENT else "current-imbalance"
             self._local(
-                t, Trigger.LOCAL_DISCONNECT, f"over-current lock-out after {len(self.trips)} trips"
+                t, Trigger.LOCAL_DISCONNECT, f"{what} lock-out after {len(self.trips)} trips"
             )
         else:
             self.reconnect_at = t + config.reconnect_delay_s
@@ -479,10 +626,31 @@ class Guard:
             self._local(t, Trigger.LOCAL_RECONNECT, "no fault left")
         self._resettle(t)
 
+    def fire_alarm(self, t: int, active: bool, detail: str = "") -> None:
+        """The fire alarm input goes active (latched) or is cleared."""
+        if active:
+            self.record(t, Code.FIRE_ALARM, detail)
+            if self.fire_input is None:
+                self.fire_input = t
+                if self.config.open_on_fire:
+                    self._local(t, Trigger.LOCAL_DISCONNECT, "fire control: fire alarm input")
+        else:
+            if self.fire_input is None:
+                raise RangeError("the fire alarm input is not active")
+            self.fire_input = None
+            self.record(t, Code.FIRE_ALARM_CLEARED, detail)
+        self._resettle(t)
+
     def command(self, t: int, trigger: Trigger) -> ControlState:
-        """A remote or manual disconnect/reconnect (FunctionError when the mode refuses it)."""
+        """A remote or manual disconnect/reconnect (FunctionError when the mode refuses it,
+        or a reconnect while fire disaster control holds the relay open)."""
         if trigger in (Trigger.LOCAL_DISCONNECT, Trigger.LOCAL_RECONNECT):
             raise RangeError("local triggers come from the meter's own protection, not a command")
+        if self.fire and trigger in (Trigger.MANUAL_RECONNECT, Trigger.REMOTE_RECONNECT):
+            cause = "the terminals are over temperature" if self.hot else "the fire alarm is active"
+            raise FunctionError(
+                f"{trigger.value} is refused while fire control holds the relay open ({cause})"
+            )
         before = self.disconnect.state
         state = self.disconnect.apply(trigger)
         if trigger is Trigger.MANUAL_RECONNECT and self.locked:
@@ -497,11 +665,13 @@ class Guard:
         self._resettle(t)
         return state
 
-    def set_postpaid(self, t: int, postpaid: bool) -> None:
+    def set_postpaid(self, t: int, postpaid: bool, source: str = "") -> None:
+        """Switch the payment mode (a security event naming ``source``; no change, no event)."""
         if postpaid == self.postpaid:
             return
         names = ("prepaid", "postpaid")
-        self.record(t, Code.PAYMENT_MODE_CHANGED, f"{names[self.postpaid]} -> {names[postpaid]}")
+        detail = f"{names[self.postpaid]} -> {names[postpaid]}" + (f" ({source})" if source else "")
+        self.record(t, Code.PAYMENT_MODE_CHANGED, detail)
         self.postpaid = postpaid
         if self._engine is not None:
             self._engine.postpaid = postpaid
@@ -541,6 +711,9 @@ class Guard:
             },
             "alarms": [e.to_dict() for e in self.alarms],
             "payment_mode": "postpaid" if self.postpaid else "prepaid",
+            "trip_cause": int(self.trip_cause),
+            "imbalanced": self.imbalanced,
+            "fire": {"hot": self.hot, "input": self.fire_input},
         }
 
     @classmethod
@@ -557,7 +730,8 @@ class Guard:
             "alarms",
             "payment_mode",
         )
-        d = strict.obj(data, path, names)
+        # the current-imbalance and fire parts came later: a file without them loads
+        d = strict.obj(data, path, names, ("trip_cause", "imbalanced", "fire"))
         if d["version"] != SECTION_VERSION:
             raise FormatError(f"{path}.version is {d['version']!r}; expected {SECTION_VERSION}")
         guard = cls(
@@ -602,6 +776,19 @@ class Guard:
         if mode not in ("prepaid", "postpaid"):
             raise FormatError(f"{path}.payment_mode is {mode!r}; expected prepaid or postpaid")
         guard.postpaid = mode == "postpaid"
+        cause = strict.as_int(d.get("trip_cause", int(Code.OVER_CURRENT)), f"{path}.trip_cause")
+        if cause not in (Code.OVER_CURRENT, Code.CURRENT_IMBALANCE):
+            raise FormatError(
+                f"{path}.trip_cause is {cause}; expected {int(Code.OVER_CURRENT)} (over current) "
+                f"or {int(Code.CURRENT_IMBALANCE)} (current imbalance)"
+            )
+        guard.trip_cause = Code(cause)
+        guard.imbalanced = strict.as_bool(d.get("imbalanced", False), f"{path}.imbalanced")
+        no_fire = {"hot": False, "input": None}
+        fire = strict.obj(d.get("fire", no_fire), f"{path}.fire", ("hot", "input"))
+        guard.hot = strict.as_bool(fire["hot"], f"{path}.fire.hot")
+        if fire["input"] is not None:
+            guard.fire_input = strict.as_int(fire["input"], f"{path}.fire.input", 0)
         return guard
 
     @classmethod

@@ -454,6 +454,8 @@ _HELD = {
     RelayReason.ABNORMAL_VOLTAGE,
     RelayReason.MALFUNCTION,
     RelayReason.DISCONNECTED,
+    RelayReason.FIRE,
+    RelayReason.CURRENT_IMBALANCE,
 }
 """Reasons the relay is open that protection or disconnect control holds, not credit."""
 

@@ -18,7 +18,10 @@ holds its rows in packed integer arrays (:mod:`array`, 8-byte signed), and
 the state file keeps them as one zlib-compressed, base64-encoded string per
 array: the state stays one atomic file, and loading or saving a full year is
 a few milliseconds of C code (decode, decompress, ``frombytes``) instead of a
-million Python objects, which keeps ``sts meter enter`` fast.
+million Python objects, which keeps ``sts meter enter`` fast. Each packed
+text is decompressed once per process however often it is checked, and rows
+read from a file stay bytes until a command uses them (a capture, a read):
+entering a token checks every survey but builds none of their arrays.
 
     >>> from sts.meter.obis import ObisCode
     >>> s = Survey(SurveyConfig((ObisCode.parse("1.0.1.8.0.255"),), 15, capacity=2))
@@ -36,6 +39,7 @@ import zlib
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sts.errors import FormatError, RangeError
@@ -112,15 +116,35 @@ def _pack(values: array) -> str:
     return base64.b64encode(zlib.compress(values.tobytes(), 1)).decode("ascii")
 
 
-def _unpack(text: Any, path: str, limit: int) -> array:
+@lru_cache(maxsize=2 * (MAX_SURVEYS + 1))
+def _inflate(text: str) -> bytes | None:
+    """The bytes packed in ``text`` (None: not base64 zlib data).
+
+    Memoised: a command reads each survey's text more than once (the state schema
+    checks the metering section by building it, the meter builds it, and a save
+    checks what it writes, which keeps the text of an unchanged survey), and
+    decompressing a year of rows is the bulk of loading a state file. A string
+    caches its hash, so a repeated lookup costs nothing.
+    """
+    try:
+        return zlib.decompress(base64.b64decode(text, validate=True), bufsize=65536)
+    except (ValueError, zlib.error):
+        return None
+
+
+def _unpack(text: Any, path: str, limit: int) -> bytes:
+    """The checked bytes of packed values (made into an array only when rows are used)."""
     if not isinstance(text, str):
         raise FormatError(f"{path} is not packed text")
-    try:
-        raw = zlib.decompress(base64.b64decode(text, validate=True), bufsize=65536)
-    except (ValueError, zlib.error):
-        raise FormatError(f"{path} is not base64 zlib data") from None
+    raw = _inflate(text)
+    if raw is None:
+        raise FormatError(f"{path} is not base64 zlib data")
     if len(raw) % 8 or len(raw) // 8 > limit:
         raise FormatError(f"{path} holds {len(raw)} bytes; expected at most {limit} 8-byte values")
+    return raw
+
+
+def _array(raw: bytes) -> array:
     values = array("q")
     values.frombytes(raw)
     if sys.byteorder == "big":  # pragma: no cover
@@ -141,44 +165,73 @@ class Survey:
     ) -> None:
         self.config = config
         self.width = len(config.channels)
-        self.times = times if times is not None else array("q")
-        self.values = values if values is not None else array("q")
+        self._times = times if times is not None else array("q")
+        self._values = values if values is not None else array("q")
         self.head = head  # where the next row goes once the ring is full
         self.next_at = next_at  # epoch second of the next capture (None: not started)
         # the packed text the arrays were read from, kept until a capture changes them, so
         # that a command which adds no row (a token entered) does not compress them again
         self._packed: tuple[str, str] | None = None
+        # rows read from a file stay bytes until something uses them (a token entered
+        # never does): (row count, times bytes, values bytes)
+        self._raw: tuple[int, bytes, bytes] | None = None
+
+    @classmethod
+    def _lazy(cls, config: SurveyConfig, raw: tuple[bytes, bytes], head: int, next_at: int | None):
+        survey = cls(config, None, None, head, next_at)
+        survey._raw = (len(raw[0]) // 8, *raw)
+        return survey
+
+    def _materialise(self) -> None:
+        if self._raw is not None:
+            _, times, values = self._raw
+            self._times, self._values, self._raw = _array(times), _array(values), None
+
+    @property
+    def times(self) -> array:
+        """Capture times (epoch seconds) in ring order."""
+        self._materialise()
+        return self._times
+
+    @property
+    def values(self) -> array:
+        """Captured values, ``width`` per row, in ring order."""
+        self._materialise()
+        return self._values
 
     @property
     def daily(self) -> bool:
         return self.config.period_min == DAILY
 
     def __len__(self) -> int:
-        return len(self.times)
+        return self._raw[0] if self._raw is not None else len(self._times)
 
     def capture(self, t: int, row: Sequence[int]) -> None:
         """Store one row captured at ``t``."""
         self._packed = None
-        if len(self.times) < self.config.capacity:
-            self.times.append(t)
-            self.values.extend(row)
+        if self._raw is not None:
+            self._materialise()
+        if len(self._times) < self.config.capacity:
+            self._times.append(t)
+            self._values.extend(row)
             return
         h = self.head
-        self.times[h] = t
+        self._times[h] = t
         w = self.width
-        self.values[h * w : h * w + w] = array("q", row)
+        self._values[h * w : h * w + w] = array("q", row)
         self.head = (h + 1) % self.config.capacity
 
     def rows(self, start: int | None = None, end: int | None = None) -> list[tuple[int, tuple]]:
         """Rows oldest first, as (capture time, values), within [start, end] when given."""
-        n = len(self.times)
+        times, values = self.times, self.values
+        n = len(times)
         order = range(n) if n < self.config.capacity else ((self.head + k) % n for k in range(n))
         w = self.width
         out = []
         for i in order:
-            t = self.times[i]
+            t = times[i]
             if (start is None or t >= start) and (end is None or t <= end):
-                out.append((t, tuple(self.values[i * w : i * w + w])))
+                out.append((t, tuple(values[i * w : i * w + w])))
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -200,13 +253,14 @@ class Survey:
         config = SurveyConfig.from_dict(d["config"], f"{path}.config")
         times = _unpack(d["times"], f"{path}.times", config.capacity)
         values = _unpack(d["values"], f"{path}.values", config.capacity * len(config.channels))
-        if len(values) != len(times) * len(config.channels):
-            raise FormatError(f"{path}: {len(values)} values do not fill {len(times)} rows")
-        full = len(times) == config.capacity
+        rows, count = len(times) // 8, len(values) // 8
+        if count != rows * len(config.channels):
+            raise FormatError(f"{path}: {count} values do not fill {rows} rows")
+        full = rows == config.capacity
         head = strict.read_int(d, "head", path, 0, config.capacity - 1 if full else 0)
         next_at = d["next_at"]
         if next_at is not None:
             strict.as_int(next_at, f"{path}.next_at", 0)
-        survey = cls(config, times, values, head, next_at)
+        survey = cls._lazy(config, (times, values), head, next_at)
         survey._packed = (d["times"], d["values"])
         return survey
