@@ -34,7 +34,13 @@ from sts.tokens.meter_number import validate_drn
 from vending import keychange, vend
 from vending.backend import Backend
 from vending.cashup import CREDIT_NOTE
-from vending.errors import ConflictError, NotFoundError, VendingError
+from vending.errors import (
+    DuplicateReference,
+    NotFoundError,
+    ReversedReference,
+    UnknownRecord,
+    VendingError,
+)
 from vending.models import Meter, Transaction
 from vending.receipt import Receipt
 from vending.registry import meter_by_drn
@@ -162,12 +168,12 @@ def _stored_sale(backend: Backend, principal: Principal, client_id: str, receipt
     with backend.read_sessions() as session:
         party = _party(session, int(receipt.transaction_id))
         if party is None or party.vendor_id != principal.vendor_id:
-            raise ConflictError(
+            raise DuplicateReference(
                 f"client id {client_id!r} belongs to a transaction not made through this "
                 "vendor; use a new id"
             )
         if _is_reversed(session, int(receipt.transaction_id)):
-            raise ConflictError(f"purchase {client_id!r} was reversed; use a new id")
+            raise ReversedReference(f"purchase {client_id!r} was reversed; use a new id")
         return Sale(client_id, receipt, _balance_after(session, int(receipt.transaction_id)))
 
 
@@ -248,7 +254,7 @@ def reprint(backend: Backend, principal: Principal, client_id: str) -> Sale:
             select(Transaction).where(Transaction.client_reference == ref)
         ).scalar_one_or_none()
         if txn is None:
-            raise NotFoundError(f"no transaction of this vendor has client id {client_id!r}")
+            raise UnknownRecord(f"no transaction of this vendor has client id {client_id!r}")
         return Sale(client_id, vend.receipt_of(txn), _balance_after(session, txn.id))
 
 
