@@ -83,11 +83,13 @@ class MeterLookup:
     currency: str | None
     key_change_pending: bool
     service: str = "electricity"
+    token_kind: str = "units"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "meter": self.drn,
             "service": self.service,
+            "token_kind": self.token_kind,
             "customer": self.customer,
             "tariff": self.tariff,
             "currency": self.currency,
@@ -141,6 +143,8 @@ def lookup(backend: Backend, drn: str) -> MeterLookup:
             meter.tariff.name if meter.tariff else None,
             currency,
             pending is not None,
+            meter.service,
+            meter.token_kind,
         )
 
 
@@ -203,6 +207,17 @@ def purchase(
         lambda ref, context: vend.vend_credit(
             backend, drn, money=money, units=kwh, reference=ref, context=context
         ),
+    )
+
+
+def free_units(backend: Backend, principal: Principal, client_id: str, drn: str) -> Sale:
+    """The month's free basic units for a meter (vending.vend.vend_free_units), no charge."""
+    principal.require(Role.VEND)
+    return _run(
+        backend,
+        principal,
+        client_id,
+        lambda ref, context: vend.vend_free_units(backend, drn, reference=ref, context=context),
     )
 
 
