@@ -24,13 +24,12 @@ from conftest import TEST_MASTER_KEY, VECTOR_DK, VECTOR_VK, Clock
 from live_api import Seeded, seed, serving
 
 import sts
+from cli import main
 from sts.tokens.credit import CreditKind, TransferCredit
 from vending import registry
 from vending.api import create_app
 from vending.backend import Backend
 from vending.tariff import Block, Tariff
-
-from cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 MASTER_HEX = "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF"
@@ -119,8 +118,7 @@ def test_a_currency_meter_accepts_its_token_and_the_wallet_grows_by_the_receipt(
 
 def test_a_water_meter_and_its_tariff(sts_cli: Sts) -> None:
     refused(
-        sts_cli("meters", "add", DRN, "--sgc", "123456", "--service", "water", "--tariff",
-                "Money"),  # fmt: skip
+        sts_cli("meters", "add", DRN, "--sgc", "123456", "--service", "water", "--tariff", "Money"),
         f"tariff 'Money' prices electricity but meter {DRN} is a water meter",
     )
     sts_cli.ok("meters", "add", DRN, "--sgc", "123456", "--service", "water", "--tariff", "Water")
@@ -157,7 +155,10 @@ def test_vend_free_in_a_real_process(tmp_path: Path) -> None:
                               input=input, capture_output=True, text=True, check=False)  # fmt: skip
 
     for args, given in (
-        (("keys", "add", "k1", "--sgc", "123456", "--krn", "1", "--base-date", "2014"), VECTOR_VK + "\n"),
+        (
+            ("keys", "add", "k1", "--sgc", "123456", "--krn", "1", "--base-date", "2014"),
+            VECTOR_VK + "\n",
+        ),
         (("tariffs", "add", str(tariff)), None),
         (("meters", "add", DRN, "--sgc", "123456", "--tariff", "Money"), None),
     ):
@@ -177,7 +178,9 @@ DK = sts.DecoderKey.from_hex(VECTOR_DK)
 @pytest.fixture
 def api(database_url: str, backend: Backend, clock: Clock) -> Iterator[tuple[httpx.Client, Seeded]]:
     seeded = seed(backend)
-    lifeline = Tariff("Lifeline", "ZAR", (Block(None, Decimal("2.00")),), free_units_kwh=Decimal(50))
+    lifeline = Tariff(
+        "Lifeline", "ZAR", (Block(None, Decimal("2.00")),), free_units_kwh=Decimal(50)
+    )
     registry.add_tariff(backend, lifeline)
     registry.update_meter(backend, seeded.meter, tariff="Lifeline")
     app = create_app(database_url, TEST_MASTER_KEY, clock, random.Random(7))
