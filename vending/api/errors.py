@@ -213,6 +213,8 @@ def api_error(exc: StsError, where: Where) -> ApiError:
     at = places.get(_AT.get(kind, ""), (where.field, where.value))
     if kind is ErrorType.FORMAT_ERROR and isinstance(exc, RangeError) and where.amount_field:
         at = (where.amount_field, where.amount)
+    if isinstance(exc, ConcurrentVendError):  # the request to send again is the id's
+        at = (where.id_field, where.id_value)
     if isinstance(exc, VendingError) and exc.field is not None:
         at = (exc.field, exc.value)
     return ApiError(kind, str(exc), at[0], at[1])
