@@ -162,6 +162,12 @@ def _debt_rule() -> Any:
     return limits.DEBT
 
 
+def _free_units_rule() -> Any:
+    from vending import limits
+
+    return limits.FREE_UNITS
+
+
 def _token_quantity_rule() -> Any:
     from sts.amounts import AmountRule
     from sts.tokens.amount import MAX_AMOUNT
@@ -2762,20 +2768,35 @@ def meters_set(drn: str, tariff: str | None, customer: str | None, **o: Any) -> 
 @click.option(
     "--debt", type=_Amount(_debt_rule), help="Set the debt outstanding, recovered by vends."
 )
+@click.option(
+    "--free-units",
+    metavar="KWH",
+    type=_Amount(_free_units_rule),
+    help="Free basic units a month for this customer, instead of the tariff's.",
+)
 @_vending_options
-def meters_customer(name: str, debt: Decimal | None, **o: Any) -> None:
-    """Create a customer, or set its debt."""
+def meters_customer(
+    name: str, debt: Decimal | None, free_units: Decimal | None, **o: Any
+) -> None:
+    """Create a customer, or set its debt or its own free basic units a month."""
     from vending import registry
 
     with refusals():
-        info = registry.set_customer(_open_vending(o, create=True), name, debt)
-    from vending.render import money_text
+        info = registry.set_customer(_open_vending(o, create=True), name, debt, free_units)
+    from vending.render import kwh_text, money_text
 
     if o["as_json"]:
         emit_json(info.to_dict() | {"debt": money_text(info.debt)})
     else:
         meters_text = ", ".join(info.meters) or "no meters"
-        console.print(f"{info.name}: debt {money_text(info.debt)}, {meters_text}", highlight=False)
+        free = (
+            ""
+            if info.free_units_kwh is None
+            else f", {kwh_text(info.free_units_kwh)} free units a month"
+        )
+        console.print(
+            f"{info.name}: debt {money_text(info.debt)}{free}, {meters_text}", highlight=False
+        )
 
 
 @meters.command("simulate")

@@ -232,3 +232,17 @@ def test_a_0004_ledger_upgrades_with_every_meter_electricity_units(
     finally:
         backend.close()
     assert (info.service, info.token_kind) == ("electricity", "units")
+
+
+def test_a_customer_own_free_units_replace_the_tariffs(backend: Backend) -> None:
+    drn = register(backend, LIFELINE)
+    info = registry.set_customer(backend, "A. Customer", free_units=D("20"))
+    assert str(info.free_units_kwh) == "20.0"
+    registry.update_meter(backend, drn, customer="A. Customer")
+    # 20 kWh rather than the tariff's 50: 200 units.
+    (token,) = [decoded(t.digits) for t in vend.vend_free_units(backend, drn).tokens]
+    assert isinstance(token, TransferCredit) and token.units == 200
+    with pytest.raises(NoFreeUnitsDue, match=r"this month's 20\.0 kWh"):
+        vend.vend_free_units(backend, drn)
+    with pytest.raises(VendingError, match="free basic units 2000000 kWh is above"):
+        registry.set_customer(backend, "A. Customer", free_units=D(2_000_000))

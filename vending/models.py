@@ -163,6 +163,9 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     debt: Mapped[Decimal] = mapped_column(default=Decimal(0))  # outstanding, recovered by vends
     created_at: Mapped[datetime]
+    # Free basic units a month granted to this customer instead of the tariff's
+    # (schema 0005); None: the tariff's ``free_units_kwh``.
+    free_units_kwh: Mapped[Decimal | None]
 
 
 class TariffRecord(Base):

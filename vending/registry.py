@@ -163,9 +163,15 @@ class CustomerInfo:
     name: str
     debt: Decimal
     meters: tuple[str, ...]
+    free_units_kwh: Decimal | None = None  # the customer's own; None: the tariff's
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "debt": str(self.debt), "meters": list(self.meters)}
+        return {
+            "name": self.name,
+            "debt": str(self.debt),
+            "meters": list(self.meters),
+            "free_units_kwh": None if self.free_units_kwh is None else str(self.free_units_kwh),
+        }
 
 
 # --- vending keys and supply groups -------------------------------------------------------
@@ -313,23 +319,32 @@ def _customer(session: Session, name: str, now: datetime) -> Customer:
     return customer
 
 
-def set_customer(backend: Backend, name: str, debt: Decimal | None = None) -> CustomerInfo:
-    """Create the customer if new; set the debt outstanding when given."""
+def set_customer(
+    backend: Backend, name: str, debt: Decimal | None = None, free_units: Decimal | None = None
+) -> CustomerInfo:
+    """Create the customer if new; set the debt outstanding when given, and the free
+    basic units a month it is granted instead of its meters' tariffs' (``free_units``)."""
     name = _customer_name(name)
     if debt is not None:
         debt = parse_amount(debt, limits.DEBT, PaymentError)
+    if free_units is not None:
+        free_units = parse_amount(free_units, limits.FREE_UNITS, PaymentError)
     now = backend.now()
     with storage.write(backend) as session:
         customer = _customer(session, name, now)
         if debt is not None:
             customer.debt = debt
+        if free_units is not None:
+            customer.free_units_kwh = free_units
         session.flush()
         connection = session.connection()
         ledger.record_customer(connection, backend.ledger_key(connection), customer.id, now)
         drns = session.execute(
             select(Meter.drn).where(Meter.customer_id == customer.id).order_by(Meter.drn)
         ).scalars()
-        return CustomerInfo(customer.name, customer.debt, tuple(drns))
+        own = customer.free_units_kwh
+        own = None if own is None else own.quantize(Decimal("0.1"))
+        return CustomerInfo(customer.name, customer.debt, tuple(drns), own)
 
 
 # --- tariffs ---------------------------------------------------------------------------------

@@ -85,6 +85,7 @@ class LockedMeter:
     # What the meter measures and what its credit tokens carry (vending.kinds).
     service: str = "electricity"
     token_kind: str = "units"
+    customer_free_units: Decimal | None = None  # the customer's own free units a month
 
 
 #: Columns a key change may change, written back by save_meter with the key revision.
@@ -97,6 +98,7 @@ _LOCK = (
         cast(_TARIFFS.c.definition, Text).label("tariff_definition"),
         _CUSTOMERS.c.name.label("customer_name"),
         _CUSTOMERS.c.debt.label("customer_debt"),
+        _CUSTOMERS.c.free_units_kwh.label("customer_free_units"),
         _ORDERS.c.id.label("pending_order_id"),
         _EARLIER.c.id.label("earlier_id"),
         _EARLIER.c.fingerprint.label("earlier_fingerprint"),

@@ -550,6 +550,9 @@ def _checked_tariff(meter: LockedMeter) -> Tariff:
     """The meter's tariff, refused when it prices another service than the meter's."""
     assert meter.tariff_id is not None and meter.tariff_definition is not None
     tariff = _tariff(meter.tariff_id, meter.tariff_definition)
+    if meter.customer_free_units is not None:  # the customer's own allowance wins
+        own = meter.customer_free_units.quantize(Decimal("0.1"))
+        tariff = replace(tariff, free_units_kwh=own)
     if tariff.service != meter.service:
         raise WrongService(
             f"tariff {tariff.name!r} prices {tariff.service} ({tariff.unit}) but meter "
@@ -568,7 +571,8 @@ def vend_free_units(
 ) -> Receipt:
     """The month's free basic units (Electrum's BSST) as a token of their own, no money.
 
-    Due once per UTC calendar month when the meter's tariff grants them
+    Due once per UTC calendar month when the meter's customer (its own
+    allowance, vending.registry.set_customer) or tariff grants them
     (``free_units_kwh``) and they were not given yet this month, by an earlier
     free units vend or on the month's first purchase (vending.tariff adds what is
     left of the allowance to a unit token bought). Otherwise :class:`NoFreeUnitsDue`.
