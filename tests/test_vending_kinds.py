@@ -28,7 +28,7 @@ from sqlalchemy import select
 import sts
 from sts.crypto.keys import VendingKey
 from sts.tokens.credit import CreditKind, CurrencyCredit, TransferCredit
-from vending import registry, vend
+from vending import registry, reports, vend
 from vending.backend import Backend
 from vending.db import Database, make_engine, open_database, upgrade
 from vending.errors import (
@@ -164,6 +164,10 @@ def test_free_basic_units_once_a_month_as_their_own_token(
     # A purchase in March carries no free units now: 20.00 / 2.00 = 10 kWh, 100 units.
     bought = vend.vend_credit(backend, drn, money="20.00", reference="p1")
     assert [decoded(t.digits).units for t in bought.tokens] == [100]  # type: ignore[attr-defined]
+    # The sales report counts the free units vend as a vend with no money: 50 free kWh,
+    # and the purchase's 10 kWh for 20.00.
+    (total,) = reports.sales(backend, by="month").totals
+    assert (total.vends, total.money, total.energy_kwh, total.free_kwh) == (2, 20, 10, 50)
     # April 1st (UTC) is a new month.
     clock.now = datetime(2024, 4, 1, 0, 5, tzinfo=UTC)
     april = vend.vend_free_units(backend, drn, reference="f3")
