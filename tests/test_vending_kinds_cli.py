@@ -94,6 +94,7 @@ def test_a_currency_meter_accepts_its_token_and_the_wallet_grows_by_the_receipt(
     # 100.00624 (e=3, m=8182: 1,818,624 + 8,182,000 hundred-thousandths).
     receipt = sts_cli.json("vend", "credit", "--meter", DRN, "--money", "110.00")
     assert receipt["breakdown"]["currency_credit"] == "100.00624"
+    assert receipt["units"] is None and receipt["kwh"] is None  # money, not units
     (token,) = receipt["tokens"]
     file = tmp_path / "meter.json"
     sts_cli.ok("meters", "simulate", DRN, str(file))
