@@ -184,6 +184,12 @@ def _debt_rule() -> Any:
     return limits.DEBT
 
 
+def _free_units_rule() -> Any:
+    from vending import limits
+
+    return limits.FREE_UNITS
+
+
 def _token_quantity_rule() -> Any:
     from sts.amounts import AmountRule
     from sts.tokens.amount import MAX_AMOUNT
@@ -2418,14 +2424,18 @@ def _render_receipt(receipt: Any, copy: bool = False) -> None:
         for line in receipt.breakdown.lines:
             lines.add_row(
                 line.label,
-                "" if line.kwh is None else f"{line.kwh} kWh",
+                "" if line.kwh is None else f"{line.kwh} {receipt.breakdown.unit}",
                 money_text(line.amount, currency),
             )
         tendered = money_text(receipt.breakdown.tendered, currency)
         lines.add_row("[bold]Tendered", "", f"[bold]{tendered} {currency}")
         body.add_row("Charges", lines)
-    if receipt.kwh is not None:
-        body.add_row("Units", f"{receipt.kwh} kWh")
+    credit = receipt.breakdown.currency_credit if receipt.breakdown is not None else None
+    if credit is not None:
+        body.add_row("Credit", f"{credit} {receipt.breakdown.currency} (the token carries it)")
+    elif receipt.kwh is not None:
+        unit = receipt.breakdown.unit if receipt.breakdown is not None else "kWh"
+        body.add_row("Units", f"{receipt.kwh} {unit}")
     tokens = "\n".join(f"[bold green]{t.grouped}[/]  {t.label}" for t in receipt.tokens)
     body.add_row("Token" if len(receipt.tokens) == 1 else "Tokens", tokens)
     title = f"{receipt.kind} receipt, transaction {receipt.transaction_id}"
@@ -2702,15 +2712,18 @@ def tariffs_add(file: TextIO, replace: bool, **o: Any) -> None:
 
 def _render_tariff(info: Any) -> None:
     t = info.tariff
-    rows = []
+    unit = t.unit
+    rows = [("Service", f"{t.service} (prices {unit})")]
     start = Decimal(0)
     from vending.render import money_text
 
     for block in t.blocks:
         steps = (
-            f"above {start} kWh" if block.up_to_kwh is None else f"{start}-{block.up_to_kwh} kWh"
+            f"above {start} {unit}"
+            if block.up_to_kwh is None
+            else f"{start}-{block.up_to_kwh} {unit}"
         )
-        rows.append((steps, f"{money_text(block.price_per_kwh, t.currency)} {t.currency}/kWh"))
+        rows.append((steps, f"{money_text(block.price_per_kwh, t.currency)} {t.currency}/{unit}"))
         start = block.up_to_kwh or start
     rows.extend(
         (f"{c.name} (monthly)", f"{money_text(c.amount, t.currency)} {t.currency}")
@@ -2719,7 +2732,7 @@ def _render_tariff(info: Any) -> None:
     rows.append(("VAT", f"{t.vat_percent}%"))
     rows.extend((levy.name, f"{levy.percent}%") for levy in t.levies)
     rows.append(("Debt recovery", f"{t.debt_recovery_percent}% of each payment"))
-    rows.append(("Free basic units", f"{t.free_units_kwh} kWh a month"))
+    rows.append(("Free basic units", f"{t.free_units_kwh} {unit} a month"))
     rows.append(("Meters", str(info.meters)))
     _table(f"Tariff {info.name}", ("", ""), rows)
 
@@ -2768,6 +2781,7 @@ def meters() -> None:
 def _render_meter_info(info: Any) -> None:
     rows = [
         ("meter number", f"{info.drn} (MeterPAN {info.pan})"),
+        ("service", f"{info.service}, {info.token_kind} tokens"),
         (
             "key",
             f"SGC {info.sgc:06d} KRN {info.krn} KT {info.kt} TI {info.ti:02d} EA{info.ea} "
@@ -2795,6 +2809,20 @@ def _render_meter_info(info: Any) -> None:
 )
 @click.option("--tariff", help="Name of a stored tariff.")
 @click.option("--customer", help="Customer name (created if new).")
+@click.option(
+    "--service",
+    type=click.Choice(["electricity", "water", "gas"]),
+    default="electricity",
+    show_default=True,
+    help="What the meter measures (its tariff must price the same).",
+)
+@click.option(
+    "--token-kind",
+    type=click.Choice(["units", "currency"]),
+    default="units",
+    show_default=True,
+    help="Credit tokens in units (kWh, m3) or in currency (the meter's money wallet).",
+)
 @_vending_options
 def meters_add(drn: str, **o: Any) -> None:
     """Register meter DRN under the vending key for its SGC, KRN and KT."""
@@ -2814,6 +2842,8 @@ def meters_add(drn: str, **o: Any) -> None:
             o["base_date"],
             o["tariff"],
             o["customer"],
+            o["service"],
+            o["token_kind"],
         )
     if o["as_json"]:
         emit_json(info.to_dict())
@@ -2881,20 +2911,35 @@ def meters_set(drn: str, tariff: str | None, customer: str | None, **o: Any) -> 
 @click.option(
     "--debt", type=_Amount(_debt_rule), help="Set the debt outstanding, recovered by vends."
 )
+@click.option(
+    "--free-units",
+    metavar="KWH",
+    type=_Amount(_free_units_rule),
+    help="Free basic units a month for this customer, instead of the tariff's.",
+)
 @_vending_options
-def meters_customer(name: str, debt: Decimal | None, **o: Any) -> None:
-    """Create a customer, or set its debt."""
+def meters_customer(
+    name: str, debt: Decimal | None, free_units: Decimal | None, **o: Any
+) -> None:
+    """Create a customer, or set its debt or its own free basic units a month."""
     from vending import registry
 
     with refusals():
-        info = registry.set_customer(_open_vending(o, create=True), name, debt)
-    from vending.render import money_text
+        info = registry.set_customer(_open_vending(o, create=True), name, debt, free_units)
+    from vending.render import kwh_text, money_text
 
     if o["as_json"]:
         emit_json(info.to_dict() | {"debt": money_text(info.debt)})
     else:
         meters_text = ", ".join(info.meters) or "no meters"
-        console.print(f"{info.name}: debt {money_text(info.debt)}, {meters_text}", highlight=False)
+        free = (
+            ""
+            if info.free_units_kwh is None
+            else f", {kwh_text(info.free_units_kwh)} free units a month"
+        )
+        console.print(
+            f"{info.name}: debt {money_text(info.debt)}{free}, {meters_text}", highlight=False
+        )
 
 
 @meters.command("simulate")
@@ -2933,6 +2978,14 @@ def meters_simulate(
                 if config_file is None
                 else meter_state.credit_config_from_json(config_file.read(), config_file.name)
             )
+            if made.tariff is not None and (config is None or config.tariff is None):
+                # A currency-mode meter spends its money wallet at the vending tariff's prices.
+                from dataclasses import replace
+
+                from sts.meter.config import CreditConfig
+
+                base = CreditConfig() if config is None else config
+                config = replace(base, tariff=made.tariff)
             simulated = Meter.manufacture(
                 drn=made.drn,
                 manufactured=made.manufactured,
@@ -3006,6 +3059,22 @@ def vend_credit(
     if (money is None) == (units is None):
         raise click.UsageError("give exactly one of --money AMOUNT or --units KWH")
     _sale(o, lambda backend: service.vend_credit(backend, drn, money, units, reference))
+
+
+@vend.command("free")
+@click.argument("drn")
+@_ref_option
+@_vending_options
+def vend_free(drn: str, reference: str | None, **o: Any) -> None:
+    """The month's free basic units for meter DRN as a token of their own (no money).
+
+    Due once per UTC calendar month when the meter's tariff grants them and they
+    were not given yet this month (also not on a purchase); otherwise refused
+    with "no free units due".
+    """
+    from vending import vend as service
+
+    _sale(o, lambda backend: service.vend_free_units(backend, drn, reference))
 
 
 @vend.command("clear-credit")

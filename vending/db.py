@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
 #: The newest schema revision in ``migrations/versions``: what this code needs. Bump it
 #: with every new migration (tests/test_startup_db.py fails until it matches Alembic's head).
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 #: Alembic's bookkeeping table (its default name; migrations/env.py keeps the default).
 VERSION_TABLE = "alembic_version"
 #: The PostgreSQL advisory lock key that serialises schema upgrades ("STSU").

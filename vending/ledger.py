@@ -345,11 +345,13 @@ def _record(connection: Connection, key: bytes, at: datetime, kind: str, **facts
 def record_customer(connection: Connection, key: bytes, customer_id: int, at: datetime) -> int:
     """An entry with the customer's debt as it now is (the row is locked to read it)."""
     row = connection.execute(
-        select(_CUSTOMERS.c.name, _CUSTOMERS.c.debt)
+        select(_CUSTOMERS.c.name, _CUSTOMERS.c.debt, _CUSTOMERS.c.free_units_kwh)
         .where(_CUSTOMERS.c.id == customer_id)
         .with_for_update()
     ).one()
-    return _record(connection, key, at, CUSTOMER, name=row.name, debt=amount_text(row.debt))
+    # The customer's own free units a month (schema 0005), only where it has them.
+    own = {} if row.free_units_kwh is None else {"free_units_kwh": amount_text(row.free_units_kwh)}
+    return _record(connection, key, at, CUSTOMER, name=row.name, debt=amount_text(row.debt), **own)
 
 
 def record_meter(connection: Connection, key: bytes, meter_id: int, at: datetime) -> int:
@@ -383,6 +385,8 @@ def record_meter(connection: Connection, key: bytes, meter_id: int, at: datetime
         pan=row.pan,
         tariff=tariff,
         customer=customer,
+        service=row.service,
+        token_kind=row.token_kind,
     )
 
 

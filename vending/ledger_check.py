@@ -86,6 +86,7 @@ from vending.ledger import (
     TARIFF,
     TRANSACTION,
     VENDING_KEY,
+    amount_text,
     legacy_hash,
     tariff_digest,
     vending_key_facts,
@@ -292,6 +293,7 @@ class _Walk:
         self.first_prev: str | None = None  # the link of the first entry walked
         self.first_seq = 0
         self.tariffs: dict[str, str] = {}
+        self.free_units: dict[str, str | None] = {}  # customer -> own free units (0005)
         self.keys: dict[str, dict[str, Any]] = {}
 
     @property
@@ -436,10 +438,13 @@ class _Walk:
                     "pan": body["pan"],
                     "tariff": body["tariff"],
                     "customer": body["customer"],
+                    # service and token kind: entries from schema 0005 on
+                    **{k: body[k] for k in ("service", "token_kind") if k in body},
                 },
             ]
         elif kind == CUSTOMER:
             self.debts[body["name"]] = [Decimal(body["debt"]), Decimal(0)]
+            self.free_units[body["name"]] = body.get("free_units_kwh")
         elif kind == TARIFF:
             self.tariffs[body["name"]] = body["definition_sha256"]
         elif kind == VENDING_KEY:
@@ -510,7 +515,7 @@ def _walk(connection: Connection, walk: _Walk, after: int, upto: int) -> None:
 
 #: What a range walked in another process returns (no key among them).
 _PART = ("problems", "count", "transactions", "first_prev", "first_seq", "prev", "expected",
-         "hashes", "meters", "debts", "tariffs", "keys")  # fmt: skip
+         "hashes", "meters", "debts", "tariffs", "keys", "free_units")  # fmt: skip
 #: Ledgers shorter than this are walked in one process whatever ``workers`` says.
 PARALLEL_FROM = 50_000
 
@@ -566,6 +571,7 @@ def _merge(walk: _Walk, part: dict[str, Any], lo: int) -> None:
             debt[1] += recovered
     walk.tariffs.update(part["tariffs"])
     walk.keys.update(part["keys"])
+    walk.free_units.update(part["free_units"])
 
 
 def _walk_parallel(walk: _Walk, url: str, start: int, upto: int, workers: int) -> None:
@@ -647,6 +653,13 @@ def _compare_state(connection: Connection, walk: _Walk, strict: bool) -> int:
             problems.append(f"customer {name!r}: debt is {debt} but the ledger says {recorded}")
     for name in sorted(debts):
         problems.append(f"customer {name!r} is in the ledger but was deleted")
+    for name, own in connection.execute(select(_CUSTOMERS.c.name, _CUSTOMERS.c.free_units_kwh)):
+        recorded = walk.free_units.get(name)
+        actual = None if own is None else amount_text(own)
+        if name in walk.free_units and actual != recorded:
+            problems.append(
+                f"customer {name!r}: free units a month are {actual} but the ledger says {recorded}"
+            )
 
     for name, definition in connection.execute(select(_TARIFFS.c.name, _TARIFFS.c.definition)):
         recorded = walk.tariffs.pop(name, None)

@@ -9,7 +9,8 @@ The tables, in the order a vend touches them:
 - ``customers`` and ``tariffs`` (a tariff is the JSON of ``vending.tariff.Tariff``).
 - ``meters``: DRN, MeterPAN and the key parameters (SGC, KRN, KT, TI, EA, DKGA,
   base date, KEN), the tariff and customer, the last TID issued and the *key
-  revision*, a counter that goes up by one at every key change.
+  revision*, a counter that goes up by one at every key change; its service
+  (electricity, water, gas) and token kind (units or currency).
 - ``transactions``: one row per vend, management token, test token, key change
   hand-out or reversal, with the client reference (unique; a reversal has none
   and names the vend it reverses by id), a fingerprint of the request for
@@ -167,6 +168,9 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     debt: Mapped[Decimal] = mapped_column(default=Decimal(0))  # outstanding, recovered by vends
     created_at: Mapped[datetime]
+    # Free basic units a month granted to this customer instead of the tariff's
+    # (schema 0005); None: the tariff's ``free_units_kwh``.
+    free_units_kwh: Mapped[Decimal | None]
 
 
 class TariffRecord(Base):
@@ -199,6 +203,10 @@ class Meter(Base):
     last_tid: Mapped[int | None]
     key_revision: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime]
+    # What the meter measures and what its credit tokens carry (schema 0005): see
+    # vending.kinds. Meters registered before 0005 are electricity/units.
+    service: Mapped[str] = mapped_column(String(16), server_default="electricity")
+    token_kind: Mapped[str] = mapped_column(String(16), server_default="units")
 
     vending_key: Mapped[VendingKeyRecord] = relationship(lazy="joined", innerjoin=True)
     tariff: Mapped[TariffRecord | None] = relationship(lazy="joined")
@@ -241,6 +249,8 @@ class Transaction(Base):
     kind: Mapped[str] = mapped_column(String(32))
     meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"))
     money: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    # Bought and free basic quantities in the meter's unit: kWh, or m3 for water and gas
+    # (vending.kinds); a currency token's credit is money, not energy (0 here).
     energy: Mapped[Decimal] = mapped_column(default=Decimal(0))  # kWh bought
     free_energy: Mapped[Decimal] = mapped_column(default=Decimal(0))  # free basic kWh given
     fixed_charges: Mapped[Decimal] = mapped_column(default=Decimal(0))

@@ -98,8 +98,9 @@ class Receipt:
 
     @property
     def units(self) -> int | None:
-        """Units credited: from the breakdown, else the sum over credit tokens, else None."""
-        if self.breakdown is not None:
+        """Units credited: from the breakdown, else the sum over credit tokens, else None
+        (a currency token carries money, not units: its breakdown's ``currency_credit``)."""
+        if self.breakdown is not None and self.breakdown.currency_credit is None:
             return self.breakdown.units
         carried = [t.units for t in self.tokens if t.units is not None]
         return sum(carried) if carried else None

@@ -25,8 +25,16 @@ from sts.tokens.meter_number import compact, meter_pan, validate_drn
 from sts.tokens.tid import BaseDate
 from vending import ledger, limits, storage
 from vending.backend import Backend, MeterKeyParameters, derive, key_record_associated_data
-from vending.errors import DuplicateError, NotFoundError, PaymentError, VendingError
+from vending.errors import (
+    DuplicateError,
+    NotFoundError,
+    PaymentError,
+    UnknownMeter,
+    VendingError,
+    WrongService,
+)
 from vending.keystore import seal
+from vending.kinds import Service, TokenKind, parse_service, parse_token_kind
 from vending.models import Customer, Meter, SupplyGroup, TariffRecord, VendingKeyRecord
 from vending.tariff import Tariff
 
@@ -103,6 +111,8 @@ class MeterInfo:
     last_tid: int | None
     key_revision: int
     created_at: datetime
+    service: str = Service.ELECTRICITY.value
+    token_kind: str = TokenKind.UNITS.value
 
     @classmethod
     def of(cls, meter: Meter) -> MeterInfo:
@@ -122,12 +132,16 @@ class MeterInfo:
             meter.last_tid,
             meter.key_revision,
             meter.created_at,
+            meter.service,
+            meter.token_kind,
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "drn": self.drn,
             "pan": self.pan,
+            "service": self.service,
+            "token_kind": self.token_kind,
             "sgc": f"{self.sgc:06d}",
             "krn": self.krn,
             "kt": self.kt,
@@ -149,9 +163,15 @@ class CustomerInfo:
     name: str
     debt: Decimal
     meters: tuple[str, ...]
+    free_units_kwh: Decimal | None = None  # the customer's own; None: the tariff's
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "debt": str(self.debt), "meters": list(self.meters)}
+        return {
+            "name": self.name,
+            "debt": str(self.debt),
+            "meters": list(self.meters),
+            "free_units_kwh": None if self.free_units_kwh is None else str(self.free_units_kwh),
+        }
 
 
 # --- vending keys and supply groups -------------------------------------------------------
@@ -299,23 +319,32 @@ def _customer(session: Session, name: str, now: datetime) -> Customer:
     return customer
 
 
-def set_customer(backend: Backend, name: str, debt: Decimal | None = None) -> CustomerInfo:
-    """Create the customer if new; set the debt outstanding when given."""
+def set_customer(
+    backend: Backend, name: str, debt: Decimal | None = None, free_units: Decimal | None = None
+) -> CustomerInfo:
+    """Create the customer if new; set the debt outstanding when given, and the free
+    basic units a month it is granted instead of its meters' tariffs' (``free_units``)."""
     name = _customer_name(name)
     if debt is not None:
         debt = parse_amount(debt, limits.DEBT, PaymentError)
+    if free_units is not None:
+        free_units = parse_amount(free_units, limits.FREE_UNITS, PaymentError)
     now = backend.now()
     with storage.write(backend) as session:
         customer = _customer(session, name, now)
         if debt is not None:
             customer.debt = debt
+        if free_units is not None:
+            customer.free_units_kwh = free_units
         session.flush()
         connection = session.connection()
         ledger.record_customer(connection, backend.ledger_key(connection), customer.id, now)
         drns = session.execute(
             select(Meter.drn).where(Meter.customer_id == customer.id).order_by(Meter.drn)
         ).scalars()
-        return CustomerInfo(customer.name, customer.debt, tuple(drns))
+        own = customer.free_units_kwh
+        own = None if own is None else own.quantize(Decimal("0.1"))
+        return CustomerInfo(customer.name, customer.debt, tuple(drns), own)
 
 
 # --- tariffs ---------------------------------------------------------------------------------
@@ -397,14 +426,20 @@ def add_meter(
     base_date: int | None = None,
     tariff: str | None = None,
     customer: str | None = None,
+    service: str = Service.ELECTRICITY.value,
+    token_kind: str = TokenKind.UNITS.value,
 ) -> MeterInfo:
     """Register a meter under the vending key for its SGC, KRN and KT.
 
     The DRN's check digit is verified first. The DKGA is the key's; the base
     date defaults to the key's (DKGA02) or 2014. The decoder key is derived once
-    to check that the key opens and fits the encryption algorithm.
+    to check that the key opens and fits the encryption algorithm. ``service``
+    and ``token_kind`` (vending.kinds) say which class 0 subclass its credit
+    tokens are; a tariff given must price the same service.
     """
     number = validate_drn(drn)
+    service = parse_service(service).value
+    token_kind = parse_token_kind(token_kind).value
     pan = meter_pan(number)
     if tariff is not None:
         tariff = limits.check_text(tariff, "tariff name", TARIFF_NAME_LENGTH)
@@ -441,11 +476,13 @@ def add_meter(
             base_date=base,
             ken=ken,
             vending_key=record,
-            tariff=tariff_record(session, tariff) if tariff else None,
+            tariff=_tariff_for(session, tariff, number, service) if tariff else None,
             customer=_customer(session, customer, now) if customer else None,
             last_tid=None,
             key_revision=1,
             created_at=now,
+            service=service,
+            token_kind=token_kind,
         )
         session.add(meter)
         try:
@@ -469,7 +506,7 @@ def update_meter(
     with storage.write(backend) as session:
         meter = meter_by_drn(session, drn)
         if tariff is not None:
-            meter.tariff = tariff_record(session, tariff)
+            meter.tariff = _tariff_for(session, tariff, meter.drn, meter.service)
         if customer is not None:
             meter.customer = _customer(session, customer, now)
         session.flush()
@@ -478,13 +515,27 @@ def update_meter(
         return MeterInfo.of(meter)
 
 
+def _tariff_for(session: Session, name: str, drn: str, service: str) -> TariffRecord:
+    """The tariff named ``name``, refused when it prices another service than the meter's."""
+    record = tariff_record(session, name)
+    priced = Tariff.from_dict(record.definition).service
+    if priced != service:
+        raise WrongService(
+            f"tariff {record.name!r} prices {priced} but meter {drn} is a {service} meter; "
+            f"give it a {service} tariff",
+            "tariff",
+            record.name,
+        )
+    return record
+
+
 def meter_by_drn(session: Session, drn: str) -> Meter:
     number = compact(drn) if isinstance(drn, str) else ""
     meter = None
     if number.isascii() and number.isdigit() and len(number) <= 13:
         meter = session.execute(select(Meter).where(Meter.drn == number)).scalar_one_or_none()
     if meter is None:
-        raise NotFoundError(f"meter {shown(drn)} is not registered; add it with `sts meters add`")
+        raise UnknownMeter(f"meter {shown(drn)} is not registered; add it with `sts meters add`")
     return meter
 
 

@@ -23,7 +23,7 @@ from vending.errors import VendingError
 from vending.models import Meter, Transaction, scaled_to_decimal
 from vending.render import kwh_text, money_text
 
-_SALES_KINDS = ("credit", "reversal")
+_SALES_KINDS = ("credit", "reversal", "free-units")  # free units: a sale with no money
 GROUPINGS = ("day", "month", "meter")
 CSV_COLUMNS = (
     "group",

@@ -34,7 +34,13 @@ from sts.tokens.meter_number import validate_drn
 from vending import keychange, vend
 from vending.backend import Backend
 from vending.cashup import CREDIT_NOTE
-from vending.errors import ConflictError, NotFoundError, VendingError
+from vending.errors import (
+    DuplicateReference,
+    NotFoundError,
+    ReversedReference,
+    UnknownRecord,
+    VendingError,
+)
 from vending.models import Meter, Transaction
 from vending.receipt import Receipt
 from vending.registry import meter_by_drn
@@ -77,11 +83,13 @@ class MeterLookup:
     currency: str | None
     key_change_pending: bool
     service: str = "electricity"
+    token_kind: str = "units"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "meter": self.drn,
             "service": self.service,
+            "token_kind": self.token_kind,
             "customer": self.customer,
             "tariff": self.tariff,
             "currency": self.currency,
@@ -135,6 +143,8 @@ def lookup(backend: Backend, drn: str) -> MeterLookup:
             meter.tariff.name if meter.tariff else None,
             currency,
             pending is not None,
+            meter.service,
+            meter.token_kind,
         )
 
 
@@ -162,12 +172,12 @@ def _stored_sale(backend: Backend, principal: Principal, client_id: str, receipt
     with backend.read_sessions() as session:
         party = _party(session, int(receipt.transaction_id))
         if party is None or party.vendor_id != principal.vendor_id:
-            raise ConflictError(
+            raise DuplicateReference(
                 f"client id {client_id!r} belongs to a transaction not made through this "
                 "vendor; use a new id"
             )
         if _is_reversed(session, int(receipt.transaction_id)):
-            raise ConflictError(f"purchase {client_id!r} was reversed; use a new id")
+            raise ReversedReference(f"purchase {client_id!r} was reversed; use a new id")
         return Sale(client_id, receipt, _balance_after(session, int(receipt.transaction_id)))
 
 
@@ -197,6 +207,17 @@ def purchase(
         lambda ref, context: vend.vend_credit(
             backend, drn, money=money, units=kwh, reference=ref, context=context
         ),
+    )
+
+
+def free_units(backend: Backend, principal: Principal, client_id: str, drn: str) -> Sale:
+    """The month's free basic units for a meter (vending.vend.vend_free_units), no charge."""
+    principal.require(Role.VEND)
+    return _run(
+        backend,
+        principal,
+        client_id,
+        lambda ref, context: vend.vend_free_units(backend, drn, reference=ref, context=context),
     )
 
 
@@ -248,7 +269,7 @@ def reprint(backend: Backend, principal: Principal, client_id: str) -> Sale:
             select(Transaction).where(Transaction.client_reference == ref)
         ).scalar_one_or_none()
         if txn is None:
-            raise NotFoundError(f"no transaction of this vendor has client id {client_id!r}")
+            raise UnknownRecord(f"no transaction of this vendor has client id {client_id!r}")
         return Sale(client_id, vend.receipt_of(txn), _balance_after(session, txn.id))
 
 

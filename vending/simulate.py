@@ -12,20 +12,35 @@ writes its state file; the decoder key travels as a
 A meter with a key change order not yet handed out is made on its current
 (old) key, as the meter in the field is: the next vend's key change tokens
 move it to the new key, then its credit tokens are accepted under that key.
+
+The simulated meter (sts.meter) is an electricity meter: it takes unit tokens
+(class 0 subclass 0) into its energy wallet and currency tokens (subclass 4)
+into its money wallet. A meter registered in currency mode needs a tariff on
+the meter to spend that wallet by: :func:`meter_tariff` gives it the vending
+tariff's steps and VAT (:attr:`SimulatedMeterKey.tariff`), so the meter takes
+the currency tokens vending sells it. Water and gas meters (subclasses 1 and
+2) have no simulated meter; :func:`simulated_meter` refuses them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
 from sts.crypto.keys import DecoderKey
 from sts.tokens.tid import MAX_TID, BaseDate, datetime_from_tid
 from vending.backend import Backend
+from vending.errors import WrongService
+from vending.kinds import Service, TokenKind
 from vending.models import TokenRecord
 from vending.registry import meter_by_drn
+from vending.tariff import Tariff
+
+if TYPE_CHECKING:
+    from sts.meter.config import TariffConfig
 
 
 @dataclass(frozen=True)
@@ -45,6 +60,26 @@ class SimulatedMeterKey:
     key_revision: int
     manufactured: datetime
     tokens_sold: int  # TID-carrying tokens sold under this key revision so far
+    token_kind: str = TokenKind.UNITS.value
+    tariff: TariffConfig | None = None  # the meter's own tariff, for a currency-mode meter
+
+
+def meter_tariff(tariff: Tariff) -> TariffConfig:
+    """A simulated meter's own tariff from a vending tariff: its steps, and VAT on energy.
+
+    Fixed charges and debt recovery stay with vending (a currency vend takes them
+    before crediting the meter); levies are not copied.
+    """
+    from sts.meter.config import ChargeKind, EnergyStep, TariffConfig, VatRate
+
+    vat = (
+        (VatRate("VAT", tariff.vat_percent, frozenset({ChargeKind.ENERGY})),)
+        if tariff.vat_percent
+        else ()
+    )
+    return TariffConfig(
+        steps=tuple(EnergyStep(b.up_to_kwh, b.price_per_kwh) for b in tariff.blocks), vat=vat
+    )
 
 
 def simulated_meter(backend: Backend, drn: str) -> SimulatedMeterKey:
@@ -52,6 +87,16 @@ def simulated_meter(backend: Backend, drn: str) -> SimulatedMeterKey:
     now = backend.now()
     with backend.read_sessions() as session:
         meter = meter_by_drn(session, drn)
+        if meter.service != Service.ELECTRICITY:
+            raise WrongService(
+                f"meter {meter.drn} is a {meter.service} meter; the simulated meter is an "
+                "electricity meter (check its tokens with `sts token decode`)",
+                "meter",
+                meter.drn,
+            )
+        tariff = None
+        if meter.token_kind == TokenKind.CURRENCY and meter.tariff is not None:
+            tariff = meter_tariff(Tariff.from_dict(meter.tariff.definition))
         key = backend.meter_key(session.connection(), meter)
         tokens = TokenRecord.__table__
         first_tid, count = session.execute(
@@ -80,6 +125,8 @@ def simulated_meter(backend: Backend, drn: str) -> SimulatedMeterKey:
             key_revision=meter.key_revision,
             manufactured=manufactured,
             tokens_sold=count,
+            token_kind=meter.token_kind,
+            tariff=tariff,
         )
 
 

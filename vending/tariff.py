@@ -60,16 +60,25 @@ holds lies within the bounds of :mod:`vending.limits`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, localcontext
+from dataclasses import dataclass, field, fields, replace
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, localcontext
 from itertools import pairwise
 from typing import Any
 
 from sts.amounts import AmountRule, check_amount, to_decimal
 from sts.errors import RangeError, shown
-from sts.tokens.amount import MANTISSA_BITS, MANTISSA_LIMIT, MAX_AMOUNT, MAX_EXPONENT, decode_amount
+from sts.tokens.amount import (
+    MANTISSA_BITS,
+    MANTISSA_LIMIT,
+    MAX_AMOUNT,
+    MAX_EXPONENT,
+    decode_amount,
+    decode_currency,
+    encode_currency,
+)
 from vending import limits
-from vending.errors import PaymentError, VendingError
+from vending.errors import AmountTooHigh, AmountTooLow, NoFreeUnitsDue, PaymentError, VendingError
+from vending.kinds import Service, parse_service
 
 MAX_BLOCKS = 10
 MAX_FIXED_CHARGES = 20
@@ -223,9 +232,11 @@ class Tariff:
     free_units_kwh: Decimal = ZERO
     max_vend_kwh: Decimal = limits.DEFAULT_MAX_VEND_KWH
     max_token_kwh: Decimal = limits.DEFAULT_MAX_TOKEN_KWH
+    service: str = Service.ELECTRICITY.value
 
     def __post_init__(self) -> None:
         _name(self.name, "tariff name")
+        object.__setattr__(self, "service", parse_service(self.service).value)
         if not (
             isinstance(self.currency, str)
             and len(self.currency) == 3
@@ -305,6 +316,11 @@ class Tariff:
     def minor_unit(self) -> Decimal:
         return minor_unit(self.currency)
 
+    @property
+    def unit(self) -> str:
+        """The unit the tariff prices: kWh for electricity, m3 for water and gas."""
+        return Service(self.service).unit
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; every number is a decimal string.
 
@@ -319,6 +335,10 @@ class Tariff:
             )
             if value != default
         }
+        # Written only for water and gas, so an electricity tariff stored before
+        # schema 0005 reads back (and digests) the same.
+        if self.service != Service.ELECTRICITY:
+            limits_set["service"] = self.service
         return {
             "name": self.name,
             "currency": self.currency,
@@ -376,6 +396,7 @@ class Tariff:
             free_units_kwh=data.get("free_units_kwh", ZERO),
             max_vend_kwh=data.get("max_vend_kwh", limits.DEFAULT_MAX_VEND_KWH),
             max_token_kwh=data.get("max_token_kwh", limits.DEFAULT_MAX_TOKEN_KWH),
+            service=data.get("service", Service.ELECTRICITY.value),
         )
 
 
@@ -493,6 +514,10 @@ class Breakdown:
     energy_kwh: Decimal
     free_kwh: Decimal
     month_after: MonthToDate = field(default_factory=MonthToDate)
+    #: The unit of ``energy_kwh`` and ``free_kwh`` (kWh, or m3 for water and gas).
+    unit: str = "kWh"
+    #: For a currency token: the money it carries (what the meter's money wallet gains).
+    currency_credit: Decimal | None = None
 
     @property
     def kwh(self) -> Decimal:
@@ -527,6 +552,8 @@ class Breakdown:
             "kwh": str(self.kwh),
             "units": self.units,
             "month_after": self.month_after.to_dict(),
+            "unit": self.unit,
+            "currency_credit": None if self.currency_credit is None else str(self.currency_credit),
         }
 
     @classmethod
@@ -551,6 +578,12 @@ class Breakdown:
             currency=data["currency"],
             lines=tuple(Line.from_dict(line) for line in data["lines"]),
             month_after=MonthToDate.from_dict(data["month_after"]),
+            unit=data.get("unit", "kWh"),
+            currency_credit=(
+                None
+                if data.get("currency_credit") is None
+                else _number(data["currency_credit"], "currency credit")
+            ),
             **money,
         )
 
@@ -579,7 +612,10 @@ def _step_label(tariff: Tariff, index: int) -> str:
         where = f" (above {start} kWh)"
     else:
         where = f" ({start}-{block.up_to_kwh} kWh)"
-    return f"Energy step {index + 1}{where} at {block.price_per_kwh}/kWh"
+    unit = tariff.unit
+    where = where.replace("kWh", unit)
+    what = "Energy" if tariff.service == Service.ELECTRICITY else tariff.service.capitalize()
+    return f"{what} step {index + 1}{where} at {block.price_per_kwh}/{unit}"
 
 
 def _energy(tariff: Tariff, start_kwh: Decimal, units: int) -> _Energy:
@@ -700,7 +736,7 @@ def _debt_for_energy(
 def _money(value: object, currency: str, what: str) -> Decimal:
     amount = _number(value, what, PaymentError)
     if amount > limits.MAX_MONEY:
-        raise PaymentError(
+        raise AmountTooHigh(
             f"{what} {shown(amount)} {currency} is above the limit of {limits.MAX_MONEY} "
             f"{currency} per vend"
         )
@@ -753,7 +789,7 @@ def _breakdown(
         lines.append(energy.vat)
     free = _free_kwh(tariff, month)
     if free:
-        lines.append(Line("Free basic electricity", ZERO.quantize(cent), free))
+        lines.append(Line(f"Free basic {tariff.service}", ZERO.quantize(cent), free))
     fixed_total = sum((line.amount for line in fixed), ZERO).quantize(cent)
     change = tendered - fixed_total - debt - energy.total
     if change:
@@ -772,6 +808,7 @@ def _breakdown(
         change=change,
         energy_kwh=energy_kwh,
         free_kwh=free,
+        unit=tariff.unit,
         month_after=MonthToDate(
             kwh_this_month=month.kwh_this_month + energy_kwh,
             fixed_charges_paid=True,
@@ -783,8 +820,9 @@ def _breakdown(
 
 def _check_vend_size(tariff: Tariff, kwh: Decimal, what: str) -> None:
     if kwh > tariff.max_vend_kwh:
-        raise PaymentError(
-            f"{what} {kwh:f} kWh, above the limit of {tariff.max_vend_kwh} kWh per vend of "
+        unit = tariff.unit
+        raise AmountTooHigh(
+            f"{what} {kwh:f} {unit}, above the limit of {tariff.max_vend_kwh} {unit} per vend of "
             f"tariff {tariff.name!r}"
         )
 
@@ -805,7 +843,7 @@ def price_money(tariff: Tariff, money: Decimal, month: MonthToDate) -> Breakdown
         fixed = _fixed_lines(tariff, month)
         fixed_total = sum((line.amount for line in fixed), ZERO)
         if tendered <= fixed_total:
-            raise PaymentError(
+            raise AmountTooLow(
                 f"payment {tendered} {currency} does not cover the monthly fixed charges "
                 f"of {fixed_total.quantize(tariff.minor_unit)} {currency}"
             )
@@ -818,7 +856,7 @@ def price_money(tariff: Tariff, money: Decimal, month: MonthToDate) -> Breakdown
         breakdown = _breakdown(tariff, month, tendered, fixed, debt, energy)
         _check_vend_size(tariff, breakdown.kwh, f"payment {tendered} {currency} buys")
         if breakdown.units == 0:
-            raise PaymentError(
+            raise AmountTooLow(
                 f"payment {tendered} {currency} buys less than 0.1 kWh after "
                 f"{tendered - after_fixed + debt} {currency} of charges and debt"
             )
@@ -850,6 +888,124 @@ def price_units(tariff: Tariff, kwh: Decimal, month: MonthToDate) -> Breakdown:
         )
         tendered = (fixed_total + debt + energy.total).quantize(cent)
         return _breakdown(tariff, month, tendered, fixed, debt, energy)
+
+
+def price_currency(tariff: Tariff, money: Decimal, month: MonthToDate) -> Breakdown:
+    """What ``money`` puts on a currency token (class 0 subclass 4-6) on ``tariff``.
+
+    A meter in currency mode prices its energy (or water, gas) itself, from its money
+    wallet, at its own tariff; so the vend takes only what the meter cannot: the
+    month's fixed charges (on the month's first vend) and the debt-recovery share,
+    as :func:`price_money` does. The rest is the currency credit. The token's amount
+    field (5-bit exponent, 14-bit mantissa, sts-reference 3) holds most amounts only
+    approximately; like every STS amount it is rounded *up*, in the customer's
+    favour, and :attr:`Breakdown.currency_credit` is what the token carries, so what
+    the meter's wallet gains: 100.00 becomes 100.00624 (e=3, m=8182).
+    Free basic units are not added; they come as their own unit token (vending.vend).
+    """
+    with localcontext(_CONTEXT):
+        _check_month(tariff, month)
+        tendered = _money(money, tariff.currency, "payment")
+        currency = tariff.currency
+        if tendered <= 0:
+            raise PaymentError(f"payment {tendered} {currency} is not above zero")
+        fixed = _fixed_lines(tariff, month)
+        fixed_total = sum((line.amount for line in fixed), ZERO).quantize(tariff.minor_unit)
+        if tendered <= fixed_total:
+            raise AmountTooLow(
+                f"payment {tendered} {currency} does not cover the monthly fixed charges "
+                f"of {fixed_total} {currency}"
+            )
+        after_fixed = tendered - fixed_total
+        share = (after_fixed * tariff.debt_recovery_percent / HUNDRED).quantize(
+            tariff.minor_unit, ROUND_HALF_UP
+        )
+        debt = min(share, month.debt_outstanding)
+        credit = after_fixed - debt
+        if credit <= 0:
+            raise AmountTooLow(
+                f"payment {tendered} {currency} leaves nothing for the meter after "
+                f"{fixed_total + debt} {currency} of charges and debt"
+            )
+        carried = currency_carried(credit)
+        lines = list(fixed)
+        if debt:
+            lines.append(Line(f"Debt recovery {_percent_text(tariff.debt_recovery_percent)}", debt))
+        lines.append(Line(f"Currency credit (token carries {carried:f})", credit))
+        zero = ZERO.quantize(tariff.minor_unit)
+        return Breakdown(
+            tariff_name=tariff.name,
+            currency=currency,
+            tendered=tendered,
+            lines=tuple(lines),
+            fixed_charges=fixed_total,
+            debt_recovered=debt,
+            energy_money=zero,
+            vat=zero,
+            levies=zero,
+            change=zero,
+            energy_kwh=ZERO.quantize(UNIT_KWH),
+            free_kwh=ZERO.quantize(UNIT_KWH),
+            unit=currency,
+            currency_credit=carried,
+            month_after=MonthToDate(
+                kwh_this_month=month.kwh_this_month,
+                fixed_charges_paid=True,
+                free_units_given=month.free_units_given,
+                debt_outstanding=month.debt_outstanding - debt,
+            ),
+        )
+
+
+def currency_carried(money: Decimal) -> Decimal:
+    """What a currency token for ``money`` carries: rounded up to the amount field's step."""
+    scaled = Decimal(money).scaleb(5)
+    units = int(scaled.to_integral_value(ROUND_CEILING))
+    se, amount = encode_currency(units)
+    return Decimal(decode_currency(se, amount)[1]).scaleb(-5)
+
+
+def free_units_due(tariff: Tariff, month: MonthToDate) -> Decimal:
+    """The free basic units (in the tariff's unit) still due to a meter this month."""
+    with localcontext(_CONTEXT):
+        _check_month(tariff, month)
+        return _free_kwh(tariff, month)
+
+
+def price_free_units(tariff: Tariff, month: MonthToDate) -> Breakdown:
+    """The breakdown of a free basic units token: no money, the month's allowance left.
+
+    Raises :class:`NoFreeUnitsDue` when the tariff grants none or the month's were given.
+    """
+    with localcontext(_CONTEXT):
+        _check_month(tariff, month)
+        due = _free_kwh(tariff, month)
+        if due <= 0:
+            granted = tariff.free_units_kwh
+            why = (
+                f"tariff {tariff.name!r} grants no free basic units"
+                if not granted
+                else f"this month's {granted} {tariff.unit} of free basic units were given already"
+            )
+            raise NoFreeUnitsDue(f"no free units due: {why}")
+        cent = tariff.minor_unit
+        zero = ZERO.quantize(cent)
+        return Breakdown(
+            tariff_name=tariff.name,
+            currency=tariff.currency,
+            tendered=zero,
+            lines=(Line(f"Free basic {tariff.service}", zero, due),),
+            fixed_charges=zero,
+            debt_recovered=zero,
+            energy_money=zero,
+            vat=zero,
+            levies=zero,
+            change=zero,
+            energy_kwh=ZERO.quantize(UNIT_KWH),
+            free_kwh=due,
+            unit=tariff.unit,
+            month_after=replace(month, free_units_given=month.free_units_given + due),
+        )
 
 
 # --- tokens larger than one can carry ---------------------------------------

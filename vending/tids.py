@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from sts.errors import RangeError
 from sts.tokens.meter_number import compact
 from sts.tokens.tid import BaseDate, vending_tid
-from vending.errors import KeyChangeNeeded, NotFoundError
+from vending.errors import KeyChangeNeeded, UnknownMeter
 from vending.models import Customer, KeyChangeOrderRecord, Meter, TariffRecord, Transaction
 from vending.prepared import Prepared
 
@@ -82,6 +82,10 @@ class LockedMeter:
     month_energy: Decimal | None = None
     month_free: Decimal | None = None
     month_fixed: Decimal | None = None
+    # What the meter measures and what its credit tokens carry (vending.kinds).
+    service: str = "electricity"
+    token_kind: str = "units"
+    customer_free_units: Decimal | None = None  # the customer's own free units a month
 
 
 #: Columns a key change may change, written back by save_meter with the key revision.
@@ -94,6 +98,7 @@ _LOCK = (
         cast(_TARIFFS.c.definition, Text).label("tariff_definition"),
         _CUSTOMERS.c.name.label("customer_name"),
         _CUSTOMERS.c.debt.label("customer_debt"),
+        _CUSTOMERS.c.free_units_kwh.label("customer_free_units"),
         _ORDERS.c.id.label("pending_order_id"),
         _EARLIER.c.id.label("earlier_id"),
         _EARLIER.c.fingerprint.label("earlier_fingerprint"),
@@ -174,7 +179,7 @@ def lock_meter_row(
     statement = _LOCK_WITH_MONTH_BY_DRN if with_month else _LOCK_BY_DRN
     rows = statement.run(connection, params)
     if not rows:
-        raise NotFoundError(f"meter {drn!r} is not registered; add it with `sts meters add`")
+        raise UnknownMeter(f"meter {drn!r} is not registered; add it with `sts meters add`")
     meter = LockedMeter(**rows[0])
     if with_month:
         meter.month_start = month_start  # the month the sums above cover
@@ -202,7 +207,7 @@ def lock_meter(session: Session, drn: str) -> Meter:
         select(Meter).where(Meter.drn == number).with_for_update(of=Meter)
     ).scalar_one_or_none()
     if meter is None:
-        raise NotFoundError(f"meter {drn!r} is not registered; add it with `sts meters add`")
+        raise UnknownMeter(f"meter {drn!r} is not registered; add it with `sts meters add`")
     return meter
 
 

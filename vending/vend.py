@@ -35,7 +35,7 @@ from sts.amounts import parse_amount
 from sts.codec import encode
 from sts.errors import shown
 from sts.tokens.base import Token
-from sts.tokens.credit import CreditKind, TransferCredit
+from sts.tokens.credit import CreditKind, CurrencyCredit, TransferCredit
 from sts.tokens.management import (
     ClearCredit,
     ClearTamper,
@@ -47,11 +47,32 @@ from sts.tokens.meter_number import validate_drn
 from sts.tokens.meter_test import ALL_TESTS, MeterTestToken
 from vending import keychange, ledger, limits, storage
 from vending.backend import Backend
-from vending.errors import ConflictError, NotFoundError, PaymentError, VendingError
+from vending.errors import (
+    AmountTooHigh,
+    ConcurrentVendError,
+    DuplicateReference,
+    NoFreeUnitsDue,
+    NotFoundError,
+    PaymentError,
+    ReversalRefused,
+    UnknownRecord,
+    VendingError,
+    WrongService,
+)
+from vending.kinds import Service, TokenKind
 from vending.models import Customer, Meter, TokenRecord, Transaction
 from vending.prepared import Prepared
 from vending.receipt import Receipt, ReceiptToken
-from vending.tariff import Breakdown, MonthToDate, Tariff, price_money, price_units, split_units
+from vending.tariff import (
+    Breakdown,
+    MonthToDate,
+    Tariff,
+    price_currency,
+    price_free_units,
+    price_money,
+    price_units,
+    split_units,
+)
 from vending.tids import LockedMeter, allocate_tid, lock_meter, lock_meter_row, save_meter
 
 CREDIT = "credit"
@@ -62,6 +83,7 @@ PHASE_UNBALANCE = "phase-unbalance"
 TEST = "test"
 KEY_CHANGE = "key-change"
 REVERSAL = "reversal"
+FREE_UNITS = "free-units"
 
 
 class VendContext(Protocol):
@@ -169,17 +191,31 @@ class _Vend:
         self._add(digits, tid, int(token.token_class), token.subclass, describe(token), units)
         return token
 
-    def credit_units(self, units: int, max_token_kwh: Decimal) -> None:
-        """Credit tokens for ``units`` (0.1 kWh), split where one token (or the meter's
-        register, ``max_token_kwh``) cannot carry them."""
+    def credit_units(
+        self,
+        units: int,
+        max_token_kwh: Decimal,
+        kind: CreditKind = CreditKind.ELECTRICITY,
+        label: str = "Credit",
+    ) -> None:
+        """Credit tokens of ``kind`` (subclass 0, 1 or 2) for ``units`` (0.1 kWh or 0.1 m3),
+        split where one token (or the meter's register, ``max_token_kwh``) cannot carry them."""
+        unit = kind.unit
         for chunk in split_units(units, int(max_token_kwh.scaleb(1))):
             self.issue(
-                lambda tid, rnd, chunk=chunk: TransferCredit.for_units(
-                    CreditKind.ELECTRICITY, chunk, tid, rnd
-                ),
-                lambda _token, chunk=chunk: f"Credit {Decimal(chunk).scaleb(-1)} kWh",
+                lambda tid, rnd, chunk=chunk: TransferCredit.for_units(kind, chunk, tid, rnd),
+                lambda _token, chunk=chunk: f"{label} {Decimal(chunk).scaleb(-1)} {unit}",
                 units=chunk,
             )
+
+    def credit_currency(self, kind: CreditKind, money: Decimal, currency: str) -> None:
+        """One currency token (subclass 4, 5 or 6) carrying ``money`` exactly (the caller
+        rounded it to what the amount field holds: vending.tariff.currency_carried)."""
+        scaled = int(money.scaleb(5))
+        self.issue(
+            lambda tid, _rnd: CurrencyCredit.for_amount(kind, scaled, tid),
+            lambda _token: f"Credit {money:f} {currency}",
+        )
 
     def unencrypted(self, token: Token, description: str) -> None:
         """A class 1 token: no key, no TID."""
@@ -243,7 +279,7 @@ def _run(
             # Another vend took this reference at the same moment (for another meter, or a
             # TID clash that the row lock should have prevented): the retry finds it.
             if attempt == 2:
-                raise ConflictError(
+                raise ConcurrentVendError(
                     f"vend for meter {number} clashed with a concurrent vend; nothing was "
                     "written, try again"
                 ) from None
@@ -264,7 +300,7 @@ def _stored(connection: Connection, earlier_id: int, earlier_print: str, print_:
     existing = session.get_one(Transaction, earlier_id)
     reference = existing.client_reference
     if earlier_print != print_:
-        raise ConflictError(
+        raise DuplicateReference(
             f"client reference {shown(reference)} was already used for another request "
             f"({existing.kind} for meter {existing.meter.drn}); use a new reference"
         )
@@ -462,6 +498,13 @@ def vend_credit(
 
     def build(vend: _Vend) -> None:
         meter = vend.meter
+        service, token_kind = Service(meter.service), TokenKind(meter.token_kind)
+        if token_kind is TokenKind.CURRENCY and money is None:
+            raise WrongService(
+                f"meter {meter.drn} takes currency tokens; vend it by money, not by units",
+                "kwh",
+                str(amount),
+            )
         if meter.tariff_id is None or meter.tariff_definition is None:
             if money is not None:
                 raise NotFoundError(
@@ -469,25 +512,93 @@ def vend_credit(
                     "units; give it one with `sts meters set --tariff` or vend by units"
                 )
             if amount > limits.DEFAULT_MAX_VEND_KWH:
-                raise PaymentError(
+                raise AmountTooHigh(
                     f"energy {amount} kWh is above the limit of {limits.DEFAULT_MAX_VEND_KWH} "
                     f"kWh per vend for meter {meter.drn}, which has no tariff"
                 )
             vend.energy = amount
-            vend.credit_units(int(amount.scaleb(1)), limits.DEFAULT_MAX_TOKEN_KWH)
+            vend.credit_units(
+                int(amount.scaleb(1)),
+                limits.DEFAULT_MAX_TOKEN_KWH,
+                service.credit_kind(TokenKind.UNITS),
+            )
             return
-        tariff = _tariff(meter.tariff_id, meter.tariff_definition)
+        tariff = _checked_tariff(meter)
         month = month_to_date(
             vend.connection, meter, vend.now, lock_debt=bool(tariff.debt_recovery_percent)
         )
+        if token_kind is TokenKind.CURRENCY:
+            assert money is not None
+            breakdown = price_currency(tariff, amount, month)
+            assert breakdown.currency_credit is not None
+            vend.breakdown = breakdown
+            vend.credit_currency(
+                service.credit_kind(token_kind), breakdown.currency_credit, tariff.currency
+            )
+            return
         if money is not None:
             breakdown = price_money(tariff, amount, month)
         else:
             breakdown = price_units(tariff, amount, month)
         vend.breakdown = breakdown
-        vend.credit_units(breakdown.units, tariff.max_token_kwh)
+        vend.credit_units(breakdown.units, tariff.max_token_kwh, service.credit_kind(token_kind))
 
     return _run(backend, drn, CREDIT, reference, request, build, context=context)
+
+
+def _checked_tariff(meter: LockedMeter) -> Tariff:
+    """The meter's tariff, refused when it prices another service than the meter's."""
+    assert meter.tariff_id is not None and meter.tariff_definition is not None
+    tariff = _tariff(meter.tariff_id, meter.tariff_definition)
+    if meter.customer_free_units is not None:  # the customer's own allowance wins
+        own = meter.customer_free_units.quantize(Decimal("0.1"))
+        tariff = replace(tariff, free_units_kwh=own)
+    if tariff.service != meter.service:
+        raise WrongService(
+            f"tariff {tariff.name!r} prices {tariff.service} ({tariff.unit}) but meter "
+            f"{meter.drn} is a {meter.service} meter; give it a {meter.service} tariff",
+            "tariff",
+            tariff.name,
+        )
+    return tariff
+
+
+def vend_free_units(
+    backend: Backend,
+    drn: str,
+    reference: str | None = None,
+    context: VendContext | None = None,
+) -> Receipt:
+    """The month's free basic units (Electrum's BSST) as a token of their own, no money.
+
+    Due once per UTC calendar month when the meter's customer (its own
+    allowance, vending.registry.set_customer) or tariff grants them
+    (``free_units_kwh``) and they were not given yet this month, by an earlier
+    free units vend or on the month's first purchase (vending.tariff adds what is
+    left of the allowance to a unit token bought). Otherwise :class:`NoFreeUnitsDue`.
+    The token is a unit token of the meter's service (subclass 0, 1 or 2), also
+    for a meter in currency mode: its units go to the meter's energy (or water,
+    gas) register. Recorded in the ledger like a sale, with no money.
+    """
+
+    def build(vend: _Vend) -> None:
+        meter = vend.meter
+        if meter.tariff_id is None or meter.tariff_definition is None:
+            raise NoFreeUnitsDue(
+                f"no free units due: meter {meter.drn} has no tariff to grant them", "meter", drn
+            )
+        tariff = _checked_tariff(meter)
+        month = month_to_date(vend.connection, meter, vend.now, lock_debt=False)
+        breakdown = price_free_units(tariff, month)
+        vend.breakdown = breakdown
+        vend.credit_units(
+            int(breakdown.free_kwh.scaleb(1)),
+            tariff.max_token_kwh,
+            Service(meter.service).credit_kind(TokenKind.UNITS),
+            label="Free basic",
+        )
+
+    return _run(backend, drn, FREE_UNITS, reference, {}, build, context=context)
 
 
 # --- management and test tokens ----------------------------------------------------------
@@ -639,7 +750,7 @@ def reprint(backend: Backend, reference: str | None = None, drn: str | None = No
                 select(Transaction).where(Transaction.client_reference == reference)
             ).scalar_one_or_none()
             if txn is None:
-                raise NotFoundError(f"no transaction has client reference {shown(reference)}")
+                raise UnknownRecord(f"no transaction has client reference {shown(reference)}")
         elif drn is not None:
             number = validate_drn(drn)
             txn = session.execute(
@@ -726,7 +837,7 @@ def reverse(backend: Backend, reference: str, context: VendContext | None = None
             .limit(1)
         ).first()
         if later is not None:
-            raise ConflictError(
+            raise ReversalRefused(
                 f"meter {meter.drn} has been given a later token than {shown(reference)}; it "
                 "can no longer be reversed"
             )

@@ -37,7 +37,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vending.backend import Backend
-from vending.errors import ConflictError, DuplicateError, NotFoundError, PaymentError, VendingError
+from vending.errors import (
+    DuplicateError,
+    NotFoundError,
+    PaymentError,
+    ReversalRefused,
+    ReversedReference,
+    VendingError,
+)
 from vending.models import Transaction
 from vending.prepared import Prepared
 from vending.vendor_models import Advice, FloatMovement, Operator, TransactionParty, Vendor
@@ -632,7 +639,7 @@ class SaleContext:
                 },
             )
             if not written:
-                raise ConflictError(
+                raise ReversedReference(
                     f"client id {self.client_id!r} was cancelled by a reversal advice before "
                     "the purchase arrived; use a new id"
                 )
@@ -641,13 +648,13 @@ class SaleContext:
                 "balance"
             ]
             if advice_exists(connection, vendor_id, self.client_id, CONFIRM):
-                raise ConflictError(
+                raise ReversalRefused(
                     f"purchase {self.client_id!r} was confirmed by a confirm advice; it can no "
                     "longer be reversed"
                 )
             note = refund_reference(client_reference(vendor_id, self.client_id))
             if _BY_REFERENCE.run(connection, {"reference": note}):
-                raise ConflictError(
+                raise ReversalRefused(
                     f"purchase {self.client_id!r} has a credit note (a refund); it can no "
                     "longer be reversed"
                 )

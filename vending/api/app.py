@@ -183,6 +183,7 @@ def _router(backend: Backend, limits: Limits) -> APIRouter:
                 E.UNKNOWN_METER,
                 E.DUPLICATE_RECORD,
                 E.METER_KEY_INVALID,
+                E.WRONG_SERVICE,
             ),
         },
     )
@@ -192,6 +193,31 @@ def _router(backend: Backend, limits: Limits) -> APIRouter:
         where = Where("meter", body.meter, field, value, id_value=body.id)
         with refused(where), writing():
             sale = sales.purchase(backend, who, body.id, body.meter, money=body.money, kwh=body.kwh)
+        return _sale(who, sale)
+
+    @router.post(
+        "/free-units",
+        response_model=None,
+        responses={
+            **_ok(schemas.SaleOut),
+            **responses(
+                E.NO_FREE_UNITS_DUE,
+                E.WRONG_SERVICE,
+                E.FORBIDDEN,
+                E.UNKNOWN_METER,
+                E.DUPLICATE_RECORD,
+                E.METER_KEY_INVALID,
+            ),
+        },
+    )
+    def free_units(body: schemas.FreeUnitsIn, who: Who) -> JSONResponse:
+        """The month's free basic units for a meter as a token of their own (no charge).
+
+        Once per UTC calendar month when the meter's tariff grants them; otherwise
+        ``no_free_units_due``. The same id again returns the same token.
+        """
+        with refused(Where("meter", body.meter, id_value=body.id)), writing():
+            sale = sales.free_units(backend, who, body.id, body.meter)
         return _sale(who, sale)
 
     @router.get(

@@ -20,15 +20,26 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from sts.errors import FormatError, FunctionError, KeyTypeError, RangeError, StsError
+from sts.errors import FunctionError, KeyTypeError, RangeError, StsError
 from vending.errors import (
+    AmountTooHigh,
+    AmountTooLow,
+    ConcurrentVendError,
     ConflictError,
     DuplicateError,
+    DuplicateReference,
     KeyChangeNeeded,
     KeyStoreError,
+    NoFreeUnitsDue,
     NotFoundError,
     PaymentError,
+    ReversalRefused,
+    ReversedReference,
     StorageError,
+    UnknownMeter,
+    UnknownRecord,
+    VendingError,
+    WrongService,
 )
 from vending.vendors import AuthenticationError, InsufficientFloat, PermissionDenied
 
@@ -51,6 +62,8 @@ class ErrorType(StrEnum):
     DUPLICATE_RECORD = "duplicate_record"  # 409: the id was used for other details
     REVERSAL_REFUSED = "reversal_refused"  # 409: confirmed, or the meter had a later token
     METER_KEY_INVALID = "meter_key_invalid"  # 409: the meter needs a key change first
+    NO_FREE_UNITS_DUE = "no_free_units_due"  # 409: this month's free basic units were given
+    WRONG_SERVICE = "wrong_service"  # 409: a tariff or token kind for another service
     UPSTREAM_UNAVAILABLE = "upstream_unavailable"  # 503: database or key store unreachable
     SYSTEM_ERROR = "system_error"  # 500: outcome unknown, retry the same id
 
@@ -69,16 +82,11 @@ STATUS: dict[ErrorType, int] = {
     ErrorType.DUPLICATE_RECORD: 409,
     ErrorType.REVERSAL_REFUSED: 409,
     ErrorType.METER_KEY_INVALID: 409,
+    ErrorType.NO_FREE_UNITS_DUE: 409,
+    ErrorType.WRONG_SERVICE: 409,
     ErrorType.UPSTREAM_UNAVAILABLE: 503,
     ErrorType.SYSTEM_ERROR: 500,
 }
-
-# The tariff refuses money below what is due with a PaymentError; these phrases of its
-# messages (vending.tariff.price_money) mean "too low" rather than "not an amount".
-_TOO_LOW_PHRASES = ("does not cover", "buys less than")
-# vending.vend gives up after two clashes with concurrent vends having written nothing:
-# for a till that is "try again with the same id", not a duplicate.
-_RETRY_PHRASE = "nothing was written, try again"
 
 
 class ErrorBody(BaseModel):
@@ -130,48 +138,86 @@ class Where:
     id_value: Any = None
 
 
+#: The API type of each of the project's error classes; the most specific class wins
+#: (the first entry the error is an instance of). Nothing here reads a message.
+_BY_TYPE: tuple[tuple[type[StsError], ErrorType], ...] = (
+    (AuthenticationError, ErrorType.UNAUTHORIZED),
+    (PermissionDenied, ErrorType.FORBIDDEN),
+    (InsufficientFloat, ErrorType.INSUFFICIENT_FLOAT),
+    (AmountTooLow, ErrorType.AMOUNT_TOO_LOW),
+    (AmountTooHigh, ErrorType.AMOUNT_TOO_HIGH),
+    (PaymentError, ErrorType.INVALID_AMOUNT),
+    (NoFreeUnitsDue, ErrorType.NO_FREE_UNITS_DUE),
+    (WrongService, ErrorType.WRONG_SERVICE),
+    (KeyChangeNeeded, ErrorType.METER_KEY_INVALID),
+    (StorageError, ErrorType.UPSTREAM_UNAVAILABLE),
+    (KeyStoreError, ErrorType.UPSTREAM_UNAVAILABLE),
+    (UnknownMeter, ErrorType.UNKNOWN_METER),
+    (UnknownRecord, ErrorType.UNKNOWN_RECORD),
+    (ConcurrentVendError, ErrorType.UPSTREAM_UNAVAILABLE),
+    (DuplicateReference, ErrorType.DUPLICATE_RECORD),
+    (ReversedReference, ErrorType.DUPLICATE_RECORD),
+    (ReversalRefused, ErrorType.REVERSAL_REFUSED),
+    (DuplicateError, ErrorType.DUPLICATE_RECORD),
+    (FunctionError, ErrorType.FUNCTION_NOT_SUPPORTED),
+    (KeyTypeError, ErrorType.FUNCTION_NOT_SUPPORTED),
+)
+
+#: Which request field an error of a type is about, when the error does not say itself.
+_AT: dict[ErrorType, str] = {
+    ErrorType.UNAUTHORIZED: "auth",
+    ErrorType.FORBIDDEN: "none",
+    ErrorType.INSUFFICIENT_FLOAT: "amount",
+    ErrorType.AMOUNT_TOO_LOW: "amount",
+    ErrorType.AMOUNT_TOO_HIGH: "amount",
+    ErrorType.INVALID_AMOUNT: "amount",
+    ErrorType.UPSTREAM_UNAVAILABLE: "none",
+    ErrorType.UNKNOWN_RECORD: "id",
+    ErrorType.DUPLICATE_RECORD: "id",
+    ErrorType.REVERSAL_REFUSED: "id",
+}
+
+
+def error_type(exc: StsError, where: Where) -> ErrorType:
+    """The API type of one of the project's errors: by its class only.
+
+    A plain :class:`NotFoundError` or :class:`ConflictError` (one not yet given a
+    class of its own) takes the route's ``where.not_found`` / ``where.conflict``; a
+    RangeError is "amount too high" on a route that takes an amount.
+    """
+    for kind, answer in _BY_TYPE:
+        if isinstance(exc, kind):
+            return answer
+    if isinstance(exc, NotFoundError):
+        return where.not_found
+    if isinstance(exc, ConflictError):
+        return where.conflict
+    if isinstance(exc, RangeError) and where.amount_field:
+        return ErrorType.AMOUNT_TOO_HIGH
+    return ErrorType.FORMAT_ERROR
+
+
 def api_error(exc: StsError, where: Where) -> ApiError:
-    """The API answer for one of the project's errors, raised while doing ``where``."""
-    message = str(exc)
-    at = (where.field, where.value)
-    amount = (where.amount_field, where.amount)
-    by_id = (where.id_field, where.id_value)
-    kind: ErrorType
-    if isinstance(exc, AuthenticationError):
-        kind, at = ErrorType.UNAUTHORIZED, ("X-API-Key", None)
-    elif isinstance(exc, PermissionDenied):
-        kind, at = ErrorType.FORBIDDEN, (None, None)
-    elif isinstance(exc, InsufficientFloat):
-        kind, at = ErrorType.INSUFFICIENT_FLOAT, amount
-    elif isinstance(exc, PaymentError):
-        too_low = any(phrase in message for phrase in _TOO_LOW_PHRASES)
-        kind = ErrorType.AMOUNT_TOO_LOW if too_low else ErrorType.INVALID_AMOUNT
-        at = amount
-    elif isinstance(exc, KeyChangeNeeded):
-        kind = ErrorType.METER_KEY_INVALID
-    elif isinstance(exc, StorageError | KeyStoreError):
-        kind, at = ErrorType.UPSTREAM_UNAVAILABLE, (None, None)
-    elif isinstance(exc, NotFoundError):
-        kind = where.not_found
-        if kind is ErrorType.UNKNOWN_RECORD:
-            at = by_id
-    elif isinstance(exc, ConflictError) and _RETRY_PHRASE in message:
-        kind, at = ErrorType.UPSTREAM_UNAVAILABLE, by_id
-    elif isinstance(exc, ConflictError):
-        kind, at = where.conflict, by_id
-    elif isinstance(exc, DuplicateError):
-        kind, at = ErrorType.DUPLICATE_RECORD, by_id
-    elif isinstance(exc, RangeError):
-        kind = ErrorType.AMOUNT_TOO_HIGH if where.amount_field else ErrorType.FORMAT_ERROR
-        if where.amount_field:
-            at = amount
-    elif isinstance(exc, FunctionError | KeyTypeError):
-        kind = ErrorType.FUNCTION_NOT_SUPPORTED
-    elif isinstance(exc, FormatError):
-        kind = ErrorType.FORMAT_ERROR
-    else:
-        kind = ErrorType.FORMAT_ERROR
-    return ApiError(kind, message, at[0], at[1])
+    """The API answer for one of the project's errors, raised while doing ``where``.
+
+    The field and value are the error's own (vending.errors.VendingError carries
+    them) when it names them, else those of the route's ``where`` for the type.
+    """
+    kind = error_type(exc, where)
+    places = {
+        "auth": ("X-API-Key", None),
+        "none": (None, None),
+        "amount": (where.amount_field, where.amount),
+        "id": (where.id_field, where.id_value),
+    }
+    at = places.get(_AT.get(kind, ""), (where.field, where.value))
+    if kind is ErrorType.FORMAT_ERROR and isinstance(exc, RangeError) and where.amount_field:
+        at = (where.amount_field, where.amount)
+    if isinstance(exc, ConcurrentVendError):  # the request to send again is the id's
+        at = (where.id_field, where.id_value)
+    if isinstance(exc, VendingError) and exc.field is not None:
+        at = (exc.field, exc.value)
+    return ApiError(kind, str(exc), at[0], at[1])
 
 
 def responses(*types: ErrorType) -> dict[int | str, dict[str, Any]]:

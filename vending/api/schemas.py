@@ -41,6 +41,11 @@ class PurchaseIn(_In):
     )
 
 
+class FreeUnitsIn(_In):
+    id: str = ClientId
+    meter: str = Field(pattern=DRN_PATTERN, description="The 11- or 13-digit meter number.")
+
+
 class ManagementIn(_In):
     id: str = ClientId
     meter: str = Field(pattern=DRN_PATTERN)
@@ -108,6 +113,10 @@ class BreakdownOut(BaseModel):
     kwh: str
     units: int
     month_after: dict[str, Any]
+    unit: str = Field(default="kWh", description="The unit of the kWh figures: kWh or m3.")
+    currency_credit: str | None = Field(
+        default=None, description="For a currency token: the money it carries to the meter."
+    )
 
 
 class ReceiptOut(BaseModel):
@@ -165,7 +174,8 @@ class VendorFloatOut(BaseModel):
 
 class MeterOut(BaseModel):
     meter: str
-    service: str
+    service: Literal["electricity", "water", "gas"]
+    token_kind: Literal["units", "currency"]
     customer: str | None
     tariff: str | None
     currency: str | None
