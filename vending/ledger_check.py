@@ -57,6 +57,7 @@ range of entries each, whose findings and recorded state are merged in order.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import json.scanner
@@ -64,6 +65,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from json.encoder import encode_basestring as _enc  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import Connection, String, Text, cast, func, select, type_coerce
@@ -156,6 +158,24 @@ def _raw(column: Any) -> Any:
     return type_coerce(column, NullType())
 
 
+class _details_column(FunctionElement[str]):
+    """The stored details' SHA-256 hex on PostgreSQL, their text on SQLite (hashed in
+    Python there); '' for an entry with no transaction (not compared)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_details_column, "postgresql")
+def _details_postgresql(element: _details_column, compiler: Any, **kw: Any) -> str:
+    return compiler.process(sha256_hex(func.coalesce(cast(_T.c.details, Text), "")), **kw)
+
+
+@compiles(_details_column)
+def _details_default(element: _details_column, compiler: Any, **kw: Any) -> str:
+    return compiler.process(func.coalesce(cast(_T.c.details, Text), ""), **kw)
+
+
 _STREAM = (
     select(
         _raw(_E.c.seq),
@@ -172,8 +192,9 @@ _STREAM = (
         _raw(_T.c.free_energy),
         _raw(_T.c.fixed_charges),
         _raw(_T.c.debt_recovered),
-        # vending.ledger.details_digest; '' for an entry with no transaction (not compared)
-        sha256_hex(func.coalesce(cast(_T.c.details, Text), "")),
+        # the details as stored: hashed in Python (vending.ledger.details_digest) on SQLite,
+        # where a Python SQL function would cost more; PostgreSQL gives the digest itself
+        _details_column(),
         _raw(_T.c.created_at),
         _R.c.client_reference,
         _M.c.drn,
@@ -199,6 +220,25 @@ _STREAM = (
 )
 
 
+try:  # the C function hmac.digest calls, without its Python frame (verify calls it per entry)
+    from _hashlib import hmac_digest as _hmac_digest
+except ImportError:  # pragma: no cover - a Python without OpenSSL's
+    _hmac_digest = hmac.digest
+
+
+def _literal(value: Any) -> str:
+    """A column value as canonical JSON writes it if it is a string, an integer or NULL;
+    any other type (SQLite stores what a writer gives it) as text no body holds."""
+    kind = type(value)
+    if kind is str:
+        return _enc(value)  # type: ignore[no-any-return]
+    if kind is int:
+        return str(value)
+    if value is None:
+        return "null"
+    return "\x00"  # JSON escapes control characters: never in a canonical body
+
+
 _AMOUNTS: dict[int, str] = {}
 #: json.loads without its whitespace handling: canonical bodies have none (and anything
 #: after the object makes the body "not a ledger entry").
@@ -210,7 +250,9 @@ def _scaled_text(value: int) -> str:
     text = _AMOUNTS.get(value)
     if text is None:
         if not isinstance(value, int) or isinstance(value, bool):
-            return f"not an amount: {value!r}"  # SQLite stores what a writer gives it
+            # SQLite stores what a writer gives it; never equal to an amount's text (and
+            # no quote in it, so a body rendered around it cannot be matched by accident)
+            return f"not an amount ({type(value).__name__})"
         whole, part = divmod(abs(value), 100_000)
         text = str(whole) if part == 0 else f"{whole}.{part:05d}".rstrip("0")
         text = "-" + text if value < 0 else text
@@ -293,12 +335,16 @@ class _Walk:
         self.first_seq = 0
         self.tariffs: dict[str, str] = {}
         self.keys: dict[str, dict[str, Any]] = {}
+        # drn -> the meter state (JSON text) of its last entry the fast path took; parsed
+        # into ``meters`` only when needed (see flush)
+        self.pending: dict[str, str] = {}
+        self.digest_in_sql = False  # PostgreSQL computes the details' digest
 
     @property
     def full(self) -> bool:
         return len(self.problems) >= self.limit
 
-    def entry(self, head: Any, tokens: list[dict[str, Any]]) -> None:
+    def entry(self, head: Any, tokens: list[tuple[Any, ...]]) -> None:
         (seq, txn_link, created, text, prev_hash, digest) = head[:6]
         self.count += 1
         if seq != self.expected:
@@ -321,7 +367,7 @@ class _Walk:
                 self.last_created, self.last_created_text = created, _time_text(created)
             message = f"{seq}\n{self.last_created_text}\n{prev_hash}\n{text}".encode()
             # (No secret to time here: the verifier compares; nobody queries it as an oracle.)
-            good = hmac.digest(self.key, message, "sha256").hex() == digest
+            good = _hmac_digest(self.key, message, "sha256").hex() == digest
         else:
             good = legacy_hash(prev_hash, str(text)) == digest
         if not good:
@@ -330,6 +376,9 @@ class _Walk:
             self.hashes[seq] = digest
         self.prev = digest
         self.expected = seq + 1
+        if keyed and good and head[6] is not None and self._same(head, tokens, text):
+            self.transactions += 1
+            return
         try:
             body, end = _scan(text, 0)
             if end != len(text):
@@ -343,11 +392,133 @@ class _Walk:
             kind = body.get("entry", TRANSACTION) if keyed else TRANSACTION
             if kind == TRANSACTION:
                 self.transactions += 1
-                self._transaction(seq, txn_link, head, tokens, body, keyed)
+                self._transaction(seq, txn_link, head, self._token_dicts(head, tokens), body, keyed)
             elif keyed and good:
                 self._state(kind, body)
         except (KeyError, TypeError, ValueError, ArithmeticError):
             self.problems.append(f"entry {seq}: altered (its body is not a ledger entry)")
+
+    def _details_sha256(self, value: Any) -> Any:
+        """The digest of a transaction's stored details (the database's on PostgreSQL)."""
+        if self.digest_in_sql:
+            return value
+        if not isinstance(value, str):
+            return f"not text ({type(value).__name__})"
+        return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def _same(self, row: Any, tokens: list[tuple[Any, ...]], text: Any) -> bool:
+        """Whether a keyed entry's body (its HMAC good) is exactly the canonical body of
+        its transaction's and tokens' rows, around the body's own customer and meter
+        state: the fast path, no JSON parsed. On False the caller parses and compares
+        field by field, which also names what differs.
+
+        Sound because every table value is rendered as the JSON literal of its type
+        (a string escaped as json.dumps does, an integer as digits, NULL as null, any
+        other type as text no canonical body holds), the fixed text around them holds
+        every key, and in canonical JSON a key's ``,"`` cannot occur inside a string;
+        so equal text means equal facts.
+        """
+        (_txn_id, reference, kind, money, energy, free, fixed, recovered, details, at,
+         reversed_reference, drn) = row[6:18]  # fmt: skip
+        if not isinstance(text, str):
+            return False
+        meter_id = row[28]
+        rendered = []
+        for token in tokens:
+            (tid, token_class, subclass, digits, key_revision, units, description) = token[19:26]
+            if token[27] != meter_id:
+                return False
+            if (
+                type(token_class) is int
+                and type(subclass) is int
+                and type(key_revision) is int
+                and type(digits) is str
+                and digits.isdigit()  # nothing JSON escapes
+                and type(description) is str
+                and (type(tid) is int or tid is None)
+                and (type(units) is int or units is None)
+            ):
+                rendered.append(
+                    f'{{"class":{token_class},"description":{_enc(description)},'
+                    f'"digits":"{digits}","key_revision":{key_revision},'
+                    f'"subclass":{subclass},"tid":{"null" if tid is None else tid},'
+                    f'"units":{"null" if units is None else units}}}'
+                )
+            else:  # some column of another type (SQLite keeps any): render it as it is
+                rendered.append(
+                    f'{{"class":{_literal(token_class)},"description":{_literal(description)},'
+                    f'"digits":{_literal(digits)},"key_revision":{_literal(key_revision)},'
+                    f'"subclass":{_literal(subclass)},"tid":{_literal(tid)},'
+                    f'"units":{_literal(units)}}}'
+                )
+        at_text = self.last_created_text if at == self.last_created else _time_text(at)
+        day = row[26]
+        if at_text[:10] != (day if isinstance(day, str) else str(day)):
+            return False
+        recovered_text = _scaled_text(recovered)
+        head = f'{{"at":{_enc(at_text)},"customer":'
+        middle = (
+            f',"debt_recovered":"{recovered_text}",'
+            f'"details_sha256":{_enc(self._details_sha256(details))},'
+            f'"energy_kwh":"{_scaled_text(energy)}","entry":"transaction",'
+            f'"fixed_charges":"{_scaled_text(fixed)}","free_kwh":"{_scaled_text(free)}",'
+            f'"kind":{_literal(kind)},"meter":{_literal(drn)},"money":"{_scaled_text(money)}",'
+            f'"reference":{_literal(reference)},'
+            f'"reverses":{"null" if reversed_reference is None else _literal(reversed_reference)},'
+            '"state":'
+        )
+        tail = f',"tokens":[{",".join(rendered)}],"v":{BODY_VERSION}}}'
+        if not text.startswith(head) or not text.endswith(tail):
+            return False
+        cut = text.find(middle, len(head))
+        state_from = cut + len(middle)
+        if cut < 0 or state_from > len(text) - len(tail):
+            return False
+        customer = text[len(head) : cut]
+        state = text[state_from : len(text) - len(tail)]
+        try:
+            if customer != "null":
+                debt = self.debts.setdefault(json.loads(customer), [None, Decimal(0)])
+                debt[1] += Decimal(recovered_text)
+        except (TypeError, ValueError, ArithmeticError):
+            return False
+        if state != "null":
+            self.pending[drn] = state
+        return True
+
+    def flush(self, drn: str | None = None) -> None:
+        """Apply the meter states the fast path kept as text (all, or one meter's)."""
+        drns = list(self.pending) if drn is None else [drn] if drn in self.pending else []
+        for name in drns:
+            text = self.pending.pop(name)
+            try:
+                state = json.loads(text)
+            except ValueError:
+                self.problems.append(f"meter {name}: a ledger entry's state is not JSON")
+                continue
+            known = self.meters.get(name)
+            if known is None:
+                self.meters[name] = [False, state]
+            else:
+                known[1].update(state)
+
+    @staticmethod
+    def _token_dicts(row: Any, tokens: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        dicts = []
+        for token in tokens:
+            entry = {
+                "tid": token[19],
+                "class": token[20],
+                "subclass": token[21],
+                "digits": token[22],
+                "key_revision": token[23],
+                "units": token[24],
+                "description": token[25],
+            }
+            if token[27] != row[28]:  # a token moved to another meter than its vend's
+                entry["meter_id"] = token[27]
+            dicts.append(entry)
+        return dicts
 
     def _transaction(
         self,
@@ -363,6 +534,7 @@ class _Walk:
         if keyed:  # the state after it, which holds even if its transaction is gone
             state = body["state"]
             if state is not None:
+                self.flush(body["meter"])
                 known = self.meters.get(body["meter"])
                 if known is None:
                     self.meters[body["meter"]] = [False, dict(state)]
@@ -400,7 +572,7 @@ class _Walk:
             _scaled_text(recovered),
             reversed_reference,
             tokens,
-            details_sha256 if keyed else None,
+            self._details_sha256(details_sha256) if keyed else None,
         )
         get = body.get
         recorded = (
@@ -429,6 +601,7 @@ class _Walk:
 
     def _state(self, kind: str, body: dict[str, Any]) -> None:
         if kind == METER:
+            self.pending.pop(body["meter"], None)
             self.meters[body["meter"]] = [
                 True,
                 {
@@ -477,35 +650,27 @@ def _stream(connection: Connection, statement: Any) -> Iterator[tuple[Any, ...]]
 
 
 def _walk(connection: Connection, walk: _Walk, after: int, upto: int) -> None:
+    walk.digest_in_sql = connection.dialect.name == "postgresql"
     rows = _stream(connection, _STREAM.where(_E.c.seq > after, _E.c.seq <= upto))
     try:
         current: Any = None
-        tokens: list[dict[str, Any]] = []
+        seq = None
+        tokens: list[tuple[Any, ...]] = []
+        entry = walk.entry
         for row in rows:
-            if current is None or row[0] != current[0]:
+            if row[0] != seq:
                 if current is not None:
-                    walk.entry(current, tokens)
+                    entry(current, tokens)
                     if walk.full:
                         return
-                current, tokens = row, []
-            if row[18] is not None:
-                tokens.append(
-                    {
-                        "tid": row[19],
-                        "class": row[20],
-                        "subclass": row[21],
-                        "digits": row[22],
-                        "key_revision": row[23],
-                        "units": row[24],
-                        "description": row[25],
-                    }
-                )
-                if row[27] != row[28]:  # a token moved to another meter than its vend's
-                    tokens[-1]["meter_id"] = row[27]
+                current, seq, tokens = row, row[0], []
+            if row[18] is not None:  # a token (the row's columns from 18 on)
+                tokens.append(row)
         if current is not None:
-            walk.entry(current, tokens)
+            entry(current, tokens)
     finally:
         rows.close()
+        walk.flush()
 
 
 #: What a range walked in another process returns (no key among them).
