@@ -178,3 +178,41 @@ def test_the_sweep_tables_are_the_schema() -> None:
     names = {t.name for t in Base.metadata.sorted_tables}
     listed = {k for k in NOT_COVERED if isinstance(k, str)} | REFUSED | set(ROW)
     assert names == listed, json.dumps(sorted(names ^ listed))
+
+
+#: Changes that keep a value's text but not its type (SQLite keeps a BLOB in any column,
+#: and its type affinity turns number-like text back into numbers), or put JSON syntax
+#: into a string: verify renders each entry's expected body from the rows and compares
+#: text, so each must still differ from the body.
+RETYPED = [
+    ("tokens", "digits", "CAST(digits AS BLOB)"),
+    ("tokens", "description", "CAST(description AS BLOB)"),
+    ("tokens", "tid", "CAST(tid AS BLOB)"),
+    ("transactions", "kind", "CAST(kind AS BLOB)"),
+    ("transactions", "client_reference", "CAST(client_reference AS BLOB)"),
+    ("transactions", "client_reference", ":injected"),
+]
+
+
+@pytest.mark.parametrize(("table", "column", "value"), RETYPED)
+def test_a_value_of_another_type_or_with_json_in_it_is_found(
+    sales: Backend, database: Database, table: str, column: str, value: str
+) -> None:
+    if database.engine.dialect.name != "sqlite" and "CAST" in value:
+        pytest.skip("PostgreSQL's columns keep their types")
+    from sqlalchemy import text
+
+    key = "id" if table == "transactions" else "transaction_id"
+    injected = 's2","reverses":null,"x":"'
+    with database.sessions.begin() as session:
+        session.execute(
+            text(f"UPDATE {table} SET {column} = {value} WHERE {key} = 2"), {"injected": injected}
+        )
+        if "CAST" in value:
+            stored = session.execute(
+                text(f"SELECT typeof({column}) FROM {table} WHERE {key} = 2")
+            ).scalar_one()
+            assert stored == "blob"
+    result = ledger_check.verify(sales)
+    assert not result.ok
+    assert any("differs from ledger entry" in p for p in result.problems), result.problems
