@@ -57,6 +57,7 @@ range of entries each, whose findings and recorded state are merged in order.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -74,6 +75,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import NullType
 
 from sts.errors import StsError
+from vending import storage
 from vending.backend import Backend
 from vending.checkpoint import Checkpoint
 from vending.errors import KeyStoreError, StorageError, VendingError
@@ -641,12 +643,17 @@ def _stream(connection: Connection, statement: Any) -> Iterator[tuple[Any, ...]]
         cursor = driver.cursor(name="sts_ledger_verify")
     else:
         cursor = driver.cursor()
+    failed = connection.dialect.loaded_dbapi.Error
     try:
         cursor.execute(compiled.string, params)
         while rows := cursor.fetchmany(BATCH):
             yield from rows
+    except failed as exc:  # the driver's own (SQLAlchemy's result layer is not in the way)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise StorageError(f"the database failed or is busy ({first}); try again") from None
     finally:
-        cursor.close()
+        with contextlib.suppress(failed):  # the error above is what the caller hears of
+            cursor.close()
 
 
 def _walk(connection: Connection, walk: _Walk, after: int, upto: int) -> None:
@@ -688,7 +695,7 @@ def _walk_part(
 
     engine = make_engine(url, read_only=True)
     try:
-        with engine.connect() as connection:
+        with storage.storage_errors(), engine.connect() as connection:
             walk = _Walk(key, legacy_seq, lo - 1, None, limit)
             walk.hashes = dict(hashes)
             _walk(connection, walk, lo - 1, hi)
@@ -952,7 +959,7 @@ def verify(
     url = None
     if workers > 1 and backend.database is not None:
         url = backend.database.engine.url.render_as_string(hide_password=False)
-    with backend.read_sessions() as session:
+    with storage.read(backend) as session:
         return verify_connection(
             session.connection(), master, checkpoint, since, limit, workers, url
         )
@@ -965,7 +972,7 @@ def take_checkpoint(backend: Backend) -> tuple[Checkpoint, str]:
     vended meanwhile do not matter. VendingError if verification finds a problem.
     """
     master = backend.sealing_key()
-    with backend.read_sessions() as session:
+    with storage.read(backend) as session:
         connection = session.connection()
         check_master(connection, master)
         head = connection.execute(
