@@ -69,7 +69,7 @@ from decimal import Decimal
 from json.encoder import encode_basestring as _enc  # type: ignore[attr-defined]
 from typing import Any
 
-from sqlalchemy import Connection, String, Text, cast, func, select, type_coerce
+from sqlalchemy import Connection, String, Text, and_, cast, func, or_, select, type_coerce
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import NullType
@@ -86,11 +86,16 @@ from vending.ledger import (
     GENESIS_HASH,
     HEAD_ID,
     METER,
+    OPERATOR,
     SQLITE_SHA256_FUNCTION,
     TARIFF,
     TRANSACTION,
     VENDING_KEY,
+    VENDOR,
+    amount_text,
     legacy_hash,
+    movement_facts,
+    operator_facts,
     tariff_digest,
     vending_key_facts,
 )
@@ -105,8 +110,11 @@ from vending.models import (
     Transaction,
     VendingKeyRecord,
 )
+from vending.vendor_models import FloatMovement, Operator, Vendor
 
 REVERSAL = "reversal"
+#: The kind of transaction each kind of float movement that has one belongs to.
+_MOVED_BY = {"sale": "credit", "reversal": "reversal", "refund": "credit-note"}
 #: The fields of a transaction entry compared with the tables, in _Walk._transaction's order.
 _COMPARED = (
     "reference",
@@ -135,6 +143,9 @@ _CUSTOMERS = Customer.__table__
 _TARIFFS = TariffRecord.__table__
 _KEYS = VendingKeyRecord.__table__
 _CHECK = MasterKeyCheck.__table__
+_VENDORS = Vendor.__table__
+_OPERATORS = Operator.__table__
+_MOVEMENTS = FloatMovement.__table__
 
 
 class sha256_hex(FunctionElement[str]):
@@ -340,6 +351,12 @@ class _Walk:
         # drn -> the meter state (JSON text) of its last entry the fast path took; parsed
         # into ``meters`` only when needed (see flush)
         self.pending: dict[str, str] = {}
+        # vendor -> its float, credit limit and last movement number as last recorded
+        self.vendors: dict[str, dict[str, Any]] = {}
+        # top-ups and adjustments as recorded (movement number -> facts, with the vendor)
+        self.movements: dict[int, dict[str, Any]] = {}
+        # (vendor, operator) -> the operator as last recorded
+        self.operators: dict[tuple[str, str], dict[str, Any]] = {}
         self.digest_in_sql = False  # PostgreSQL computes the details' digest
 
     @property
@@ -620,6 +637,18 @@ class _Walk:
         elif kind == VENDING_KEY:
             facts = {k: v for k, v in body.items() if k not in ("v", "entry", "at")}
             self.keys[facts["label"]] = facts
+        elif kind == VENDOR:
+            name = body["name"]
+            self.vendors[name] = {
+                "balance": Decimal(body["balance"]),
+                "credit_limit": body["credit_limit"],
+                "movements": int(body["movements"]),
+            }
+            if body["movement"] is not None:
+                self.movements[int(body["movement"]["id"])] = {**body["movement"], "vendor": name}
+        elif kind == OPERATOR:
+            facts = {k: v for k, v in body.items() if k not in ("v", "entry", "at")}
+            self.operators[(facts["vendor"], facts["name"])] = facts
 
 
 def _stream(connection: Connection, statement: Any) -> Iterator[tuple[Any, ...]]:
@@ -682,7 +711,8 @@ def _walk(connection: Connection, walk: _Walk, after: int, upto: int) -> None:
 
 #: What a range walked in another process returns (no key among them).
 _PART = ("problems", "count", "transactions", "first_prev", "first_seq", "prev", "expected",
-         "hashes", "meters", "debts", "tariffs", "keys")  # fmt: skip
+         "hashes", "meters", "debts", "tariffs", "keys", "vendors", "movements",
+         "operators")  # fmt: skip
 #: Ledgers shorter than this are walked in one process whatever ``workers`` says.
 PARALLEL_FROM = 50_000
 
@@ -738,6 +768,9 @@ def _merge(walk: _Walk, part: dict[str, Any], lo: int) -> None:
             debt[1] += recovered
     walk.tariffs.update(part["tariffs"])
     walk.keys.update(part["keys"])
+    walk.vendors.update(part["vendors"])
+    walk.movements.update(part["movements"])
+    walk.operators.update(part["operators"])
 
 
 def _walk_parallel(walk: _Walk, url: str, start: int, upto: int, workers: int) -> None:
@@ -837,7 +870,101 @@ def _compare_state(connection: Connection, walk: _Walk, strict: bool) -> int:
             problems.append(f"vending key {row.label!r}: its record differs from the ledger's")
     for label in sorted(walk.keys):
         problems.append(f"vending key {label!r} is in the ledger but was deleted")
+    _compare_vendors(connection, walk, uncovered)
     return not_covered
+
+
+def _compare_vendors(connection: Connection, walk: _Walk, uncovered: Any) -> None:
+    """Vendors' floats and credit limits, their top-ups and adjustments, the float
+    movements of sales, reversals and refunds, and operators, against the ledger."""
+    problems = walk.problems
+    vendor_names = dict(connection.execute(select(_VENDORS.c.id, _VENDORS.c.name)).all())
+    for row in connection.execute(
+        select(_VENDORS.c.id, _VENDORS.c.name, _VENDORS.c.balance, _VENDORS.c.credit_limit)
+    ):
+        recorded = walk.vendors.pop(row.name, None)
+        if recorded is None:
+            uncovered(f"vendor {row.name!r}")
+            continue
+        if amount_text(row.credit_limit) != recorded["credit_limit"]:
+            problems.append(
+                f"vendor {row.name!r}: credit limit is {amount_text(row.credit_limit)} but the "
+                f"ledger says {recorded['credit_limit']}"
+            )
+        # The float as last recorded, moved since only by sales, reversals and refunds
+        # (each tied to its transaction below): a top-up since would have its own entry.
+        since = connection.execute(
+            select(func.count(), func.sum(_MOVEMENTS.c.amount)).where(
+                _MOVEMENTS.c.vendor_id == row.id, _MOVEMENTS.c.id > recorded["movements"]
+            )
+        ).one()
+        expected = recorded["balance"] + (since[1] or Decimal(0))
+        if row.balance != expected:
+            problems.append(
+                f"vendor {row.name!r}: float is {amount_text(row.balance)} but the ledger and "
+                f"the {since[0]} float movements since say {amount_text(expected)}"
+            )
+    for name in sorted(walk.vendors):
+        problems.append(f"vendor {name!r} is in the ledger but was deleted")
+
+    m = _MOVEMENTS
+    for row in connection.execute(select(m).where(m.c.transaction_id.is_(None)).order_by(m.c.id)):
+        vendor = vendor_names.get(row.vendor_id)
+        recorded = walk.movements.pop(row.id, None)
+        if recorded is None:
+            uncovered(f"float movement {row.id} ({row.kind}) of vendor {vendor!r}")
+        elif {**movement_facts(row), "vendor": vendor} != recorded:
+            problems.append(
+                f"float movement {row.id} ({row.kind}) of vendor {vendor!r} differs from "
+                "the ledger's"
+            )
+    for number in sorted(walk.movements):
+        problems.append(
+            f"float movement {number} of the ledger is no longer a top-up or adjustment "
+            "in the table (deleted, or linked to a transaction)"
+        )
+    # A sale, reversal or refund moves the float by minus its (chained) transaction's money.
+    t = _T
+    kinds = [and_(m.c.kind == moved, t.c.kind == by) for moved, by in _MOVED_BY.items()]
+    wrong = connection.execute(
+        select(m.c.id)
+        .join(t, t.c.id == m.c.transaction_id)
+        .where(or_(m.c.amount != -t.c.money, ~or_(*kinds)))
+        .order_by(m.c.id)
+        .limit(10)
+    ).scalars().all()
+    for number in wrong:
+        problems.append(
+            f"float movement {number} does not match its transaction (amount or kind)"
+        )
+    # Each movement's balance after is the one before it plus its amount (from zero).
+    before = func.lag(m.c.balance_after).over(partition_by=m.c.vendor_id, order_by=m.c.id)
+    steps = select(m.c.id, m.c.amount, m.c.balance_after, before.label("before")).subquery()
+    broken = connection.execute(
+        select(steps.c.id)
+        .where(steps.c.balance_after != func.coalesce(steps.c.before, 0) + steps.c.amount)
+        .order_by(steps.c.id)
+        .limit(10)
+    ).scalars().all()
+    for number in broken:
+        problems.append(
+            f"float movement {number}: its balance after is not the balance before it plus "
+            "its amount"
+        )
+
+    o = _OPERATORS
+    for row in connection.execute(select(o)):
+        vendor = vendor_names.get(row.vendor_id, "")
+        recorded = walk.operators.pop((vendor, row.name), None)
+        if recorded is None:
+            uncovered(f"operator {row.name!r} of vendor {vendor!r}")
+        elif operator_facts(row, vendor) != recorded:
+            problems.append(
+                f"operator {row.name!r} of vendor {vendor!r}: its record differs from the "
+                "ledger's"
+            )
+    for vendor, name in sorted(walk.operators):
+        problems.append(f"operator {name!r} of vendor {vendor!r} is in the ledger but was deleted")
 
 
 def check_master(connection: Connection, master: MasterKey) -> None:
