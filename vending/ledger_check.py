@@ -19,7 +19,12 @@ What :func:`verify` proves, given the master key (and, better, a checkpoint)
    customers' debts follow from the last entry that set each one and the debt recovered
    (or given back by reversals) after it; tariffs' definitions and vending key records
    (a digest of the sealed key, the retirement) are in their last entries. Each is
-   compared with its table. In a database that started at schema 0003 a meter,
+   compared with its table. So are the HTTP service's vendors (credit limit; the float
+   as last recorded plus every float movement since, each of which, for a sale,
+   reversal or refund, must be minus its chained transaction's money; every movement's
+   balance after must be the one before plus its amount), their top-ups and
+   adjustments (each movement as its entry recorded it) and operators (role, key id,
+   the key's SHA-256, revocation). In a database that started at schema 0003 a meter,
    customer, tariff or vending key in no entry at all was added behind vending's back
    and is reported; in an upgraded database those last changed before the upgrade
    are counted as *not covered* until their next change.
@@ -45,14 +50,21 @@ What it cannot prove
   rewrite every entry by the SHA-256 rule); only a checkpoint, which signs
   ``legacy_seq``, catches that. The output always says how many entries are unkeyed.
 - Rows the ledger does not record: pending key change orders and migration batches
-  (their KCT sets are recorded when handed out), supply group names, the free-text
-  token descriptions and units, request fingerprints, meters' creation times.
+  (their KCT sets are recorded when handed out), supply group names, request
+  fingerprints, creation times; which vendor and operator made a sale
+  (``transaction_parties``) and vendors' advices. So a writer can move a sale from
+  one vendor to another and rewrite both floats (and their movements) to match.
 
 Verify streams the entries with their transactions and tokens in one ordered query
-(a server-side cursor on PostgreSQL) and keeps only one entry at a time plus the last
-recorded state per meter, customer, tariff and vending key: memory grows with those,
-not with the number of entries. A long ledger can be split over several processes, a
-range of entries each, whose findings and recorded state are merged in order.
+(a server-side cursor on PostgreSQL) straight from the driver's cursor. A keyed
+transaction entry whose HMAC holds is checked without parsing its JSON: the body its
+rows would have is rendered as text around the body's own customer and meter state
+and compared whole (see ``_Walk._same``); only when that differs is the body parsed
+and compared field by field, which names what changed. It keeps only one entry at
+a time plus the last recorded state per meter, customer, tariff, vending key, vendor,
+top-up and operator: memory grows with those, not with the number of entries. A long
+ledger can be split over several processes, a range of entries each, whose findings
+and recorded state are merged in order.
 """
 
 from __future__ import annotations
