@@ -3621,8 +3621,11 @@ def report_verify(
     inserted, deleted or reordered, nor the chain rewritten with hashes
     recomputed; every transaction and token still says what its entry says
     (amounts, details a reprint shows, TIDs); meters' key state, last TID, key
-    revision, tariff and customer, customers' debts, tariffs and vending keys
-    match what the ledger last recorded. With --checkpoint (or --since): nothing
+    revision, tariff and customer, customers' debts, tariffs, vending keys,
+    vendors' credit limits, top-ups and adjustments and operators match what the
+    ledger last recorded, and vendors' floats follow from it and the sales since
+    (each float movement minus its transaction's money). With --checkpoint (or
+    --since): nothing
     up to the checkpoint was removed or changed, and the ledger was not
     truncated below it or wiped back to genesis.
 
@@ -3634,7 +3637,8 @@ def report_verify(
     before schema 0003 beyond the first keyed entry's link to them (a
     checkpoint covers that too). Keep checkpoints where database writers cannot
     reach them. Rows the ledger does not record (pending key change orders,
-    supply group names, token descriptions) are not checked.
+    supply group names, which vendor and operator made a sale, advices) are not
+    checked.
     """
     from vending import ledger_check
 

@@ -401,6 +401,11 @@ def main() -> None:
     parser.add_argument(
         "--verify-workers", default="1,2", help="verify processes to time, e.g. 1,2"
     )
+    parser.add_argument(
+        "--verify-on",
+        default="sqlite,postgresql",
+        help="databases to time verify on (PostgreSQL needs --postgres), e.g. postgresql",
+    )
     args = parser.parse_args()
 
     console.print(f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
@@ -426,10 +431,12 @@ def main() -> None:
         )
     if args.verify_entries > 0:
         workers = tuple(int(n) for n in args.verify_workers.split(","))
-        runs = sqlite_verify(args.verify_entries, args.verify_meters, workers)
-        for n, figures in zip(workers, runs, strict=True):
-            _verify_row(table, f"SQLite, {n} process(es),", *figures)
-        if args.postgres and not args.skip_postgres:
+        engines = args.verify_on.split(",")
+        if "sqlite" in engines:
+            runs = sqlite_verify(args.verify_entries, args.verify_meters, workers)
+            for n, figures in zip(workers, runs, strict=True):
+                _verify_row(table, f"SQLite, {n} process(es),", *figures)
+        if "postgresql" in engines and args.postgres and not args.skip_postgres:
             runs = postgres_verify(args.postgres, args.verify_entries, args.verify_meters, workers)
             for n, figures in zip(workers, runs, strict=True):
                 _verify_row(table, f"PostgreSQL, {n} process(es),", *figures)

@@ -516,3 +516,75 @@ def test_ranges_walked_by_several_processes_find_what_one_finds(
         assert one.problems
     with pytest.raises(VendingError, match="workers 0 is not a whole number"):
         check(sales, workers=0)
+
+
+# --- vendors, operators and floats -----------------------------------------------------------
+
+
+@pytest.fixture
+def vendor_sales(backend: Backend, clock: Clock) -> Backend:
+    """Vendor Acme (float 500, credit limit 50) sells 100.00 and 30.00 to one meter, the
+    30.00 sale is reversed, and a supervisor refunds 20.00 of the first (back to the
+    float): 500 - 100 - 30 + 30 + 20 = 420."""
+    from conftest import register_vector_meter
+
+    from vending import refunds, sales, vendors
+
+    registry.add_tariff(backend, Tariff("Flat", "ZAR", (Block(None, Decimal(2)),)))
+    meter = register_vector_meter(backend, tariff="Flat")
+    vendors.add_vendor(backend, "Acme", credit_limit="50")
+    vendors.top_up(backend, "Acme", "500", note="float")
+    till = vendors.authenticate(
+        backend, vendors.add_operator(backend, "Acme", "till", "vend").api_key
+    )
+    boss = vendors.authenticate(
+        backend, vendors.add_operator(backend, "Acme", "boss", "supervise").api_key
+    )
+    clock.advance(minutes=1)
+    sales.purchase(backend, till, "p1", meter, money="100")
+    sales.purchase(backend, till, "p2", meter, money="30")
+    sales.reverse(backend, boss, "p2")
+    refunds.refund(backend, boss, "p1", "20", "overcharged")
+    vendors.revoke_operator(backend, "Acme", "till")
+    assert vendors.get_vendor(backend, "Acme").balance == Decimal(420)
+    return backend
+
+
+def test_vendor_sales_reversals_refunds_and_operators_verify(vendor_sales: Backend) -> None:
+    result = ledger_check.verify(vendor_sales)
+    assert result.ok, result.problems
+    assert result.not_covered == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ("UPDATE vendors SET balance = balance + 100000", "vendor 'Acme': float is 421 but"),
+        ("UPDATE vendors SET credit_limit = 500000000", "vendor 'Acme': credit limit is 5000"),
+        # the sale of 100.00 (stored in units of 0.00001) made to cost 10.00
+        (
+            "UPDATE float_movements SET amount = -1000000, balance_after = balance_after + 9000000"
+            " WHERE kind = 'sale' AND amount = -10000000",
+            "does not match its transaction",
+        ),
+        (
+            "UPDATE float_movements SET balance_after = balance_after + 100000"
+            " WHERE kind = 'refund'",
+            "its balance after is not the balance before it plus its amount",
+        ),
+        ("UPDATE float_movements SET kind = 'topup' WHERE kind = 'refund'", "does not match"),
+        ("DELETE FROM float_movements WHERE kind = 'topup'", "float movement 1 of the ledger is"),
+        ("UPDATE operators SET role = 'administer' WHERE name = 'till'", "operator 'till'"),
+        ("UPDATE operators SET revoked_at = NULL WHERE name = 'till'", "operator 'till'"),
+        ("UPDATE operators SET key_hash = 'ab' || substr(key_hash, 3)", "operator 'boss'"),
+    ],
+)
+def test_an_edited_float_or_operator_is_found(
+    vendor_sales: Backend, database: Database, change: str, problem: str
+) -> None:
+    with database.sessions.begin() as session:
+        if change.startswith("DELETE"):
+            session.execute(text("UPDATE vendors SET balance = balance - 50000000"))
+        session.execute(text(change))
+    result = ledger_check.verify(vendor_sales)
+    assert any(problem in p for p in result.problems), result.problems

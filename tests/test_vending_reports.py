@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import random
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
 import pytest
-from conftest import VECTOR_SGC, Clock, register_vector_meter
+import sqlalchemy as sa
+from conftest import TEST_MASTER_KEY, VECTOR_SGC, Clock, register_vector_meter
 
-from vending import registry, reports, vend
+from vending import ledger_check, registry, reports, vend
 from vending.backend import Backend
-from vending.errors import VendingError
+from vending.db import open_database, sqlite_file
+from vending.errors import StorageError, VendingError
 from vending.tariff import Block, FixedCharge, Tariff
 
 HOME = Tariff(
@@ -109,3 +115,66 @@ def test_levies_are_reported_apart_from_vat(backend: Backend) -> None:
 def test_sales_grouping_is_checked(sales: Backend) -> None:
     with pytest.raises(VendingError, match="expected one of day, month, meter"):
         reports.sales(sales, "week")
+
+
+# --- a database that will not let the report read -------------------------------------------
+
+
+@contextmanager
+def _read_blocked(url: str) -> Iterator[None]:
+    """Another connection holding the database so that no one else may read it: SQLite's
+    exclusive locking mode (taken while no other connection is open), or PostgreSQL's
+    ACCESS EXCLUSIVE locks on the tables the reports and verify stream."""
+    path = sqlite_file(url)
+    if path is not None:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("PRAGMA locking_mode=EXCLUSIVE")
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        return
+    engine = sa.create_engine(sa.engine.make_url(url).set(drivername="postgresql+psycopg"))
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(
+                "LOCK TABLE transactions, ledger_entries IN ACCESS EXCLUSIVE MODE"
+            )
+            yield
+            connection.rollback()
+    finally:
+        engine.dispose()
+
+
+def test_a_lock_timeout_is_a_storage_error_from_every_report(
+    database_url: str, sales: Backend, clock: Clock
+) -> None:
+    if sqlite_file(database_url) is not None:
+        options: dict[str, object] = {"connect_args": {"timeout": 0.1}}
+    else:
+        options = {"connect_args": {"options": "-c lock_timeout=100"}}
+    database = open_database(database_url, **options)
+    impatient = Backend.open(database, TEST_MASTER_KEY, clock, random.Random(7))
+    calls = {
+        "sales": lambda: reports.sales(impatient, "month"),
+        "sales_by_day": lambda: reports.sales_by_day(impatient),
+        "sales_by_meter": lambda: reports.sales_by_meter(impatient),
+        "verify_ledger": lambda: reports.verify_ledger(impatient),
+        "verify": lambda: ledger_check.verify(impatient),
+        "take_checkpoint": lambda: ledger_check.take_checkpoint(impatient),
+    }
+    try:
+        assert reports.verify_ledger(impatient).ok  # working before the lock
+        for each in (sales.database, database):
+            each.dispose()  # SQLite: no connection open while the lock is taken
+        with _read_blocked(database_url):
+            for name, call in calls.items():
+                with pytest.raises(StorageError, match=r"busy|failed") as caught:
+                    call()
+                assert not isinstance(caught.value, sa.exc.SQLAlchemyError), name
+                assert caught.value.__cause__ is None, name
+        assert reports.sales(impatient, "month").totals  # and working again after
+    finally:
+        database.dispose()

@@ -26,7 +26,12 @@ What an entry records (its body's ``entry`` field):
 - ``customer``: a customer created or its debt set;
 - ``tariff``: a tariff added or replaced (the SHA-256 of its canonical definition);
 - ``vending-key``: a vending key added or retired (its record and the SHA-256 of its
-  sealed blob).
+  sealed blob);
+- ``vendor``: a vendor (of the HTTP service) added, its credit limit set or its float
+  topped up or adjusted: its float balance and credit limit as they now are, the
+  number of its last float movement, and the movement that made the change;
+- ``operator``: an operator of a vendor added or revoked: its role, key id, the
+  SHA-256 of its API key (never the key) and when it was revoked.
 
 The single ``ledger_head`` row holds the last entry's number and hash. Appending locks
 and moves the head in one ``UPDATE ... RETURNING`` (the hash before it comes back in
@@ -49,7 +54,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from vending.errors import StorageError
 from vending.models import (
@@ -62,6 +67,7 @@ from vending.models import (
     VendingKeyRecord,
 )
 from vending.prepared import Prepared
+from vending.vendor_models import FloatMovement, Operator, Vendor
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
@@ -75,6 +81,8 @@ METER = "meter"
 CUSTOMER = "customer"
 TARIFF = "tariff"
 VENDING_KEY = "vending-key"
+VENDOR = "vendor"
+OPERATOR = "operator"
 
 
 def canonical_json(data: Any) -> str:
@@ -335,6 +343,9 @@ _METERS = Meter.__table__
 _CUSTOMERS = Customer.__table__
 _TARIFFS = TariffRecord.__table__
 _KEYS = VendingKeyRecord.__table__
+_VENDORS = Vendor.__table__
+_OPERATORS = Operator.__table__
+_MOVEMENTS = FloatMovement.__table__
 
 
 def _record(connection: Connection, key: bytes, at: datetime, kind: str, **facts: Any) -> int:
@@ -425,6 +436,75 @@ def record_vending_key(connection: Connection, key: bytes, key_id: int, at: date
     """An entry with the vending key record as it now is (its sealed blob's digest)."""
     row = connection.execute(select(_KEYS).where(_KEYS.c.id == key_id)).one()
     return _record(connection, key, at, VENDING_KEY, **vending_key_facts(row))
+
+
+# --- vendors and operators of the HTTP service (vending.vendors) ------------------------------
+
+
+def movement_facts(row: Any) -> dict[str, Any]:
+    """What a ``vendor`` entry records of a float movement (a row of float_movements)."""
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "amount": amount_text(row.amount),
+        "balance_after": amount_text(row.balance_after),
+        "operator_id": row.operator_id,
+        "transaction_id": row.transaction_id,
+        "note": row.note,
+        "day": row.day.isoformat(),
+        "at": at_text(row.created_at),
+    }
+
+
+def operator_facts(row: Any, vendor: str) -> dict[str, Any]:
+    """What an ``operator`` entry records of an operator (the hash of its key, not the key)."""
+    return {
+        "vendor": vendor,
+        "name": row.name,
+        "role": row.role,
+        "key_id": row.key_id,
+        "key_sha256": row.key_hash,
+        "revoked_at": at_text(row.revoked_at) if row.revoked_at is not None else None,
+    }
+
+
+def record_vendor(
+    connection: Connection, key: bytes, vendor_id: int, at: datetime, movement_id: int | None
+) -> int:
+    """An entry with the vendor's float and credit limit as they now are (the row locked
+    by the caller), the number of its last float movement (the float includes every
+    movement up to it) and the movement ``movement_id`` that made the change, if any."""
+    vendors, movements = _VENDORS, _MOVEMENTS
+    row = connection.execute(select(vendors).where(vendors.c.id == vendor_id)).one()
+    last = connection.execute(
+        select(func.max(movements.c.id)).where(movements.c.vendor_id == vendor_id)
+    ).scalar_one()
+    movement = None
+    if movement_id is not None:
+        moved = connection.execute(select(movements).where(movements.c.id == movement_id)).one()
+        movement = movement_facts(moved)
+    return _record(
+        connection,
+        key,
+        at,
+        VENDOR,
+        name=row.name,
+        balance=amount_text(row.balance),
+        credit_limit=amount_text(row.credit_limit),
+        movements=last or 0,
+        movement=movement,
+    )
+
+
+def record_operator(connection: Connection, key: bytes, operator_id: int, at: datetime) -> int:
+    """An entry with the operator as it now is."""
+    operators, vendors = _OPERATORS, _VENDORS
+    row = connection.execute(
+        select(operators, vendors.c.name.label("vendor_name"))
+        .join(vendors, vendors.c.id == operators.c.vendor_id)
+        .where(operators.c.id == operator_id)
+    ).one()
+    return _record(connection, key, at, OPERATOR, **operator_facts(row, row.vendor_name))
 
 
 def facts_of(txn: Transaction, customer: str | None = None) -> EntryFacts:

@@ -19,7 +19,12 @@ What :func:`verify` proves, given the master key (and, better, a checkpoint)
    customers' debts follow from the last entry that set each one and the debt recovered
    (or given back by reversals) after it; tariffs' definitions and vending key records
    (a digest of the sealed key, the retirement) are in their last entries. Each is
-   compared with its table. In a database that started at schema 0003 a meter,
+   compared with its table. So are the HTTP service's vendors (credit limit; the float
+   as last recorded plus every float movement since, each of which, for a sale,
+   reversal or refund, must be minus its chained transaction's money; every movement's
+   balance after must be the one before plus its amount), their top-ups and
+   adjustments (each movement as its entry recorded it) and operators (role, key id,
+   the key's SHA-256, revocation). In a database that started at schema 0003 a meter,
    customer, tariff or vending key in no entry at all was added behind vending's back
    and is reported; in an upgraded database those last changed before the upgrade
    are counted as *not covered* until their next change.
@@ -45,18 +50,27 @@ What it cannot prove
   rewrite every entry by the SHA-256 rule); only a checkpoint, which signs
   ``legacy_seq``, catches that. The output always says how many entries are unkeyed.
 - Rows the ledger does not record: pending key change orders and migration batches
-  (their KCT sets are recorded when handed out), supply group names, the free-text
-  token descriptions and units, request fingerprints, meters' creation times.
+  (their KCT sets are recorded when handed out), supply group names, request
+  fingerprints, creation times; which vendor and operator made a sale
+  (``transaction_parties``) and vendors' advices. So a writer can move a sale from
+  one vendor to another and rewrite both floats (and their movements) to match.
 
 Verify streams the entries with their transactions and tokens in one ordered query
-(a server-side cursor on PostgreSQL) and keeps only one entry at a time plus the last
-recorded state per meter, customer, tariff and vending key: memory grows with those,
-not with the number of entries. A long ledger can be split over several processes, a
-range of entries each, whose findings and recorded state are merged in order.
+(a server-side cursor on PostgreSQL) straight from the driver's cursor. A keyed
+transaction entry whose HMAC holds is checked without parsing its JSON: the body its
+rows would have is rendered as text around the body's own customer and meter state
+and compared whole (see ``_Walk._same``); only when that differs is the body parsed
+and compared field by field, which names what changed. It keeps only one entry at
+a time plus the last recorded state per meter, customer, tariff, vending key, vendor,
+top-up and operator: memory grows with those, not with the number of entries. A long
+ledger can be split over several processes, a range of entries each, whose findings
+and recorded state are merged in order.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import hmac
 import json
 import json.scanner
@@ -64,14 +78,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from json.encoder import encode_basestring as _enc  # type: ignore[attr-defined]
 from typing import Any
 
-from sqlalchemy import Connection, String, Text, cast, func, select, type_coerce
+from sqlalchemy import Connection, String, Text, and_, cast, func, or_, select, type_coerce
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import NullType
 
 from sts.errors import StsError
+from vending import storage
 from vending.backend import Backend
 from vending.checkpoint import Checkpoint
 from vending.errors import KeyStoreError, StorageError, VendingError
@@ -82,12 +98,16 @@ from vending.ledger import (
     GENESIS_HASH,
     HEAD_ID,
     METER,
+    OPERATOR,
     SQLITE_SHA256_FUNCTION,
     TARIFF,
     TRANSACTION,
     VENDING_KEY,
+    VENDOR,
     amount_text,
     legacy_hash,
+    movement_facts,
+    operator_facts,
     tariff_digest,
     vending_key_facts,
 )
@@ -102,8 +122,11 @@ from vending.models import (
     Transaction,
     VendingKeyRecord,
 )
+from vending.vendor_models import FloatMovement, Operator, Vendor
 
 REVERSAL = "reversal"
+#: The kind of transaction each kind of float movement that has one belongs to.
+_MOVED_BY = {"sale": "credit", "reversal": "reversal", "refund": "credit-note"}
 #: The fields of a transaction entry compared with the tables, in _Walk._transaction's order.
 _COMPARED = (
     "reference",
@@ -132,6 +155,9 @@ _CUSTOMERS = Customer.__table__
 _TARIFFS = TariffRecord.__table__
 _KEYS = VendingKeyRecord.__table__
 _CHECK = MasterKeyCheck.__table__
+_VENDORS = Vendor.__table__
+_OPERATORS = Operator.__table__
+_MOVEMENTS = FloatMovement.__table__
 
 
 class sha256_hex(FunctionElement[str]):
@@ -157,6 +183,24 @@ def _raw(column: Any) -> Any:
     return type_coerce(column, NullType())
 
 
+class _details_column(FunctionElement[str]):
+    """The stored details' SHA-256 hex on PostgreSQL, their text on SQLite (hashed in
+    Python there); '' for an entry with no transaction (not compared)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_details_column, "postgresql")
+def _details_postgresql(element: _details_column, compiler: Any, **kw: Any) -> str:
+    return compiler.process(sha256_hex(func.coalesce(cast(_T.c.details, Text), "")), **kw)
+
+
+@compiles(_details_column)
+def _details_default(element: _details_column, compiler: Any, **kw: Any) -> str:
+    return compiler.process(func.coalesce(cast(_T.c.details, Text), ""), **kw)
+
+
 _STREAM = (
     select(
         _raw(_E.c.seq),
@@ -173,8 +217,9 @@ _STREAM = (
         _raw(_T.c.free_energy),
         _raw(_T.c.fixed_charges),
         _raw(_T.c.debt_recovered),
-        # vending.ledger.details_digest; '' for an entry with no transaction (not compared)
-        sha256_hex(func.coalesce(cast(_T.c.details, Text), "")),
+        # the details as stored: hashed in Python (vending.ledger.details_digest) on SQLite,
+        # where a Python SQL function would cost more; PostgreSQL gives the digest itself
+        _details_column(),
         _raw(_T.c.created_at),
         _R.c.client_reference,
         _M.c.drn,
@@ -200,6 +245,25 @@ _STREAM = (
 )
 
 
+try:  # the C function hmac.digest calls, without its Python frame (verify calls it per entry)
+    from _hashlib import hmac_digest as _hmac_digest
+except ImportError:  # pragma: no cover - a Python without OpenSSL's
+    _hmac_digest = hmac.digest
+
+
+def _literal(value: Any) -> str:
+    """A column value as canonical JSON writes it if it is a string, an integer or NULL;
+    any other type (SQLite stores what a writer gives it) as text no body holds."""
+    kind = type(value)
+    if kind is str:
+        return _enc(value)  # type: ignore[no-any-return]
+    if kind is int:
+        return str(value)
+    if value is None:
+        return "null"
+    return "\x00"  # JSON escapes control characters: never in a canonical body
+
+
 _AMOUNTS: dict[int, str] = {}
 #: json.loads without its whitespace handling: canonical bodies have none (and anything
 #: after the object makes the body "not a ledger entry").
@@ -211,7 +275,9 @@ def _scaled_text(value: int) -> str:
     text = _AMOUNTS.get(value)
     if text is None:
         if not isinstance(value, int) or isinstance(value, bool):
-            return f"not an amount: {value!r}"  # SQLite stores what a writer gives it
+            # SQLite stores what a writer gives it; never equal to an amount's text (and
+            # no quote in it, so a body rendered around it cannot be matched by accident)
+            return f"not an amount ({type(value).__name__})"
         whole, part = divmod(abs(value), 100_000)
         text = str(whole) if part == 0 else f"{whole}.{part:05d}".rstrip("0")
         text = "-" + text if value < 0 else text
@@ -295,12 +361,22 @@ class _Walk:
         self.tariffs: dict[str, str] = {}
         self.free_units: dict[str, str | None] = {}  # customer -> own free units (0005)
         self.keys: dict[str, dict[str, Any]] = {}
+        # drn -> the meter state (JSON text) of its last entry the fast path took; parsed
+        # into ``meters`` only when needed (see flush)
+        self.pending: dict[str, str] = {}
+        # vendor -> its float, credit limit and last movement number as last recorded
+        self.vendors: dict[str, dict[str, Any]] = {}
+        # top-ups and adjustments as recorded (movement number -> facts, with the vendor)
+        self.movements: dict[int, dict[str, Any]] = {}
+        # (vendor, operator) -> the operator as last recorded
+        self.operators: dict[tuple[str, str], dict[str, Any]] = {}
+        self.digest_in_sql = False  # PostgreSQL computes the details' digest
 
     @property
     def full(self) -> bool:
         return len(self.problems) >= self.limit
 
-    def entry(self, head: Any, tokens: list[dict[str, Any]]) -> None:
+    def entry(self, head: Any, tokens: list[tuple[Any, ...]]) -> None:
         (seq, txn_link, created, text, prev_hash, digest) = head[:6]
         self.count += 1
         if seq != self.expected:
@@ -323,7 +399,7 @@ class _Walk:
                 self.last_created, self.last_created_text = created, _time_text(created)
             message = f"{seq}\n{self.last_created_text}\n{prev_hash}\n{text}".encode()
             # (No secret to time here: the verifier compares; nobody queries it as an oracle.)
-            good = hmac.digest(self.key, message, "sha256").hex() == digest
+            good = _hmac_digest(self.key, message, "sha256").hex() == digest
         else:
             good = legacy_hash(prev_hash, str(text)) == digest
         if not good:
@@ -332,6 +408,9 @@ class _Walk:
             self.hashes[seq] = digest
         self.prev = digest
         self.expected = seq + 1
+        if keyed and good and head[6] is not None and self._same(head, tokens, text):
+            self.transactions += 1
+            return
         try:
             body, end = _scan(text, 0)
             if end != len(text):
@@ -345,11 +424,133 @@ class _Walk:
             kind = body.get("entry", TRANSACTION) if keyed else TRANSACTION
             if kind == TRANSACTION:
                 self.transactions += 1
-                self._transaction(seq, txn_link, head, tokens, body, keyed)
+                self._transaction(seq, txn_link, head, self._token_dicts(head, tokens), body, keyed)
             elif keyed and good:
                 self._state(kind, body)
         except (KeyError, TypeError, ValueError, ArithmeticError):
             self.problems.append(f"entry {seq}: altered (its body is not a ledger entry)")
+
+    def _details_sha256(self, value: Any) -> Any:
+        """The digest of a transaction's stored details (the database's on PostgreSQL)."""
+        if self.digest_in_sql:
+            return value
+        if not isinstance(value, str):
+            return f"not text ({type(value).__name__})"
+        return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def _same(self, row: Any, tokens: list[tuple[Any, ...]], text: Any) -> bool:
+        """Whether a keyed entry's body (its HMAC good) is exactly the canonical body of
+        its transaction's and tokens' rows, around the body's own customer and meter
+        state: the fast path, no JSON parsed. On False the caller parses and compares
+        field by field, which also names what differs.
+
+        Sound because every table value is rendered as the JSON literal of its type
+        (a string escaped as json.dumps does, an integer as digits, NULL as null, any
+        other type as text no canonical body holds), the fixed text around them holds
+        every key, and in canonical JSON a key's ``,"`` cannot occur inside a string;
+        so equal text means equal facts.
+        """
+        (_txn_id, reference, kind, money, energy, free, fixed, recovered, details, at,
+         reversed_reference, drn) = row[6:18]  # fmt: skip
+        if not isinstance(text, str):
+            return False
+        meter_id = row[28]
+        rendered = []
+        for token in tokens:
+            (tid, token_class, subclass, digits, key_revision, units, description) = token[19:26]
+            if token[27] != meter_id:
+                return False
+            if (
+                type(token_class) is int
+                and type(subclass) is int
+                and type(key_revision) is int
+                and type(digits) is str
+                and digits.isdigit()  # nothing JSON escapes
+                and type(description) is str
+                and (type(tid) is int or tid is None)
+                and (type(units) is int or units is None)
+            ):
+                rendered.append(
+                    f'{{"class":{token_class},"description":{_enc(description)},'
+                    f'"digits":"{digits}","key_revision":{key_revision},'
+                    f'"subclass":{subclass},"tid":{"null" if tid is None else tid},'
+                    f'"units":{"null" if units is None else units}}}'
+                )
+            else:  # some column of another type (SQLite keeps any): render it as it is
+                rendered.append(
+                    f'{{"class":{_literal(token_class)},"description":{_literal(description)},'
+                    f'"digits":{_literal(digits)},"key_revision":{_literal(key_revision)},'
+                    f'"subclass":{_literal(subclass)},"tid":{_literal(tid)},'
+                    f'"units":{_literal(units)}}}'
+                )
+        at_text = self.last_created_text if at == self.last_created else _time_text(at)
+        day = row[26]
+        if at_text[:10] != (day if isinstance(day, str) else str(day)):
+            return False
+        recovered_text = _scaled_text(recovered)
+        head = f'{{"at":{_enc(at_text)},"customer":'
+        middle = (
+            f',"debt_recovered":"{recovered_text}",'
+            f'"details_sha256":{_enc(self._details_sha256(details))},'
+            f'"energy_kwh":"{_scaled_text(energy)}","entry":"transaction",'
+            f'"fixed_charges":"{_scaled_text(fixed)}","free_kwh":"{_scaled_text(free)}",'
+            f'"kind":{_literal(kind)},"meter":{_literal(drn)},"money":"{_scaled_text(money)}",'
+            f'"reference":{_literal(reference)},'
+            f'"reverses":{"null" if reversed_reference is None else _literal(reversed_reference)},'
+            '"state":'
+        )
+        tail = f',"tokens":[{",".join(rendered)}],"v":{BODY_VERSION}}}'
+        if not text.startswith(head) or not text.endswith(tail):
+            return False
+        cut = text.find(middle, len(head))
+        state_from = cut + len(middle)
+        if cut < 0 or state_from > len(text) - len(tail):
+            return False
+        customer = text[len(head) : cut]
+        state = text[state_from : len(text) - len(tail)]
+        try:
+            if customer != "null":
+                debt = self.debts.setdefault(json.loads(customer), [None, Decimal(0)])
+                debt[1] += Decimal(recovered_text)
+        except (TypeError, ValueError, ArithmeticError):
+            return False
+        if state != "null":
+            self.pending[drn] = state
+        return True
+
+    def flush(self, drn: str | None = None) -> None:
+        """Apply the meter states the fast path kept as text (all, or one meter's)."""
+        drns = list(self.pending) if drn is None else [drn] if drn in self.pending else []
+        for name in drns:
+            text = self.pending.pop(name)
+            try:
+                state = json.loads(text)
+            except ValueError:
+                self.problems.append(f"meter {name}: a ledger entry's state is not JSON")
+                continue
+            known = self.meters.get(name)
+            if known is None:
+                self.meters[name] = [False, state]
+            else:
+                known[1].update(state)
+
+    @staticmethod
+    def _token_dicts(row: Any, tokens: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        dicts = []
+        for token in tokens:
+            entry = {
+                "tid": token[19],
+                "class": token[20],
+                "subclass": token[21],
+                "digits": token[22],
+                "key_revision": token[23],
+                "units": token[24],
+                "description": token[25],
+            }
+            if token[27] != row[28]:  # a token moved to another meter than its vend's
+                entry["meter_id"] = token[27]
+            dicts.append(entry)
+        return dicts
 
     def _transaction(
         self,
@@ -365,6 +566,7 @@ class _Walk:
         if keyed:  # the state after it, which holds even if its transaction is gone
             state = body["state"]
             if state is not None:
+                self.flush(body["meter"])
                 known = self.meters.get(body["meter"])
                 if known is None:
                     self.meters[body["meter"]] = [False, dict(state)]
@@ -402,7 +604,7 @@ class _Walk:
             _scaled_text(recovered),
             reversed_reference,
             tokens,
-            details_sha256 if keyed else None,
+            self._details_sha256(details_sha256) if keyed else None,
         )
         get = body.get
         recorded = (
@@ -431,6 +633,7 @@ class _Walk:
 
     def _state(self, kind: str, body: dict[str, Any]) -> None:
         if kind == METER:
+            self.pending.pop(body["meter"], None)
             self.meters[body["meter"]] = [
                 True,
                 {
@@ -450,6 +653,18 @@ class _Walk:
         elif kind == VENDING_KEY:
             facts = {k: v for k, v in body.items() if k not in ("v", "entry", "at")}
             self.keys[facts["label"]] = facts
+        elif kind == VENDOR:
+            name = body["name"]
+            self.vendors[name] = {
+                "balance": Decimal(body["balance"]),
+                "credit_limit": body["credit_limit"],
+                "movements": int(body["movements"]),
+            }
+            if body["movement"] is not None:
+                self.movements[int(body["movement"]["id"])] = {**body["movement"], "vendor": name}
+        elif kind == OPERATOR:
+            facts = {k: v for k, v in body.items() if k not in ("v", "entry", "at")}
+            self.operators[(facts["vendor"], facts["name"])] = facts
 
 
 def _stream(connection: Connection, statement: Any) -> Iterator[tuple[Any, ...]]:
@@ -473,49 +688,47 @@ def _stream(connection: Connection, statement: Any) -> Iterator[tuple[Any, ...]]
         cursor = driver.cursor(name="sts_ledger_verify")
     else:
         cursor = driver.cursor()
+    failed = connection.dialect.loaded_dbapi.Error
     try:
         cursor.execute(compiled.string, params)
         while rows := cursor.fetchmany(BATCH):
             yield from rows
+    except failed as exc:  # the driver's own (SQLAlchemy's result layer is not in the way)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise StorageError(f"the database failed or is busy ({first}); try again") from None
     finally:
-        cursor.close()
+        with contextlib.suppress(failed):  # the error above is what the caller hears of
+            cursor.close()
 
 
 def _walk(connection: Connection, walk: _Walk, after: int, upto: int) -> None:
+    walk.digest_in_sql = connection.dialect.name == "postgresql"
     rows = _stream(connection, _STREAM.where(_E.c.seq > after, _E.c.seq <= upto))
     try:
         current: Any = None
-        tokens: list[dict[str, Any]] = []
+        seq = None
+        tokens: list[tuple[Any, ...]] = []
+        entry = walk.entry
         for row in rows:
-            if current is None or row[0] != current[0]:
+            if row[0] != seq:
                 if current is not None:
-                    walk.entry(current, tokens)
+                    entry(current, tokens)
                     if walk.full:
                         return
-                current, tokens = row, []
-            if row[18] is not None:
-                tokens.append(
-                    {
-                        "tid": row[19],
-                        "class": row[20],
-                        "subclass": row[21],
-                        "digits": row[22],
-                        "key_revision": row[23],
-                        "units": row[24],
-                        "description": row[25],
-                    }
-                )
-                if row[27] != row[28]:  # a token moved to another meter than its vend's
-                    tokens[-1]["meter_id"] = row[27]
+                current, seq, tokens = row, row[0], []
+            if row[18] is not None:  # a token (the row's columns from 18 on)
+                tokens.append(row)
         if current is not None:
-            walk.entry(current, tokens)
+            entry(current, tokens)
     finally:
         rows.close()
+        walk.flush()
 
 
 #: What a range walked in another process returns (no key among them).
 _PART = ("problems", "count", "transactions", "first_prev", "first_seq", "prev", "expected",
-         "hashes", "meters", "debts", "tariffs", "keys", "free_units")  # fmt: skip
+         "hashes", "meters", "debts", "tariffs", "keys", "free_units", "vendors", "movements",
+         "operators")  # fmt: skip
 #: Ledgers shorter than this are walked in one process whatever ``workers`` says.
 PARALLEL_FROM = 50_000
 
@@ -528,7 +741,7 @@ def _walk_part(
 
     engine = make_engine(url, read_only=True)
     try:
-        with engine.connect() as connection:
+        with storage.storage_errors(), engine.connect() as connection:
             walk = _Walk(key, legacy_seq, lo - 1, None, limit)
             walk.hashes = dict(hashes)
             _walk(connection, walk, lo - 1, hi)
@@ -572,6 +785,9 @@ def _merge(walk: _Walk, part: dict[str, Any], lo: int) -> None:
     walk.tariffs.update(part["tariffs"])
     walk.keys.update(part["keys"])
     walk.free_units.update(part["free_units"])
+    walk.vendors.update(part["vendors"])
+    walk.movements.update(part["movements"])
+    walk.operators.update(part["operators"])
 
 
 def _walk_parallel(walk: _Walk, url: str, start: int, upto: int, workers: int) -> None:
@@ -678,7 +894,101 @@ def _compare_state(connection: Connection, walk: _Walk, strict: bool) -> int:
             problems.append(f"vending key {row.label!r}: its record differs from the ledger's")
     for label in sorted(walk.keys):
         problems.append(f"vending key {label!r} is in the ledger but was deleted")
+    _compare_vendors(connection, walk, uncovered)
     return not_covered
+
+
+def _compare_vendors(connection: Connection, walk: _Walk, uncovered: Any) -> None:
+    """Vendors' floats and credit limits, their top-ups and adjustments, the float
+    movements of sales, reversals and refunds, and operators, against the ledger."""
+    problems = walk.problems
+    vendor_names = dict(connection.execute(select(_VENDORS.c.id, _VENDORS.c.name)).all())
+    for row in connection.execute(
+        select(_VENDORS.c.id, _VENDORS.c.name, _VENDORS.c.balance, _VENDORS.c.credit_limit)
+    ):
+        recorded = walk.vendors.pop(row.name, None)
+        if recorded is None:
+            uncovered(f"vendor {row.name!r}")
+            continue
+        if amount_text(row.credit_limit) != recorded["credit_limit"]:
+            problems.append(
+                f"vendor {row.name!r}: credit limit is {amount_text(row.credit_limit)} but the "
+                f"ledger says {recorded['credit_limit']}"
+            )
+        # The float as last recorded, moved since only by sales, reversals and refunds
+        # (each tied to its transaction below): a top-up since would have its own entry.
+        since = connection.execute(
+            select(func.count(), func.sum(_MOVEMENTS.c.amount)).where(
+                _MOVEMENTS.c.vendor_id == row.id, _MOVEMENTS.c.id > recorded["movements"]
+            )
+        ).one()
+        expected = recorded["balance"] + (since[1] or Decimal(0))
+        if row.balance != expected:
+            problems.append(
+                f"vendor {row.name!r}: float is {amount_text(row.balance)} but the ledger and "
+                f"the {since[0]} float movements since say {amount_text(expected)}"
+            )
+    for name in sorted(walk.vendors):
+        problems.append(f"vendor {name!r} is in the ledger but was deleted")
+
+    m = _MOVEMENTS
+    for row in connection.execute(select(m).where(m.c.transaction_id.is_(None)).order_by(m.c.id)):
+        vendor = vendor_names.get(row.vendor_id)
+        recorded = walk.movements.pop(row.id, None)
+        if recorded is None:
+            uncovered(f"float movement {row.id} ({row.kind}) of vendor {vendor!r}")
+        elif {**movement_facts(row), "vendor": vendor} != recorded:
+            problems.append(
+                f"float movement {row.id} ({row.kind}) of vendor {vendor!r} differs from "
+                "the ledger's"
+            )
+    for number in sorted(walk.movements):
+        problems.append(
+            f"float movement {number} of the ledger is no longer a top-up or adjustment "
+            "in the table (deleted, or linked to a transaction)"
+        )
+    # A sale, reversal or refund moves the float by minus its (chained) transaction's money.
+    t = _T
+    kinds = [and_(m.c.kind == moved, t.c.kind == by) for moved, by in _MOVED_BY.items()]
+    wrong = connection.execute(
+        select(m.c.id)
+        .join(t, t.c.id == m.c.transaction_id)
+        .where(or_(m.c.amount != -t.c.money, ~or_(*kinds)))
+        .order_by(m.c.id)
+        .limit(10)
+    ).scalars().all()
+    for number in wrong:
+        problems.append(
+            f"float movement {number} does not match its transaction (amount or kind)"
+        )
+    # Each movement's balance after is the one before it plus its amount (from zero).
+    before = func.lag(m.c.balance_after).over(partition_by=m.c.vendor_id, order_by=m.c.id)
+    steps = select(m.c.id, m.c.amount, m.c.balance_after, before.label("before")).subquery()
+    broken = connection.execute(
+        select(steps.c.id)
+        .where(steps.c.balance_after != func.coalesce(steps.c.before, 0) + steps.c.amount)
+        .order_by(steps.c.id)
+        .limit(10)
+    ).scalars().all()
+    for number in broken:
+        problems.append(
+            f"float movement {number}: its balance after is not the balance before it plus "
+            "its amount"
+        )
+
+    o = _OPERATORS
+    for row in connection.execute(select(o)):
+        vendor = vendor_names.get(row.vendor_id, "")
+        recorded = walk.operators.pop((vendor, row.name), None)
+        if recorded is None:
+            uncovered(f"operator {row.name!r} of vendor {vendor!r}")
+        elif operator_facts(row, vendor) != recorded:
+            problems.append(
+                f"operator {row.name!r} of vendor {vendor!r}: its record differs from the "
+                "ledger's"
+            )
+    for vendor, name in sorted(walk.operators):
+        problems.append(f"operator {name!r} of vendor {vendor!r} is in the ledger but was deleted")
 
 
 def check_master(connection: Connection, master: MasterKey) -> None:
@@ -800,7 +1110,7 @@ def verify(
     url = None
     if workers > 1 and backend.database is not None:
         url = backend.database.engine.url.render_as_string(hide_password=False)
-    with backend.read_sessions() as session:
+    with storage.read(backend) as session:
         return verify_connection(
             session.connection(), master, checkpoint, since, limit, workers, url
         )
@@ -813,7 +1123,7 @@ def take_checkpoint(backend: Backend) -> tuple[Checkpoint, str]:
     vended meanwhile do not matter. VendingError if verification finds a problem.
     """
     master = backend.sealing_key()
-    with backend.read_sessions() as session:
+    with storage.read(backend) as session:
         connection = session.connection()
         check_master(connection, master)
         head = connection.execute(

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import select
 
-from vending import ledger_check, migration
+from vending import ledger_check, migration, storage
 from vending.backend import Backend
 from vending.errors import VendingError
 from vending.models import Meter, Transaction, scaled_to_decimal
@@ -206,7 +206,7 @@ def sales(
     if until is not None:
         query = query.where(t.c.day <= until)
     groups: dict[str, dict[str | None, _Sum]] = {}
-    with backend.read_sessions() as session:
+    with storage.read(backend) as session:
         for row in session.connection().execute(query):
             reversal = row.kind == "reversal"
             details = row.reversed_details if reversal else row.details

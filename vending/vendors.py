@@ -36,6 +36,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from vending import ledger
 from vending.backend import Backend
 from vending.errors import (
     DuplicateError,
@@ -257,6 +258,14 @@ def _role(value: Role | str) -> Role:
 # --- vendors and floats ------------------------------------------------------------------
 
 
+def _chain_vendor(
+    backend: Backend, session: Session, vendor_id: int, now: datetime, movement: int | None = None
+) -> None:
+    """The vendor's ledger entry, as the transaction's last statements (vending.ledger)."""
+    connection = session.connection()
+    ledger.record_vendor(connection, backend.ledger_key(connection), vendor_id, now, movement)
+
+
 def _vendor(session: Session, name: str, lock: bool = False) -> Vendor:
     query = select(Vendor).where(Vendor.name == name.strip())
     if lock:
@@ -279,6 +288,7 @@ def add_vendor(backend: Backend, name: str, credit_limit: Decimal | str = "0") -
             vendor = Vendor(name=name, balance=Decimal(0), credit_limit=limit, created_at=now)
             session.add(vendor)
             session.flush()
+            _chain_vendor(backend, session, vendor.id, now)
             return VendorInfo.of(vendor)
     except IntegrityError:
         raise DuplicateError(f"a vendor named {name!r} already exists") from None
@@ -309,6 +319,7 @@ def set_credit_limit(backend: Backend, name: str, credit_limit: Decimal | str) -
         vendor = _vendor(session, name, lock=True)
         vendor.credit_limit = limit
         session.flush()
+        _chain_vendor(backend, session, vendor.id, backend.now())
         return VendorInfo.of(vendor)
 
 
@@ -331,19 +342,20 @@ def _move(
                 f"{amount_text(after)}, beyond {MAX_AMOUNT}"
             )
         vendor.balance = after
-        session.add(
-            FloatMovement(
-                vendor_id=vendor.id,
-                operator_id=None,
-                kind=kind,
-                amount=amount,
-                balance_after=after,
-                transaction_id=None,
-                note=note,
-                day=now.date(),
-                created_at=now,
-            )
+        movement = FloatMovement(
+            vendor_id=vendor.id,
+            operator_id=None,
+            kind=kind,
+            amount=amount,
+            balance_after=after,
+            transaction_id=None,
+            note=note,
+            day=now.date(),
+            created_at=now,
         )
+        session.add(movement)
+        session.flush()
+        _chain_vendor(backend, session, vendor.id, now, movement.id)
         return Movement(vendor.name, kind, amount, after, note, now)
 
 
@@ -421,6 +433,8 @@ def add_operator(backend: Backend, vendor: str, name: str, role: Role | str) -> 
             )
             session.add(operator)
             session.flush()
+            connection = session.connection()
+            ledger.record_operator(connection, backend.ledger_key(connection), operator.id, now)
             return NewOperator(_info(operator, owner.name), api_key)
     except IntegrityError:
         raise DuplicateError(f"operator {name!r} of vendor {vendor!r} already exists") from None
@@ -450,7 +464,9 @@ def revoke_operator(backend: Backend, vendor: str, name: str) -> OperatorInfo:
             raise NotFoundError(f"vendor {owner.name!r} has no operator {name!r}")
         if operator.revoked_at is None:
             operator.revoked_at = now
-        session.flush()
+            session.flush()
+            connection = session.connection()
+            ledger.record_operator(connection, backend.ledger_key(connection), operator.id, now)
         return _info(operator, owner.name)
 
 
