@@ -344,16 +344,19 @@ def _attempt(
                 _RECOVER_DEBT, {"customer_id": meter.customer_id, "recovered": facts.debt_recovered}
             )
         recovered_from = meter.customer_name if facts.debt_recovered else None
-        if context is not None:
-            context.record(connection, txn_id, kind, facts.money, now)
-        ledger.append(
-            connection,
-            backend.ledger_key(connection),
-            txn_id,
+        # Everything the entry needs is made before the context charges a float: from
+        # there to the commit the vendor's row (and the ledger head) stay locked.
+        key = backend.ledger_key(connection)
+        body = ledger.canonical_json(
             replace(
                 facts, details=details, customer=recovered_from, state=ledger.meter_state(meter)
-            ),
+            ).body()
         )
+        if context is not None:
+            context.record(connection, txn_id, kind, facts.money, now)
+        # A context may have moved the ledger head in its own statement (vending.sales).
+        moved = getattr(context, "moved_head", None)
+        ledger.append_text(connection, key, txn_id, now, body, moved)
         return Receipt(
             transaction_id=txn_id,
             meter_drn=meter.drn,
