@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
+import json
 import os
 import platform
 import random
@@ -45,9 +47,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -294,6 +298,110 @@ async def at_rate(base: str, key: str, meters: list[str], rate: float, seconds: 
     return (count - 1) / sending, list(latencies), tills.failures + tills.retries
 
 
+class ThreadTills:
+    """The same purchases from threads, each with its own keep-alive connection of the
+    standard library's ``http.client``: about a third of httpx's CPU per request, which
+    on a small machine is CPU the server gets back (``--client httpx`` for the other)."""
+
+    def __init__(self, base: str, key: str, meters: list[str], tag: str) -> None:
+        self.address = base.removeprefix("http://")
+        self.headers = {"X-API-Key": key, "Content-Type": "application/json"}
+        self.meters = meters
+        self.tag = tag
+        self.count = 0
+        self.failures = 0
+        self.retries = 0
+        self.lock = threading.Lock()
+        self.local = threading.local()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        connection = getattr(self.local, "connection", None)
+        if connection is None:
+            host, port = self.address.rsplit(":", 1)
+            connection = http.client.HTTPConnection(host, int(port), timeout=60)
+            self.local.connection = connection
+        return connection
+
+    def buy(self, since: float | None = None) -> float:
+        """One purchase; its latency from ``since`` (when it was due) or from now."""
+        with self.lock:
+            number = self.count
+            self.count += 1
+        body = json.dumps(
+            {
+                "id": f"{self.tag}-{number}",
+                "meter": self.meters[number % len(self.meters)],
+                "money": PAYMENT,
+            }
+        )
+        start = time.perf_counter() if since is None else since
+        for _attempt in range(5):
+            connection = self._connection()
+            try:
+                connection.request("POST", "/v1/purchases", body, self.headers)
+                response = connection.getresponse()
+                response.read()
+                break
+            except (OSError, http.client.HTTPException):
+                connection.close()  # as a till would: the same id again, on a new connection
+                self.local.connection = None
+                with self.lock:
+                    self.retries += 1
+        else:
+            raise SystemExit(f"purchase {self.tag}-{number}: no answer in 5 attempts")
+        elapsed = time.perf_counter() - start
+        if response.status != 200:
+            with self.lock:
+                self.failures += 1
+        return elapsed
+
+
+def throughput_threads(
+    base: str, key: str, meters: list[str], clients: int, total: int, cpu: CpuMeter
+) -> tuple:
+    tills = ThreadTills(base, key, meters, f"t{uuid.uuid4().hex[:8]}")
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(lambda _n: tills.buy(), range(WARM_UP)))
+        latencies: list[float] = []
+        remaining = [total]
+
+        def till() -> None:
+            while True:
+                with tills.lock:
+                    if remaining[0] == 0:
+                        return
+                    remaining[0] -= 1
+                latencies.append(tills.buy())
+
+        cpu.start()
+        start = time.perf_counter()
+        for future in [pool.submit(till) for _ in range(clients)]:
+            future.result()
+        wall = time.perf_counter() - start
+        used = cpu.stop()
+    return total / wall, latencies, tills.failures + tills.retries, used
+
+
+def at_rate_threads(base: str, key: str, meters: list[str], rate: float, seconds: float) -> tuple:
+    """Open loop: purchase i is due at start + i / rate and its latency counts from then,
+    whether or not a thread was free to send it at once (up to 200 in flight)."""
+    tills = ThreadTills(base, key, meters, f"r{uuid.uuid4().hex[:8]}")
+    with ThreadPoolExecutor(200) as pool:
+        list(pool.map(lambda _n: tills.buy(), range(WARM_UP)))
+        count = int(rate * seconds)
+        start = time.perf_counter()
+        futures = []
+        for i in range(count):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            futures.append(pool.submit(tills.buy, due))
+        sending = time.perf_counter() - start
+        latencies = [future.result() for future in futures]
+    return (count - 1) / sending, latencies, tills.failures + tills.retries
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
@@ -367,7 +475,10 @@ def count_statements(url: str, key: str, meter: str) -> list[str]:
 
 
 def bench(kind: str, server: str | None, workers: int, args: argparse.Namespace) -> None:
-    print(f"\n{kind}, {workers} worker(s), {args.clients} clients, {args.meters} meters")
+    print(
+        f"\n{kind}, {workers} worker(s), {args.clients} clients ({args.client}), "
+        f"{args.meters} meters"
+    )
     rates, medians, p99s, paced_medians, paced_p99s = [], [], [], [], []
     cpu_server, cpu_db, cpu_client = [], [], []
     for run in range(1, args.runs + 1):
@@ -379,12 +490,21 @@ def bench(kind: str, server: str | None, workers: int, args: argparse.Namespace)
                 print(f"  one purchase sends {trips} statements: {'; '.join(sent)}")
             with serving(url, workers) as (base, pid):
                 cpu = CpuMeter(pid, url)
-                rate, latencies, failed, used = asyncio.run(
-                    throughput(base, key, meters, args.clients, args.purchases, cpu)
-                )
-                if args.seconds > 0:
+                if args.client == "httpx":
+                    rate, latencies, failed, used = asyncio.run(
+                        throughput(base, key, meters, args.clients, args.purchases, cpu)
+                    )
+                else:
+                    rate, latencies, failed, used = throughput_threads(
+                        base, key, meters, args.clients, args.purchases, cpu
+                    )
+                if args.seconds > 0 and args.client == "httpx":
                     sent_at, paced, failed_paced = asyncio.run(
                         at_rate(base, key, meters, args.rate, args.seconds)
+                    )
+                elif args.seconds > 0:
+                    sent_at, paced, failed_paced = at_rate_threads(
+                        base, key, meters, args.rate, args.seconds
                     )
         rates.append(rate)
         medians.append(statistics.median(latencies))
@@ -436,6 +556,12 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--postgres-workers", type=int, default=4)
+    parser.add_argument(
+        "--client",
+        choices=("threads", "httpx"),
+        default="threads",
+        help="http.client in threads (default), or httpx on asyncio",
+    )
     args = parser.parse_args()
     cpu = (
         next(
