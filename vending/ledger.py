@@ -33,7 +33,9 @@ and moves the head in one ``UPDATE ... RETURNING`` (the hash before it comes bac
 ``prev``), computes the HMAC in Python, inserts the entry and stores its hash in the head:
 entries form one chain however many vending points share the database, the head stays
 locked only for the writing transaction's last statements and its commit, and an entry
-is committed together with what it records or not at all.
+is committed together with what it records or not at all. A vendor's sale on PostgreSQL
+moves the head in the statement that charges the float (vending.sales, :class:`MovedHead`),
+so that only the entry's statement and the commit follow while both rows are locked.
 
 vending.ledger_check verifies the chain and compares every recorded fact with the tables.
 """
