@@ -3,14 +3,16 @@
 Each run starts on a fresh database (a vending key, ``--meters`` meters on a
 stepped tariff with a service charge and VAT, a vendor with a large float and
 one operator), starts ``sts serve`` as a real process with its workers, and then,
-from this process over HTTP with keep-alive connections (httpx, asyncio):
+from this process over HTTP with keep-alive connections (``http.client`` in
+threads by default; ``--client httpx`` for httpx on asyncio):
 
 - **throughput**: ``--clients`` concurrent tills buy ``--purchases`` credit
   tokens by money, each a new client id on a meter taken in turn; the figure is
   purchases over the wall time, with the median and p99 latency under that load;
 - **latency at a fixed rate**: purchases sent open-loop at ``--rate`` per second
   for ``--seconds`` (a request leaves on schedule whether or not earlier ones
-  have been answered); median and p99 latency.
+  have been answered; with threads its latency counts from when it was due);
+  median and p99 latency.
 
 For the throughput phase it also prints the CPU time per purchase of the
 server's processes, of the PostgreSQL backends serving this database, and of
