@@ -458,7 +458,13 @@ def count_statements(url: str, key: str, meter: str) -> list[str]:
             sent.append(" ".join(text.split()[:3]))
 
     def marker(word: str):  # type: ignore[no-untyped-def]
-        return lambda *_args: sent.append(word) if counting else None
+        def mark(connection: sa.Connection, *_args: object) -> None:
+            # In autocommit the driver sends no BEGIN, COMMIT or ROLLBACK at all.
+            options = connection.get_execution_options()
+            if counting and options.get("isolation_level") != "AUTOCOMMIT":
+                sent.append(word)
+
+        return mark
 
     try:
         for engine in {database.engine, database.read_engine}:
