@@ -3,14 +3,23 @@
 Each run starts on a fresh database (a vending key, ``--meters`` meters on a
 stepped tariff with a service charge and VAT, a vendor with a large float and
 one operator), starts ``sts serve`` as a real process with its workers, and then,
-from this process over HTTP with keep-alive connections (httpx, asyncio):
+from this process over HTTP with keep-alive connections (``http.client`` in
+threads by default; ``--client httpx`` for httpx on asyncio):
 
 - **throughput**: ``--clients`` concurrent tills buy ``--purchases`` credit
   tokens by money, each a new client id on a meter taken in turn; the figure is
   purchases over the wall time, with the median and p99 latency under that load;
 - **latency at a fixed rate**: purchases sent open-loop at ``--rate`` per second
   for ``--seconds`` (a request leaves on schedule whether or not earlier ones
-  have been answered); median and p99 latency.
+  have been answered; with threads its latency counts from when it was due);
+  median and p99 latency.
+
+For the throughput phase it also prints the CPU time per purchase of the
+server's processes, of the PostgreSQL backends serving this database, and of
+this client (user + system, from ``/proc``): on a machine with C cores, the
+three together times the purchase rate cannot exceed C seconds per second.
+Before the runs it counts the SQL statements (and BEGIN/COMMIT/ROLLBACK) one
+authenticated purchase sends, in-process, with an engine event listener.
 
 Two set-ups: SQLite with 1 worker, and PostgreSQL with 4 workers (needs
 ``--postgres URL``, a database the user may create databases from, or
@@ -30,6 +39,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
+import json
 import os
 import platform
 import random
@@ -38,9 +49,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -53,7 +66,7 @@ import sqlalchemy as sa
 
 from sts.crypto.keys import VendingKey
 from sts.tokens.meter_number import luhn_check_digit
-from vending import registry, vendors
+from vending import registry, sales, vendors
 from vending.backend import Backend
 from vending.db import make_engine, open_database, sqlite_url, upgrade
 from vending.keystore import MasterKey
@@ -106,7 +119,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(url: str, workers: int) -> Iterator[str]:
+def serving(url: str, workers: int) -> Iterator[tuple[str, int]]:
     port = _free_port()
     sts = Path(sys.executable).with_name("sts")
     command = [str(sts)] if sts.exists() else [sys.executable, "-m", "cli"]
@@ -127,10 +140,79 @@ def serving(url: str, workers: int) -> Iterator[str]:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         process.wait()
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process (0 when it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree(pid: int) -> list[int]:
+    """The process and all its descendants (sts serve and its uvicorn workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+class CpuMeter:
+    """CPU seconds used between :meth:`start` and :meth:`stop` by the server's process
+    tree, the PostgreSQL backends connected to the benchmark's database (None on
+    SQLite or where their /proc entries cannot be read) and this process."""
+
+    def __init__(self, server_pid: int, url: str) -> None:
+        self.server_pid = server_pid
+        self.url = url if url.startswith("postgresql") else None
+
+    def _backends(self) -> list[int]:
+        if self.url is None:
+            return []
+        engine = sa.create_engine(self.url)
+        try:
+            with engine.connect() as connection:
+                return list(
+                    connection.execute(
+                        sa.text(
+                            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                            " AND pid <> pg_backend_pid()"
+                        )
+                    ).scalars()
+                )
+        finally:
+            engine.dispose()
+
+    def _sample(self) -> tuple[dict[int, float], dict[int, float], float]:
+        server = {pid: _cpu_seconds(pid) for pid in _tree(self.server_pid)}
+        backends = {pid: _cpu_seconds(pid) for pid in self._backends()}
+        return server, backends, time.process_time()
+
+    def start(self) -> None:
+        self._before = self._sample()
+
+    def stop(self) -> tuple[float, float | None, float]:
+        server, backends, client = self._sample()
+        s0, b0, c0 = self._before
+        used_server = sum(v - s0.get(pid, 0.0) for pid, v in server.items())
+        used_db = sum(v - b0.get(pid, 0.0) for pid, v in backends.items())
+        return used_server, (used_db if self.url is not None else None), client - c0
 
 
 class Tills:
@@ -169,7 +251,9 @@ class Tills:
         return elapsed
 
 
-async def throughput(base: str, key: str, meters: list[str], clients: int, total: int) -> tuple:
+async def throughput(
+    base: str, key: str, meters: list[str], clients: int, total: int, cpu: CpuMeter
+) -> tuple:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     headers = {"X-API-Key": key}
     async with httpx.AsyncClient(
@@ -186,10 +270,12 @@ async def throughput(base: str, key: str, meters: list[str], clients: int, total
                 remaining -= 1
                 latencies.append(await tills.buy())
 
+        cpu.start()
         start = time.perf_counter()
         await asyncio.gather(*(till() for _ in range(clients)))
         wall = time.perf_counter() - start
-    return total / wall, latencies, tills.failures + tills.retries
+        used = cpu.stop()
+    return total / wall, latencies, tills.failures + tills.retries, used
 
 
 async def at_rate(base: str, key: str, meters: list[str], rate: float, seconds: float) -> tuple:
@@ -212,6 +298,110 @@ async def at_rate(base: str, key: str, meters: list[str], rate: float, seconds: 
         latencies = await asyncio.gather(*tasks)
     # The rate the requests actually left at (the client may fall behind its schedule).
     return (count - 1) / sending, list(latencies), tills.failures + tills.retries
+
+
+class ThreadTills:
+    """The same purchases from threads, each with its own keep-alive connection of the
+    standard library's ``http.client``: about a third of httpx's CPU per request, which
+    on a small machine is CPU the server gets back (``--client httpx`` for the other)."""
+
+    def __init__(self, base: str, key: str, meters: list[str], tag: str) -> None:
+        self.address = base.removeprefix("http://")
+        self.headers = {"X-API-Key": key, "Content-Type": "application/json"}
+        self.meters = meters
+        self.tag = tag
+        self.count = 0
+        self.failures = 0
+        self.retries = 0
+        self.lock = threading.Lock()
+        self.local = threading.local()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        connection = getattr(self.local, "connection", None)
+        if connection is None:
+            host, port = self.address.rsplit(":", 1)
+            connection = http.client.HTTPConnection(host, int(port), timeout=60)
+            self.local.connection = connection
+        return connection
+
+    def buy(self, since: float | None = None) -> float:
+        """One purchase; its latency from ``since`` (when it was due) or from now."""
+        with self.lock:
+            number = self.count
+            self.count += 1
+        body = json.dumps(
+            {
+                "id": f"{self.tag}-{number}",
+                "meter": self.meters[number % len(self.meters)],
+                "money": PAYMENT,
+            }
+        )
+        start = time.perf_counter() if since is None else since
+        for _attempt in range(5):
+            connection = self._connection()
+            try:
+                connection.request("POST", "/v1/purchases", body, self.headers)
+                response = connection.getresponse()
+                response.read()
+                break
+            except (OSError, http.client.HTTPException):
+                connection.close()  # as a till would: the same id again, on a new connection
+                self.local.connection = None
+                with self.lock:
+                    self.retries += 1
+        else:
+            raise SystemExit(f"purchase {self.tag}-{number}: no answer in 5 attempts")
+        elapsed = time.perf_counter() - start
+        if response.status != 200:
+            with self.lock:
+                self.failures += 1
+        return elapsed
+
+
+def throughput_threads(
+    base: str, key: str, meters: list[str], clients: int, total: int, cpu: CpuMeter
+) -> tuple:
+    tills = ThreadTills(base, key, meters, f"t{uuid.uuid4().hex[:8]}")
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(lambda _n: tills.buy(), range(WARM_UP)))
+        latencies: list[float] = []
+        remaining = [total]
+
+        def till() -> None:
+            while True:
+                with tills.lock:
+                    if remaining[0] == 0:
+                        return
+                    remaining[0] -= 1
+                latencies.append(tills.buy())
+
+        cpu.start()
+        start = time.perf_counter()
+        for future in [pool.submit(till) for _ in range(clients)]:
+            future.result()
+        wall = time.perf_counter() - start
+        used = cpu.stop()
+    return total / wall, latencies, tills.failures + tills.retries, used
+
+
+def at_rate_threads(base: str, key: str, meters: list[str], rate: float, seconds: float) -> tuple:
+    """Open loop: purchase i is due at start + i / rate and its latency counts from then,
+    whether or not a thread was free to send it at once (up to 200 in flight)."""
+    tills = ThreadTills(base, key, meters, f"r{uuid.uuid4().hex[:8]}")
+    with ThreadPoolExecutor(200) as pool:
+        list(pool.map(lambda _n: tills.buy(), range(WARM_UP)))
+        count = int(rate * seconds)
+        start = time.perf_counter()
+        futures = []
+        for i in range(count):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            futures.append(pool.submit(tills.buy, due))
+        sending = time.perf_counter() - start
+        latencies = [future.result() for future in futures]
+    return (count - 1) / sending, latencies, tills.failures + tills.retries
 
 
 def ms(seconds: float) -> str:
@@ -252,35 +442,112 @@ def spread(values: list[float], show: object) -> str:
     return " / ".join(show(v) for v in (min(values), statistics.median(values), max(values)))  # type: ignore[operator]
 
 
+def count_statements(url: str, key: str, meter: str) -> list[str]:
+    """What one purchase sends to the database, as the route does it: the operator's
+    key checked (vending.vendors.authenticate), then vending.sales.purchase. Each
+    statement's first words, with BEGIN, COMMIT and ROLLBACK where they happen."""
+    database = open_database(url, create=False)
+    backend = Backend.open(
+        database, MasterKey.from_hex(MASTER_HEX), lambda: datetime.now(UTC), random.Random(2)
+    )
+    sent: list[str] = []
+    counting = False
+
+    def statement(_conn, _cursor, text, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if counting:
+            sent.append(" ".join(text.split()[:3]))
+
+    def marker(word: str):  # type: ignore[no-untyped-def]
+        def mark(connection: sa.Connection, *_args: object) -> None:
+            # In autocommit the driver sends no BEGIN, COMMIT or ROLLBACK at all.
+            options = connection.get_execution_options()
+            if counting and options.get("isolation_level") != "AUTOCOMMIT":
+                sent.append(word)
+
+        return mark
+
+    try:
+        for engine in {database.engine, database.read_engine}:
+            sa.event.listen(engine, "before_cursor_execute", statement)
+            for name in ("begin", "commit", "rollback"):
+                sa.event.listen(engine, name, marker(name.upper()))
+        tag = uuid.uuid4().hex[:8]
+        for n, counted in enumerate((False, True)):  # the first warms caches up
+            counting = counted
+            who = vendors.authenticate(backend, key)
+            sales.purchase(backend, who, f"s{tag}-{n}", meter, money=PAYMENT)
+        counting = False
+    finally:
+        database.dispose()
+    return sent
+
+
 def bench(kind: str, server: str | None, workers: int, args: argparse.Namespace) -> None:
-    print(f"\n{kind}, {workers} worker(s), {args.clients} clients, {args.meters} meters")
+    print(
+        f"\n{kind}, {workers} worker(s), {args.clients} clients ({args.client}), "
+        f"{args.meters} meters"
+    )
     rates, medians, p99s, paced_medians, paced_p99s = [], [], [], [], []
+    cpu_server, cpu_db, cpu_client = [], [], []
     for run in range(1, args.runs + 1):
         with fresh_database(kind, server) as url:
             meters, key = set_up(url, args.meters)
-            with serving(url, workers) as base:
-                rate, latencies, failed = asyncio.run(
-                    throughput(base, key, meters, args.clients, args.purchases)
-                )
-                sent, paced, failed_paced = asyncio.run(
-                    at_rate(base, key, meters, args.rate, args.seconds)
-                )
+            if run == 1:
+                sent = count_statements(url, key, meters[-1])
+                trips = sum(1 for word in sent if word not in ("BEGIN", "COMMIT", "ROLLBACK"))
+                print(f"  one purchase sends {trips} statements: {'; '.join(sent)}")
+            with serving(url, workers) as (base, pid):
+                cpu = CpuMeter(pid, url)
+                if args.client == "httpx":
+                    rate, latencies, failed, used = asyncio.run(
+                        throughput(base, key, meters, args.clients, args.purchases, cpu)
+                    )
+                else:
+                    rate, latencies, failed, used = throughput_threads(
+                        base, key, meters, args.clients, args.purchases, cpu
+                    )
+                if args.seconds > 0 and args.client == "httpx":
+                    sent_at, paced, failed_paced = asyncio.run(
+                        at_rate(base, key, meters, args.rate, args.seconds)
+                    )
+                elif args.seconds > 0:
+                    sent_at, paced, failed_paced = at_rate_threads(
+                        base, key, meters, args.rate, args.seconds
+                    )
         rates.append(rate)
         medians.append(statistics.median(latencies))
         p99s.append(p99(latencies))
-        paced_medians.append(statistics.median(paced))
-        paced_p99s.append(p99(paced))
-        print(
-            f"  run {run}: {rate:.0f} purchases/s (median {ms(medians[-1])}, p99 "
-            f"{ms(p99s[-1])}); sent at {sent:.0f}/s: median {ms(paced_medians[-1])}, p99 "
-            f"{ms(paced_p99s[-1])}; refused or retried {failed + failed_paced}"
+        per = [None if v is None else v / args.purchases for v in used]
+        cpu_server.append(per[0])
+        cpu_client.append(per[2])
+        if per[1] is not None:
+            cpu_db.append(per[1])
+        db_text = "" if per[1] is None else f", database {ms(per[1])}"
+        line = (
+            f"  run {run} (load average {os.getloadavg()[0]:.1f}): {rate:.0f} purchases/s "
+            f"(median {ms(medians[-1])}, p99 {ms(p99s[-1])}); CPU per purchase: server "
+            f"{ms(per[0])}{db_text}, client {ms(per[2])}"
         )
+        if args.seconds > 0:
+            paced_medians.append(statistics.median(paced))
+            paced_p99s.append(p99(paced))
+            line += (
+                f"; sent at {sent_at:.0f}/s: median {ms(paced_medians[-1])}, p99 "
+                f"{ms(paced_p99s[-1])}"
+            )
+            failed += failed_paced
+        print(f"{line}; refused or retried {failed}")
     print("  min / median / max:")
     print(f"    purchases/s under load: {spread(rates, lambda v: f'{v:.0f}')}")
     print(f"    latency under load: median {spread(medians, ms)}; p99 {spread(p99s, ms)}")
-    print(
-        f"    at {args.rate:g}/s: median {spread(paced_medians, ms)}; p99 {spread(paced_p99s, ms)}"
-    )
+    print(f"    CPU per purchase: server {spread(cpu_server, ms)}; client {spread(cpu_client, ms)}")
+    if cpu_db:
+        print(f"    CPU per purchase: database backends {spread(cpu_db, ms)}")
+    if paced_medians:
+        print(
+            f"    at {args.rate:g}/s: median {spread(paced_medians, ms)}; "
+            f"p99 {spread(paced_p99s, ms)}"
+        )
 
 
 def main() -> None:
@@ -292,9 +559,17 @@ def main() -> None:
     parser.add_argument("--purchases", type=int, default=1500)
     parser.add_argument("--meters", type=int, default=200)
     parser.add_argument("--rate", type=float, default=100.0)
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="of the fixed-rate phase (0 skips it)"
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--postgres-workers", type=int, default=4)
+    parser.add_argument(
+        "--client",
+        choices=("threads", "httpx"),
+        default="threads",
+        help="http.client in threads (default), or httpx on asyncio",
+    )
     args = parser.parse_args()
     cpu = (
         next(

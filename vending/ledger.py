@@ -38,7 +38,9 @@ and moves the head in one ``UPDATE ... RETURNING`` (the hash before it comes bac
 ``prev``), computes the HMAC in Python, inserts the entry and stores its hash in the head:
 entries form one chain however many vending points share the database, the head stays
 locked only for the writing transaction's last statements and its commit, and an entry
-is committed together with what it records or not at all.
+is committed together with what it records or not at all. A vendor's sale on PostgreSQL
+moves the head in the statement that charges the float (vending.sales, :class:`MovedHead`),
+so that only the entry's statement and the commit follow while both rows are locked.
 
 vending.ledger_check verifies the chain and compares every recorded fact with the tables.
 """
@@ -56,7 +58,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from vending.errors import StorageError
+from vending.errors import StorageError, VendingError
 from vending.models import (
     Customer,
     LedgerEntry,
@@ -268,15 +270,18 @@ def transaction_fields(
 
 _HEAD = LedgerHead.__table__
 _ENTRIES = LedgerEntry.__table__
-# One statement locks the head, reads the hash before it from the row's latest version
-# (also under PostgreSQL's READ COMMITTED after waiting for the lock: ``prev`` comes back
-# as the hash before) and moves it on; the new hash is stored after the entry.
-_MOVE_HEAD = Prepared(
+#: The head's move as a statement part: the number of the next entry and the hash before
+#: it (vending.sales joins it to the charge of a vendor's float).
+MOVE_HEAD = (
     update(_HEAD)
     .where(_HEAD.c.id == HEAD_ID)
     .values(seq=_HEAD.c.seq + 1, prev=_HEAD.c.hash)
     .returning(_HEAD.c.seq, _HEAD.c.prev)
 )
+# One statement locks the head, reads the hash before it from the row's latest version
+# (also under PostgreSQL's READ COMMITTED after waiting for the lock: ``prev`` comes back
+# as the hash before) and moves it on; the new hash is stored after the entry.
+_MOVE_HEAD = Prepared(MOVE_HEAD)
 _SET_HEAD_HASH = Prepared(
     update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(hash=bindparam("new_hash"))
 )
@@ -297,23 +302,78 @@ _INSERT_ENTRY_SET_HASH = Prepared(
 )
 
 
+def entry_statement(condition: Any) -> Prepared:
+    """PostgreSQL: insert an entry and store its hash in the head, both only where
+    ``condition`` (a SQL boolean on bound parameters) holds, returning the entry's number.
+
+    It runs as its own statement, so on PostgreSQL its snapshot is taken after the
+    writer got its row locks: a caller's condition sees what was committed before then.
+    """
+    return Prepared(
+        insert(_ENTRIES)
+        .from_select(
+            [column.name for column in _ENTRIES.c],
+            select(
+                *(bindparam(f"e_{column.name}", type_=column.type) for column in _ENTRIES.c)
+            ).where(condition),
+        )
+        .add_cte(
+            update(_HEAD)
+            .where(_HEAD.c.id == HEAD_ID, condition)
+            .values(hash=bindparam("new_hash", type_=_HEAD.c.hash.type))
+            .cte("head_hash")
+        )
+        .returning(_ENTRIES.c.seq)
+    )
+
+
+@dataclass(frozen=True)
+class MovedHead:
+    """The head, already moved on by the writer's own statement (vending.sales does it in
+    the statement that charges a vendor's float, so both rows are locked in one round
+    trip): the new entry's number and the hash before it, and the statement that writes
+    the entry (:func:`entry_statement`) with its condition's parameters. Where the
+    condition does not hold, nothing is written and ``refusal`` is raised."""
+
+    seq: int
+    prev: str
+    statement: Prepared
+    params: Mapping[str, Any]
+    refusal: VendingError
+
+
 def append_body(
     connection: Connection,
     key: bytes,
     transaction_id: int | None,
     at: datetime,
     body: Mapping[str, Any],
+    moved: MovedHead | None = None,
 ) -> int:
     """Chain an entry with ``body`` onto the ledger; returns its number.
 
     Runs on the writer's own connection and transaction, as its last statements:
     the head row stays locked until the writer commits or rolls back.
     """
-    text = canonical_json(body)
-    heads = _MOVE_HEAD.run(connection, {})
-    if not heads:
-        raise StorageError("the ledger has no head row; the schema was not created by Alembic")
-    seq, prev = heads[0]["seq"], heads[0]["prev"]
+    return append_text(connection, key, transaction_id, at, canonical_json(body), moved)
+
+
+def append_text(
+    connection: Connection,
+    key: bytes,
+    transaction_id: int | None,
+    at: datetime,
+    text: str,
+    moved: MovedHead | None = None,
+) -> int:
+    """:func:`append_body` for a body already in canonical JSON (made before any lock)."""
+    if moved is None:
+        heads = _MOVE_HEAD.run(connection, {})
+        if not heads:
+            raise StorageError("the ledger has no head row; the schema was not created by Alembic")
+        seq, prev = heads[0]["seq"], heads[0]["prev"]
+    else:
+        seq, prev = moved.seq, moved.prev
     digest = entry_hash(key, seq, at_text(at), prev, text)
     entry = {
         "seq": seq,
@@ -323,7 +383,11 @@ def append_body(
         "prev_hash": prev,
         "hash": digest,
     }
-    if connection.dialect.name == "postgresql":
+    if moved is not None:
+        params = {f"e_{name}": value for name, value in entry.items()}
+        if not moved.statement.run(connection, {**params, **moved.params, "new_hash": digest}):
+            raise moved.refusal
+    elif connection.dialect.name == "postgresql":
         params = {f"e_{name}": value for name, value in entry.items()}
         _INSERT_ENTRY_SET_HASH.run(connection, {**params, "new_hash": digest})
     else:
@@ -332,9 +396,15 @@ def append_body(
     return seq
 
 
-def append(connection: Connection, key: bytes, transaction_id: int, facts: EntryFacts) -> int:
+def append(
+    connection: Connection,
+    key: bytes,
+    transaction_id: int,
+    facts: EntryFacts,
+    moved: MovedHead | None = None,
+) -> int:
     """Chain the entry of a stored transaction onto the ledger; returns its number."""
-    return append_body(connection, key, transaction_id, facts.at, facts.body())
+    return append_body(connection, key, transaction_id, facts.at, facts.body(), moved)
 
 
 # --- entries for changes outside a vend (vending.registry) ---------------------------------

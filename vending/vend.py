@@ -28,7 +28,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    Connection,
+    bindparam,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from sts.amounts import parse_amount
@@ -105,6 +115,7 @@ KCT_SUBCLASSES = (3, 4, 8, 9)
 _TRANSACTIONS = Transaction.__table__
 _TOKENS = TokenRecord.__table__
 _CUSTOMERS = Customer.__table__
+_METERS = Meter.__table__
 ZERO = Decimal(0)
 
 
@@ -117,6 +128,50 @@ _INSERT_TRANSACTION = Prepared(
     insert(_TRANSACTIONS).returning(_TRANSACTIONS.c.id), _all_but_id(_TRANSACTIONS)
 )
 _INSERT_TOKENS = Prepared(insert(_TOKENS), _all_but_id(_TOKENS))
+#: A token row's own fields (the rest are the transaction's and the meter's).
+_TOKEN_FIELDS = [
+    name for name in _all_but_id(_TOKENS) if name not in ("transaction_id", "meter_id")
+]
+
+
+def _store_all() -> Any:
+    """PostgreSQL: the transaction, its tokens (one array per field) and the meter's last
+    TID in one statement, returning the transaction's id; three round trips fewer than
+    one statement each (see vending.prepared on why statements cost)."""
+    txn = (
+        insert(_TRANSACTIONS)
+        .values(
+            {
+                name: bindparam(name, type_=_TRANSACTIONS.c[name].type)
+                for name in _all_but_id(_TRANSACTIONS)
+            }
+        )
+        .returning(_TRANSACTIONS.c.id)
+        .cte("txn")
+    )
+    fields = (
+        func.unnest(
+            *(bindparam(f"t_{name}", type_=ARRAY(_TOKENS.c[name].type)) for name in _TOKEN_FIELDS)
+        )
+        .table_valued(*_TOKEN_FIELDS)
+        .render_derived(name="t")
+    )
+    meter_id = bindparam("meter_id", type_=_TOKENS.c.meter_id.type)
+    tokens = insert(_TOKENS).from_select(
+        ["transaction_id", "meter_id", *_TOKEN_FIELDS],
+        select(txn.c.id, meter_id, *(fields.c[name] for name in _TOKEN_FIELDS))
+        .select_from(txn)
+        .join(fields, true()),
+    )
+    save_tid = (
+        update(_METERS)
+        .where(_METERS.c.id == meter_id, bindparam("save_tid", type_=Boolean()))
+        .values(last_tid=bindparam("last_tid", type_=_METERS.c.last_tid.type))
+    )
+    return select(txn.c.id).add_cte(tokens.cte("tokens")).add_cte(save_tid.cte("save_tid"))
+
+
+_STORE_ALL = Prepared(_store_all())
 _RECOVER_DEBT = (
     update(_CUSTOMERS)
     .where(_CUSTOMERS.c.id == bindparam("customer_id"))
@@ -336,30 +391,24 @@ def _attempt(
         details = dict(vend.details)
         if vend.breakdown is not None:
             details["breakdown"] = vend.breakdown.to_dict()
-        (inserted,) = _INSERT_TRANSACTION.run(
-            connection,
+        transaction = {
+            "client_reference": reference,
+            "fingerprint": print_,
+            "kind": kind,
+            "meter_id": meter.id,
+            "money": facts.money,
+            "energy": facts.energy,
+            "free_energy": facts.free_energy,
+            "fixed_charges": facts.fixed_charges,
+            "debt_recovered": facts.debt_recovered,
+            "details": details,
+            "reverses_id": None,
+            "key_change_order_id": vend.key_change_order_id,
+            "day": now.date(),
+            "created_at": now,
+        }
+        tokens = [
             {
-                "client_reference": reference,
-                "fingerprint": print_,
-                "kind": kind,
-                "meter_id": meter.id,
-                "money": facts.money,
-                "energy": facts.energy,
-                "free_energy": facts.free_energy,
-                "fixed_charges": facts.fixed_charges,
-                "debt_recovered": facts.debt_recovered,
-                "details": details,
-                "reverses_id": None,
-                "key_change_order_id": vend.key_change_order_id,
-                "day": now.date(),
-                "created_at": now,
-            },
-        )
-        txn_id = inserted["id"]
-        rows = [
-            {
-                "transaction_id": txn_id,
-                "meter_id": meter.id,
                 "key_revision": t.key_revision,
                 "position": position,
                 "tid": t.tid,
@@ -371,25 +420,44 @@ def _attempt(
             }
             for position, t in enumerate(vend.tokens)
         ]
-        _INSERT_TOKENS.run(connection, rows[0] if len(rows) == 1 else rows)
         key_changed = meter.key_revision != revision
-        if key_changed or meter.last_tid != last_tid:
-            save_meter(connection, meter, key_changed)
+        if connection.dialect.name == "postgresql" and not key_changed:
+            arrays = {f"t_{name}": [t[name] for t in tokens] for name in _TOKEN_FIELDS}
+            (stored,) = _STORE_ALL.run(
+                connection,
+                {
+                    **transaction,
+                    **arrays,
+                    "last_tid": meter.last_tid,
+                    "save_tid": meter.last_tid != last_tid,
+                },
+            )
+            txn_id = stored["id"]
+        else:
+            (inserted,) = _INSERT_TRANSACTION.run(connection, transaction)
+            txn_id = inserted["id"]
+            rows = [{"transaction_id": txn_id, "meter_id": meter.id, **t} for t in tokens]
+            _INSERT_TOKENS.run(connection, rows[0] if len(rows) == 1 else rows)
+            if key_changed or meter.last_tid != last_tid:
+                save_meter(connection, meter, key_changed)
         if facts.debt_recovered and meter.customer_id is not None:
             connection.execute(
                 _RECOVER_DEBT, {"customer_id": meter.customer_id, "recovered": facts.debt_recovered}
             )
         recovered_from = meter.customer_name if facts.debt_recovered else None
-        if context is not None:
-            context.record(connection, txn_id, kind, facts.money, now)
-        ledger.append(
-            connection,
-            backend.ledger_key(connection),
-            txn_id,
+        # Everything the entry needs is made before the context charges a float: from
+        # there to the commit the vendor's row (and the ledger head) stay locked.
+        key = backend.ledger_key(connection)
+        body = ledger.canonical_json(
             replace(
                 facts, details=details, customer=recovered_from, state=ledger.meter_state(meter)
-            ),
+            ).body()
         )
+        if context is not None:
+            context.record(connection, txn_id, kind, facts.money, now)
+        # A context may have moved the ledger head in its own statement (vending.sales).
+        moved = getattr(context, "moved_head", None)
+        ledger.append_text(connection, key, txn_id, now, body, moved)
         return Receipt(
             transaction_id=txn_id,
             meter_drn=meter.drn,

@@ -500,8 +500,12 @@ def authenticate(backend: Backend, api_key: str | None) -> Principal:
         raise AuthenticationError(
             "the API key is not in the form sts_<16 hex digits>.<43 characters>"
         )
+    # One statement: on PostgreSQL in autocommit, without a BEGIN and a ROLLBACK round trip.
+    single = (
+        {"isolation_level": "AUTOCOMMIT"} if backend.engine.dialect.name == "postgresql" else None
+    )
     with backend.read_sessions() as session:
-        rows = _AUTH.run(session.connection(), {"key_id": match.group(1)})
+        rows = _AUTH.run(session.connection(execution_options=single), {"key_id": match.group(1)})
     row = rows[0] if rows else None
     if (
         row is None
