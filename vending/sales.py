@@ -300,7 +300,7 @@ class _PurchaseContext(SaleContext):
             row["prev"],
             _ENTRY_UNLESS_CANCELLED,
             {"g_vendor_id": principal.vendor_id, "g_client_id": self.client_id},
-            ConflictError(
+            ReversedReference(
                 f"client id {self.client_id!r} was cancelled by a reversal advice before "
                 "the purchase arrived; use a new id"
             ),
