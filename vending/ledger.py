@@ -69,7 +69,6 @@ from vending.models import (
     VendingKeyRecord,
 )
 from vending.prepared import Prepared
-from vending.vendor_models import FloatMovement, Operator, Vendor
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
@@ -413,9 +412,6 @@ _METERS = Meter.__table__
 _CUSTOMERS = Customer.__table__
 _TARIFFS = TariffRecord.__table__
 _KEYS = VendingKeyRecord.__table__
-_VENDORS = Vendor.__table__
-_OPERATORS = Operator.__table__
-_MOVEMENTS = FloatMovement.__table__
 
 
 def _record(connection: Connection, key: bytes, at: datetime, kind: str, **facts: Any) -> int:
@@ -544,7 +540,10 @@ def record_vendor(
     """An entry with the vendor's float and credit limit as they now are (the row locked
     by the caller), the number of its last float movement (the float includes every
     movement up to it) and the movement ``movement_id`` that made the change, if any."""
-    vendors, movements = _VENDORS, _MOVEMENTS
+    # Imported here, not at the top: a vend never loads the vendor tables (start-up time).
+    from vending.vendor_models import FloatMovement, Vendor
+
+    vendors, movements = Vendor.__table__, FloatMovement.__table__
     row = connection.execute(select(vendors).where(vendors.c.id == vendor_id)).one()
     last = connection.execute(
         select(func.max(movements.c.id)).where(movements.c.vendor_id == vendor_id)
@@ -568,7 +567,9 @@ def record_vendor(
 
 def record_operator(connection: Connection, key: bytes, operator_id: int, at: datetime) -> int:
     """An entry with the operator as it now is."""
-    operators, vendors = _OPERATORS, _VENDORS
+    from vending.vendor_models import Operator, Vendor
+
+    operators, vendors = Operator.__table__, Vendor.__table__
     row = connection.execute(
         select(operators, vendors.c.name.label("vendor_name"))
         .join(vendors, vendors.c.id == operators.c.vendor_id)
