@@ -473,7 +473,14 @@ def open_database(url: str, create: bool = True, **engine_options: Any) -> Datab
     engine = make_engine(url, **engine_options)
     created = False
     try:
-        revision = current_revision(engine)
+        try:
+            revision = current_revision(engine)
+        except StorageError:
+            if path is None:
+                raise
+            # A new file's first connection can find it locked while another process
+            # switches it to WAL mode: look again under the creation lock (issue 7).
+            revision = None
         if revision != HEAD_REVISION and path is not None:
             # Maybe another process is creating it: wait for it, then look again.
             with creation_lock(path, required=create):
