@@ -137,7 +137,7 @@ def test_every_register_has_its_obis_code_scaler_and_dlms_unit():
     assert rows["1.0.14.7.0.255"].quantity == D("50.00")
     assert spec_of("1.0.1.8.3.255").unit is Unit.WATT_HOUR
     assert ObisCode.parse("1-0:2.8.4*255") == ObisCode(1, 0, 2, 8, 4, 255)
-    assert len(rows) == 9 + 16 + 10
+    assert len(rows) == 9 + 16 + 10 + 2  # and the two pulse-output counts
     with pytest.raises(FormatError, match="no register"):
         spec_of("1.0.99.99.0.255")
 

@@ -39,7 +39,15 @@ be laid over any of them (a point's own voltage wins).
 :class:`SupplyConfig` is the rating: nominal voltage in one of the datasheet's
 bands, 220-240 V or 110-120 V (230 V by default), and 50 or 60 Hz. Its
 operating range is 50-120 % of nominal on the 220-240 V band and 80-120 % on
-the 110-120 V band.
+the 110-120 V band. It also holds the basic current Ib (5 A, the datasheet's
+5(100) A and 5(80) A) and the *starting current* as a percentage of Ib (0.4 %,
+so 20 mA): a load drawing less current than that registers no energy and
+draws no credit (IEC 62053-21's starting current), though its instantaneous
+values still read. At 230 V the threshold is 0.02 A * 230 V = 4.6 VA, so a
+4 W load (17.4 mA) registers nothing and a 5 W load (21.7 mA) registers::
+
+    >>> SupplyConfig().starting_va2(None)   # (4.6 VA) squared, compared with P^2 + Q^2
+    21.16
 """
 
 from __future__ import annotations
@@ -63,6 +71,8 @@ _MAX = MAX_POWER_W
 _TENTH = Decimal("0.1")
 _HUNDREDTH = Decimal("0.01")
 _THOUSANDTH = Decimal("0.001")
+MAX_BASIC_A = Decimal(100)
+MAX_STARTING_PERCENT = Decimal(10)
 
 
 def _q(value: float | Decimal, step: Decimal) -> Decimal:
@@ -71,10 +81,12 @@ def _q(value: float | Decimal, step: Decimal) -> Decimal:
 
 @dataclass(frozen=True)
 class SupplyConfig:
-    """The meter's rating: nominal voltage and frequency."""
+    """The meter's rating: nominal voltage, frequency, basic current and starting current."""
 
     nominal_v: Decimal = Decimal(230)
     frequency_hz: int = 50
+    basic_current_a: Decimal = Decimal(5)
+    starting_percent: Decimal = Decimal("0.4")
 
     def __post_init__(self) -> None:
         v = self.nominal_v
@@ -90,6 +102,23 @@ class SupplyConfig:
             )
         if self.frequency_hz not in (50, 60):
             raise RangeError(f"supply frequency {self.frequency_hz!r} Hz is not 50 or 60")
+        ib, pct = self.basic_current_a, self.starting_percent
+        if not isinstance(ib, Decimal) or not Decimal("0.01") <= ib <= MAX_BASIC_A:
+            raise RangeError(f"basic current {ib!r} A is not 0.01-{MAX_BASIC_A} A")
+        if not isinstance(pct, Decimal) or not Decimal(0) <= pct <= MAX_STARTING_PERCENT:
+            raise RangeError(f"starting current {pct!r} % of Ib is not 0-{MAX_STARTING_PERCENT} %")
+
+    @property
+    def starting_current_a(self) -> Decimal:
+        """The starting current in amperes (Ib x percentage / 100)."""
+        return self.basic_current_a * self.starting_percent / 100
+
+    def starting_va2(self, voltage_v: Decimal | None) -> float:
+        """The square of the apparent power the starting current makes at ``voltage_v``
+        (None: nominal); a point with P^2 + Q^2 below it draws less than the starting
+        current (I = S / V), so the meter's hot loop makes one comparison of squares."""
+        volts = self.nominal_v if voltage_v is None else voltage_v
+        return float((self.starting_current_a * volts) ** 2)
 
     @property
     def operating_range_v(self) -> tuple[Decimal, Decimal]:
@@ -98,15 +127,34 @@ class SupplyConfig:
         return self.nominal_v * low, self.nominal_v * Decimal("1.2")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"nominal_v": str(self.nominal_v), "frequency_hz": self.frequency_hz}
+        return {
+            "nominal_v": str(self.nominal_v),
+            "frequency_hz": self.frequency_hz,
+            "basic_current_a": str(self.basic_current_a),
+            "starting_percent": str(self.starting_percent),
+        }
 
     @classmethod
     def from_dict(cls, data: Any, path: str = "supply") -> SupplyConfig:
-        d = strict.obj(data, path, (), ("nominal_v", "frequency_hz"))
+        d = strict.obj(
+            data,
+            path,
+            (),
+            ("nominal_v", "frequency_hz", "basic_current_a", "starting_percent"),
+        )
         nominal = strict.as_decimal(d.get("nominal_v", 230), f"{path}.nominal_v")
         frequency = strict.as_int(d.get("frequency_hz", 50), f"{path}.frequency_hz")
+        ib = strict.as_decimal(
+            d.get("basic_current_a", "5"), f"{path}.basic_current_a", Decimal("0.01"), MAX_BASIC_A
+        )
+        pct = strict.as_decimal(
+            d.get("starting_percent", "0.4"),
+            f"{path}.starting_percent",
+            Decimal(0),
+            MAX_STARTING_PERCENT,
+        )
         try:
-            return cls(nominal, frequency)
+            return cls(nominal, frequency, ib, pct)
         except RangeError as exc:
             raise FormatError(f"{path}: {exc}") from None
 

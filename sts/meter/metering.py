@@ -37,6 +37,19 @@ standby generator). While the input is on, every kWh goes to TOU rate
 rate; off, the calendar rules again. Switching it is a standard event (4 on,
 5 off). A meter without the setting has no such input.
 
+**Starting current** (``supply.basic_current_a``, ``supply.starting_percent``;
+:mod:`sts.meter.measurement`). A stretch whose load draws less than the
+starting current registers no energy at all (no active, reactive or apparent
+energy, import or export) and draws no credit; its instantaneous values still
+read.
+
+**Pulse output** (``pulse_imp_kwh``, ``pulse_imp_kvarh``; 1000 each by
+default, 1-100,000). The pulses the meter has emitted are worked out from the
+registers: active pulses = floor(+A total in kWh x ``pulse_imp_kwh``),
+reactive pulses = floor((Q1 + Q2 + Q3 + Q4) in kvarh x ``pulse_imp_kvarh``)
+(the reactive LED flashes for reactive energy of either sign). So 1.5 kWh at
+1000 imp/kWh is 1500 pulses, at 400 imp/kWh 600.
+
 **Subsidies** (``subsidies``, up to 5 kinds, currency mode): free units, a
 lifeline step, an amount off each kWh, a percentage off, and an amount off
 the monthly charges, applied in the order :mod:`sts.meter.subsidy` documents.
@@ -69,7 +82,18 @@ if TYPE_CHECKING:
     from sts.meter.credit import CreditEngine
 
 SECTION_VERSION = 1
+_CONFIG_NAMES = (
+    "supply",
+    "net_metering",
+    "rate_prices",
+    "subsidies",
+    "dual_resource_rate",
+    "pulse_imp_kwh",
+    "pulse_imp_kvarh",
+)
 _MAX_PRICE = Decimal("1000000")
+MAX_PULSE_CONSTANT = 100_000
+_J_PER_KWH = 3_600_000
 
 
 @dataclass(frozen=True)
@@ -81,8 +105,14 @@ class MeteringConfig:
     rate_prices: Mapping[int, Decimal] = field(default_factory=dict)
     subsidies: tuple[Subsidy, ...] = ()
     dual_resource_rate: int | None = None
+    pulse_imp_kwh: int = 1000
+    pulse_imp_kvarh: int = 1000
 
     def __post_init__(self) -> None:
+        for name in ("pulse_imp_kwh", "pulse_imp_kvarh"):
+            value = getattr(self, name)
+            if type(value) is not int or not 1 <= value <= MAX_PULSE_CONSTANT:
+                raise RangeError(f"{name} {value!r} is not a whole 1-{MAX_PULSE_CONSTANT}")
         rate = self.dual_resource_rate
         if rate is not None and (type(rate) is not int or not 1 <= rate <= MAX_RATES):
             raise RangeError(f"dual_resource_rate {rate!r} is not a TOU rate 1-{MAX_RATES}")
@@ -105,6 +135,8 @@ class MeteringConfig:
             "rate_prices": {str(r): str(p) for r, p in sorted(self.rate_prices.items())},
             "subsidies": [sub.to_dict() for sub in self.subsidies],
             "dual_resource_rate": self.dual_resource_rate,
+            "pulse_imp_kwh": self.pulse_imp_kwh,
+            "pulse_imp_kvarh": self.pulse_imp_kvarh,
         }
 
     @classmethod
@@ -113,7 +145,7 @@ class MeteringConfig:
             data,
             path,
             (),
-            ("supply", "net_metering", "rate_prices", "subsidies", "dual_resource_rate"),
+            (*_CONFIG_NAMES,),
         )
         prices_in = d.get("rate_prices", {})
         if not isinstance(prices_in, dict):
@@ -139,6 +171,15 @@ class MeteringConfig:
                 prices,
                 subsidies,
                 dual,
+                strict.as_int(
+                    d.get("pulse_imp_kwh", 1000), f"{path}.pulse_imp_kwh", 1, MAX_PULSE_CONSTANT
+                ),
+                strict.as_int(
+                    d.get("pulse_imp_kvarh", 1000),
+                    f"{path}.pulse_imp_kvarh",
+                    1,
+                    MAX_PULSE_CONSTANT,
+                ),
             )
         except RangeError as exc:
             raise FormatError(f"{path}: {exc}") from None
@@ -212,6 +253,8 @@ class Metering:
         self._midnight = 0
         self._cal = LocalCalendar("UTC")
         self._point = LoadPoint(0)
+        self._below_start = False  # the point draws less than the starting current
+        self._start_va2 = self.config.supply.starting_va2(None)
         self._rate = 1
         self._rate_until = -1
         self._engine: CreditEngine | None = None
@@ -276,7 +319,14 @@ class Metering:
         if left < held:
             held = left
         self._point = point
-        return (point.active_w if point.active_w > 0 else 0), held
+        p = point[0]
+        q = point[1]
+        start = self._start_va2 if point[2] is None else self.config.supply.starting_va2(point[2])
+        if p * p + q * q < start:  # below the starting current: no energy, no credit
+            self._below_start = True
+            return 0, held
+        self._below_start = False
+        return (p if p > 0 else 0), held
 
     def _observe(self, t0: int, t1: int, delivered: int, closed: bool) -> None:
         # the hot path of a long run: EnergyRegisters.add written out in place
@@ -294,7 +344,7 @@ class Metering:
                     r.s_import += round(hypot(p, q)) * delivered // p  # LoadPoint.apparent_va
                 else:
                     r.s_import += delivered
-        elif closed and (p or q):
+        elif closed and (p or q) and not self._below_start:
             seconds = t1 - t0
             exported = -p * seconds
             s = point.apparent_va * seconds
@@ -399,7 +449,16 @@ class Metering:
         point, _ = self.load.span(self._cal, epoch_seconds(when), 1)
         raw = _instant_raw(raw_instant(point, self.config.supply, relay_closed))
         out += [Reading(spec, raw[spec.obis.c]) for spec in obis.INSTANTANEOUS]
+        active, reactive = self.pulses()
+        out += [Reading(obis.PULSES_ACTIVE, active), Reading(obis.PULSES_REACTIVE, reactive)]
         return out
+
+    def pulses(self) -> tuple[int, int]:
+        """(active, reactive) pulses the pulse output has emitted (module docstring)."""
+        r, c = self.registers, self.config
+        active = r.import_j[0] * c.pulse_imp_kwh // _J_PER_KWH
+        reactive = sum(r.q_s[1:]) * c.pulse_imp_kvarh // _J_PER_KWH
+        return active, reactive
 
     def survey(self, number: int) -> Survey:
         """Survey ``number`` (1-3 as configured; 0 is the daily survey)."""
@@ -485,10 +544,11 @@ class Metering:
             "protection",
             "subsidies",
             "dual_resource_rate",
+            "pulse_imp_kwh",
+            "pulse_imp_kvarh",
         )
         d = strict.obj(data, path, (), names)
-        config_names = ("supply", "net_metering", "rate_prices", "subsidies", "dual_resource_rate")
-        config = {k: d[k] for k in config_names if k in d}
+        config = {k: d[k] for k in _CONFIG_NAMES if k in d}
         items = strict.as_list(d.get("surveys", []), f"{path}.surveys", MAX_SURVEYS)
         surveys = []
         for i, item in enumerate(items):

@@ -176,6 +176,15 @@ INSTANTANEOUS = (
 )
 
 
+# The pulse output (the datasheet's configurable pulse constant): pulses emitted so far.
+# No standard OBIS code names a pulse count (1.0.0.3.0/1 are the meter *constants*), so
+# these use manufacturer-specific value groups C = 128 and 129. They are listed by
+# ``sts meter registers`` but are not in SPECS: no survey captures them and the DLMS
+# server does not serve them.
+PULSES_ACTIVE = _spec("1.0.128.8.0.255", "pulse output, active import (pulses)", 0, Unit.NONE)
+PULSES_REACTIVE = _spec("1.0.129.8.0.255", "pulse output, reactive (pulses)", 0, Unit.NONE)
+
+
 def _rated(spec: RegisterSpec, rate: int) -> RegisterSpec:
     return RegisterSpec(
         spec.obis.with_rate(rate), f"{spec.name} rate {rate}", spec.scaler, spec.unit
