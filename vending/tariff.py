@@ -827,6 +827,33 @@ def _check_vend_size(tariff: Tariff, kwh: Decimal, what: str) -> None:
         )
 
 
+def _charges_first(
+    tariff: Tariff, money: Decimal, month: MonthToDate
+) -> tuple[Decimal, tuple[Line, ...], Decimal, Decimal]:
+    """What a payment pays before anything else, for :func:`price_money` and
+    :func:`price_currency`: (tendered, the month's fixed charge lines, what is left
+    after them, the debt-recovery share of that). Refuses a payment that is not above
+    zero or does not cover the fixed charges. Runs in the caller's decimal context."""
+    _check_month(tariff, month)
+    tendered = _money(money, tariff.currency, "payment")
+    currency = tariff.currency
+    if tendered <= 0:
+        raise PaymentError(f"payment {tendered} {currency} is not above zero")
+    fixed = _fixed_lines(tariff, month)
+    # Each fixed line is already in the currency's minor unit, so their sum is too.
+    fixed_total = sum((line.amount for line in fixed), ZERO).quantize(tariff.minor_unit)
+    if tendered <= fixed_total:
+        raise AmountTooLow(
+            f"payment {tendered} {currency} does not cover the monthly fixed charges "
+            f"of {fixed_total} {currency}"
+        )
+    after_fixed = tendered - fixed_total
+    share = (after_fixed * tariff.debt_recovery_percent / HUNDRED).quantize(
+        tariff.minor_unit, ROUND_HALF_UP
+    )
+    return tendered, fixed, after_fixed, min(share, month.debt_outstanding)
+
+
 def price_money(tariff: Tariff, money: Decimal, month: MonthToDate) -> Breakdown:
     """What ``money`` buys on ``tariff`` for a meter at ``month``: every line, kWh and units.
 
@@ -835,23 +862,8 @@ def price_money(tariff: Tariff, money: Decimal, month: MonthToDate) -> Breakdown
     less than 0.1 kWh.
     """
     with localcontext(_CONTEXT):
-        _check_month(tariff, month)
-        tendered = _money(money, tariff.currency, "payment")
+        tendered, fixed, after_fixed, debt = _charges_first(tariff, money, month)
         currency = tariff.currency
-        if tendered <= 0:
-            raise PaymentError(f"payment {tendered} {currency} is not above zero")
-        fixed = _fixed_lines(tariff, month)
-        fixed_total = sum((line.amount for line in fixed), ZERO)
-        if tendered <= fixed_total:
-            raise AmountTooLow(
-                f"payment {tendered} {currency} does not cover the monthly fixed charges "
-                f"of {fixed_total.quantize(tariff.minor_unit)} {currency}"
-            )
-        after_fixed = tendered - fixed_total
-        share = (after_fixed * tariff.debt_recovery_percent / HUNDRED).quantize(
-            tariff.minor_unit, ROUND_HALF_UP
-        )
-        debt = min(share, month.debt_outstanding)
         energy = _most_units_within(tariff, month.kwh_this_month, after_fixed - debt)
         breakdown = _breakdown(tariff, month, tendered, fixed, debt, energy)
         _check_vend_size(tariff, breakdown.kwh, f"payment {tendered} {currency} buys")
@@ -904,28 +916,13 @@ def price_currency(tariff: Tariff, money: Decimal, month: MonthToDate) -> Breakd
     Free basic units are not added; they come as their own unit token (vending.vend).
     """
     with localcontext(_CONTEXT):
-        _check_month(tariff, month)
-        tendered = _money(money, tariff.currency, "payment")
+        tendered, fixed, after_fixed, debt = _charges_first(tariff, money, month)
         currency = tariff.currency
-        if tendered <= 0:
-            raise PaymentError(f"payment {tendered} {currency} is not above zero")
-        fixed = _fixed_lines(tariff, month)
-        fixed_total = sum((line.amount for line in fixed), ZERO).quantize(tariff.minor_unit)
-        if tendered <= fixed_total:
-            raise AmountTooLow(
-                f"payment {tendered} {currency} does not cover the monthly fixed charges "
-                f"of {fixed_total} {currency}"
-            )
-        after_fixed = tendered - fixed_total
-        share = (after_fixed * tariff.debt_recovery_percent / HUNDRED).quantize(
-            tariff.minor_unit, ROUND_HALF_UP
-        )
-        debt = min(share, month.debt_outstanding)
         credit = after_fixed - debt
         if credit <= 0:
             raise AmountTooLow(
                 f"payment {tendered} {currency} leaves nothing for the meter after "
-                f"{fixed_total + debt} {currency} of charges and debt"
+                f"{tendered - credit} {currency} of charges and debt"
             )
         carried = currency_carried(credit)
         lines = list(fixed)
@@ -938,7 +935,7 @@ def price_currency(tariff: Tariff, money: Decimal, month: MonthToDate) -> Breakd
             currency=currency,
             tendered=tendered,
             lines=tuple(lines),
-            fixed_charges=fixed_total,
+            fixed_charges=tendered - after_fixed,
             debt_recovered=debt,
             energy_money=zero,
             vat=zero,
