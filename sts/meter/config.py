@@ -31,6 +31,7 @@ from typing import Any
 
 from sts.errors import FormatError, RangeError
 from sts.meter.localtime import parse_zone
+from sts.meter.service import MeterService
 
 MAX_STEPS = 10
 MAX_SERVICE_STEPS = 5
@@ -482,7 +483,8 @@ class CreditConfig:
     ``tariff`` None makes an energy-only meter: it refuses currency credit
     (Function). ``timezone`` is a fixed offset or a zone name; friendly hours
     and billing days follow it. ``profile_step_s`` is how often a load given as
-    a function of time is sampled.
+    a function of time is sampled. ``service`` (:mod:`sts.meter.service`) is
+    what the meter measures: electricity (kWh), water or gas (m3).
     """
 
     timezone: str = "UTC"
@@ -494,6 +496,8 @@ class CreditConfig:
     energy_max_kwh: Decimal = DEFAULT_ENERGY_MAX_KWH
     money_max: Decimal = DEFAULT_MONEY_MAX
     profile_step_s: int = 60
+    service: MeterService = MeterService.ELECTRICITY
+
 
     def __post_init__(self) -> None:
         parse_zone(self.timezone)
@@ -501,6 +505,7 @@ class CreditConfig:
         object.__setattr__(self, "money_max", _non_negative(self.money_max, "max money"))
         if self.profile_step_s < 1:
             raise RangeError(f"profile step {self.profile_step_s} s must be at least 1 s")
+        object.__setattr__(self, "service", MeterService.parse(self.service))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -513,6 +518,7 @@ class CreditConfig:
             "energy_max_kwh": str(self.energy_max_kwh),
             "money_max": str(self.money_max),
             "profile_step_s": self.profile_step_s,
+            "service": self.service.value,
         }
 
     @classmethod
@@ -528,4 +534,5 @@ class CreditConfig:
             energy_max_kwh=data["energy_max_kwh"],
             money_max=data["money_max"],
             profile_step_s=data["profile_step_s"],
+            service=data.get("service", MeterService.ELECTRICITY),  # older files: electricity
         )

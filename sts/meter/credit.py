@@ -68,6 +68,7 @@ from sts.meter.limits import MAX_DETAIL, MAX_LOAD_W, MAX_REASON, check_load, che
 from sts.meter.load import LoadControl, RelayReason
 from sts.meter.localtime import LocalCalendar, epoch_seconds
 from sts.meter.profile import LoadArgument, LoadProfile, as_profile
+from sts.meter.service import MeterService, service_of
 from sts.meter.tariff import MeterTariff
 from sts.meter.units import (
     J_PER_UNIT,
@@ -111,17 +112,24 @@ class CreditReceipt:
 
     @property
     def unit(self) -> str:
-        return "currency" if self.kind.is_currency else "kWh"
+        """kWh or m3 (a unit token's service), or currency."""
+        return "currency" if self.kind.is_currency else self.service.unit
+
+    @property
+    def service(self) -> MeterService:
+        """The service of the token's subclass (its unit register's unit)."""
+        return service_of(self.kind) or MeterService.ELECTRICITY
 
     def lines(self) -> list[str]:
         """Display lines: what was repaid and what the wallets hold now."""
-        unit = " kWh" if self.unit == "kWh" else ""
+        unit = "" if self.kind.is_currency else f" {self.unit}"
+        service = self.service
         lines = []
         if self.repaid_emergency:
             lines.append(f"Emergency repaid {self.repaid_emergency}{unit}")
         if self.repaid_debt:
             lines.append(f"Debt repaid {self.repaid_debt}{unit}")
-        lines.append(f"Energy {self.energy_kwh} kWh")
+        lines.append(f"{service.register_name.capitalize()} {self.energy_kwh} {service.unit}")
         if self.kind.is_currency or self.money:
             lines.append(f"Money {self.money}")
         return lines
@@ -313,7 +321,7 @@ class CreditEngine:
         if isinstance(plan, ResultCode):
             raise self._refusal(plan, kind, amount)
         s, ledger = self.state, self.state.ledger
-        if kind is CreditKind.ELECTRICITY:
+        if not kind.is_currency:
             s.emergency_used_j -= plan.emergency_j
             s.debt_j -= plan.debt_j
             s.energy_j += plan.to_energy_j
@@ -358,26 +366,31 @@ class CreditEngine:
     def clear_credit(self, register: int, now: datetime) -> None:
         """Empty the energy wallet (register 0), the money wallet (4) or both (0xFFFF).
 
-        What is owed (emergency credit, debt) stays owed.
+        A water meter's registers are 1 and 5, a gas meter's 2 and 6
+        (:mod:`sts.meter.service`). What is owed (emergency credit, debt) stays owed.
         """
+        service = self.config.service
+        units, money = service.units_register, service.currency_register
+        expected = f"{int(units)}, {int(money)} or 0xFFFF"
         try:
             which = Register(register)
         except ValueError:
             raise FunctionError(
-                f"register {register!r} is not a credit register; expected 0, 4 or 0xFFFF"
+                f"register {register!r} is not a credit register; expected {expected}"
             ) from None
-        if which not in (Register.ELECTRICITY, Register.ELECTRICITY_CURRENCY, Register.ALL):
+        if which not in service.clearable:
             raise FunctionError(
-                f"register {which.name} is not on this electricity meter; expected 0, 4 or 0xFFFF"
+                f"register {which.name} is not on this {service} meter; expected {expected}"
             )
         t = self._sync(now)
         s = self.state
         cleared = []
-        if which in (Register.ELECTRICITY, Register.ALL):
-            cleared.append(f"energy wallet {j_to_kwh(s.energy_j)} kWh")
+        if which in (units, Register.ALL):
+            name = f"{service.register_name} wallet"
+            cleared.append(f"{name} {j_to_kwh(s.energy_j)} {service.unit}")
             s.ledger.energy_cleared_j += s.energy_j
             s.energy_j = 0
-        if which in (Register.ELECTRICITY_CURRENCY, Register.ALL):
+        if which in (money, Register.ALL):
             cleared.append(f"money wallet {units_to_money(s.money)}")
             s.ledger.money_cleared += s.money
             s.money = 0
@@ -575,13 +588,14 @@ class CreditEngine:
     # -- credit planning ---------------------------------------------------------------------------
 
     def _plan(self, kind: CreditKind, amount: int | Decimal) -> _Plan | ResultCode:
-        if kind is CreditKind.ELECTRICITY:
-            return self._plan_units(amount)
-        if kind is CreditKind.ELECTRICITY_CURRENCY and self._tariff is not None:
-            return self._plan_money(amount)
+        service = self.config.service
+        if kind is service.units_kind:
+            return self._plan_units(kind, amount)
+        if kind is service.currency_kind and self._tariff is not None:
+            return self._plan_money(kind, amount)
         return ResultCode.FUNCTION
 
-    def _plan_units(self, amount: int | Decimal) -> _Plan | ResultCode:
+    def _plan_units(self, kind: CreditKind, amount: int | Decimal) -> _Plan | ResultCode:
         if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
             return ResultCode.RANGE
         s = self.state
@@ -592,14 +606,14 @@ class CreditEngine:
         if s.energy_j + to_wallet > self._energy_max_j:
             return ResultCode.OVERFLOW
         return _Plan(
-            CreditKind.ELECTRICITY,
+            kind,
             Decimal(amount) / 10,
             to_energy_j=to_wallet,
             emergency_j=emergency,
             debt_j=debt,
         )
 
-    def _plan_money(self, amount: int | Decimal) -> _Plan | ResultCode:
+    def _plan_money(self, kind: CreditKind, amount: int | Decimal) -> _Plan | ResultCode:
         if isinstance(amount, bool) or not isinstance(amount, int | Decimal):
             return ResultCode.RANGE
         value = Decimal(amount)
@@ -608,7 +622,6 @@ class CreditEngine:
         except RangeError:
             return ResultCode.RANGE
         s = self.state
-        kind = CreditKind.ELECTRICITY_CURRENCY
         if units < 0:
             if s.money + units < 0:
                 return ResultCode.RANGE
@@ -641,16 +654,17 @@ class CreditEngine:
 
     def _refusal(self, code: ResultCode, kind: CreditKind, amount: int | Decimal) -> StsError:
         what = f"{kind.name.lower()} credit of {amount}"
+        service = self.config.service
         if code is ResultCode.OVERFLOW:
             return RegisterOverflowError(
-                f"{what} would take its wallet past the maximum (energy "
-                f"{self.config.energy_max_kwh} kWh, money {self.config.money_max})"
+                f"{what} would take its wallet past the maximum ({service.register_name} "
+                f"{self.config.energy_max_kwh} {service.unit}, money {self.config.money_max})"
             )
         if code is ResultCode.FUNCTION:
             return FunctionError(f"{what} is not taken by this meter")
         return RangeError(
-            f"{what} is out of range: expected a whole number of 0.1 kWh units >= 0, or money "
-            "in steps of 0.00001 that leaves the money wallet at 0 or more"
+            f"{what} is out of range: expected a whole number of 0.1 {service.unit} units >= 0, "
+            "or money in steps of 0.00001 that leaves the money wallet at 0 or more"
         )
 
     # -- the clock ---------------------------------------------------------------------------------

@@ -34,13 +34,15 @@ Processing order (sts-reference 12.2, with the lockout of DESIGN.md 3)::
 Not ready (16) belongs to the virtual token carrier (IEC 62055-52); a keypad
 meter never gives it.
 
-What this meter has: electricity credit in units (class 0 subclass 0) and in
-currency (subclass 4); the management tokens SetMaximumPowerLimit (2/0),
-ClearCredit (2/1) for the electricity registers 0 and 4 or all (0xFFFF),
-ClearTamperCondition (2/5) and SetMaximumPhasePowerUnbalanceLimit (2/6); key
-change sets. Water, gas and time credit, SetTariffRate (2/2, reserved by the
-STSA), SetWaterMeterFactor (2/7), ClearCredit for a water, gas or time
-register and the reserved subclasses are Function (8).
+What this meter has: credit of its service (:mod:`sts.meter.service`) in
+units and in currency: class 0 subclasses 0 and 4 for electricity (the
+default), 1 and 5 for water, 2 and 6 for gas; the management tokens
+SetMaximumPowerLimit (2/0), ClearCredit (2/1) for its service's two registers
+(0/4, 1/5 or 2/6) or all (0xFFFF), ClearTamperCondition (2/5) and
+SetMaximumPhasePowerUnbalanceLimit (2/6); key change sets. Credit of another
+service, time credit, SetTariffRate (2/2, reserved by the STSA),
+SetWaterMeterFactor (2/7), ClearCredit for another service's register and the
+reserved subclasses are Function (8).
 
 Decisions where the standard is silent:
 
@@ -76,6 +78,7 @@ from sts.crypto.keys import DecoderKey
 from sts.errors import CrcError, FormatError, FunctionError, RangeError, StsError
 from sts.meter.key_change import KctCollector, KctState, sections_for
 from sts.meter.lockout import Lockout
+from sts.meter.service import MeterService
 from sts.meter.tid_memory import DEFAULT_CAPACITY, TidMemory
 from sts.results import ResultCode
 from sts.tokens.base import Token, TokenClass
@@ -94,11 +97,11 @@ from sts.tokens.meter_number import meter_pan, validate_drn
 from sts.tokens.meter_test import MeterTestToken, TestControl
 from sts.tokens.tid import BaseDate, tid_from_datetime
 
-CREDIT_KINDS = frozenset({CreditKind.ELECTRICITY, CreditKind.ELECTRICITY_CURRENCY})
-"""The class 0 subclasses this (electricity) meter takes."""
+CREDIT_KINDS = MeterService.ELECTRICITY.credit_kinds
+"""The class 0 subclasses an electricity meter takes (a water or gas meter: its service's)."""
 
-CLEARABLE_REGISTERS = frozenset({Register.ELECTRICITY, Register.ELECTRICITY_CURRENCY, Register.ALL})
-"""The registers a ClearCredit token may name on this meter."""
+CLEARABLE_REGISTERS = MeterService.ELECTRICITY.clearable
+"""The registers a ClearCredit token may name on an electricity meter."""
 
 SUPPORTED_TESTS = TestControl(sum(TestControl)) & ~TestControl.WATER_FACTOR
 """The tests and displays this meter runs (control bits 0-12 except the water factor)."""
@@ -375,8 +378,18 @@ class Decision:
 # -- the processing order -----------------------------------------------------------------
 
 
-def decide(state: DecoderState, digits: str, now: datetime, credit: CreditCheck) -> Decision:
-    """The meter's answer to ``digits`` typed at ``now`` (see the module docstring)."""
+def decide(
+    state: DecoderState,
+    digits: str,
+    now: datetime,
+    credit: CreditCheck,
+    service: MeterService = MeterService.ELECTRICITY,
+) -> Decision:
+    """The meter's answer to ``digits`` typed at ``now`` (see the module docstring).
+
+    ``service`` is what the meter measures: it takes that service's credit
+    subclasses and ClearCredit registers only (:mod:`sts.meter.service`).
+    """
     _require_aware(now)
     state = replace(state, kct=state.kct.expire(now))
     locked = state.lockout.is_locked(now)
@@ -407,7 +420,7 @@ def decide(state: DecoderState, digits: str, now: datetime, credit: CreditCheck)
         return _refuse(state, now, ResultCode.DDTK, detail, token)
 
     if token.carries_tid:
-        return _with_tid(state, token, now, credit)
+        return _with_tid(state, token, now, credit, service)
     if isinstance(token, KeyChangeToken):
         return _key_change(state, token, now)
     detail = f"class {token_class} subclass {token.subclass} is not supported by this meter"
@@ -484,7 +497,9 @@ def _class_1(state: DecoderState, number: int) -> Decision:
     return Decision(ResultCode.ACCEPT, "", state, token, RunTests(functions))
 
 
-def _with_tid(state: DecoderState, token: Token, now: datetime, credit: CreditCheck) -> Decision:
+def _with_tid(
+    state: DecoderState, token: Token, now: datetime, credit: CreditCheck, service: MeterService
+) -> Decision:
     tid: int = token.tid  # type: ignore[attr-defined]
     if tid >> KEN_SHIFT > state.keys.ken:
         detail = f"TID {tid} is past the key's expiry number KEN {state.keys.ken}"
@@ -496,7 +511,7 @@ def _with_tid(state: DecoderState, token: Token, now: datetime, credit: CreditCh
     if verdict is ResultCode.USED:
         return _refuse(state, now, verdict, f"TID {tid} has been used before", token)
 
-    action = _action_for(token, credit)
+    action = _action_for(token, credit, service)
     if isinstance(action, tuple):
         result, detail = action
         return _refuse(state, now, result, detail, token)
@@ -504,10 +519,12 @@ def _with_tid(state: DecoderState, token: Token, now: datetime, credit: CreditCh
     return _accept(state, ResultCode.ACCEPT, "", token, action)
 
 
-def _action_for(token: Token, credit: CreditCheck) -> Action | tuple[ResultCode, str]:
+def _action_for(
+    token: Token, credit: CreditCheck, service: MeterService
+) -> Action | tuple[ResultCode, str]:
     """What the meter would do with a TID-bearing token, or why it cannot."""
     if isinstance(token, TransferCredit | CurrencyCredit):
-        if token.kind not in CREDIT_KINDS:
+        if token.kind not in service.credit_kinds:
             return ResultCode.FUNCTION, f"{token.kind.name.lower()} credit is not for this meter"
         amount: int | Decimal = token.units if isinstance(token, TransferCredit) else token.value
         refusal = credit.check_credit(token.kind, amount)
@@ -524,7 +541,7 @@ def _action_for(token: Token, credit: CreditCheck) -> Action | tuple[ResultCode,
         register = token.register
         if not isinstance(register, Register):
             return ResultCode.RANGE, f"ClearCredit register {register:#06x} does not exist"
-        if register not in CLEARABLE_REGISTERS:
+        if register not in service.clearable:
             return ResultCode.FUNCTION, f"this meter has no {register.name.lower()} register"
         return ClearRegister(register)
     detail = f"{token.name} (class 2 subclass {token.subclass}) is not supported by this meter"

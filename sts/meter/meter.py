@@ -19,6 +19,11 @@ clock"; a later time first runs the meter up to it with the *standing load*
 0 W for a new meter), as if the load had stayed connected; an earlier time is
 a RangeError.
 
+**Service.** A meter measures electricity (the default), water or gas
+(``CreditConfig.service``, :mod:`sts.meter.service`): a water or gas meter
+takes its own service's credit tokens into a volume register in m3, shows m3
+where an electricity meter shows kWh, and runs on a flow (:meth:`Meter.advance_flow`).
+
 **Events.** The meter and its credit engine write to one event log: the
 meter records token decisions, key changes, tests and lockouts; the engine
 records what happens to credit, relay, alarms and settings.
@@ -82,10 +87,10 @@ from sts.meter.localtime import epoch_seconds
 from sts.meter.measurement import LoadModel
 from sts.meter.metering import Metering
 from sts.meter.protection import FIRE_ALARM, FaultKind, TamperKind
+from sts.meter.service import MeterService, flow_load_w
 from sts.meter.tid_memory import DEFAULT_CAPACITY
 from sts.results import ResultCode
 from sts.tokens.base import Token
-from sts.tokens.credit import CreditKind
 from sts.tokens.keychange import KeyChangeToken
 from sts.tokens.management import Register
 from sts.tokens.meter_test import TestControl
@@ -217,6 +222,7 @@ class MeterStatus:
     alarms: tuple[str, ...] = ()  # the alarm set's active causes, newest last
     control_state: str = "connected"  # disconnect control (sts.meter.disconnect)
     payment_mode: str = "prepaid"
+    service: MeterService = MeterService.ELECTRICITY  # what credit.energy_kwh is of (kWh or m3)
 
     @property
     def locked(self) -> bool:
@@ -249,6 +255,8 @@ class MeterStatus:
             "alarms": list(self.alarms),
             "control_state": self.control_state,
             "payment_mode": self.payment_mode,
+            "service": self.service.value,
+            "unit": self.service.unit,
         }
 
 
@@ -388,7 +396,7 @@ class Meter:
         """Key in a 20-digit token at ``now`` and return what the meter answers."""
         now = self._catch_up(now)
         before = self.decoder
-        decision = decide(before, digits, now, self.engine)
+        decision = decide(before, digits, now, self.engine, self.service)
         receipt: CreditReceipt | None = None
         lines: list[str] = [decision.result.text]
         self.decoder = decision.state
@@ -574,7 +582,25 @@ class Meter:
     def _security(self, now: datetime, code: Code, detail: str) -> None:
         self.metering.guard.record(epoch_seconds(now), code, detail)
 
+    @property
+    def service(self) -> MeterService:
+        """What the meter measures (its credit set-up's service)."""
+        return self.engine.config.service
+
     # -- time ---------------------------------------------------------------------------
+
+    def advance_flow(self, until: datetime, flow_m3_per_h: Decimal) -> None:
+        """Run a water or gas meter up to ``until`` with ``flow_m3_per_h`` flowing.
+
+        The flow becomes the standing load (:func:`sts.meter.service.flow_load_w`):
+        1 m3/h for 30 minutes draws 0.5 m3 from the volume register.
+        """
+        if self.service is MeterService.ELECTRICITY:
+            raise FormatError(
+                f"meter {self.decoder.identity.drn} is an electricity meter; a flow in m3/h is "
+                "for water and gas meters (give its load in watts)"
+            )
+        self.advance(until, flow_load_w(flow_m3_per_h))
 
     def advance(self, until: datetime, load: Any = None) -> None:
         """Run the meter up to ``until`` with ``load`` (None keeps the standing load).
@@ -628,6 +654,7 @@ class Meter:
             tuple(Code(e.code).label for e in self.metering.guard.alarms),
             self.metering.guard.disconnect.state.name.lower(),
             "postpaid" if self.metering.guard.postpaid else "prepaid",
+            self.service,
         )
 
     # -- persistence --------------------------------------------------------------------
@@ -662,8 +689,8 @@ class Meter:
         match decision.action:
             case AddCredit(kind, amount):
                 receipt = engine.apply_credit(kind, amount, now)
-                if kind is CreditKind.ELECTRICITY:  # units of 0.1 kWh
-                    first = f"{receipt.amount:+.1f} kWh"
+                if not kind.is_currency:  # units of 0.1 kWh or 0.1 m3
+                    first = f"{receipt.amount:+.1f} {receipt.unit}"
                 else:
                     first = f"{receipt.amount:+f}"
                 return receipt, [first, *receipt.lines()]
@@ -700,7 +727,7 @@ class Meter:
         shown = {
             TestControl.LOAD_SWITCH: "Load switch test OK",
             TestControl.DISPLAY_TEST: DISPLAY_TEST,
-            TestControl.TOTAL_ENERGY: f"Total {credit.total_kwh} kWh",
+            TestControl.TOTAL_ENERGY: f"Total {credit.total_kwh} {self.service.unit}",
             TestControl.KEY_REVISION: f"KRN {keys.krn}",
             TestControl.TARIFF_INDEX: f"TI {keys.ti:02d}",
             TestControl.TOKEN_READER: "Keypad test OK",
@@ -719,7 +746,7 @@ class Meter:
         result = self.engine.take_emergency_credit(now)
         if result is EmergencyResult.GRANTED:
             limit = self.engine.status().emergency_limit_kwh
-            return ["Emergency credit", f"{limit} kWh"]
+            return ["Emergency credit", f"{limit} {self.service.unit}"]
         return ["No emergency credit", result.value]
 
     def _log(self, decision: Decision, before: DecoderState, now: datetime) -> None:
@@ -780,6 +807,10 @@ def _require_aware(when: datetime) -> None:
 _REGISTER_NAMES = {
     Register.ELECTRICITY: "energy wallet",
     Register.ELECTRICITY_CURRENCY: "money wallet",
+    Register.WATER: "volume wallet",
+    Register.WATER_CURRENCY: "money wallet",
+    Register.GAS: "volume wallet",
+    Register.GAS_CURRENCY: "money wallet",
     Register.ALL: "all credit",
 }
 
@@ -805,11 +836,11 @@ def _lockout_lines(meter: Meter) -> list[str]:
     return [first, f"{lockout.failures} wrong entries"]
 
 
-def _owed_lines(credit: CreditStatus) -> list[str]:
+def _owed_lines(credit: CreditStatus, unit: str = "kWh") -> list[str]:
     state = "active" if credit.emergency_active else "off"
     return [
-        f"Emergency {state} {credit.emergency_used_kwh}/{credit.emergency_limit_kwh} kWh",
-        f"Debt {credit.debt_kwh} kWh",
+        f"Emergency {state} {credit.emergency_used_kwh}/{credit.emergency_limit_kwh} {unit}",
+        f"Debt {credit.debt_kwh} {unit}",
         f"Charges owed {credit.debt_money}",
     ]
 
@@ -821,14 +852,17 @@ def _relay_lines(credit: CreditStatus) -> list[str]:
     ]
 
 
+def _units_line(meter: Meter) -> str:
+    """The unit register: "Energy 10.000 kWh", or "Volume 2.500 m3" on a water or gas meter."""
+    service = meter.service
+    return f"{service.register_name.capitalize()} {meter.engine.status().energy_kwh} {service.unit}"
+
+
 _SHORT_CODE_LINES: dict[str, Callable[[Meter], list[str]]] = {
-    "0": lambda m: [
-        f"Energy {m.engine.status().energy_kwh} kWh",
-        f"Money {m.engine.status().money}",
-    ],
-    "1": lambda m: [f"Energy {m.engine.status().energy_kwh} kWh"],
+    "0": lambda m: [_units_line(m), f"Money {m.engine.status().money}"],
+    "1": lambda m: [_units_line(m)],
     "2": lambda m: [f"Money {m.engine.status().money}"],
-    "3": lambda m: [f"Total {m.engine.status().total_kwh} kWh"],
+    "3": lambda m: [f"Total {m.engine.status().total_kwh} {m.service.unit}"],
     "4": lambda m: [f"Power {m.engine.status().power_w} W"],
     "5": lambda m: [_power_limit_line(m.engine.status().power_limit_w)],
     "6": lambda m: [f"KRN {m.decoder.keys.krn}"],
@@ -837,7 +871,7 @@ _SHORT_CODE_LINES: dict[str, Callable[[Meter], list[str]]] = {
     "9": lambda m: _relay_lines(m.engine.status()),
     "10": lambda m: [f"Meter {m.decoder.identity.drn}"],
     "11": lambda m: [m.engine.status().at.strftime("%Y-%m-%d %H:%M")],  # type: ignore[union-attr]
-    "12": lambda m: _owed_lines(m.engine.status()),
+    "12": lambda m: _owed_lines(m.engine.status(), m.service.unit),
     "13": lambda m: [
         f"SGC {m.decoder.keys.sgc:06d}",
         f"KT {m.decoder.keys.kt} KEN {m.decoder.keys.ken}",

@@ -86,6 +86,7 @@ from sts.meter.schema import (
     Section,
     Text,
 )
+from sts.meter.service import MeterService
 from sts.meter.tariff import MeterTariff
 from sts.meter.tid_memory import MAX_CAPACITY as MAX_TIDS
 from sts.meter.units import kwh_to_j, money_to_units
@@ -186,7 +187,9 @@ CONFIG = Obj(
         "energy_max_kwh": KWH,
         "money_max": MONEY,
         "profile_step_s": Int(1, 86_400),
+        "service": _enum(MeterService),
     },
+    optional=frozenset({"service"}),  # written since water and gas meters; older: electricity
     check_all=_build_config,
 )
 
