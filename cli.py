@@ -178,6 +178,12 @@ def _vend_energy_rule() -> Any:
     return limits.ENERGY
 
 
+def _flow_rule() -> Any:
+    from sts.meter.service import FLOW
+
+    return FLOW
+
+
 def _debt_rule() -> Any:
     from vending import limits
 
@@ -352,7 +358,6 @@ def demo(db_url: str | None, money: Decimal, walkthrough: bool, as_json: bool) -
                 console.print(line, highlight=False)
         return
 
-    from sts.meter.meter import Meter
     from vending import demo as vending_demo
     from vending.backend import Backend
     from vending.db import open_database, sqlite_url
@@ -372,19 +377,7 @@ def demo(db_url: str | None, money: Decimal, walkthrough: bool, as_json: bool) -
                 vending_demo.check_database(backend)
                 made = vending_demo.set_up(backend)
                 receipt = vending_demo.sell(backend, money)
-                keyed = simulated_meter(backend, made.drn)
-                simulated = Meter.manufacture(
-                    drn=keyed.drn,
-                    manufactured=keyed.manufactured,
-                    key=keyed.key,
-                    sgc=keyed.sgc,
-                    krn=keyed.krn,
-                    kt=keyed.kt,
-                    ti=keyed.ti,
-                    ken=keyed.ken,
-                    ea=keyed.ea,
-                    base_date=keyed.base_date,
-                )
+                simulated = simulated_meter(backend, made.drn).manufacture()
                 keyed_at = max(receipt.time, simulated.clock) + timedelta(minutes=1)
                 outcomes = [simulated.enter_token(t.digits, keyed_at) for t in receipt.tokens]
                 wallet = simulated.short_code("1", keyed_at)
@@ -571,6 +564,13 @@ def _wallets(credit: CreditStatus) -> str:
     return f"energy wallet {credit.energy_kwh} kWh, money wallet {_money(credit.money)}"
 
 
+def _wallets_of(status: MeterStatus) -> str:
+    if status.service == "electricity":
+        return _wallets(status.credit)
+    volume = f"{status.credit.energy_kwh} {status.service.unit}"
+    return f"volume wallet {volume}, money wallet {_money(status.credit.money)}"
+
+
 def _credit_rows(credit: CreditStatus) -> list[tuple[str, str]]:
     """What the credit engine shows, as (name, value) rows."""
     relay = "closed" if credit.relay_closed else "open"
@@ -593,6 +593,27 @@ def _credit_rows(credit: CreditStatus) -> list[tuple[str, str]]:
     ]
     if credit.price_per_kwh is not None:
         rows.append(("price now", f"{_money(credit.price_per_kwh)} per kWh"))
+    return rows
+
+
+def _volume_rows(status: MeterStatus) -> list[tuple[str, str]]:
+    """What a water or gas meter's credit engine shows: its volume in m3, its valve."""
+    from sts.meter.service import load_flow
+
+    credit, unit = status.credit, status.service.unit
+    valve = "open" if credit.relay_closed else "closed"  # the valve is the meter's relay
+    rows = [
+        ("service", f"{status.service} (unit tokens in 0.1 {unit})"),
+        ("volume wallet", f"{credit.energy_kwh} {unit}"),
+        ("money wallet", _money(credit.money)),
+        ("valve", f"{valve} ({credit.relay_reason.value})"),
+        ("flow", f"{load_flow(credit.demand_w)} {unit}/h"),
+        ("owed", f"{credit.debt_kwh} {unit} debt, {_money(credit.debt_money)} charges"),
+        ("low-credit alarm", f"level {credit.alarm_level}" if credit.alarm_level else "none"),
+        ("volume used", f"{credit.total_kwh} {unit}, this month {credit.month_kwh} {unit}"),
+    ]
+    if credit.price_per_kwh is not None:
+        rows.append(("price now", f"{_money(credit.price_per_kwh)} per {unit}"))
     return rows
 
 
@@ -636,7 +657,9 @@ def _render_meter(status: MeterStatus, events: list[Any]) -> None:
                 f"{_shown_time(status.kct_started)}",
             )
         )
-    rows.extend(_credit_rows(status.credit))
+    rows.extend(
+        _credit_rows(status.credit) if status.service == "electricity" else _volume_rows(status)
+    )
     rows.append(
         (
             "load control",
@@ -723,6 +746,12 @@ def _load_unserved(file: Path) -> Meter:
     help="Set-up as JSON: credit engine (tariff, emergency credit, friendly time, ...) and "
     "'metering' (supply, TOU calendar, rate prices, net metering, surveys).",
 )
+@click.option(
+    "--service",
+    type=click.Choice(["electricity", "water", "gas"]),
+    help="What the meter measures (default: the --config's, else electricity): a water or gas "
+    "meter takes its own unit tokens (class 0 subclass 1 or 2) into a volume register in m3.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing state file.")
 @_meter_json
 def meter_new(file: Path, config_file: TextIO | None, **o: Any) -> None:
@@ -761,6 +790,7 @@ def meter_new(file: Path, config_file: TextIO | None, **o: Any) -> None:
             if config_file is None
             else meter_settings_from_json(config_file.read(), config_file.name)
         )
+        config = _with_service(config, o["service"])
         made = Meter.manufacture(
             drn=o["drn"],
             manufactured=manufactured,
@@ -785,6 +815,17 @@ def meter_new(file: Path, config_file: TextIO | None, **o: Any) -> None:
         return
     console.print(f"[green]made[/] meter {made.status().drn} in {file}", highlight=False)
     _render_meter(made.status(), [])
+
+
+def _with_service(config: Any, service: str | None) -> Any:
+    """``config`` (None: the defaults) measuring ``service``, when one was given."""
+    if service is None:
+        return config
+    from dataclasses import replace
+
+    from sts.meter.config import CreditConfig
+
+    return replace(config or CreditConfig(), service=service)
 
 
 @meter.command("enter")
@@ -813,7 +854,7 @@ def meter_enter(
         emit_json(outcome.to_dict() | {"credit": status.to_dict()["credit"]})
     else:
         _render_outcome(outcome)
-        console.print(_wallets(status.credit), highlight=False)
+        console.print(_wallets_of(status), highlight=False)
     if not outcome.accepted:
         if not as_json:
             err_console.print(
@@ -834,6 +875,8 @@ def meter_enter(
               "('3kW': rooftop solar); replaces --load.")  # fmt: skip
 @click.option("--reactive", type=_IntRange(-1_000_000, 1_000_000), default=None,
               help="Reactive power in var with the load (+ inductive, - capacitive).")  # fmt: skip
+@click.option("--flow", type=_Amount(_flow_rule), help="Water or gas meter: the flow in m3/h "
+              "('1.5'; 0.001 steps), instead of --load.")  # fmt: skip
 @_meter_json
 def meter_run(
     file: Path,
@@ -842,10 +885,13 @@ def meter_run(
     as_json: bool,
     export: int | None = None,
     reactive: int | None = None,
+    flow: Decimal | None = None,
 ) -> None:
-    """Let time pass on the meter in FILE with a load connected."""
+    """Let time pass on the meter in FILE with a load (or, water and gas, a flow) connected."""
     from sts.meter import state as meter_state
 
+    if flow is not None:
+        return _run_flow(file, flow, duration, as_json, (load, export, reactive))
     if load is not None and export is not None:
         raise click.UsageError("give --load or --export, not both")
     given: Any = load
@@ -856,6 +902,7 @@ def meter_run(
         given = LoadPoint(active, reactive or 0)
     with refusals():
         current = _load_unserved(file)
+        _watts_for_electricity(current, given)
         start = current.clock
         current.advance(start + duration, given)
         meter_state.save(current, file)
@@ -866,6 +913,38 @@ def meter_run(
     console.print(
         f"ran {duration} at {status.credit.demand_w} W: {_shown_time(start)} -> "
         f"{_shown_time(status.clock)}",
+        highlight=False,
+    )
+    _render_meter(status, [])
+
+
+def _watts_for_electricity(current: Meter, given: Any) -> None:
+    if given is not None and current.service != "electricity":
+        raise click.ClickException(
+            f"meter {current.decoder.identity.drn} is a {current.service} meter; give its flow "
+            "with --flow in m3/h, not a load in watts"
+        )
+
+
+def _run_flow(
+    file: Path, flow: Decimal, duration: timedelta, as_json: bool, others: tuple[Any, ...]
+) -> None:
+    """`meter run --flow`: a water or gas meter run for ``duration`` at ``flow`` m3/h."""
+    from sts.meter import state as meter_state
+
+    if any(other is not None for other in others):
+        raise click.UsageError("give --flow alone, without --load, --export or --reactive")
+    with refusals():
+        current = _load_unserved(file)
+        start = current.clock
+        current.advance_flow(start + duration, flow)
+        meter_state.save(current, file)
+    status = current.status()
+    if as_json:
+        emit_json(status.to_dict())
+        return
+    console.print(
+        f"ran {duration} at {flow} m3/h: {_shown_time(start)} -> {_shown_time(status.clock)}",
         highlight=False,
     )
     _render_meter(status, [])
@@ -2964,7 +3043,6 @@ def meters_simulate(
     with `sts meter enter FILE DIGITS`.
     """
     from sts.meter import state as meter_state
-    from sts.meter.meter import Meter
     from vending.simulate import simulated_meter
 
     if file.exists() and not force:
@@ -2986,19 +3064,7 @@ def meters_simulate(
 
                 base = CreditConfig() if config is None else config
                 config = replace(base, tariff=made.tariff)
-            simulated = Meter.manufacture(
-                drn=made.drn,
-                manufactured=made.manufactured,
-                key=made.key,
-                sgc=made.sgc,
-                krn=made.krn,
-                kt=made.kt,
-                ti=made.ti,
-                ken=made.ken,
-                ea=made.ea,
-                base_date=made.base_date,
-                config=config,
-            )
+            simulated = made.manufacture(config)
             meter_state.save(simulated, file, overwrite=force)
     finally:
         backend.close()

@@ -117,7 +117,7 @@ def test_a_currency_meter_accepts_its_token_and_the_wallet_grows_by_the_receipt(
     )
 
 
-def test_a_water_meter_and_its_tariff(sts_cli: Sts) -> None:
+def test_a_water_meter_and_its_tariff(sts_cli: Sts, tmp_path: Path) -> None:
     refused(
         sts_cli("meters", "add", DRN, "--sgc", "123456", "--service", "water", "--tariff", "Money"),
         f"tariff 'Money' prices electricity but meter {DRN} is a water meter",
@@ -131,10 +131,16 @@ def test_a_water_meter_and_its_tariff(sts_cli: Sts) -> None:
                                     "--dkga", "02", "--kt", "2", "--ti", "1", "--krn", "1",
                                     "--base-date", "2014").stdout)  # fmt: skip
     assert (decoded["class"], decoded["subclass"]) == (0, 1)
-    refused(
-        sts_cli("meters", "simulate", DRN, "/tmp/never-written.json"),
-        f"meter {DRN} is a water meter; the simulated meter is an electricity meter",
+    # The simulated water meter takes it into its volume wallet: 5.5 m3.
+    file = tmp_path / "water.json"
+    sts_cli.ok("meters", "simulate", DRN, str(file))
+    entered = json.loads(
+        sts_cli("meter", "enter", str(file), receipt["tokens"][0]["digits"], "--json").stdout
     )
+    assert (entered["text"], entered["display"][1]) == ("Accept", "+5.5 m3")
+    assert entered["credit"]["energy_kwh"] == "5.500"
+    shown = sts_cli.json("meter", "show", str(file))
+    assert (shown["service"], shown["unit"]) == ("water", "m3")
     refused(sts_cli("vend", "free", DRN), "no free units due: tariff 'Water' grants no free")
 
 

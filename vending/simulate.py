@@ -13,13 +13,16 @@ A meter with a key change order not yet handed out is made on its current
 (old) key, as the meter in the field is: the next vend's key change tokens
 move it to the new key, then its credit tokens are accepted under that key.
 
-The simulated meter (sts.meter) is an electricity meter: it takes unit tokens
-(class 0 subclass 0) into its energy wallet and currency tokens (subclass 4)
-into its money wallet. A meter registered in currency mode needs a tariff on
-the meter to spend that wallet by: :func:`meter_tariff` gives it the vending
-tariff's steps and VAT (:attr:`SimulatedMeterKey.tariff`), so the meter takes
-the currency tokens vending sells it. Water and gas meters (subclasses 1 and
-2) have no simulated meter; :func:`simulated_meter` refuses them.
+The simulated meter (sts.meter) measures the registered meter's service
+(:attr:`SimulatedMeterKey.service`): an electricity meter takes unit tokens
+(class 0 subclass 0) into its energy wallet, a water or gas meter its own
+(subclass 1 or 2) into a volume wallet in m3, and each takes its service's
+currency tokens (subclass 4, 5 or 6) into its money wallet. A meter
+registered in currency mode needs a tariff on the meter to spend that wallet
+by: :func:`meter_tariff` gives it the vending tariff's steps and VAT
+(:attr:`SimulatedMeterKey.tariff`; per m3 for water and gas), so the meter
+takes the currency tokens vending sells it. The CLI makes the meter with
+:meth:`sts.meter.keyed.LedgerMeter.manufacture`.
 """
 
 from __future__ import annotations
@@ -30,10 +33,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
-from sts.crypto.keys import DecoderKey
+from sts.meter.keyed import LedgerMeter
 from sts.tokens.tid import MAX_TID, BaseDate, datetime_from_tid
 from vending.backend import Backend
-from vending.errors import WrongService
 from vending.kinds import Service, TokenKind
 from vending.models import TokenRecord
 from vending.registry import meter_by_drn
@@ -44,21 +46,12 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class SimulatedMeterKey:
-    """What a simulated meter needs to decide on the tokens the ledger sells a meter."""
+class SimulatedMeterKey(LedgerMeter):
+    """What a simulated meter needs to decide on the tokens the ledger sells a meter
+    (the key registers, service and manufacture time of :class:`LedgerMeter`), and more."""
 
-    drn: str
-    key: DecoderKey
-    sgc: int
-    krn: int
-    kt: int
-    ti: int
-    ken: int
-    base_date: int
-    ea: str
     dkga: str
     key_revision: int
-    manufactured: datetime
     tokens_sold: int  # TID-carrying tokens sold under this key revision so far
     token_kind: str = TokenKind.UNITS.value
     tariff: TariffConfig | None = None  # the meter's own tariff, for a currency-mode meter
@@ -87,13 +80,6 @@ def simulated_meter(backend: Backend, drn: str) -> SimulatedMeterKey:
     now = backend.now()
     with backend.read_sessions() as session:
         meter = meter_by_drn(session, drn)
-        if meter.service != Service.ELECTRICITY:
-            raise WrongService(
-                f"meter {meter.drn} is a {meter.service} meter; the simulated meter is an "
-                "electricity meter (check its tokens with `sts token decode`)",
-                "meter",
-                meter.drn,
-            )
         tariff = None
         if meter.token_kind == TokenKind.CURRENCY and meter.tariff is not None:
             tariff = meter_tariff(Tariff.from_dict(meter.tariff.definition))
@@ -127,6 +113,7 @@ def simulated_meter(backend: Backend, drn: str) -> SimulatedMeterKey:
             tokens_sold=count,
             token_kind=meter.token_kind,
             tariff=tariff,
+            service=Service(meter.service).value,
         )
 
 

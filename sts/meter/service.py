@@ -125,4 +125,13 @@ def flow_load_w(flow_m3_per_h: Decimal) -> int:
     return int(flow * W_PER_M3_PER_H)
 
 
-__all__ = ["FLOW", "MAX_FLOW", "MeterService", "flow_load_w", "service_of"]
+def load_flow(load_w: int) -> Decimal:
+    """The flow in m3/h a water or gas meter's standing load stands for (3 places).
+
+    >>> load_flow(1000)
+    Decimal('1.000')
+    """
+    return (Decimal(load_w) / W_PER_M3_PER_H).quantize(Decimal("0.001"))
+
+
+__all__ = ["FLOW", "MAX_FLOW", "MeterService", "flow_load_w", "load_flow", "service_of"]

@@ -15,10 +15,11 @@ meters share one decoder key.
 
 :func:`fleet_from_keys` makes the fleet from a vending ledger's meters instead
 (``sts meter fleet new DIR --db URL``): each meter with the key registers a
-:class:`LedgerMeter` gives (the ledger's current key revision and decoder key,
-made before the first token sold under it, as ``sts meters simulate`` makes
-one), so it accepts every token the ledger sells it. The decoder keys are
-written into the meter files (owner-only) and never into ``fleet.csv``.
+:class:`~sts.meter.keyed.LedgerMeter` gives (the ledger's current key revision
+and decoder key, made before the first token sold under it, and its service,
+as ``sts meters simulate`` makes one), so it accepts every token the ledger
+sells it. The decoder keys are written into the meter files (owner-only) and
+never into ``fleet.csv``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
 from sts.crypto.keys import DecoderKey, VendingKey
 from sts.errors import FormatError
@@ -38,6 +38,7 @@ from sts.meter import state as meter_state
 from sts.meter.dlms.device import Counters
 from sts.meter.dlms.files import config_path, new_settings, save_settings
 from sts.meter.dlms.model import Level
+from sts.meter.keyed import LedgerMeter
 from sts.meter.meter import Meter
 from sts.tokens.meter_number import luhn_check_digit, validate_drn
 
@@ -70,21 +71,6 @@ def drns(first_drn: str, count: int) -> list[str]:
     return [body + str(luhn_check_digit(body)) for body in bodies]
 
 
-class LedgerMeter(Protocol):
-    """What a ledger knows of one meter (``vending.simulate.SimulatedMeterKey`` is one)."""
-
-    drn: str
-    key: DecoderKey
-    sgc: int
-    krn: int
-    kt: int
-    ti: int
-    ken: int
-    ea: str
-    base_date: int
-    manufactured: datetime
-
-
 def fleet_from_keys(
     folder: Path,
     meters: Sequence[LedgerMeter],
@@ -94,21 +80,8 @@ def fleet_from_keys(
     """Write one meter per ledger meter, their DLMS settings and ``fleet.csv`` into ``folder``."""
     if not 1 <= len(meters) <= MAX_FLEET:
         raise FormatError(f"a fleet of {len(meters)} meters; expected 1-{MAX_FLEET}")
-    made = (  # made one at a time as they are written: a fleet of 10,000 is not held at once
-        Meter.manufacture(
-            drn=m.drn,
-            manufactured=m.manufactured,
-            key=m.key,
-            sgc=m.sgc,
-            krn=m.krn,
-            kt=m.kt,
-            ti=m.ti,
-            ken=m.ken,
-            ea=m.ea,
-            base_date=m.base_date,
-        )
-        for m in meters
-    )
+    # made one at a time as they are written: a fleet of 10,000 is not held at once
+    made = (m.manufacture() for m in meters)
     _check_folder(folder)
     return _write(folder, made, random_bytes)
 
