@@ -2970,15 +2970,50 @@ def meters_list(sgc: int | None, krn: int | None, limit: int, **o: Any) -> None:
 @click.argument("drn")
 @click.option("--tariff", help="Name of a stored tariff.")
 @click.option("--customer", help="Customer name (created if new).")
+@click.option(
+    "--service",
+    type=click.Choice(["electricity", "water", "gas"]),
+    help="Change what the meter measures (with --tariff for the new service if it has one).",
+)
+@click.option(
+    "--token-kind", type=click.Choice(["units", "currency"]), help="Change its credit tokens' kind."
+)
+@click.option(
+    "--tokens-used",
+    is_flag=True,
+    help="With --service/--token-kind: every credit token sold under the meter's current key "
+    "has been keyed in (the ledger cannot tell; without this the change is refused).",
+)
 @_vending_options
 def meters_set(drn: str, tariff: str | None, customer: str | None, **o: Any) -> None:
-    """Move a meter to another tariff or customer."""
+    """Move a meter to another tariff or customer, or change its service or token kind."""
     from vending import registry
 
+    if o["service"] is not None or o["token_kind"] is not None:
+        return _meters_set_kind(drn, tariff, customer, o)
+    if o["tokens_used"]:
+        raise click.UsageError("--tokens-used goes with --service or --token-kind")
     if tariff is None and customer is None:
         raise click.UsageError("give --tariff or --customer")
     with refusals():
         info = registry.update_meter(_open_vending(o), drn, tariff, customer)
+    if o["as_json"]:
+        emit_json(info.to_dict())
+    else:
+        _render_meter_info(info)
+
+
+def _meters_set_kind(drn: str, tariff: str | None, customer: str | None, o: Any) -> None:
+    """`meters set --service/--token-kind`: one ledger entry for the kind (and tariff)."""
+    from vending import registry
+
+    backend = _open_vending(o)
+    with refusals():
+        info = registry.set_meter_kind(
+            backend, drn, o["service"], o["token_kind"], tariff, o["tokens_used"]
+        )
+        if customer is not None:
+            info = registry.update_meter(backend, drn, customer=customer)
     if o["as_json"]:
         emit_json(info.to_dict())
     else:
@@ -3584,10 +3619,11 @@ def report() -> None:
 def report_sales(
     by: str, since: datetime | None, until: datetime | None, as_csv: bool, **o: Any
 ) -> None:
-    """Credit sold, with VAT, levies and kWh, by day, month or meter, and the totals.
+    """Credit sold, with VAT, levies and units, by day, month or meter, and the totals.
 
     Reversals are subtracted in the group of their own day (or meter). Money is
     what was charged (tendered less change); VAT and levies are the taxes in it.
+    Units are per service, in kWh or m3: water and gas sales get rows of their own.
     """
     from vending import reports
 
@@ -3608,6 +3644,10 @@ def report_sales(
     columns = [by, "vends", "rev.", "money", "VAT", "levies", "kWh", "free kWh"]
     if len(currencies) > 1:
         columns.insert(3, "cur.")
+    by_service = result.services not in ((), ("electricity",))  # units in kWh and m3
+    if by_service:
+        columns[-2:] = ["units", "free units"]
+        columns.insert(1, "service")
 
     def cells(sale: Any, bold: bool = False) -> list[str]:
         d = sale.to_dict()
@@ -3615,6 +3655,9 @@ def report_sales(
         row += [d["energy_kwh"], d["free_kwh"]]
         if len(currencies) > 1:
             row.insert(3, d["currency"] or "-")
+        if by_service:
+            row[-2:] = [f"{d['units']} {d['unit']}", f"{d['free_units']} {d['unit']}"]
+            row.insert(1, d["service"])
         return [f"[bold]{cell}[/]" if bold else str(cell) for cell in row]
 
     rows = [cells(sale) for sale in result.rows]

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from sts.tokens.tid import BaseDate
 from vending import ledger, limits, storage
 from vending.backend import Backend, MeterKeyParameters, derive, key_record_associated_data
 from vending.errors import (
+    ConflictError,
     DuplicateError,
     NotFoundError,
     PaymentError,
@@ -35,7 +36,15 @@ from vending.errors import (
 )
 from vending.keystore import seal
 from vending.kinds import Service, TokenKind, parse_service, parse_token_kind
-from vending.models import Customer, Meter, SupplyGroup, TariffRecord, VendingKeyRecord
+from vending.models import (
+    Customer,
+    Meter,
+    SupplyGroup,
+    TariffRecord,
+    TokenRecord,
+    Transaction,
+    VendingKeyRecord,
+)
 from vending.tariff import Tariff
 
 DEFAULT_BASE_DATE = BaseDate.Y2014
@@ -513,6 +522,91 @@ def update_meter(
         connection = session.connection()
         ledger.record_meter(connection, backend.ledger_key(connection), meter.id, now)
         return MeterInfo.of(meter)
+
+
+def set_meter_kind(
+    backend: Backend,
+    drn: str,
+    service: str | None = None,
+    token_kind: str | None = None,
+    tariff: str | None = None,
+    tokens_used: bool = False,
+) -> MeterInfo:
+    """Change a registered meter's service and/or token kind: which class 0 tokens it is sold.
+
+    A change is one chained ledger entry, like any meter change; asking for what
+    the meter already is changes and records nothing. A service change needs a
+    tariff for the new service (``tariff``) when the meter has one. The change is
+    refused while the meter may hold sold tokens it would then refuse: the
+    ledger cannot tell which tokens a customer has keyed in (STS tokens go one
+    way), so every credit token sold under the meter's current key and not
+    reversed counts as possibly unused, unless ``tokens_used`` says they were
+    all keyed in. (Tokens sold under an earlier key revision no longer decrypt on
+    the meter anyway.)
+    """
+    if service is None and token_kind is None:
+        raise VendingError("give the meter's new service or token kind", "service", None)
+    new_service = None if service is None else parse_service(service).value
+    new_kind = None if token_kind is None else parse_token_kind(token_kind).value
+    if tariff is not None:
+        tariff = limits.check_text(tariff, "tariff name", TARIFF_NAME_LENGTH)
+    now = backend.now()
+    with storage.write(backend) as session:
+        meter = meter_by_drn(session, drn)
+        after_service = new_service or meter.service
+        after_kind = new_kind or meter.token_kind
+        if (after_service, after_kind) == (meter.service, meter.token_kind):
+            if tariff is not None:
+                meter.tariff = _tariff_for(session, tariff, meter.drn, meter.service)
+                session.flush()
+                connection = session.connection()
+                ledger.record_meter(connection, backend.ledger_key(connection), meter.id, now)
+            return MeterInfo.of(meter)
+        if tariff is not None:
+            meter.tariff = _tariff_for(session, tariff, meter.drn, after_service)
+        elif meter.tariff is not None and after_service != meter.service:
+            raise WrongService(
+                f"meter {meter.drn}'s tariff {meter.tariff.name!r} prices {meter.service}; "
+                f"give it a {after_service} tariff with the change",
+                "tariff",
+                meter.tariff.name,
+            )
+        unused = _sold_under_current_key(session, meter)
+        if unused and not tokens_used:
+            raise ConflictError(
+                f"meter {meter.drn} has {unused} credit token(s) of its "
+                f"{meter.service} {meter.token_kind} kind sold under its current key and not "
+                "reversed, which the ledger cannot tell were keyed in and the meter would refuse "
+                f"as a {after_service} {after_kind} meter; change it once they are all keyed in "
+                "(say so), or after its next key change",
+                "service",
+                after_service,
+            )
+        meter.service, meter.token_kind = after_service, after_kind
+        session.flush()
+        connection = session.connection()
+        ledger.record_meter(connection, backend.ledger_key(connection), meter.id, now)
+        return MeterInfo.of(meter)
+
+
+def _sold_under_current_key(session: Session, meter: Meter) -> int:
+    """Credit (class 0) tokens sold to ``meter`` under its current key, in vends not reversed."""
+    tokens = TokenRecord.__table__
+    transactions = Transaction.__table__
+    reversals = transactions.alias("reversals")
+    not_reversed = (
+        ~select(reversals.c.id).where(reversals.c.reverses_id == tokens.c.transaction_id).exists()
+    )
+    return session.execute(
+        select(func.count())
+        .select_from(tokens)
+        .where(
+            tokens.c.meter_id == meter.id,
+            tokens.c.key_revision == meter.key_revision,
+            tokens.c.token_class == 0,
+            not_reversed,
+        )
+    ).scalar_one()
 
 
 def _tariff_for(session: Session, name: str, drn: str, service: str) -> TariffRecord:

@@ -3,8 +3,16 @@
 Sales count credit vends and their reversals (a reversal's negative amounts
 cancel the vend it reverses); days are UTC calendar days. Money is what was
 charged (tendered less change); VAT and levies are the taxes within it, read
-from each vend's stored breakdown; kWh are those bought, free basic units
-apart. Each group has one row per currency, and the report ends with totals.
+from each vend's stored breakdown; units are those bought, free basic units
+apart. Each group has one row per service and currency, and the report ends
+with totals (one per service and currency).
+
+Units are counted per service in the service's unit: kWh for electricity, m3
+for water and gas (:mod:`vending.kinds`), never added across services. A
+sale's service is that of the class 0 tokens it issued (subclass 0/4
+electricity, 1/5 water, 2/6 gas), so a meter whose service was changed since
+keeps its earlier sales under the service they were sold as; a reversal counts
+under the service of the vend it reverses.
 """
 
 from __future__ import annotations
@@ -15,12 +23,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, TextIO
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from vending import ledger_check, migration, storage
 from vending.backend import Backend
 from vending.errors import VendingError
-from vending.models import Meter, Transaction, scaled_to_decimal
+from vending.kinds import Service, TokenKind
+from vending.models import Meter, TokenRecord, Transaction, scaled_to_decimal
 from vending.render import kwh_text, money_text
 
 _SALES_KINDS = ("credit", "reversal", "free-units")  # free units: a sale with no money
@@ -35,16 +44,23 @@ CSV_COLUMNS = (
     "levies",
     "kwh",
     "free_kwh",
+    "service",
+    "unit",
+    "units",
+    "free_units",
 )
+_SERVICES = tuple(Service)  # the order rows of one group come in
 
 
 @dataclass(frozen=True)
 class Sales:
-    """Sales in one group (a day, a month or a meter), in one currency.
+    """Sales in one group (a day, a month or a meter), of one service, in one currency.
 
     ``money`` is what was charged (tendered less change: energy, fixed charges,
     debt recovered, VAT and levies); ``vat`` and ``levies`` are the parts of it
     that are taxes. ``currency`` is None where only units were sold (no money).
+    ``energy_kwh`` and ``free_kwh`` are the units bought and given free, in the
+    service's :attr:`unit` (kWh, or m3 for water and gas).
     """
 
     key: str
@@ -56,8 +72,15 @@ class Sales:
     vat: Decimal = Decimal(0)
     levies: Decimal = Decimal(0)
     currency: str | None = None
+    service: str = Service.ELECTRICITY.value
+
+    @property
+    def unit(self) -> str:
+        return Service(self.service).unit
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; ``energy_kwh`` and ``free_kwh`` are null on a water or gas row."""
+        electricity = self.service == Service.ELECTRICITY
         return {
             "key": self.key,
             "vends": self.vends,
@@ -66,8 +89,12 @@ class Sales:
             "money": money_text(self.money, self.currency),
             "vat": money_text(self.vat, self.currency),
             "levies": money_text(self.levies, self.currency),
-            "energy_kwh": kwh_text(self.energy_kwh),
-            "free_kwh": kwh_text(self.free_kwh),
+            "energy_kwh": kwh_text(self.energy_kwh) if electricity else None,
+            "free_kwh": kwh_text(self.free_kwh) if electricity else None,
+            "service": self.service,
+            "unit": self.unit,
+            "units": kwh_text(self.energy_kwh),
+            "free_units": kwh_text(self.free_kwh),
         }
 
     def csv_row(self) -> list[str]:
@@ -80,8 +107,12 @@ class Sales:
             d["money"],
             d["vat"],
             d["levies"],
-            d["energy_kwh"],
-            d["free_kwh"],
+            d["energy_kwh"] or "",
+            d["free_kwh"] or "",
+            d["service"],
+            d["unit"],
+            d["units"],
+            d["free_units"],
         ]
 
 
@@ -98,6 +129,12 @@ class SalesReport:
     @property
     def currencies(self) -> tuple[str, ...]:
         return tuple(sorted({r.currency for r in self.rows if r.currency is not None}))
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        """The services sold in the period, in :class:`~vending.kinds.Service` order."""
+        sold = {r.service for r in self.rows}
+        return tuple(s.value for s in _SERVICES if s.value in sold)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -128,7 +165,7 @@ class _Sum:
         self.energy += other.energy
         self.free += other.free
 
-    def sales(self, key: str, currency: str | None) -> Sales:
+    def sales(self, key: str, currency: str | None, service: str) -> Sales:
         return Sales(
             key,
             self.vends,
@@ -139,21 +176,35 @@ class _Sum:
             self.vat,
             self.levies,
             currency,
+            service,
         )
 
 
-def _merged(key: str, parts: dict[str | None, _Sum]) -> list[Sales]:
+_Parts = dict[tuple[str, str | None], _Sum]  # (service, currency) -> sums
+
+
+def _merged(key: str, parts: _Parts) -> list[Sales]:
+    """One row per service and currency, services in their order."""
+    rows = []
+    for service in _SERVICES:
+        mine = {c: part for (s, c), part in parts.items() if s == service}
+        if mine:
+            rows.extend(_merged_currencies(key, mine, service.value))
+    return rows
+
+
+def _merged_currencies(key: str, parts: dict[str | None, _Sum], service: str) -> list[Sales]:
     """One row per currency; units sold without money join the (single) currency's row."""
     currencies = sorted(c for c in parts if c is not None)
     if len(currencies) <= 1:
         total = _Sum()
         for part in parts.values():
             total.add(part)
-        return [total.sales(key, currencies[0] if currencies else None)]
+        return [total.sales(key, currencies[0] if currencies else None, service)]
     rows = {c: parts[c] for c in currencies}
     if None in parts:
         rows[currencies[0]].add(parts[None])
-    return [rows[c].sales(key, c) for c in currencies]
+    return [rows[c].sales(key, c, service) for c in currencies]
 
 
 def _tax(details: dict[str, Any] | None, name: str) -> Decimal:
@@ -181,12 +232,21 @@ def sales(
         raise VendingError(f"report period ends ({until}) before it starts ({since})")
     t = Transaction.__table__
     m = Meter.__table__
+    tokens = TokenRecord.__table__
     reversed_ = t.alias("reversed")
+    sold = func.coalesce(reversed_.c.id, t.c.id)  # a reversal: the vend it reverses
+    subclass = (
+        select(func.min(tokens.c.subclass))
+        .where(tokens.c.transaction_id == sold, tokens.c.token_class == 0)
+        .scalar_subquery()
+    )
     query = (
         select(
             t.c.kind,
             t.c.day,
             m.c.drn,
+            m.c.service,
+            subclass.label("subclass"),
             t.c.money,
             t.c.energy,
             t.c.free_energy,
@@ -205,7 +265,7 @@ def sales(
         query = query.where(t.c.day >= since)
     if until is not None:
         query = query.where(t.c.day <= until)
-    groups: dict[str, dict[str | None, _Sum]] = {}
+    groups: dict[str, _Parts] = {}
     with storage.read(backend) as session:
         for row in session.connection().execute(query):
             reversal = row.kind == "reversal"
@@ -216,7 +276,8 @@ def sales(
                 "month": lambda r: f"{r.day:%Y-%m}",
                 "meter": lambda r: r.drn,
             }[by](row)
-            part = groups.setdefault(key, {}).setdefault(_currency(details), _Sum())
+            service = _service(row.subclass, row.service)
+            part = groups.setdefault(key, {}).setdefault((service, _currency(details)), _Sum())
             part.add(
                 _Sum(
                     vends=0 if reversal else 1,
@@ -229,12 +290,20 @@ def sales(
                 )
             )
     rows = [sale for key in sorted(groups) for sale in _merged(key, groups[key])]
-    every: dict[str | None, _Sum] = {}
+    every: _Parts = {}
     for parts in groups.values():
-        for currency, part in parts.items():
-            every.setdefault(currency, _Sum()).add(part)
+        for which, part in parts.items():
+            every.setdefault(which, _Sum()).add(part)
     totals = _merged("total", every) if groups else []
     return SalesReport(by, since, until, tuple(rows), tuple(totals))
+
+
+def _service(subclass: int | None, registered: str | None) -> str:
+    """The service of a sale's credit tokens' subclass; without one, the meter's own."""
+    by_subclass = {int(s.credit_kind(TokenKind.UNITS)): s.value for s in Service}
+    if subclass is not None and subclass % 4 in by_subclass:  # units 0-2, currency 4-6
+        return by_subclass[subclass % 4]
+    return registered or Service.ELECTRICITY.value
 
 
 def write_sales_csv(report: SalesReport, stream: TextIO) -> int:
