@@ -498,7 +498,6 @@ class CreditConfig:
     profile_step_s: int = 60
     service: MeterService = MeterService.ELECTRICITY
 
-
     def __post_init__(self) -> None:
         parse_zone(self.timezone)
         object.__setattr__(self, "energy_max_kwh", _non_negative(self.energy_max_kwh, "max kWh"))
