@@ -173,6 +173,7 @@ def test_report_sales_has_vat_levies_totals_by_month_and_csv(sts_cli: Sts) -> No
     table = list(csv.reader(io.StringIO(sts_cli.ok("report", "sales", "--csv").stdout)))
     assert table[0] == [
         "group", "vends", "reversals", "currency", "money", "vat", "levies", "kwh", "free_kwh",
+        "service", "unit", "units", "free_units",
     ]  # fmt: skip
     assert table[1][1:7] == ["1", "0", "ZAR", "99.94", "10.89", "1.45"]
     assert table[2][0] == "total" and table[2][4] == "99.94"
