@@ -890,8 +890,8 @@ def meter_run(
     """Let time pass on the meter in FILE with a load (or, water and gas, a flow) connected."""
     from sts.meter import state as meter_state
 
-    if flow is not None:
-        return _run_flow(file, flow, duration, as_json, (load, export, reactive))
+    if flow is not None and (load, export, reactive) != (None, None, None):
+        raise click.UsageError("give --flow alone, without --load, --export or --reactive")
     if load is not None and export is not None:
         raise click.UsageError("give --load or --export, not both")
     given: Any = load
@@ -902,17 +902,20 @@ def meter_run(
         given = LoadPoint(active, reactive or 0)
     with refusals():
         current = _load_unserved(file)
-        _watts_for_electricity(current, given)
         start = current.clock
-        current.advance(start + duration, given)
+        if flow is not None:
+            current.advance_flow(start + duration, flow)
+        else:
+            _watts_for_electricity(current, given)
+            current.advance(start + duration, given)
         meter_state.save(current, file)
     status = current.status()
     if as_json:
         emit_json(status.to_dict())
         return
+    rate = f"{status.credit.demand_w} W" if flow is None else f"{flow} m3/h"
     console.print(
-        f"ran {duration} at {status.credit.demand_w} W: {_shown_time(start)} -> "
-        f"{_shown_time(status.clock)}",
+        f"ran {duration} at {rate}: {_shown_time(start)} -> {_shown_time(status.clock)}",
         highlight=False,
     )
     _render_meter(status, [])
@@ -924,30 +927,6 @@ def _watts_for_electricity(current: Meter, given: Any) -> None:
             f"meter {current.decoder.identity.drn} is a {current.service} meter; give its flow "
             "with --flow in m3/h, not a load in watts"
         )
-
-
-def _run_flow(
-    file: Path, flow: Decimal, duration: timedelta, as_json: bool, others: tuple[Any, ...]
-) -> None:
-    """`meter run --flow`: a water or gas meter run for ``duration`` at ``flow`` m3/h."""
-    from sts.meter import state as meter_state
-
-    if any(other is not None for other in others):
-        raise click.UsageError("give --flow alone, without --load, --export or --reactive")
-    with refusals():
-        current = _load_unserved(file)
-        start = current.clock
-        current.advance_flow(start + duration, flow)
-        meter_state.save(current, file)
-    status = current.status()
-    if as_json:
-        emit_json(status.to_dict())
-        return
-    console.print(
-        f"ran {duration} at {flow} m3/h: {_shown_time(start)} -> {_shown_time(status.clock)}",
-        highlight=False,
-    )
-    _render_meter(status, [])
 
 
 @meter.command("show")
