@@ -216,3 +216,11 @@ def test_an_unknown_service_in_a_state_file_is_refused_with_its_path() -> None:
     document["meter"]["credit"]["config"]["service"] = "steam"
     with pytest.raises(FormatError, match=r"service.*steam"):
         meter_state.from_document(json.loads(json.dumps(document)))
+
+
+def test_the_keypad_screen_shows_the_volume_wallet_in_cubic_metres() -> None:
+    from sts.meter.keypad_app import indicators
+
+    meter = meter_for("water")
+    meter.enter_token(WATER_01M3, T)
+    assert indicators(meter.status())["wallets"] == ("Wallets: 0.100 m3, money 0.00", "")

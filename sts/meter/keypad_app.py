@@ -207,7 +207,7 @@ class KeypadApp(App[None]):
     # -- showing ------------------------------------------------------------------------
 
     def _show(self, display: KeypadDisplay) -> None:
-        lines = lcd_lines(display, self.meter.status().credit)
+        lines = lcd_lines(display, self.meter.status().credit, self.meter.service.unit)
         if lines != self._shown:
             self._shown = lines
             self._lcd.update("\n".join(lines))
@@ -230,21 +230,23 @@ class KeypadApp(App[None]):
         )
 
 
-def lcd_lines(display: KeypadDisplay, credit: CreditStatus) -> list[str]:
-    """The three LCD lines: entry (or the entry just submitted), result or prompt, wallets."""
+def lcd_lines(display: KeypadDisplay, credit: CreditStatus, unit: str = "kWh") -> list[str]:
+    """The three LCD lines: entry (or the entry just submitted), result or prompt, wallets
+    (the unit wallet in ``unit``: kWh, or m3 on a water or gas meter)."""
     if display.submission is not None:
         entry = group_in_fours(display.submission.entry)
         message = "  ".join(display.lines)
     else:
         entry = display.text
         message = "" if entry else "Enter token"
-    wallets = f"{credit.energy_kwh} kWh  {credit.money:.2f}"
+    wallets = f"{credit.energy_kwh} {unit}  {credit.money:.2f}"
     return [entry or " ", message or " ", wallets]
 
 
 def indicators(status: MeterStatus) -> dict[str, tuple[str, str]]:
     """Each indicator's text and mood ("good", "warn" or "bad") from a MeterStatus."""
     credit = status.credit
+    unit = status.service.unit  # kWh, or m3 on a water or gas meter
     reason = credit.relay_reason.value
     relay = (
         (f"Relay: closed ({reason})", "good")
@@ -263,15 +265,15 @@ def indicators(status: MeterStatus) -> dict[str, tuple[str, str]]:
         if status.alarms
         else ("Alarm: none", "good")
     )
-    wallets = (f"Wallets: {credit.energy_kwh} kWh, money {credit.money:.2f}", "")
+    wallets = (f"Wallets: {credit.energy_kwh} {unit}, money {credit.money:.2f}", "")
     if credit.emergency_active:
         emergency = (
             f"Emergency credit: {credit.emergency_used_kwh} of "
-            f"{credit.emergency_limit_kwh} kWh used",
+            f"{credit.emergency_limit_kwh} {unit} used",
             "warn",
         )
     elif credit.debt_kwh or credit.debt_money:
-        emergency = (f"Debt: {credit.debt_kwh} kWh, money {credit.debt_money:.2f}", "warn")
+        emergency = (f"Debt: {credit.debt_kwh} {unit}, money {credit.debt_money:.2f}", "warn")
     else:
         emergency = ("Emergency credit: not in use", "")
     lockout = (
