@@ -224,3 +224,18 @@ def test_the_keypad_screen_shows_the_volume_wallet_in_cubic_metres() -> None:
     meter = meter_for("water")
     meter.enter_token(WATER_01M3, T)
     assert indicators(meter.status())["wallets"] == ("Wallets: 0.100 m3, money 0.00", "")
+
+
+def test_a_key_change_set_works_on_a_water_meter_as_on_electricity() -> None:
+    # CTSA05 step 1: the two KCTs move the CTSA meter to TI 2, whose decoder key is
+    # 060B8643C59A27F1 (sts-reference 9.2); water credit under it is then accepted.
+    meter = meter_for("water")
+    first = meter.enter_token("51638423060042734509", T)
+    second = meter.enter_token("15361891762113502242", T)
+    assert (first.result, second.result) == (R.FIRST_KCT, R.ACCEPT)
+    assert meter.decoder.keys.ti == 2
+    token = sts.encode(
+        TransferCredit.for_units(CreditKind.WATER, 10, TID, 3),
+        sts.DecoderKey.from_hex("060B8643C59A27F1"),
+    )
+    assert meter.enter_token(token, T).display[1:3] == ("+1.0 m3", "Volume 1.000 m3")
