@@ -22,6 +22,19 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from sts.codec import WithdrawnAlgorithmWarning, decode_full, encode
+from sts.console.output import LazyConsole as _LazyConsole
+from sts.console.output import json_text
+from sts.console.params import Amount as _Amount
+from sts.console.params import Duration as _Duration
+from sts.console.params import IntRange as _IntRange
+from sts.console.params import MeterTime as _MeterTime
+from sts.console.params import Power as _Power
+from sts.console.params import SafeFile as _SafeFile
+from sts.console.params import SafePath as _SafePath
+from sts.console.params import int_any_base as _int_any_base
+from sts.console.params import parse_at as _parse_at
+from sts.console.usage import one_line_usage as _one_line_usage
+from sts.console.usage import refusals
 from sts.crypto import DecoderKey, KeyParameters, VendingKey, derive_decoder_key
 from sts.errors import StsError
 from sts.tokens import (
@@ -55,31 +68,9 @@ from sts.tokens.tid import BaseDate, datetime_from_tid, vending_tid
 if TYPE_CHECKING:
     # Start-up time: the simulated meter and the conformance runner are imported by the
     # commands that use them; heavy modules never at the top of this file.
-    from rich.console import Console
-
     from sts.conformance import RunResult
     from sts.meter.credit import CreditStatus
     from sts.meter.meter import Meter, MeterStatus, TokenOutcome
-
-
-class _LazyConsole:
-    """A rich Console made on first use: loading rich.console costs `sts --help` (which
-    prints through click) a tenth of its start-up. Attributes are the Console's."""
-
-    def __init__(self, stderr: bool = False) -> None:
-        self._stderr = stderr
-        self._console: Console | None = None
-
-    def get(self) -> Console:
-        """The Console itself, for rich objects that take one (Progress)."""
-        if self._console is None:
-            from rich.console import Console
-
-            self._console = Console(stderr=self._stderr)
-        return self._console
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.get(), name)
 
 
 console = _LazyConsole()
@@ -88,16 +79,8 @@ err_console = _LazyConsole(stderr=True)
 
 def emit_json(data: Any) -> None:
     """Machine output: one JSON document on stdout, nothing else."""
-    click.echo(json.dumps(data, indent=2, default=str))
+    click.echo(json_text(data))
 
-
-@contextmanager
-def refusals() -> Iterator[None]:
-    """Turn the library's errors into a one-sentence ClickException (exit 1)."""
-    try:
-        yield
-    except StsError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 def group_digits(digits: str) -> str:
@@ -110,60 +93,6 @@ def _shown(value: object) -> str:
     from sts.errors import shown
 
     return shown(value)
-
-
-# --- option types -----------------------------------------------------------------------
-# Every option that takes a number parses it here: ASCII digits only (no '1_000', no
-# Arabic-Indic or other Unicode digits, no exponent, inf or nan), within stated bounds.
-
-_ASCII_INT = re.compile(r"[+-]?[0-9]{1,30}", re.ASCII)
-
-
-class _IntRange(click.IntRange):
-    """click.IntRange for ASCII whole numbers only (click's own takes '1_000', Unicode digits)."""
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and not _ASCII_INT.fullmatch(value.strip()):
-            self.fail(f"{_shown(value)} is not a whole number written in ASCII digits", param, ctx)
-        return super().convert(value, param, ctx)
-
-
-class _Amount(click.ParamType):
-    """A decimal amount, parsed by sts.amounts with the rule ``rule()`` gives.
-
-    Text that is not a plain ASCII decimal is bad usage (exit 2, like a letter in a
-    whole-number option). A number outside the rule's bounds or finer than its
-    places is bad usage too where the option is a token field (``usage=True``),
-    and elsewhere an operation refused (exit 1) with the library's sentence, as
-    the library itself would refuse it. The rule is looked up when the option is
-    used, so that the modules defining it are imported only then.
-    """
-
-    name = "amount"
-
-    def __init__(self, rule: Callable[[], Any], usage: bool = False) -> None:
-        self.rule = rule
-        self.usage = usage
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> Decimal:
-        from sts.amounts import check_amount, to_decimal
-
-        if isinstance(value, Decimal):
-            return value
-        rule = self.rule()
-        try:
-            number = to_decimal(value, rule.what)
-        except StsError as exc:
-            self.fail(str(exc), param, ctx)
-        if self.usage:
-            try:
-                return check_amount(number, rule)
-            except StsError as exc:
-                self.fail(str(exc), param, ctx)
-        with refusals():
-            return check_amount(number, rule)
 
 
 def _vend_money_rule() -> Any:
@@ -202,83 +131,6 @@ def _token_money_rule() -> Any:
 
     limit = Decimal(10) ** 12
     return AmountRule("currency amount", limit, low=-limit, places=5)
-
-
-_MAX_PATH = 4096
-_MAX_PATH_PART = 255
-
-
-def _check_path(
-    kind: click.ParamType, value: Any, param: click.Parameter | None, ctx: click.Context | None
-) -> None:
-    """Refuse a path the operating system would choke on, before it is used."""
-    if not isinstance(value, str) or value == "-":
-        return
-    bad = next((ch for ch in value if ord(ch) < 32 or ord(ch) == 127), None)
-    if bad is not None:
-        kind.fail(
-            f"{_shown(value)} contains the control character U+{ord(bad):04X}; expected a path",
-            param,
-            ctx,
-        )
-    if len(value) > _MAX_PATH or any(len(part) > _MAX_PATH_PART for part in value.split("/")):
-        kind.fail(
-            f"{_shown(value)} is too long for a path; expected at most {_MAX_PATH} characters "
-            f"and {_MAX_PATH_PART} per name",
-            param,
-            ctx,
-        )
-
-
-class _SafePath(click.Path):
-    """click.Path that refuses control characters and over-long names first."""
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        _check_path(self, value, param, ctx)
-        return super().convert(value, param, ctx)
-
-
-class _SafeFile(click.File):
-    """click.File that refuses control characters and over-long names first."""
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        _check_path(self, value, param, ctx)
-        return super().convert(value, param, ctx)
-
-
-class _OneLineUsageError(click.UsageError):
-    """A usage error shown as the one sentence the README promises (no Usage/Try lines)."""
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"Error: {self.format_message()}", file=file, err=file is None)
-
-
-_MAX_MESSAGE = 500
-_LONG_QUOTED = re.compile(r"'([^']{41,})'")
-
-
-def _one_line_message(message: str) -> str:
-    """An error message as one bounded line: long quoted input cut short (click quotes
-    the value it refuses whole), control characters escaped, no line breaks."""
-    from sts.errors import shown
-
-    text = _LONG_QUOTED.sub(lambda m: shown(m.group(1)), message)
-    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text.replace("\n", " "))
-    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE] + "..."
-
-
-@contextmanager
-def _one_line_usage() -> Iterator[None]:
-    no_args_help = getattr(click.exceptions, "NoArgsIsHelpError", ())
-    try:
-        yield
-    except click.UsageError as exc:
-        if isinstance(exc, _OneLineUsageError | no_args_help):
-            raise
-        raise _OneLineUsageError(_one_line_message(exc.format_message()), exc.ctx) from exc
-    except click.ClickException as exc:
-        exc.message = _one_line_message(exc.message)
-        raise
 
 
 class _Main(click.Group):
@@ -444,89 +296,6 @@ def _render_demo(
 
 
 # --- meter ------------------------------------------------------------------------------
-
-_POWER_UNITS = {"w": 1, "kw": 1000, "mw": 1_000_000}
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-_MAX_WATTS = 10_000_000  # 10 MW: more than any meter's load
-_MAX_DURATION_DAYS = 366
-
-
-class _Power(click.ParamType):
-    """A power such as '2kW', '500W', '1.5kW' or '0' (watts)."""
-
-    name = "power"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        text = str(value).strip().lower().replace(" ", "")
-        number = text.rstrip("kmw")
-        unit = text[len(number) :] or "w"
-        if not re.fullmatch(r"[+-]?[0-9]{1,12}(?:\.[0-9]{1,6})?", number, re.ASCII) or (
-            unit not in _POWER_UNITS
-        ):
-            self.fail(f"{_shown(value)} is not a power like '2kW', '500W' or '1.5kW'", param, ctx)
-        watts = Decimal(number) * _POWER_UNITS[unit]
-        if watts < 0 or watts != watts.to_integral_value():
-            self.fail(f"{_shown(value)} is not a whole number of watts of 0 or more", param, ctx)
-        if watts > _MAX_WATTS:
-            self.fail(f"{_shown(value)} is above the limit of {_MAX_WATTS:,} W", param, ctx)
-        return int(watts)
-
-
-class _Duration(click.ParamType):
-    """A duration such as '3h', '15m', '1d', '90s' or '1h30m'."""
-
-    name = "duration"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> timedelta:
-        if isinstance(value, timedelta):
-            return value
-        text = str(value).strip().lower().replace(" ", "")
-        parts = re.fullmatch(r"(?:[0-9]{1,12}(?:\.[0-9]{1,6})?[smhdw]){1,5}", text, re.ASCII)
-        if not parts:
-            self.fail(
-                f"{_shown(value)} is not a duration like '3h', '15m', '1d' or '1h30m'", param, ctx
-            )
-        seconds = sum(
-            Decimal(amount) * _DURATION_UNITS[unit]
-            for amount, unit in re.findall(r"([0-9]+(?:\.[0-9]+)?)([smhdw])", text, re.ASCII)
-        )
-        if seconds > _MAX_DURATION_DAYS * 86_400:
-            self.fail(
-                f"{_shown(value)} is longer than the limit of {_MAX_DURATION_DAYS} days", param, ctx
-            )
-        return timedelta(seconds=float(seconds))
-
-
-class _MeterTime(click.ParamType):
-    """A time: 'YYYY-MM-DD HH:MM' (local), with an offset ('+02:00', 'Z'), or '+DURATION'.
-
-    '+DURATION' is relative to the meter's clock and converts to a timedelta.
-    """
-
-    name = "time"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> datetime | timedelta:
-        if isinstance(value, datetime | timedelta):
-            return value
-        text = str(value).strip()
-        if text.startswith("+"):
-            return _Duration().convert(text[1:], param, ctx)
-        try:
-            when = datetime.fromisoformat(text)
-        except ValueError:
-            self.fail(
-                f"{_shown(value)} is not a time like '2025-03-01 14:30', '2025-03-01 14:30+02:00' "
-                "or '+1h' (after the meter's clock)",
-                param,
-                ctx,
-            )
-        return when.astimezone() if when.tzinfo is None else when
 
 
 def _shown_time(when: datetime | None) -> str:
@@ -1753,19 +1522,6 @@ _key_options = _options(
 )
 
 
-def _parse_at(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
-    """--at as an aware time: local time unless it carries an offset."""
-    if value is None:
-        return None
-    try:
-        when = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise click.BadParameter(
-            f"{_shown(value)} is not a time like '2025-03-01 14:30' or '2025-03-01 14:30+02:00'"
-        ) from None
-    return when.astimezone() if when.tzinfo is None else when
-
-
 _issue_options = _options(
     click.option(
         "--tid",
@@ -2132,17 +1888,6 @@ def encode_tariff_rate(value: int, **o: Any) -> None:
 def encode_water_factor(value: int, **o: Any) -> None:
     """SetWaterMeterFactor (class 2, subclass 7): a 16-bit value reserved by the STSA."""
     _issue(o, lambda tid, rnd: SetWaterMeterFactor(rnd, tid, value))
-
-
-def _int_any_base(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
-    if value is None:
-        return None
-    text = value.strip()
-    if not re.fullmatch(r"0[xX][0-9a-fA-F]{1,16}|[0-9]{1,20}", text, re.ASCII):
-        raise click.BadParameter(
-            f"{_shown(value)} is not a number of at most 64 bits (use 0x... for hex)"
-        )
-    return int(text[2:], 16) if text[:2] in ("0x", "0X") else int(text)
 
 
 @token_encode.command("test")
