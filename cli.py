@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from sts.codec import WithdrawnAlgorithmWarning, decode_full, encode
+from sts.console.meter_views import shown_time as _shown_time
 from sts.console.output import LazyConsole as _LazyConsole
-from sts.console.output import json_text
+from sts.console.output import Part, json_text
 from sts.console.params import Amount as _Amount
 from sts.console.params import Duration as _Duration
 from sts.console.params import IntRange as _IntRange
@@ -81,6 +82,11 @@ def emit_json(data: Any) -> None:
     """Machine output: one JSON document on stdout, nothing else."""
     click.echo(json_text(data))
 
+
+def _show(parts: Sequence[Part]) -> None:
+    """Print a view's parts on stdout, each as its view asks."""
+    for part in parts:
+        console.print(part.renderable, highlight=part.highlight, soft_wrap=part.soft_wrap)
 
 
 def group_digits(digits: str) -> str:
@@ -298,11 +304,6 @@ def _render_demo(
 # --- meter ------------------------------------------------------------------------------
 
 
-def _shown_time(when: datetime | None) -> str:
-    """A time as the CLI shows it: local, with its offset."""
-    return "-" if when is None else when.astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
-
-
 def _meter_at(meter: Meter, at: datetime | timedelta | None) -> datetime | None:
     """--at resolved against the meter's clock (a '+DURATION' counts from it)."""
     return meter.clock + at if isinstance(at, timedelta) else at
@@ -337,103 +338,21 @@ def _money(amount: Decimal) -> str:
 
 
 def _wallets(credit: CreditStatus) -> str:
-    return f"energy wallet {credit.energy_kwh} kWh, money wallet {_money(credit.money)}"
+    from sts.console.meter_views import wallets
 
-
-def _credit_rows(credit: CreditStatus) -> list[tuple[str, str]]:
-    """What the credit engine shows, as (name, value) rows."""
-    relay = "closed" if credit.relay_closed else "open"
-    emergency = (
-        f"{credit.emergency_used_kwh} of {credit.emergency_limit_kwh} kWh used"
-        if credit.emergency_active
-        else ("available" if credit.emergency_available else "not available")
-    )
-    rows = [
-        ("energy wallet", f"{credit.energy_kwh} kWh"),
-        ("money wallet", _money(credit.money)),
-        ("relay", f"{relay} ({credit.relay_reason.value})"),
-        ("load", f"{credit.demand_w} W demanded, {credit.power_w} W supplied"),
-        ("power limit", f"{credit.power_limit_w} W" if credit.power_limit_w else "none"),
-        ("emergency credit", emergency),
-        ("owed", f"{credit.debt_kwh} kWh debt, {_money(credit.debt_money)} charges"),
-        ("low-credit alarm", f"level {credit.alarm_level}" if credit.alarm_level else "none"),
-        ("tamper", credit.tamper_reason or "set" if credit.tamper else "none"),
-        ("energy used", f"{credit.total_kwh} kWh, this month {credit.month_kwh} kWh"),
-    ]
-    if credit.price_per_kwh is not None:
-        rows.append(("price now", f"{_money(credit.price_per_kwh)} per kWh"))
-    return rows
-
-
-def _entries(count: int) -> str:
-    return "entry" if count == 1 else "entries"
+    return wallets(credit, _money)
 
 
 def _render_meter(status: MeterStatus, events: list[Any]) -> None:
-    from rich.table import Table
+    from sts.console.meter_views import meter_view
 
-    keys = status.keys
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    rows = [
-        ("meter number", f"{status.drn} (MeterPAN {status.pan}, manufacturer {status.mfr_code})"),
-        ("clock", _shown_time(status.clock)),
-        (
-            "key",
-            f"{keys.key_bits}-bit EA{keys.ea}, fingerprint {keys.key_fingerprint}; SGC "
-            f"{keys.sgc:06d} KRN {keys.krn} KT {keys.kt} TI {keys.ti:02d} KEN {keys.ken}",
-        ),
-        ("base date", str(keys.base_date)),
-        (
-            "TID memory",
-            f"{status.tid_count} of {status.tid_capacity}, oldest {status.tid_oldest}, "
-            f"newest {status.tid_newest}",
-        ),
-        (
-            "lockout",
-            f"locked until {_shown_time(status.locked_until)}"
-            if status.locked
-            else f"{status.lockout_failures} wrong {_entries(status.lockout_failures)} in a row",
-        ),
-    ]
-    if status.kct_held:
-        rows.append(
-            (
-                "key change",
-                f"{status.kct_held} of {status.kct_needed} tokens held since "
-                f"{_shown_time(status.kct_started)}",
-            )
-        )
-    rows.extend(_credit_rows(status.credit))
-    rows.append(
-        (
-            "load control",
-            f"{status.payment_mode}, disconnect control {status.control_state.replace('_', ' ')}",
-        )
-    )
-    if status.alarms:
-        rows.append(("alarm", f"{status.alarms[-1]} ({len(status.alarms)} unacknowledged)"))
-    for name, value in rows:
-        table.add_row(name, value)
-    console.print(table)
-    if events:
-        console.rule("recent events")
-        for event in events:
-            console.print(
-                f"{_shown_time(event.at)}  {event.kind.value}: {event.detail}", highlight=False
-            )
+    _show(meter_view(status, events, _money))
 
 
 def _render_outcome(outcome: TokenOutcome) -> None:
-    from rich.panel import Panel
+    from sts.console.meter_views import outcome_view
 
-    colour = "green" if outcome.accepted else "red"
-    body = "\n".join(outcome.display)
-    if outcome.detail and not outcome.accepted:
-        body += f"\n[dim]{outcome.detail}[/]"
-    title = f"[{colour}]{outcome.text} ({int(outcome.result)})[/]"
-    console.print(Panel(body, title=title, expand=False), highlight=False)
+    _show([outcome_view(outcome)])
 
 
 @main.group()
