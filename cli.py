@@ -34,6 +34,8 @@ from sts.console.params import SafeFile as _SafeFile
 from sts.console.params import SafePath as _SafePath
 from sts.console.params import int_any_base as _int_any_base
 from sts.console.params import parse_at as _parse_at
+from sts.console.token_views import group_digits, token_view
+from sts.console.token_views import token_record as _token_record
 from sts.console.usage import one_line_usage as _one_line_usage
 from sts.console.usage import refusals
 from sts.crypto import DecoderKey, KeyParameters, VendingKey, derive_decoder_key
@@ -44,15 +46,8 @@ from sts.tokens import (
     ClearTamper,
     CreditKind,
     CurrencyCredit,
-    KeyChange1,
-    KeyChange2,
-    KeyChange3,
-    KeyChange4,
     KeyChangeOrder,
-    KeyChangeToken,
-    ManagementToken,
     MeterTestToken,
-    RawToken,
     Register,
     SetPhaseUnbalanceLimit,
     SetPowerLimit,
@@ -64,7 +59,7 @@ from sts.tokens import (
     TransferCredit,
 )
 from sts.tokens.meter_number import meter_pan
-from sts.tokens.tid import BaseDate, datetime_from_tid, vending_tid
+from sts.tokens.tid import BaseDate, vending_tid
 
 if TYPE_CHECKING:
     # Start-up time: the simulated meter and the conformance runner are imported by the
@@ -87,11 +82,6 @@ def _show(parts: Sequence[Part]) -> None:
     """Print a view's parts on stdout, each as its view asks."""
     for part in parts:
         console.print(part.renderable, highlight=part.highlight, soft_wrap=part.soft_wrap)
-
-
-def group_digits(digits: str) -> str:
-    """A 20-digit token in groups of four."""
-    return " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
 
 
 def _shown(value: object) -> str:
@@ -1335,27 +1325,10 @@ def conformance_run(vector_file: TextIO, as_json: bool) -> None:
 
 
 def _render_conformance(name: str, result: RunResult) -> None:
-    from rich.markup import escape
-    from rich.table import Table
+    from sts.console.conformance_view import conformance_view
 
-    console.print(f"[bold]Conformance run of {escape(name)}[/]")
-    table = Table()
-    table.add_column("kind")
-    table.add_column("passed", justify="right")
-    table.add_column("failed", justify="right")
-    for summary in result.by_kind():
-        failed = f"[bold red]{summary.failed}[/]" if summary.failed else "0"
-        table.add_row(summary.kind or "(unreadable)", str(summary.passed), failed)
-    table.add_section()
-    table.add_row("[bold]all", f"[bold]{result.passed}", f"[bold]{result.failed}")
-    console.print(table)
-    for failure in result.failures:
-        where = "" if failure.id == f"line {failure.line}" else f" [dim](line {failure.line})[/]"
-        console.print(f"[bold red]FAIL[/] {escape(failure.id)}{where}")
-        for mismatch in failure.mismatches:
-            console.print(f"  - {escape(mismatch)}", highlight=False)
-    colour = "green" if result.ok else "red"
-    console.print(f"[bold {colour}]{result.passed} passed, {result.failed} failed[/]")
+    _show(conformance_view(name, result))
+
 
 
 # --- token and key ----------------------------------------------------------------------
@@ -1366,29 +1339,12 @@ _BASE_DATE_CHOICES = ("1993", "2014", "2035")
 _DEFAULT_TID_BASE = 2014
 _DERIVE_NAMES = ("dkga", "vk", "pan", "drn", "sgc", "kt", "ti", "krn")
 _KEY_HELP = "--dk HEX, or --dkga/--vk/--pan (or --drn)/--sgc/--kt/--ti/--krn to derive it"
-_KEY_TYPE_NAMES = {
-    0: "DITK, initialisation",
-    1: "DDTK, default",
-    2: "DUTK, unique",
-    3: "DCTK, common",
-}
 _SERVICES = ("electricity", "water", "gas", "time")
 _REGISTERS = {register.name.lower().replace("_", "-"): register for register in Register}
 _TEST_NAMES = {flag.name.lower().replace("_", "-"): flag for flag in TestControl} | {
     "krn": TestControl.KEY_REVISION,
     "ti": TestControl.TARIFF_INDEX,
 }
-_STS_NAMES = {
-    "SetPowerLimit": "SetMaximumPowerLimit",
-    "ClearTamper": "ClearTamperCondition",
-    "SetPhaseUnbalanceLimit": "SetMaximumPhasePowerUnbalanceLimit",
-    "MeterTestToken": "InitiateMeterTest/Display",
-    "KeyChange1": "Set1stSectionDecoderKey (KCT 1)",
-    "KeyChange2": "Set2ndSectionDecoderKey (KCT 2)",
-    "KeyChange3": "Set3rdSectionDecoderKey (KCT 3)",
-    "KeyChange4": "Set4thSectionDecoderKey (KCT 4)",
-}
-
 
 def _options(*options: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """Several click options as one decorator."""
@@ -1510,108 +1466,8 @@ def _withdrawn_algorithm_notice() -> Iterator[None]:
         err_console.print(f"[yellow]warning:[/] {message}", highlight=False)
 
 
-def _sts_name(token: Token) -> str:
-    """The token's name in the standard."""
-    if isinstance(token, TransferCredit | CurrencyCredit):
-        return f"TransferCredit ({token.kind.name.lower().replace('_', ' ')})"
-    if isinstance(token, RawToken):
-        return "no known layout"
-    return _STS_NAMES.get(token.name, token.name)
-
-
-def _test_functions(token: MeterTestToken) -> str:
-    if token.runs_all:
-        return "all tests and displays"
-    names = [flag.name.lower().replace("_", " ") for flag in TestControl if flag in token.functions]
-    unnamed = token.control & ~int(token.functions)
-    if unnamed:
-        names.append(f"reserved bits {unnamed:#x}")
-    return ", ".join(names) or "none"
-
-
-def _meaning(token: Token, base: BaseDate) -> list[tuple[str, str]]:
-    """What a token's fields mean, as (label, text) rows."""
-    rows: list[tuple[str, str]] = []
-    if isinstance(token, TransferCredit):
-        rows.append(("credit", f"{token.quantity} {token.kind.unit}"))
-    elif isinstance(token, CurrencyCredit):
-        rows.append(("credit", f"{token.value} currency units"))
-    elif isinstance(token, SetPowerLimit | SetPhaseUnbalanceLimit):
-        what = "power limit" if isinstance(token, SetPowerLimit) else "phase unbalance limit"
-        rows.append((what, f"{token.watts} W"))
-    elif isinstance(token, ClearCredit):
-        register = token.register
-        named = isinstance(register, Register)
-        text = register.name.lower().replace("_", " ") if named else f"{token.value} (no such)"
-        rows.append(("clears register", text))
-    elif isinstance(token, ClearTamper):
-        rows.append(("action", "clear the tamper condition"))
-    elif isinstance(token, SetTariffRate | SetWaterMeterFactor):
-        what = "tariff rate" if isinstance(token, SetTariffRate) else "water meter factor"
-        rows.append((what, f"{token.value} (16 bits reserved by the STSA)"))
-    elif isinstance(token, MeterTestToken):
-        rows.append(("runs", _test_functions(token)))
-        width = 2 if token.subclass == 0 else 4
-        rows.append(("manufacturer code", f"{token.mfr:0{width}d}"))
-    elif isinstance(token, KeyChange1):
-        rows.append(("new key revision", str(token.krn)))
-        rows.append(("new key type", f"{token.kt} ({_KEY_TYPE_NAMES[token.kt]})"))
-        rows.append(("rollover", "yes: the meter clears its TID memory" if token.ro else "no"))
-        rows.append(("key expiry, high nibble", f"{token.ken_ho:X}"))
-    elif isinstance(token, KeyChange2):
-        rows.append(("new tariff index", f"{token.ti:02d}"))
-        rows.append(("key expiry, low nibble", f"{token.ken_lo:X}"))
-    elif isinstance(token, KeyChange3 | KeyChange4):
-        half = "low" if isinstance(token, KeyChange3) else "high"
-        value = token.sgc_lo if isinstance(token, KeyChange3) else token.sgc_ho
-        rows.append((f"new SGC, {half} 12 bits", f"{value} ({value:03X})"))
-    elif isinstance(token, RawToken):
-        rows.append(("payload", f"{token.raw_payload:011X} (only the CRC can be checked)"))
-    if isinstance(token, TransferCredit | CurrencyCredit | ManagementToken):
-        when = datetime_from_tid(token.tid, base)
-        rows.append(("issued", f"{when:%Y-%m-%d %H:%M} UTC (TID {token.tid}, base {int(base)})"))
-    return rows
-
-
-def _token_record(token: Token, digits: str, base: BaseDate, reveal: bool) -> dict[str, Any]:
-    """A token as machine output; a KCT's key sections are hidden unless revealed."""
-    hide = isinstance(token, KeyChangeToken) and not reveal
-    fields = {
-        name: "hidden" if hide and name.startswith("nk_") else value
-        for name, value in token.fields().items()
-    }
-    return {
-        "digits": digits,
-        "grouped": group_digits(digits),
-        "class": int(token.token_class),
-        "subclass": token.subclass,
-        "type": _sts_name(token),
-        "fields": fields,
-        "block": "hidden" if hide else f"{token.to_block():016X}",
-        "meaning": dict(_meaning(token, base)),
-    }
-
-
 def _render_token(record: dict[str, Any], title: str | None = None) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="dim")
-    grid.add_column()
-    grid.add_row("token", f"[bold green]{record['grouped']}[/]")
-    kind = f"{record['type']}, class {record['class']} subclass {record['subclass']}"
-    grid.add_row("type", escape(kind))
-    grid.add_row("fields", ", ".join(f"{name} {value}" for name, value in record["fields"].items()))
-    grid.add_row("block", record["block"])
-    for label, text in record["meaning"].items():
-        grid.add_row(label, escape(text))
-    if title:
-        console.print(f"[bold]{escape(title)}[/]")
-    console.print(grid, highlight=False)
-    if record["block"] == "hidden":
-        console.print("[dim]the new key's sections are hidden; --reveal-key shows them[/]")
-
+    _show(token_view(record, title))
 
 def _emit_tokens(
     tokens: Sequence[Token],
