@@ -275,17 +275,9 @@ def _render_demo(
     outcomes: Sequence[TokenOutcome],
     wallet: Sequence[str],
 ) -> None:
-    console.rule("[bold]1. The vending point sells credit")
-    console.print(
-        f"Demo key (the public STS test key), tariff and meter {drn} registered in "
-        f"{where}; {paid} {currency or ''} paid.",
-        highlight=False,
-    )
-    _render_receipt(receipt)
-    console.rule("[bold]2. The customer keys the token in on the meter")
-    for outcome in outcomes:
-        _render_outcome(outcome)
-    console.print("Short code 1 (energy wallet): " + "; ".join(wallet), highlight=False)
+    from vending.views.receipt import demo_view
+
+    _show(demo_view(drn, where, paid, currency, receipt, outcomes, wallet))
 
 
 # --- sections added by each command group follow ----------------------------------------
@@ -1881,7 +1873,9 @@ def _open_vending(o: dict[str, Any], create_master: bool = False, create: bool =
 
 
 def _local(when: datetime) -> str:
-    return when.astimezone().isoformat(sep=" ", timespec="seconds")
+    from vending.views.tables import local
+
+    return local(when)
 
 
 def _table(
@@ -1891,77 +1885,16 @@ def _table(
     footer: Sequence[Sequence[Any]] = (),
     numeric_from: int | None = None,
 ) -> None:
-    """A table that fits 80 columns: light rules, no side borders, long cells folded
-    (never cut short with an ellipsis); numbers right-aligned from column ``numeric_from``."""
-    from rich import box
-    from rich.table import Table
+    """Print vending.views.tables.table(...)."""
+    from vending.views.tables import table
 
-    table = Table(
-        title=title,
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-        show_header=any(columns),
-    )
-    for index, column in enumerate(columns):
-        numeric = numeric_from is not None and index >= numeric_from
-        # The first column names the row (a DRN, a label, a day): kept whole if it can be.
-        table.add_column(
-            column, overflow="fold", justify="right" if numeric else "left", no_wrap=index == 0
-        )
-    for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
-    if footer:
-        table.add_section()
-        for row in footer:
-            table.add_row(*("" if cell is None else str(cell) for cell in row))
-    console.print(table)
+    console.print(table(title, columns, rows, footer, numeric_from))
 
 
 def _render_receipt(receipt: Any, copy: bool = False) -> None:
-    from rich.panel import Panel
-    from rich.table import Table
+    from vending.views.receipt import receipt_view
 
-    from vending.render import money_text
-
-    body = Table.grid(padding=(0, 2))
-    body.add_column(style="bold")
-    body.add_column()
-    body.add_row("Meter", receipt.meter_drn)
-    if receipt.customer:
-        body.add_row("Customer", receipt.customer)
-    if receipt.tariff_name:
-        body.add_row("Tariff", receipt.tariff_name)
-    body.add_row("Reference", receipt.client_reference or "")
-    body.add_row("Time", _local(receipt.time))
-    if receipt.breakdown is not None:
-        lines = Table(box=None, show_header=False, pad_edge=False)
-        lines.add_column()
-        lines.add_column(justify="right")
-        lines.add_column(justify="right")
-        currency = receipt.breakdown.currency
-        for line in receipt.breakdown.lines:
-            lines.add_row(
-                line.label,
-                "" if line.kwh is None else f"{line.kwh} {receipt.breakdown.unit}",
-                money_text(line.amount, currency),
-            )
-        tendered = money_text(receipt.breakdown.tendered, currency)
-        lines.add_row("[bold]Tendered", "", f"[bold]{tendered} {currency}")
-        body.add_row("Charges", lines)
-    credit = receipt.breakdown.currency_credit if receipt.breakdown is not None else None
-    if credit is not None:
-        body.add_row("Credit", f"{credit} {receipt.breakdown.currency} (the token carries it)")
-    elif receipt.kwh is not None:
-        unit = receipt.breakdown.unit if receipt.breakdown is not None else "kWh"
-        body.add_row("Units", f"{receipt.kwh} {unit}")
-    tokens = "\n".join(f"[bold green]{t.grouped}[/]  {t.label}" for t in receipt.tokens)
-    body.add_row("Token" if len(receipt.tokens) == 1 else "Tokens", tokens)
-    title = f"{receipt.kind} receipt, transaction {receipt.transaction_id}"
-    if copy:
-        title = f"COPY (reprint) of {title}"
-    console.print(Panel(body, title=title, title_align="left", expand=False), highlight=False)
+    _show([receipt_view(receipt, copy)])
 
 
 @contextmanager
