@@ -2083,6 +2083,7 @@ def keys_list(active: bool, **o: Any) -> None:
     """The stored vending keys (labels and parameters, never the keys)."""
     from vending import registry
     from vending.fingerprints import key_fingerprints
+    from vending.views.listings import keys_view
 
     with refusals():
         backend = _open_vending(o)
@@ -2091,26 +2092,7 @@ def keys_list(active: bool, **o: Any) -> None:
     if o["as_json"]:
         emit_json([i.to_dict() | {"fingerprint": prints.get(i.label)} for i in infos])
         return
-    rows = [
-        (
-            i.label,
-            f"{i.sgc:06d}",
-            i.krn,
-            i.kt,
-            f"DKGA{i.dkga}",
-            i.base_date or "any",
-            prints.get(i.label) or "?",
-            "retired" if i.retired_at else "active",
-        )
-        for i in infos
-    ]
-    columns = ("label", "SGC", "KRN", "KT", "DKGA", "base", "print", "status")
-    _table("Vending keys", columns, rows)
-    if any(prints.get(i.label) is None for i in infos):
-        console.print(
-            "? : the key cannot be opened with the master key given (none, or another one)",
-            highlight=False,
-        )
+    _show(keys_view(infos, prints))
 
 
 @keys.command("retire")
@@ -2164,30 +2146,9 @@ def tariffs_add(file: TextIO, replace: bool, **o: Any) -> None:
 
 
 def _render_tariff(info: Any) -> None:
-    t = info.tariff
-    unit = t.unit
-    rows = [("Service", f"{t.service} (prices {unit})")]
-    start = Decimal(0)
-    from vending.render import money_text
+    from vending.views.listings import tariff_table
 
-    for block in t.blocks:
-        steps = (
-            f"above {start} {unit}"
-            if block.up_to_kwh is None
-            else f"{start}-{block.up_to_kwh} {unit}"
-        )
-        rows.append((steps, f"{money_text(block.price_per_kwh, t.currency)} {t.currency}/{unit}"))
-        start = block.up_to_kwh or start
-    rows.extend(
-        (f"{c.name} (monthly)", f"{money_text(c.amount, t.currency)} {t.currency}")
-        for c in t.fixed_charges
-    )
-    rows.append(("VAT", f"{t.vat_percent}%"))
-    rows.extend((levy.name, f"{levy.percent}%") for levy in t.levies)
-    rows.append(("Debt recovery", f"{t.debt_recovery_percent}% of each payment"))
-    rows.append(("Free basic units", f"{t.free_units_kwh} {unit} a month"))
-    rows.append(("Meters", str(info.meters)))
-    _table(f"Tariff {info.name}", ("", ""), rows)
+    console.print(tariff_table(info))
 
 
 @tariffs.command("show")
@@ -2232,21 +2193,9 @@ def meters() -> None:
 
 
 def _render_meter_info(info: Any) -> None:
-    rows = [
-        ("meter number", f"{info.drn} (MeterPAN {info.pan})"),
-        ("service", f"{info.service}, {info.token_kind} tokens"),
-        (
-            "key",
-            f"SGC {info.sgc:06d} KRN {info.krn} KT {info.kt} TI {info.ti:02d} EA{info.ea} "
-            f"DKGA{info.dkga} KEN {info.ken}",
-        ),
-        ("base date", info.base_date),
-        ("last TID", info.last_tid if info.last_tid is not None else "none yet"),
-        ("key revision", info.key_revision),
-        ("tariff", info.tariff or "none"),
-        ("customer", info.customer or "none"),
-    ]
-    _table(f"Meter {info.drn}", ("", ""), rows)
+    from vending.views.listings import meter_info_table
+
+    console.print(meter_info_table(info))
 
 
 @meters.command("add")
@@ -2784,35 +2733,12 @@ def _run_orders(backend: Any, name: str, chunk: int, as_json: bool) -> None:
 
 
 def _show_progress(items: Sequence[Any], as_json: bool) -> None:
+    from vending.views.listings import progress_table
+
     if as_json:
         emit_json([p.to_dict() for p in items])
         return
-    rows = [
-        (
-            p.name,
-            f"{p.sgc:06d}",
-            f"{p.from_krn} -> {p.to_krn}",
-            p.to_base_date,
-            p.meters,
-            p.ordered,
-            p.issued,
-            p.pending,
-            p.to_order,
-        )
-        for p in items
-    ]
-    columns = (
-        "migration",
-        "SGC",
-        "KRN",
-        "base",
-        "meters",
-        "ordered",
-        "handed out",
-        "pending",
-        "to order",
-    )
-    _table("Migration progress", columns, rows)
+    console.print(progress_table(items))
 
 
 _chunk_option = click.option(
@@ -3457,14 +3383,12 @@ def vendors_group() -> None:
 
 
 def _render_vendors(items: Sequence[Any], as_json: bool) -> None:
+    from vending.views.listings import vendors_table
+
     if as_json:
         emit_json([i.to_dict() for i in items])
         return
-    rows = [
-        (d["name"], d["balance"], d["credit_limit"], d["available"])
-        for d in (i.to_dict() for i in items)
-    ]
-    _table("Vendors", ("vendor", "float", "credit limit", "available"), rows)
+    console.print(vendors_table(items))
 
 
 @vendors_group.command("add")
@@ -3498,14 +3422,12 @@ def vendors_list(**o: Any) -> None:
 
 
 def _render_movement(movement: Any, as_json: bool) -> None:
+    from vending.views.listings import movement_text
+
     if as_json:
         emit_json(movement.to_dict())
         return
-    d = movement.to_dict()
-    console.print(
-        f"{d['vendor']}: {d['kind']} {d['amount']}, float now {d['balance_after']}",
-        highlight=False,
-    )
+    console.print(movement_text(movement), highlight=False)
 
 
 @vendors_group.command("topup")
@@ -3542,18 +3464,9 @@ def operators_group() -> None:
 
 
 def _render_operators(items: Sequence[Any]) -> None:
-    rows = [
-        (
-            i.vendor,
-            i.name,
-            i.role.value,
-            i.key_id,
-            _local(i.created_at),
-            _local(i.revoked_at) if i.revoked_at else "",
-        )
-        for i in items
-    ]
-    _table("Operators", ("vendor", "operator", "role", "key id", "created", "revoked"), rows)
+    from vending.views.listings import operators_table
+
+    console.print(operators_table(items))
 
 
 @operators_group.command("add")
