@@ -568,8 +568,7 @@ def meter_show(file: Path, event_count: int, as_json: bool) -> None:
 @_meter_json
 def meter_registers(file: Path, as_json: bool) -> None:
     """Every register of the meter in FILE with its OBIS code, value, scaler and unit."""
-    from rich.table import Table
-
+    from sts.console.meter_tables import registers_table
     from sts.meter import state as meter_state
 
     with refusals():
@@ -585,21 +584,7 @@ def meter_registers(file: Path, as_json: bool) -> None:
             }
         )
         return
-    table = Table(title=f"Registers at {_shown_time(current.clock)} (TOU rate {rate})")
-    table.add_column("OBIS")
-    table.add_column("register")
-    table.add_column("value", justify="right")
-    table.add_column("unit")
-    table.add_column("raw, scaler", justify="right", style="dim")
-    for r in readings:
-        table.add_row(
-            str(r.spec.obis),
-            r.spec.name,
-            str(r.quantity),
-            r.spec.unit.symbol,
-            f"{r.value}, {r.spec.scaler}",
-        )
-    console.print(table)
+    console.print(registers_table(current.clock, rate, readings))
 
 
 @meter.command("profile")
@@ -628,8 +613,7 @@ def meter_profile(
     as_json: bool,
 ) -> None:
     """Print a load-profile survey of the meter in FILE (or draw it with --plot)."""
-    from rich.table import Table
-
+    from sts.console.meter_tables import profile_csv, profile_plot, profile_table
     from sts.meter import state as meter_state
     from sts.meter.obis import ObisCode, spec_of
 
@@ -677,47 +661,15 @@ def meter_profile(
         )
         return
     if as_csv:
-        import csv
-        import io
-
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["time", *(f"{sp.obis} [{sp.unit.symbol}]" for sp in specs)])
-        for when, (_, values) in zip(times, rows, strict=True):
-            quantities = (sp.quantity(v) for sp, v in zip(specs, values, strict=True))
-            writer.writerow([when.isoformat(), *quantities])
-        click.echo(buffer.getvalue(), nl=False)
+        click.echo(profile_csv(times, rows, specs), nl=False)
         return
     if not rows:
         console.print(f"survey {number}: no rows in that time range")
         return
     if plot:
-        import plotext
-
-        spec = specs[wanted]
-        first = rows[0][0]
-        figure = plotext.figure
-        figure.clear()
-        plotext.terminal.limit(False, False)
-        figure.plot_size(max(40, min(console.width, 120)), 20)
-        figure.draw(
-            figure.signal(
-                [(t - first) / 3600 for t, _ in rows],
-                [float(spec.quantity(values[wanted])) for _, values in rows],
-            ).lines()
-        )
-        figure.title(f"{spec.obis} [{spec.unit.symbol}], hours from {_shown_time(times[0])}")
-        click.echo(figure.build().string(colorless=True))
+        click.echo(profile_plot(times, rows, specs[wanted], wanted, console.width))
         return
-    table = Table(title=f"Survey {number} ({len(rows)} rows)")
-    table.add_column("time")
-    for sp in specs:
-        table.add_column(f"{sp.obis}\n{sp.unit.symbol}", justify="right")
-    for when, (_, values) in zip(times, rows, strict=True):
-        table.add_row(
-            _shown_time(when), *(str(sp.quantity(v)) for sp, v in zip(specs, values, strict=True))
-        )
-    console.print(table)
+    console.print(profile_table(number, times, rows, specs))
 
 
 @meter.command("billing")
@@ -726,8 +678,7 @@ def meter_profile(
 def meter_billing(file: Path, as_json: bool) -> None:
     """The closed daily (31) and monthly (13) records of the meter in FILE: import and
     export per TOU rate, and net consumption (import minus export)."""
-    from rich.table import Table
-
+    from sts.console.meter_tables import billing_view
     from sts.meter import state as meter_state
 
     with refusals():
@@ -752,22 +703,7 @@ def meter_billing(file: Path, as_json: bool) -> None:
             }
         )
         return
-    for name, records in parts.items():
-        rates = [k for k in range(1, 9) if any(r.imported[k] or r.exported[k] for r in records)]
-        table = Table(title=f"{name.capitalize()} records (Wh)")
-        for column in ("period", "import", "export", "net"):
-            table.add_column(column, justify="right")
-        for k in rates:
-            table.add_column(f"rate {k}\nimp/exp", justify="right")
-        for r in records:
-            table.add_row(
-                r.label,
-                str(r.import_wh),
-                str(r.export_wh),
-                str(r.net_wh),
-                *(f"{r.rate_import_wh(k)}/{r.rate_export_wh(k)}" for k in rates),
-            )
-        console.print(table if records else f"no {name} records closed yet")
+    _show(billing_view(parts))
 
 
 @meter.command("events")
@@ -779,8 +715,7 @@ def meter_billing(file: Path, as_json: bool) -> None:
 @_meter_json
 def meter_events(file: Path, log_name: str | None, last: int | None, as_json: bool) -> None:
     """The meter's five event logs (standard, fraud, power quality, failure, security)."""
-    from rich.table import Table
-
+    from sts.console.meter_tables import events_table
     from sts.meter import state as meter_state
     from sts.meter.event_logs import Code, LogName
 
@@ -812,12 +747,7 @@ def meter_events(file: Path, log_name: str | None, last: int | None, as_json: bo
     if not rows:
         console.print("no events logged")
         return
-    table = Table(title="Event logs")
-    for column in ("time", "log", "code", "event", "detail"):
-        table.add_column(column)
-    for name, e, when in rows:
-        table.add_row(_shown_time(when), name, str(e.code), Code(e.code).label, e.detail)
-    console.print(table)
+    console.print(events_table(rows))
 
 
 @meter.command("relay")
