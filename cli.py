@@ -26,6 +26,15 @@ from sts.console.dlms import dlms_options as _dlms_options
 from sts.console.dlms import dlms_ref as _dlms_ref
 from sts.console.dlms import dlms_target as _dlms_target
 from sts.console.dlms import dlms_value as _dlms_value
+from sts.console.key_options import BASE_DATE_CHOICES as _BASE_DATE_CHOICES
+from sts.console.key_options import KEY_HELP as _KEY_HELP
+from sts.console.key_options import decoder_key as _decoder_key
+from sts.console.key_options import derive_options as _derive_options
+from sts.console.key_options import issue_options as _issue_options
+from sts.console.key_options import json_option as _json_option
+from sts.console.key_options import key_options as _key_options
+from sts.console.key_options import key_parameters as _key_parameters
+from sts.console.key_options import tid_base as _tid_base
 from sts.console.meter_views import shown_time as _shown_time
 from sts.console.output import LazyConsole as _LazyConsole
 from sts.console.output import Part, json_text
@@ -37,12 +46,11 @@ from sts.console.params import Power as _Power
 from sts.console.params import SafeFile as _SafeFile
 from sts.console.params import SafePath as _SafePath
 from sts.console.params import int_any_base as _int_any_base
-from sts.console.params import parse_at as _parse_at
 from sts.console.token_views import group_digits, token_view
 from sts.console.token_views import token_record as _token_record
 from sts.console.usage import one_line_usage as _one_line_usage
 from sts.console.usage import refusals
-from sts.crypto import DecoderKey, KeyParameters, VendingKey, derive_decoder_key
+from sts.crypto import DecoderKey, VendingKey, derive_decoder_key
 from sts.errors import StsError
 from sts.tokens import (
     ALL_TESTS,
@@ -62,8 +70,7 @@ from sts.tokens import (
     TokenClass,
     TransferCredit,
 )
-from sts.tokens.meter_number import meter_pan
-from sts.tokens.tid import BaseDate, vending_tid
+from sts.tokens.tid import vending_tid
 
 if TYPE_CHECKING:
     # Start-up time: the simulated meter and the conformance runner are imported by the
@@ -1259,127 +1266,12 @@ def _render_conformance(name: str, result: RunResult) -> None:
 
 # --- token and key ----------------------------------------------------------------------
 
-_BASE_DATE_CHOICES = ("1993", "2014", "2035")
-#: TIDs count from this base date when --bd is not given: nearly every meter has been
-#: on 2014 since the 2024 TID rollover.
-_DEFAULT_TID_BASE = 2014
-_DERIVE_NAMES = ("dkga", "vk", "pan", "drn", "sgc", "kt", "ti", "krn")
-_KEY_HELP = "--dk HEX, or --dkga/--vk/--pan (or --drn)/--sgc/--kt/--ti/--krn to derive it"
 _SERVICES = ("electricity", "water", "gas", "time")
 _REGISTERS = {register.name.lower().replace("_", "-"): register for register in Register}
 _TEST_NAMES = {flag.name.lower().replace("_", "-"): flag for flag in TestControl} | {
     "krn": TestControl.KEY_REVISION,
     "ti": TestControl.TARIFF_INDEX,
 }
-
-def _options(*options: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """Several click options as one decorator."""
-
-    def decorate(function: Any) -> Any:
-        for option in reversed(options):
-            function = option(function)
-        return function
-
-    return decorate
-
-
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
-
-_derive_options = _options(
-    click.option("--dkga", type=click.Choice(["02", "04"]), help="Key derivation algorithm."),
-    click.option("--vk", metavar="HEX", help="Vending key: 16 hex digits (02) or 40 (04)."),
-    click.option("--pan", metavar="18DIGITS", help="The meter's MeterPAN."),
-    click.option("--drn", metavar="DIGITS", help="Or its 11/13-digit meter number."),
-    click.option("--sgc", type=_IntRange(0, 999_999), help="Supply group code."),
-    click.option("--kt", type=_IntRange(0, 3), help="Key type, 0-3."),
-    click.option("--ti", type=_IntRange(0, 99), help="Tariff index, 0-99."),
-    click.option("--krn", type=_IntRange(1, 9), help="Key revision number, 1-9."),
-    click.option(
-        "--bd",
-        "--base-date",
-        "bd",
-        type=click.Choice(_BASE_DATE_CHOICES),
-        help=f"The meter's base date: a DKGA04 input; TIDs count from it "
-        f"(default {_DEFAULT_TID_BASE}).",
-    ),
-    click.option(
-        "--ea",
-        type=click.Choice(["07", "11", "09"]),
-        help="07 STA, 11 MISTY1, 09 DES (default: by key size).",
-    ),
-)
-
-_key_options = _options(
-    click.option("--dk", metavar="HEX", help="The meter's decoder key (16 or 32 hex digits)."),
-    _derive_options,
-    click.option(
-        "--tables",
-        type=click.Choice(["production", "sample"]),
-        default="production",
-        show_default=True,
-        help="STA tables ('sample': the IEC example tables, for tests only).",
-    ),
-    _json_option,
-)
-
-
-_issue_options = _options(
-    click.option(
-        "--tid",
-        type=_IntRange(0, 2**24 - 1),
-        help="The token identifier as is (minutes since base).",
-    ),
-    click.option(
-        "--at",
-        metavar="'YYYY-MM-DD HH:MM[+HH:MM]'",
-        callback=_parse_at,
-        help="Issue time, local unless an offset is given (default: now).",
-    ),
-    click.option("--rnd", type=_IntRange(0, 15), help="The 4 random bits (default: random)."),
-)
-
-
-def _key_parameters(o: dict[str, Any]) -> tuple[str, VendingKey, KeyParameters]:
-    """(DKGA, vending key, parameters) from the derivation options; UsageError if incomplete."""
-    missing = [f"--{name}" for name in ("dkga", "vk", "sgc", "kt", "ti", "krn") if o[name] is None]
-    if o["pan"] is None and o["drn"] is None:
-        missing.append("--pan or --drn")
-    if missing:
-        raise click.UsageError(f"to derive the decoder key, also give {', '.join(missing)}")
-    if o["pan"] is not None and o["drn"] is not None:
-        raise click.UsageError("give the meter as --pan or as --drn, not both")
-    if o["dkga"] == "04" and (o["bd"] is None or o["ea"] is None):
-        raise click.UsageError(
-            "a DKGA04 key depends on the base date and algorithm: give --bd, --ea"
-        )
-    pan = o["pan"] if o["pan"] is not None else meter_pan(o["drn"])
-    params = KeyParameters(
-        pan=pan,
-        sgc=o["sgc"],
-        kt=o["kt"],
-        ti=o["ti"],
-        krn=o["krn"],
-        base_date=BaseDate.parse(o["bd"] or 1993),
-        ea=o["ea"] or "07",
-    )
-    return o["dkga"], VendingKey.from_hex(o["vk"]), params
-
-
-def _decoder_key(o: dict[str, Any], *, dk_and_derive: bool = False) -> DecoderKey | None:
-    """The key from --dk or from the derivation options; None when neither is given."""
-    given = [f"--{name}" for name in _DERIVE_NAMES if o.get(name) is not None]
-    if o.get("dk"):
-        if given and not dk_and_derive:
-            raise click.UsageError(f"give the key as --dk or derive it, not both ({given[0]})")
-        return DecoderKey.from_hex(o["dk"])
-    if not given:
-        return None
-    dkga, vk, params = _key_parameters(o)
-    return derive_decoder_key(dkga, vk, params)
-
-
-def _tid_base(o: dict[str, Any]) -> BaseDate:
-    return BaseDate.parse(o.get("bd") or _DEFAULT_TID_BASE)
 
 
 @contextmanager
