@@ -2102,17 +2102,14 @@ def meters_show(drn: str, **o: Any) -> None:
 def meters_list(sgc: int | None, krn: int | None, limit: int, **o: Any) -> None:
     """Registered meters, by number."""
     from vending import registry
+    from vending.views.reports import meters_table
 
     with refusals():
         infos = registry.list_meters(_open_vending(o), sgc, krn, limit)
     if o["as_json"]:
         emit_json([i.to_dict() for i in infos])
         return
-    rows = [
-        (i.drn, f"{i.sgc:06d}", i.krn, i.ti, i.base_date, i.tariff, i.customer, i.last_tid)
-        for i in infos
-    ]
-    _table("Meters", ("DRN", "SGC", "KRN", "TI", "base", "tariff", "customer", "last TID"), rows)
+    console.print(meters_table(infos))
 
 
 @meters.command("set")
@@ -2154,20 +2151,13 @@ def meters_customer(
 
     with refusals():
         info = registry.set_customer(_open_vending(o, create=True), name, debt, free_units)
-    from vending.render import kwh_text, money_text
+    from vending.render import money_text
+    from vending.views.reports import customer_text
 
     if o["as_json"]:
         emit_json(info.to_dict() | {"debt": money_text(info.debt)})
     else:
-        meters_text = ", ".join(info.meters) or "no meters"
-        free = (
-            ""
-            if info.free_units_kwh is None
-            else f", {kwh_text(info.free_units_kwh)} free units a month"
-        )
-        console.print(
-            f"{info.name}: debt {money_text(info.debt)}{free}, {meters_text}", highlight=False
-        )
+        console.print(customer_text(info), highlight=False)
 
 
 @meters.command("simulate")
@@ -2510,19 +2500,14 @@ def keychange_cancel(drn: str, **o: Any) -> None:
 def keychange_list(drn: str | None, status: str | None, limit: int, **o: Any) -> None:
     """Key change orders."""
     from vending import keychange as service
+    from vending.views.reports import orders_table
 
     with refusals():
         infos = service.list_orders(_open_vending(o), drn, status, limit)
     if o["as_json"]:
         emit_json([i.to_dict() for i in infos])
         return
-    rows = [
-        (i.id, i.drn, i.status, i.from_krn, i.to_krn, i.to_ti, i.to_base_date, int(i.rollover))
-        for i in infos
-    ]
-    _table(
-        "Key change orders", ("id", "meter", "status", "KRN", "new KRN", "TI", "base", "RO"), rows
-    )
+    console.print(orders_table(infos))
 
 
 # --- vending: migrate -------------------------------------------------------------------
@@ -2729,6 +2714,7 @@ def report_sales(
     what was charged (tendered less change); VAT and levies are the taxes in it.
     """
     from vending import reports
+    from vending.views.reports import sales_table
 
     if as_csv and o["as_json"]:
         raise click.UsageError("give --csv or --json, not both")
@@ -2742,23 +2728,7 @@ def report_sales(
     if as_csv:
         reports.write_sales_csv(result, sys.stdout)
         return
-    currencies = result.currencies
-    title = f"Sales by {by}" + (f" ({currencies[0]})" if len(currencies) == 1 else "")
-    columns = [by, "vends", "rev.", "money", "VAT", "levies", "kWh", "free kWh"]
-    if len(currencies) > 1:
-        columns.insert(3, "cur.")
-
-    def cells(sale: Any, bold: bool = False) -> list[str]:
-        d = sale.to_dict()
-        row = [d["key"], d["vends"], d["reversals"], d["money"], d["vat"], d["levies"]]
-        row += [d["energy_kwh"], d["free_kwh"]]
-        if len(currencies) > 1:
-            row.insert(3, d["currency"] or "-")
-        return [f"[bold]{cell}[/]" if bold else str(cell) for cell in row]
-
-    rows = [cells(sale) for sale in result.rows]
-    footer = [cells(total, bold=True) for total in result.totals]
-    _table(title, columns, rows, footer=footer, numeric_from=1)
+    console.print(sales_table(result, by))
 
 
 @report.command("migration")
@@ -2846,6 +2816,7 @@ def report_verify(
     checked.
     """
     from vending import ledger_check
+    from vending.views.reports import verified_text
 
     if checkpoint_file is not None and since_file is not None:
         raise click.UsageError("give --checkpoint or --since, not both")
@@ -2859,22 +2830,7 @@ def report_verify(
     if o["as_json"]:
         emit_json(result.to_dict())
     elif result.ok:
-        walked = f"{result.entries} entries" + (
-            f" after checkpoint entry {result.since}" if result.since is not None else ""
-        )
-        notes = []
-        if result.checkpoint is not None:
-            notes.append(f"checkpoint entry {result.checkpoint} intact")
-        if result.legacy_entries:
-            notes.append(f"{result.legacy_entries} unkeyed entries from before schema 0003")
-        if result.not_covered:
-            notes.append(f"{result.not_covered} rows last changed before the keyed ledger")
-        console.print(
-            f"[green]Ledger intact[/]: {walked}, chain, head and tables agree"
-            + "".join(f"; {note}" for note in notes),
-            highlight=False,
-            soft_wrap=True,
-        )
+        console.print(verified_text(result), highlight=False, soft_wrap=True)
     else:
         for problem in result.problems:
             err_console.print(f"[red]{problem}[/]", highlight=False)
@@ -3227,6 +3183,7 @@ def operators_revoke(vendor: str, name: str, **o: Any) -> None:
 def report_cashup(vendor: str, day: datetime, **o: Any) -> None:
     """What each operator of a vendor sold, reversed and owes on a day; the float's day."""
     from vending import cashup
+    from vending.views.reports import cashup_view
 
     with refusals():
         result = cashup.cashup(_open_vending(o), vendor, day.date())
@@ -3234,30 +3191,7 @@ def report_cashup(vendor: str, day: datetime, **o: Any) -> None:
     if o["as_json"]:
         emit_json(data)
         return
-    rows = [
-        (
-            d["operator"],
-            d["sales"],
-            d["sold"],
-            d["reversals"],
-            d["reversed"],
-            d["refunded"],
-            d["cash_due"],
-        )
-        for d in data["operators"]
-    ]
-    _table(
-        f"Cash-up of {data['vendor']} on {data['day']}",
-        ("operator", "sales", "sold", "reversals", "reversed", "refunded", "cash due"),
-        rows,
-    )
-    f = data["float"]
-    console.print(
-        f"Float: opening {f['opening']} + top-ups {f['top_ups']} + adjustments "
-        f"{f['adjustments']} - net sales {data['net_sales']} = closing {f['closing']}"
-        + ("" if f["balanced"] else "  [red](does not balance)[/]"),
-        highlight=False,
-    )
+    _show(cashup_view(data))
 
 
 def _serve_master_key(key_file: Path | None) -> Any:

@@ -135,7 +135,6 @@ def token_record(token: Token, digits: str, base: BaseDate, reveal: bool) -> dic
     }
 
 
-
 def token_view(record: dict[str, Any], title: str | None = None) -> list[Part]:
     """A token record as a grid of its digits, type, fields, block and meaning."""
     from rich.markup import escape
@@ -156,4 +155,3 @@ def token_view(record: dict[str, Any], title: str | None = None) -> list[Part]:
     if record["block"] == "hidden":
         parts.append(Part("[dim]the new key's sections are hidden; --reveal-key shows them[/]"))
     return parts
-
