@@ -46,8 +46,8 @@ from sts.console.params import Power as _Power
 from sts.console.params import SafeFile as _SafeFile
 from sts.console.params import SafePath as _SafePath
 from sts.console.params import int_any_base as _int_any_base
-from sts.console.token_views import group_digits, token_view
 from sts.console.token_views import token_record as _token_record
+from sts.console.token_views import token_view
 from sts.console.usage import one_line_usage as _one_line_usage
 from sts.console.usage import refusals
 from sts.crypto import DecoderKey, VendingKey, derive_decoder_key
@@ -1009,8 +1009,7 @@ def meter_keys(
     Prints what the display shows after each Enter and at the end; exits 1 if a
     token was rejected or an entry had the wrong length.
     """
-    from rich.markup import escape
-
+    from sts.console.meter_views import keys_view
     from sts.meter import state as meter_state
     from sts.meter.keypad import Keypad, parse_keys, run_keys
 
@@ -1037,18 +1036,7 @@ def meter_keys(
             }
         )
     else:
-        for entry in run.submissions:
-            colour = "red" if entry.rejected else "green"
-            console.print(
-                f"[bold]{group_digits(entry.entry)}[/] E -> [{colour}]{escape(entry.lines[0])}[/]"
-                + "".join(f"\n    {escape(line)}" for line in entry.lines[1:]),
-                highlight=False,
-            )
-        console.print(
-            f"display: {escape(' / '.join(run.final.lines)) or '(blank)'}"
-            + ("  [yellow](beep)[/]" if run.final.beep else ""),
-            highlight=False,
-        )
+        _show(keys_view(run))
     if run.rejected:
         raise click.exceptions.Exit(1)
 
@@ -1813,25 +1801,14 @@ def db_upgrade(**o: Any) -> None:
 def db_status(**o: Any) -> None:
     """Where the database is and which schema version it holds (creates nothing)."""
     from vending.db import default_url, schema_status
+    from vending.views.reports import schema_text
 
     with refusals():
         status = schema_status(o["db_url"] or default_url())
     if o["as_json"]:
         emit_json(status.to_dict())
-    elif not status.exists:
-        console.print(
-            f"{status.location} does not exist yet: `sts keys add` or `sts tariffs add` "
-            "creates it (or run `sts db upgrade`)",
-            highlight=False,
-            soft_wrap=True,
-        )
     else:
-        state = "current" if status.current else f"needs `sts db upgrade` to {status.head}"
-        console.print(
-            f"{status.location}: schema {status.revision or '(none)'}, {state}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        console.print(schema_text(status), highlight=False, soft_wrap=True)
 
 
 # --- vending: keys ----------------------------------------------------------------------
@@ -1865,6 +1842,7 @@ def keys_add(label: str, **o: Any) -> None:
     import os
 
     from vending import registry
+    from vending.views.listings import key_stored_text
 
     if o["key_file"] is not None:
         text = o["key_file"].read()
@@ -1894,12 +1872,7 @@ def keys_add(label: str, **o: Any) -> None:
     if o["as_json"]:
         emit_json(info.to_dict() | {"fingerprint": fingerprint})
     else:
-        console.print(
-            f"Stored vending key {info.label!r}: {info.bits}-bit DKGA{info.dkga}, SGC "
-            f"{info.sgc:06d} KRN {info.krn} KT {info.kt}, fingerprint {fingerprint} (the "
-            "first 4 hex digits of the key's SHA-256)",
-            highlight=False,
-        )
+        console.print(key_stored_text(info, fingerprint), highlight=False)
 
 
 @keys.command("list")
@@ -2184,6 +2157,7 @@ def meters_simulate(
     from sts.meter import state as meter_state
     from sts.meter.meter import Meter
     from vending.simulate import simulated_meter
+    from vending.views.reports import simulated_text
 
     if file.exists() and not force:
         raise click.ClickException(f"meter state file {file} exists already; use --force")
@@ -2224,15 +2198,7 @@ def meters_simulate(
     if o["as_json"]:
         emit_json({"file": str(file), "key_revision": made.key_revision, "meter": status.to_dict()})
         return
-    keys_ = status.keys
-    console.print(
-        f"[green]made[/] simulated meter {made.drn} in {file}: key fingerprint "
-        f"{keys_.key_fingerprint}, SGC {made.sgc:06d} KRN {made.krn} KT {made.kt} TI "
-        f"{made.ti:02d} EA{made.ea} DKGA{made.dkga}, base date {made.base_date} (key revision "
-        f"{made.key_revision}); made {_shown_time(made.manufactured)}, before the "
-        f"{made.tokens_sold} token(s) sold under this key so far",
-        highlight=False,
-    )
+    console.print(simulated_text(made, file, status.keys.key_fingerprint), highlight=False)
 
 
 # --- vending: vend ----------------------------------------------------------------------
@@ -2401,22 +2367,13 @@ def vend_reverse(reference: str, **o: Any) -> None:
     with _finish_once_started("reversal"), refusals():
         reversal = service.reverse(backend, reference)
     from vending.render import kwh_text, money_text
+    from vending.views.reports import reversal_text
 
     money, kwh = money_text(reversal.money), kwh_text(reversal.energy_kwh)
     if o["as_json"]:
         emit_json(reversal.to_dict() | {"money": money, "energy_kwh": kwh})
-    elif reversal.already:
-        console.print(
-            f"{reversal.reverses!r} was already reversed at {_local(reversal.time)} (entry "
-            f"{reversal.reference!r}: {money} money, {kwh} kWh); nothing new was recorded",
-            highlight=False,
-        )
     else:
-        console.print(
-            f"Reversed {reversal.reverses!r} on meter {reversal.meter}: {money} money, "
-            f"{kwh} kWh (entry {reversal.reference!r})",
-            highlight=False,
-        )
+        console.print(reversal_text(reversal), highlight=False)
 
 
 # --- vending: keychange -----------------------------------------------------------------
@@ -2428,19 +2385,9 @@ def keychange() -> None:
 
 
 def _render_order(info: Any) -> None:
-    rows = [
-        ("meter", info.drn),
-        ("status", info.status),
-        ("from", f"KRN {info.from_krn}, base date {info.from_base_date}"),
-        (
-            "to",
-            f"SGC {info.to_sgc:06d} KRN {info.to_krn} KT {info.to_kt} TI {info.to_ti:02d}, base "
-            f"date {info.to_base_date}, KEN {info.ken}",
-        ),
-        ("rollover (RO)", "1: the meter clears its TID memory" if info.rollover else "0"),
-    ]
-    rows.extend((f"KCT {n}", group_digits(d)) for n, d in enumerate(info.kcts, start=1))
-    _table(f"Key change order {info.id}", ("", ""), rows)
+    from vending.views.listings import order_table
+
+    console.print(order_table(info))
 
 
 @keychange.command("order")

@@ -128,3 +128,29 @@ def outcome_view(outcome: TokenOutcome) -> Part:
         body += f"\n[dim]{outcome.detail}[/]"
     title = f"[{colour}]{outcome.text} ({int(outcome.result)})[/]"
     return Part(Panel(body, title=title, expand=False), highlight=False)
+
+
+def keys_view(run: Any) -> list[Part]:
+    """`sts meter keys`: each entry keyed with what the display answered, then the display."""
+    from rich.markup import escape
+
+    from sts.console.token_views import group_digits
+
+    parts = []
+    for entry in run.submissions:
+        colour = "red" if entry.rejected else "green"
+        parts.append(
+            Part(
+                f"[bold]{group_digits(entry.entry)}[/] E -> [{colour}]{escape(entry.lines[0])}[/]"
+                + "".join(f"\n    {escape(line)}" for line in entry.lines[1:]),
+                highlight=False,
+            )
+        )
+    parts.append(
+        Part(
+            f"display: {escape(' / '.join(run.final.lines)) or '(blank)'}"
+            + ("  [yellow](beep)[/]" if run.final.beep else ""),
+            highlight=False,
+        )
+    )
+    return parts

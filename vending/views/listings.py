@@ -147,3 +147,31 @@ def operators_table(items: Sequence[Any]) -> Table:
         for i in items
     ]
     return table("Operators", ("vendor", "operator", "role", "key id", "created", "revoked"), rows)
+
+
+def key_stored_text(info: Any, fingerprint: str) -> str:
+    """A vending key just stored: its size, algorithm, group and fingerprint."""
+    return (
+        f"Stored vending key {info.label!r}: {info.bits}-bit DKGA{info.dkga}, SGC "
+        f"{info.sgc:06d} KRN {info.krn} KT {info.kt}, fingerprint {fingerprint} (the "
+        "first 4 hex digits of the key's SHA-256)"
+    )
+
+
+def order_table(info: Any) -> Table:
+    """One key change order: from and to which key, and its KCTs."""
+    from sts.console.token_views import group_digits
+
+    rows = [
+        ("meter", info.drn),
+        ("status", info.status),
+        ("from", f"KRN {info.from_krn}, base date {info.from_base_date}"),
+        (
+            "to",
+            f"SGC {info.to_sgc:06d} KRN {info.to_krn} KT {info.to_kt} TI {info.to_ti:02d}, base "
+            f"date {info.to_base_date}, KEN {info.ken}",
+        ),
+        ("rollover (RO)", "1: the meter clears its TID memory" if info.rollover else "0"),
+    ]
+    rows.extend((f"KCT {n}", group_digits(d)) for n, d in enumerate(info.kcts, start=1))
+    return table(f"Key change order {info.id}", ("", ""), rows)

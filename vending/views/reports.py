@@ -116,3 +116,44 @@ def customer_text(info: Any) -> str:
         else f", {kwh_text(info.free_units_kwh)} free units a month"
     )
     return f"{info.name}: debt {money_text(info.debt)}{free}, {meters_text}"
+
+
+def reversal_text(reversal: Any) -> str:
+    """A reversal recorded now, or found recorded before."""
+    from vending.render import kwh_text, money_text
+    from vending.views.tables import local
+
+    money, kwh = money_text(reversal.money), kwh_text(reversal.energy_kwh)
+    if reversal.already:
+        return (
+            f"{reversal.reverses!r} was already reversed at {local(reversal.time)} (entry "
+            f"{reversal.reference!r}: {money} money, {kwh} kWh); nothing new was recorded"
+        )
+    return (
+        f"Reversed {reversal.reverses!r} on meter {reversal.meter}: {money} money, "
+        f"{kwh} kWh (entry {reversal.reference!r})"
+    )
+
+
+def schema_text(status: Any) -> str:
+    """Where the database is and which schema version it holds."""
+    if not status.exists:
+        return (
+            f"{status.location} does not exist yet: `sts keys add` or `sts tariffs add` "
+            "creates it (or run `sts db upgrade`)"
+        )
+    state = "current" if status.current else f"needs `sts db upgrade` to {status.head}"
+    return f"{status.location}: schema {status.revision or '(none)'}, {state}"
+
+
+def simulated_text(made: Any, file: Any, fingerprint: str) -> str:
+    """A simulated meter made from a registered meter's key (never the key itself)."""
+    from sts.console.meter_views import shown_time
+
+    return (
+        f"[green]made[/] simulated meter {made.drn} in {file}: key fingerprint "
+        f"{fingerprint}, SGC {made.sgc:06d} KRN {made.krn} KT {made.kt} TI "
+        f"{made.ti:02d} EA{made.ea} DKGA{made.dkga}, base date {made.base_date} (key revision "
+        f"{made.key_revision}); made {shown_time(made.manufactured)}, before the "
+        f"{made.tokens_sold} token(s) sold under this key so far"
+    )
