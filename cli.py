@@ -8,7 +8,6 @@ operation or rejected token) or 2 (bad usage).
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import sys
 import warnings
@@ -46,9 +45,12 @@ from sts.console.params import Power as _Power
 from sts.console.params import SafeFile as _SafeFile
 from sts.console.params import SafePath as _SafePath
 from sts.console.params import int_any_base as _int_any_base
+from sts.console.params import listen_host as _listen_host
+from sts.console.params import token_money_rule as _token_money_rule
+from sts.console.params import token_quantity_rule as _token_quantity_rule
 from sts.console.token_views import token_record as _token_record
 from sts.console.token_views import token_view
-from sts.console.usage import one_line_usage as _one_line_usage
+from sts.console.usage import OneLineGroup as _Main
 from sts.console.usage import refusals
 from sts.crypto import DecoderKey, VendingKey, derive_decoder_key
 from sts.errors import StsError
@@ -124,38 +126,6 @@ def _free_units_rule() -> Any:
     from vending import limits
 
     return limits.FREE_UNITS
-
-
-def _token_quantity_rule() -> Any:
-    from sts.amounts import AmountRule
-    from sts.tokens.amount import MAX_AMOUNT
-
-    return AmountRule("quantity", Decimal(MAX_AMOUNT).scaleb(-1), places=1)
-
-
-def _token_money_rule() -> Any:
-    from sts.amounts import AmountRule
-
-    limit = Decimal(10) ** 12
-    return AmountRule("currency amount", limit, low=-limit, places=5)
-
-
-class _Main(click.Group):
-    """The `sts` group: usage errors anywhere below it print one line and exit 2."""
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        with _one_line_usage():
-            return super().make_context(info_name, args, parent, **extra)
-
-    def invoke(self, ctx: click.Context) -> Any:
-        with _one_line_usage():
-            return super().invoke(ctx)
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
@@ -1249,7 +1219,6 @@ def _render_conformance(name: str, result: RunResult) -> None:
     from sts.console.conformance_view import conformance_view
 
     _show(conformance_view(name, result))
-
 
 
 # --- token and key ----------------------------------------------------------------------
@@ -3172,29 +3141,6 @@ def serve_app() -> Any:
     return create_app(
         os.environ[SERVE_DB_ENV], master, lambda: datetime.now(UTC), random.SystemRandom()
     )
-
-
-def _listen_host(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """An address to listen on: an IP address or a host name that resolves here."""
-    import ipaddress
-    import socket
-
-    try:
-        ipaddress.ip_address(value)
-        return value
-    except ValueError:
-        pass
-    labels = value.split(".")
-    if not (
-        0 < len(value) <= 253
-        and all(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?", lb) for lb in labels)
-    ):
-        raise click.BadParameter(f"{_shown(value)} is not an IP address or host name")
-    try:
-        socket.getaddrinfo(value, None)
-    except (OSError, UnicodeError):
-        raise click.BadParameter(f"host name {_shown(value)} does not resolve here") from None
-    return value
 
 
 @main.command("serve")

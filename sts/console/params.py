@@ -217,6 +217,7 @@ def parse_at(_ctx: click.Context, _param: click.Parameter, value: str | None) ->
 
 
 def int_any_base(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
+    """A whole number of at most 64 bits, decimal or 0x-prefixed hex (a click callback)."""
     if value is None:
         return None
     text = value.strip()
@@ -225,3 +226,42 @@ def int_any_base(_ctx: click.Context, _param: click.Parameter, value: str | None
             f"{_shown(value)} is not a number of at most 64 bits (use 0x... for hex)"
         )
     return int(text[2:], 16) if text[:2] in ("0x", "0X") else int(text)
+
+
+def token_quantity_rule() -> Any:
+    """The bound of a token's quantity field (`token encode credit --kwh/--quantity`)."""
+    from sts.amounts import AmountRule
+    from sts.tokens.amount import MAX_AMOUNT
+
+    return AmountRule("quantity", Decimal(MAX_AMOUNT).scaleb(-1), places=1)
+
+
+def token_money_rule() -> Any:
+    """The bound of a currency token's amount (`token encode credit --money`)."""
+    from sts.amounts import AmountRule
+
+    limit = Decimal(10) ** 12
+    return AmountRule("currency amount", limit, low=-limit, places=5)
+
+
+def listen_host(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """An address to listen on: an IP address or a host name that resolves here."""
+    import ipaddress
+    import socket
+
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    labels = value.split(".")
+    if not (
+        0 < len(value) <= 253
+        and all(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?", lb) for lb in labels)
+    ):
+        raise click.BadParameter(f"{_shown(value)} is not an IP address or host name")
+    try:
+        socket.getaddrinfo(value, None)
+    except (OSError, UnicodeError):
+        raise click.BadParameter(f"host name {_shown(value)} does not resolve here") from None
+    return value

@@ -61,3 +61,21 @@ def one_line_usage() -> Iterator[None]:
     except click.ClickException as exc:
         exc.message = one_line_message(exc.message)
         raise
+
+
+class OneLineGroup(click.Group):
+    """The `sts` group: usage errors anywhere below it print one line and exit 2."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with one_line_usage():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with one_line_usage():
+            return super().invoke(ctx)
