@@ -35,6 +35,12 @@ from sts.console.key_options import key_options as _key_options
 from sts.console.key_options import key_parameters as _key_parameters
 from sts.console.key_options import tid_base as _tid_base
 from sts.console.meter_views import shown_time as _shown_time
+from sts.console.options import chunk_option as _chunk_option
+from sts.console.options import meter_file as _meter_file
+from sts.console.options import meter_json as _meter_json
+from sts.console.options import meter_option as _meter_option
+from sts.console.options import ref_option as _ref_option
+from sts.console.options import vending_options as _vending_options
 from sts.console.output import LazyConsole as _LazyConsole
 from sts.console.output import Part, json_text
 from sts.console.params import Amount as _Amount
@@ -321,10 +327,6 @@ def _render_outcome(outcome: TokenOutcome) -> None:
 @main.group()
 def meter() -> None:
     """A simulated STS keypad meter kept in a JSON state file."""
-
-
-_meter_file = click.argument("file", type=_SafePath(dir_okay=False, path_type=Path))
-_meter_json = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 
 
 def _load_unserved(file: Path) -> Meter:
@@ -1591,26 +1593,6 @@ def token_decode(digits: tuple[str, ...], reveal_key: bool, **o: Any) -> None:
 # folder, created on first use), calls one vending service and renders what it returns.
 
 
-def _vending_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    command = click.option(
-        "--master-key-file",
-        type=_SafePath(dir_okay=False, path_type=Path),
-        envvar="STS_MASTER_KEY_FILE",
-        help="File holding the master key that seals vending keys (default: next to the "
-        "default database; STS_MASTER_KEY with 64 hex digits takes precedence).",
-    )(command)
-    command = click.option(
-        "--db",
-        "db_url",
-        metavar="URL",
-        envvar="STS_DATABASE_URL",
-        help="Database URL, e.g. sqlite:///vending.sqlite or "
-        "postgresql://user@host/dbname (default: STS_DATABASE_URL, else a SQLite file in "
-        "your data folder).",
-    )(command)
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(command)
-
-
 def _open_vending(o: dict[str, Any], create_master: bool = False, create: bool = False) -> Any:
     """The vending Backend for the command's --db and master key, with the real clock.
 
@@ -2178,15 +2160,6 @@ def vend() -> None:
     """Sell credit and issue management and test tokens, each recorded in the ledger."""
 
 
-_meter_option = click.option("--meter", "drn", metavar="DRN", required=True, help="Meter number.")
-_ref_option = click.option(
-    "--ref",
-    "reference",
-    metavar="REF",
-    help="Client reference: the same reference again returns the same tokens.",
-)
-
-
 @vend.command("credit")
 @_meter_option
 @click.option(
@@ -2466,16 +2439,6 @@ def _show_progress(items: Sequence[Any], as_json: bool) -> None:
         emit_json([p.to_dict() for p in items])
         return
     console.print(progress_table(items))
-
-
-_chunk_option = click.option(
-    "--chunk",
-    type=_IntRange(1, 100_000),
-    default=500,
-    show_default=True,
-    help="Meters ordered per database transaction; an interrupted run resumes after the "
-    "last whole chunk.",
-)
 
 
 @migrate.command("start")
