@@ -8,7 +8,6 @@ operation or rejected token) or 2 (bad usage).
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import sys
 import warnings
@@ -22,7 +21,44 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from sts.codec import WithdrawnAlgorithmWarning, decode_full, encode
-from sts.crypto import DecoderKey, KeyParameters, VendingKey, derive_decoder_key
+from sts.console.dlms import dlms_options as _dlms_options
+from sts.console.dlms import dlms_ref as _dlms_ref
+from sts.console.dlms import dlms_target as _dlms_target
+from sts.console.dlms import dlms_value as _dlms_value
+from sts.console.key_options import BASE_DATE_CHOICES as _BASE_DATE_CHOICES
+from sts.console.key_options import KEY_HELP as _KEY_HELP
+from sts.console.key_options import decoder_key as _decoder_key
+from sts.console.key_options import derive_options as _derive_options
+from sts.console.key_options import issue_options as _issue_options
+from sts.console.key_options import json_option as _json_option
+from sts.console.key_options import key_options as _key_options
+from sts.console.key_options import key_parameters as _key_parameters
+from sts.console.key_options import tid_base as _tid_base
+from sts.console.meter_views import shown_time as _shown_time
+from sts.console.options import chunk_option as _chunk_option
+from sts.console.options import meter_file as _meter_file
+from sts.console.options import meter_json as _meter_json
+from sts.console.options import meter_option as _meter_option
+from sts.console.options import ref_option as _ref_option
+from sts.console.options import vending_options as _vending_options
+from sts.console.output import LazyConsole as _LazyConsole
+from sts.console.output import Part, json_text
+from sts.console.params import Amount as _Amount
+from sts.console.params import Duration as _Duration
+from sts.console.params import IntRange as _IntRange
+from sts.console.params import MeterTime as _MeterTime
+from sts.console.params import Power as _Power
+from sts.console.params import SafeFile as _SafeFile
+from sts.console.params import SafePath as _SafePath
+from sts.console.params import int_any_base as _int_any_base
+from sts.console.params import listen_host as _listen_host
+from sts.console.params import token_money_rule as _token_money_rule
+from sts.console.params import token_quantity_rule as _token_quantity_rule
+from sts.console.token_views import token_record as _token_record
+from sts.console.token_views import token_view
+from sts.console.usage import OneLineGroup as _Main
+from sts.console.usage import refusals
+from sts.crypto import DecoderKey, VendingKey, derive_decoder_key
 from sts.errors import StsError
 from sts.tokens import (
     ALL_TESTS,
@@ -30,15 +66,8 @@ from sts.tokens import (
     ClearTamper,
     CreditKind,
     CurrencyCredit,
-    KeyChange1,
-    KeyChange2,
-    KeyChange3,
-    KeyChange4,
     KeyChangeOrder,
-    KeyChangeToken,
-    ManagementToken,
     MeterTestToken,
-    RawToken,
     Register,
     SetPhaseUnbalanceLimit,
     SetPowerLimit,
@@ -49,37 +78,14 @@ from sts.tokens import (
     TokenClass,
     TransferCredit,
 )
-from sts.tokens.meter_number import meter_pan
-from sts.tokens.tid import BaseDate, datetime_from_tid, vending_tid
+from sts.tokens.tid import vending_tid
 
 if TYPE_CHECKING:
     # Start-up time: the simulated meter and the conformance runner are imported by the
     # commands that use them; heavy modules never at the top of this file.
-    from rich.console import Console
-
     from sts.conformance import RunResult
     from sts.meter.credit import CreditStatus
     from sts.meter.meter import Meter, MeterStatus, TokenOutcome
-
-
-class _LazyConsole:
-    """A rich Console made on first use: loading rich.console costs `sts --help` (which
-    prints through click) a tenth of its start-up. Attributes are the Console's."""
-
-    def __init__(self, stderr: bool = False) -> None:
-        self._stderr = stderr
-        self._console: Console | None = None
-
-    def get(self) -> Console:
-        """The Console itself, for rich objects that take one (Progress)."""
-        if self._console is None:
-            from rich.console import Console
-
-            self._console = Console(stderr=self._stderr)
-        return self._console
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.get(), name)
 
 
 console = _LazyConsole()
@@ -88,21 +94,13 @@ err_console = _LazyConsole(stderr=True)
 
 def emit_json(data: Any) -> None:
     """Machine output: one JSON document on stdout, nothing else."""
-    click.echo(json.dumps(data, indent=2, default=str))
+    click.echo(json_text(data))
 
 
-@contextmanager
-def refusals() -> Iterator[None]:
-    """Turn the library's errors into a one-sentence ClickException (exit 1)."""
-    try:
-        yield
-    except StsError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def group_digits(digits: str) -> str:
-    """A 20-digit token in groups of four."""
-    return " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
+def _show(parts: Sequence[Part]) -> None:
+    """Print a view's parts on stdout, each as its view asks."""
+    for part in parts:
+        console.print(part.renderable, highlight=part.highlight, soft_wrap=part.soft_wrap)
 
 
 def _shown(value: object) -> str:
@@ -110,60 +108,6 @@ def _shown(value: object) -> str:
     from sts.errors import shown
 
     return shown(value)
-
-
-# --- option types -----------------------------------------------------------------------
-# Every option that takes a number parses it here: ASCII digits only (no '1_000', no
-# Arabic-Indic or other Unicode digits, no exponent, inf or nan), within stated bounds.
-
-_ASCII_INT = re.compile(r"[+-]?[0-9]{1,30}", re.ASCII)
-
-
-class _IntRange(click.IntRange):
-    """click.IntRange for ASCII whole numbers only (click's own takes '1_000', Unicode digits)."""
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and not _ASCII_INT.fullmatch(value.strip()):
-            self.fail(f"{_shown(value)} is not a whole number written in ASCII digits", param, ctx)
-        return super().convert(value, param, ctx)
-
-
-class _Amount(click.ParamType):
-    """A decimal amount, parsed by sts.amounts with the rule ``rule()`` gives.
-
-    Text that is not a plain ASCII decimal is bad usage (exit 2, like a letter in a
-    whole-number option). A number outside the rule's bounds or finer than its
-    places is bad usage too where the option is a token field (``usage=True``),
-    and elsewhere an operation refused (exit 1) with the library's sentence, as
-    the library itself would refuse it. The rule is looked up when the option is
-    used, so that the modules defining it are imported only then.
-    """
-
-    name = "amount"
-
-    def __init__(self, rule: Callable[[], Any], usage: bool = False) -> None:
-        self.rule = rule
-        self.usage = usage
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> Decimal:
-        from sts.amounts import check_amount, to_decimal
-
-        if isinstance(value, Decimal):
-            return value
-        rule = self.rule()
-        try:
-            number = to_decimal(value, rule.what)
-        except StsError as exc:
-            self.fail(str(exc), param, ctx)
-        if self.usage:
-            try:
-                return check_amount(number, rule)
-            except StsError as exc:
-                self.fail(str(exc), param, ctx)
-        with refusals():
-            return check_amount(number, rule)
 
 
 def _vend_money_rule() -> Any:
@@ -194,115 +138,6 @@ def _free_units_rule() -> Any:
     from vending import limits
 
     return limits.FREE_UNITS
-
-
-def _token_quantity_rule() -> Any:
-    from sts.amounts import AmountRule
-    from sts.tokens.amount import MAX_AMOUNT
-
-    return AmountRule("quantity", Decimal(MAX_AMOUNT).scaleb(-1), places=1)
-
-
-def _token_money_rule() -> Any:
-    from sts.amounts import AmountRule
-
-    limit = Decimal(10) ** 12
-    return AmountRule("currency amount", limit, low=-limit, places=5)
-
-
-_MAX_PATH = 4096
-_MAX_PATH_PART = 255
-
-
-def _check_path(
-    kind: click.ParamType, value: Any, param: click.Parameter | None, ctx: click.Context | None
-) -> None:
-    """Refuse a path the operating system would choke on, before it is used."""
-    if not isinstance(value, str) or value == "-":
-        return
-    bad = next((ch for ch in value if ord(ch) < 32 or ord(ch) == 127), None)
-    if bad is not None:
-        kind.fail(
-            f"{_shown(value)} contains the control character U+{ord(bad):04X}; expected a path",
-            param,
-            ctx,
-        )
-    if len(value) > _MAX_PATH or any(len(part) > _MAX_PATH_PART for part in value.split("/")):
-        kind.fail(
-            f"{_shown(value)} is too long for a path; expected at most {_MAX_PATH} characters "
-            f"and {_MAX_PATH_PART} per name",
-            param,
-            ctx,
-        )
-
-
-class _SafePath(click.Path):
-    """click.Path that refuses control characters and over-long names first."""
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        _check_path(self, value, param, ctx)
-        return super().convert(value, param, ctx)
-
-
-class _SafeFile(click.File):
-    """click.File that refuses control characters and over-long names first."""
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        _check_path(self, value, param, ctx)
-        return super().convert(value, param, ctx)
-
-
-class _OneLineUsageError(click.UsageError):
-    """A usage error shown as the one sentence the README promises (no Usage/Try lines)."""
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"Error: {self.format_message()}", file=file, err=file is None)
-
-
-_MAX_MESSAGE = 500
-_LONG_QUOTED = re.compile(r"'([^']{41,})'")
-
-
-def _one_line_message(message: str) -> str:
-    """An error message as one bounded line: long quoted input cut short (click quotes
-    the value it refuses whole), control characters escaped, no line breaks."""
-    from sts.errors import shown
-
-    text = _LONG_QUOTED.sub(lambda m: shown(m.group(1)), message)
-    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text.replace("\n", " "))
-    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE] + "..."
-
-
-@contextmanager
-def _one_line_usage() -> Iterator[None]:
-    no_args_help = getattr(click.exceptions, "NoArgsIsHelpError", ())
-    try:
-        yield
-    except click.UsageError as exc:
-        if isinstance(exc, _OneLineUsageError | no_args_help):
-            raise
-        raise _OneLineUsageError(_one_line_message(exc.format_message()), exc.ctx) from exc
-    except click.ClickException as exc:
-        exc.message = _one_line_message(exc.message)
-        raise
-
-
-class _Main(click.Group):
-    """The `sts` group: usage errors anywhere below it print one line and exit 2."""
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        with _one_line_usage():
-            return super().make_context(info_name, args, parent, **extra)
-
-    def invoke(self, ctx: click.Context) -> Any:
-        with _one_line_usage():
-            return super().invoke(ctx)
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
@@ -420,111 +255,15 @@ def _render_demo(
     outcomes: Sequence[TokenOutcome],
     wallet: Sequence[str],
 ) -> None:
-    console.rule("[bold]1. The vending point sells credit")
-    console.print(
-        f"Demo key (the public STS test key), tariff and meter {drn} registered in "
-        f"{where}; {paid} {currency or ''} paid.",
-        highlight=False,
-    )
-    _render_receipt(receipt)
-    console.rule("[bold]2. The customer keys the token in on the meter")
-    for outcome in outcomes:
-        _render_outcome(outcome)
-    console.print("Short code 1 (energy wallet): " + "; ".join(wallet), highlight=False)
+    from vending.views.receipt import demo_view
+
+    _show(demo_view(drn, where, paid, currency, receipt, outcomes, wallet))
 
 
 # --- sections added by each command group follow ----------------------------------------
 
 
 # --- meter ------------------------------------------------------------------------------
-
-_POWER_UNITS = {"w": 1, "kw": 1000, "mw": 1_000_000}
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-_MAX_WATTS = 10_000_000  # 10 MW: more than any meter's load
-_MAX_DURATION_DAYS = 366
-
-
-class _Power(click.ParamType):
-    """A power such as '2kW', '500W', '1.5kW' or '0' (watts)."""
-
-    name = "power"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        text = str(value).strip().lower().replace(" ", "")
-        number = text.rstrip("kmw")
-        unit = text[len(number) :] or "w"
-        if not re.fullmatch(r"[+-]?[0-9]{1,12}(?:\.[0-9]{1,6})?", number, re.ASCII) or (
-            unit not in _POWER_UNITS
-        ):
-            self.fail(f"{_shown(value)} is not a power like '2kW', '500W' or '1.5kW'", param, ctx)
-        watts = Decimal(number) * _POWER_UNITS[unit]
-        if watts < 0 or watts != watts.to_integral_value():
-            self.fail(f"{_shown(value)} is not a whole number of watts of 0 or more", param, ctx)
-        if watts > _MAX_WATTS:
-            self.fail(f"{_shown(value)} is above the limit of {_MAX_WATTS:,} W", param, ctx)
-        return int(watts)
-
-
-class _Duration(click.ParamType):
-    """A duration such as '3h', '15m', '1d', '90s' or '1h30m'."""
-
-    name = "duration"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> timedelta:
-        if isinstance(value, timedelta):
-            return value
-        text = str(value).strip().lower().replace(" ", "")
-        parts = re.fullmatch(r"(?:[0-9]{1,12}(?:\.[0-9]{1,6})?[smhdw]){1,5}", text, re.ASCII)
-        if not parts:
-            self.fail(
-                f"{_shown(value)} is not a duration like '3h', '15m', '1d' or '1h30m'", param, ctx
-            )
-        seconds = sum(
-            Decimal(amount) * _DURATION_UNITS[unit]
-            for amount, unit in re.findall(r"([0-9]+(?:\.[0-9]+)?)([smhdw])", text, re.ASCII)
-        )
-        if seconds > _MAX_DURATION_DAYS * 86_400:
-            self.fail(
-                f"{_shown(value)} is longer than the limit of {_MAX_DURATION_DAYS} days", param, ctx
-            )
-        return timedelta(seconds=float(seconds))
-
-
-class _MeterTime(click.ParamType):
-    """A time: 'YYYY-MM-DD HH:MM' (local), with an offset ('+02:00', 'Z'), or '+DURATION'.
-
-    '+DURATION' is relative to the meter's clock and converts to a timedelta.
-    """
-
-    name = "time"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> datetime | timedelta:
-        if isinstance(value, datetime | timedelta):
-            return value
-        text = str(value).strip()
-        if text.startswith("+"):
-            return _Duration().convert(text[1:], param, ctx)
-        try:
-            when = datetime.fromisoformat(text)
-        except ValueError:
-            self.fail(
-                f"{_shown(value)} is not a time like '2025-03-01 14:30', '2025-03-01 14:30+02:00' "
-                "or '+1h' (after the meter's clock)",
-                param,
-                ctx,
-            )
-        return when.astimezone() if when.tzinfo is None else when
-
-
-def _shown_time(when: datetime | None) -> str:
-    """A time as the CLI shows it: local, with its offset."""
-    return "-" if when is None else when.astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
 
 
 def _meter_at(meter: Meter, at: datetime | timedelta | None) -> datetime | None:
@@ -560,143 +299,27 @@ def _money(amount: Decimal) -> str:
     return money_text(amount)
 
 
-def _wallets(credit: CreditStatus) -> str:
-    return f"energy wallet {credit.energy_kwh} kWh, money wallet {_money(credit.money)}"
-
-
 def _wallets_of(status: MeterStatus) -> str:
-    if status.service == "electricity":
-        return _wallets(status.credit)
-    volume = f"{status.credit.energy_kwh} {status.service.unit}"
-    return f"volume wallet {volume}, money wallet {_money(status.credit.money)}"
+    from sts.console.meter_views import wallets_of
 
-
-def _credit_rows(credit: CreditStatus) -> list[tuple[str, str]]:
-    """What the credit engine shows, as (name, value) rows."""
-    relay = "closed" if credit.relay_closed else "open"
-    emergency = (
-        f"{credit.emergency_used_kwh} of {credit.emergency_limit_kwh} kWh used"
-        if credit.emergency_active
-        else ("available" if credit.emergency_available else "not available")
-    )
-    rows = [
-        ("energy wallet", f"{credit.energy_kwh} kWh"),
-        ("money wallet", _money(credit.money)),
-        ("relay", f"{relay} ({credit.relay_reason.value})"),
-        ("load", f"{credit.demand_w} W demanded, {credit.power_w} W supplied"),
-        ("power limit", f"{credit.power_limit_w} W" if credit.power_limit_w else "none"),
-        ("emergency credit", emergency),
-        ("owed", f"{credit.debt_kwh} kWh debt, {_money(credit.debt_money)} charges"),
-        ("low-credit alarm", f"level {credit.alarm_level}" if credit.alarm_level else "none"),
-        ("tamper", credit.tamper_reason or "set" if credit.tamper else "none"),
-        ("energy used", f"{credit.total_kwh} kWh, this month {credit.month_kwh} kWh"),
-    ]
-    if credit.price_per_kwh is not None:
-        rows.append(("price now", f"{_money(credit.price_per_kwh)} per kWh"))
-    return rows
-
-
-def _volume_rows(status: MeterStatus) -> list[tuple[str, str]]:
-    """What a water or gas meter's credit engine shows: its volume in m3, its valve."""
-    from sts.meter.service import load_flow
-
-    credit, unit = status.credit, status.service.unit
-    valve = "open" if credit.relay_closed else "closed"  # the valve is the meter's relay
-    rows = [
-        ("service", f"{status.service} (unit tokens in 0.1 {unit})"),
-        ("volume wallet", f"{credit.energy_kwh} {unit}"),
-        ("money wallet", _money(credit.money)),
-        ("valve", f"{valve} ({credit.relay_reason.value})"),
-        ("flow", f"{load_flow(credit.demand_w)} {unit}/h"),
-        ("owed", f"{credit.debt_kwh} {unit} debt, {_money(credit.debt_money)} charges"),
-        ("low-credit alarm", f"level {credit.alarm_level}" if credit.alarm_level else "none"),
-        ("volume used", f"{credit.total_kwh} {unit}, this month {credit.month_kwh} {unit}"),
-    ]
-    if credit.price_per_kwh is not None:
-        rows.append(("price now", f"{_money(credit.price_per_kwh)} per {unit}"))
-    return rows
-
-
-def _entries(count: int) -> str:
-    return "entry" if count == 1 else "entries"
+    return wallets_of(status, _money)
 
 
 def _render_meter(status: MeterStatus, events: list[Any]) -> None:
-    from rich.table import Table
+    from sts.console.meter_views import meter_view
 
-    keys = status.keys
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    rows = [
-        ("meter number", f"{status.drn} (MeterPAN {status.pan}, manufacturer {status.mfr_code})"),
-        ("clock", _shown_time(status.clock)),
-        (
-            "key",
-            f"{keys.key_bits}-bit EA{keys.ea}, fingerprint {keys.key_fingerprint}; SGC "
-            f"{keys.sgc:06d} KRN {keys.krn} KT {keys.kt} TI {keys.ti:02d} KEN {keys.ken}",
-        ),
-        ("base date", str(keys.base_date)),
-        (
-            "TID memory",
-            f"{status.tid_count} of {status.tid_capacity}, oldest {status.tid_oldest}, "
-            f"newest {status.tid_newest}",
-        ),
-        (
-            "lockout",
-            f"locked until {_shown_time(status.locked_until)}"
-            if status.locked
-            else f"{status.lockout_failures} wrong {_entries(status.lockout_failures)} in a row",
-        ),
-    ]
-    if status.kct_held:
-        rows.append(
-            (
-                "key change",
-                f"{status.kct_held} of {status.kct_needed} tokens held since "
-                f"{_shown_time(status.kct_started)}",
-            )
-        )
-    rows.extend(
-        _credit_rows(status.credit) if status.service == "electricity" else _volume_rows(status)
-    )
-    rows.append(
-        (
-            "load control",
-            f"{status.payment_mode}, disconnect control {status.control_state.replace('_', ' ')}",
-        )
-    )
-    if status.alarms:
-        rows.append(("alarm", f"{status.alarms[-1]} ({len(status.alarms)} unacknowledged)"))
-    for name, value in rows:
-        table.add_row(name, value)
-    console.print(table)
-    if events:
-        console.rule("recent events")
-        for event in events:
-            console.print(
-                f"{_shown_time(event.at)}  {event.kind.value}: {event.detail}", highlight=False
-            )
+    _show(meter_view(status, events, _money))
 
 
 def _render_outcome(outcome: TokenOutcome) -> None:
-    from rich.panel import Panel
+    from sts.console.meter_views import outcome_view
 
-    colour = "green" if outcome.accepted else "red"
-    body = "\n".join(outcome.display)
-    if outcome.detail and not outcome.accepted:
-        body += f"\n[dim]{outcome.detail}[/]"
-    title = f"[{colour}]{outcome.text} ({int(outcome.result)})[/]"
-    console.print(Panel(body, title=title, expand=False), highlight=False)
+    _show([outcome_view(outcome)])
 
 
 @main.group()
 def meter() -> None:
     """A simulated STS keypad meter kept in a JSON state file."""
-
-
-_meter_file = click.argument("file", type=_SafePath(dir_okay=False, path_type=Path))
-_meter_json = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 
 
 def _load_unserved(file: Path) -> Meter:
@@ -956,8 +579,7 @@ def meter_show(file: Path, event_count: int, as_json: bool) -> None:
 @_meter_json
 def meter_registers(file: Path, as_json: bool) -> None:
     """Every register of the meter in FILE with its OBIS code, value, scaler and unit."""
-    from rich.table import Table
-
+    from sts.console.meter_tables import registers_table
     from sts.meter import state as meter_state
 
     with refusals():
@@ -973,21 +595,7 @@ def meter_registers(file: Path, as_json: bool) -> None:
             }
         )
         return
-    table = Table(title=f"Registers at {_shown_time(current.clock)} (TOU rate {rate})")
-    table.add_column("OBIS")
-    table.add_column("register")
-    table.add_column("value", justify="right")
-    table.add_column("unit")
-    table.add_column("raw, scaler", justify="right", style="dim")
-    for r in readings:
-        table.add_row(
-            str(r.spec.obis),
-            r.spec.name,
-            str(r.quantity),
-            r.spec.unit.symbol,
-            f"{r.value}, {r.spec.scaler}",
-        )
-    console.print(table)
+    console.print(registers_table(current.clock, rate, readings))
 
 
 @meter.command("profile")
@@ -1016,8 +624,7 @@ def meter_profile(
     as_json: bool,
 ) -> None:
     """Print a load-profile survey of the meter in FILE (or draw it with --plot)."""
-    from rich.table import Table
-
+    from sts.console.meter_tables import profile_csv, profile_plot, profile_table
     from sts.meter import state as meter_state
     from sts.meter.obis import ObisCode, spec_of
 
@@ -1065,47 +672,15 @@ def meter_profile(
         )
         return
     if as_csv:
-        import csv
-        import io
-
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["time", *(f"{sp.obis} [{sp.unit.symbol}]" for sp in specs)])
-        for when, (_, values) in zip(times, rows, strict=True):
-            quantities = (sp.quantity(v) for sp, v in zip(specs, values, strict=True))
-            writer.writerow([when.isoformat(), *quantities])
-        click.echo(buffer.getvalue(), nl=False)
+        click.echo(profile_csv(times, rows, specs), nl=False)
         return
     if not rows:
         console.print(f"survey {number}: no rows in that time range")
         return
     if plot:
-        import plotext
-
-        spec = specs[wanted]
-        first = rows[0][0]
-        figure = plotext.figure
-        figure.clear()
-        plotext.terminal.limit(False, False)
-        figure.plot_size(max(40, min(console.width, 120)), 20)
-        figure.draw(
-            figure.signal(
-                [(t - first) / 3600 for t, _ in rows],
-                [float(spec.quantity(values[wanted])) for _, values in rows],
-            ).lines()
-        )
-        figure.title(f"{spec.obis} [{spec.unit.symbol}], hours from {_shown_time(times[0])}")
-        click.echo(figure.build().string(colorless=True))
+        click.echo(profile_plot(times, rows, specs[wanted], wanted, console.width))
         return
-    table = Table(title=f"Survey {number} ({len(rows)} rows)")
-    table.add_column("time")
-    for sp in specs:
-        table.add_column(f"{sp.obis}\n{sp.unit.symbol}", justify="right")
-    for when, (_, values) in zip(times, rows, strict=True):
-        table.add_row(
-            _shown_time(when), *(str(sp.quantity(v)) for sp, v in zip(specs, values, strict=True))
-        )
-    console.print(table)
+    console.print(profile_table(number, times, rows, specs))
 
 
 @meter.command("billing")
@@ -1114,8 +689,7 @@ def meter_profile(
 def meter_billing(file: Path, as_json: bool) -> None:
     """The closed daily (31) and monthly (13) records of the meter in FILE: import and
     export per TOU rate, and net consumption (import minus export)."""
-    from rich.table import Table
-
+    from sts.console.meter_tables import billing_view
     from sts.meter import state as meter_state
 
     with refusals():
@@ -1140,22 +714,7 @@ def meter_billing(file: Path, as_json: bool) -> None:
             }
         )
         return
-    for name, records in parts.items():
-        rates = [k for k in range(1, 9) if any(r.imported[k] or r.exported[k] for r in records)]
-        table = Table(title=f"{name.capitalize()} records (Wh)")
-        for column in ("period", "import", "export", "net"):
-            table.add_column(column, justify="right")
-        for k in rates:
-            table.add_column(f"rate {k}\nimp/exp", justify="right")
-        for r in records:
-            table.add_row(
-                r.label,
-                str(r.import_wh),
-                str(r.export_wh),
-                str(r.net_wh),
-                *(f"{r.rate_import_wh(k)}/{r.rate_export_wh(k)}" for k in rates),
-            )
-        console.print(table if records else f"no {name} records closed yet")
+    _show(billing_view(parts))
 
 
 @meter.command("events")
@@ -1167,8 +726,7 @@ def meter_billing(file: Path, as_json: bool) -> None:
 @_meter_json
 def meter_events(file: Path, log_name: str | None, last: int | None, as_json: bool) -> None:
     """The meter's five event logs (standard, fraud, power quality, failure, security)."""
-    from rich.table import Table
-
+    from sts.console.meter_tables import events_table
     from sts.meter import state as meter_state
     from sts.meter.event_logs import Code, LogName
 
@@ -1200,12 +758,7 @@ def meter_events(file: Path, log_name: str | None, last: int | None, as_json: bo
     if not rows:
         console.print("no events logged")
         return
-    table = Table(title="Event logs")
-    for column in ("time", "log", "code", "event", "detail"):
-        table.add_column(column)
-    for name, e, when in rows:
-        table.add_row(_shown_time(when), name, str(e.code), Code(e.code).label, e.detail)
-    console.print(table)
+    console.print(events_table(rows))
 
 
 @meter.command("relay")
@@ -1456,8 +1009,7 @@ def meter_keys(
     Prints what the display shows after each Enter and at the end; exits 1 if a
     token was rejected or an entry had the wrong length.
     """
-    from rich.markup import escape
-
+    from sts.console.meter_views import keys_view
     from sts.meter import state as meter_state
     from sts.meter.keypad import Keypad, parse_keys, run_keys
 
@@ -1484,18 +1036,7 @@ def meter_keys(
             }
         )
     else:
-        for entry in run.submissions:
-            colour = "red" if entry.rejected else "green"
-            console.print(
-                f"[bold]{group_digits(entry.entry)}[/] E -> [{colour}]{escape(entry.lines[0])}[/]"
-                + "".join(f"\n    {escape(line)}" for line in entry.lines[1:]),
-                highlight=False,
-            )
-        console.print(
-            f"display: {escape(' / '.join(run.final.lines)) or '(blank)'}"
-            + ("  [yellow](beep)[/]" if run.final.beep else ""),
-            highlight=False,
-        )
+        _show(keys_view(run))
     if run.rejected:
         raise click.exceptions.Exit(1)
 
@@ -1705,182 +1246,19 @@ def conformance_run(vector_file: TextIO, as_json: bool) -> None:
 
 
 def _render_conformance(name: str, result: RunResult) -> None:
-    from rich.markup import escape
-    from rich.table import Table
+    from sts.console.conformance_view import conformance_view
 
-    console.print(f"[bold]Conformance run of {escape(name)}[/]")
-    table = Table()
-    table.add_column("kind")
-    table.add_column("passed", justify="right")
-    table.add_column("failed", justify="right")
-    for summary in result.by_kind():
-        failed = f"[bold red]{summary.failed}[/]" if summary.failed else "0"
-        table.add_row(summary.kind or "(unreadable)", str(summary.passed), failed)
-    table.add_section()
-    table.add_row("[bold]all", f"[bold]{result.passed}", f"[bold]{result.failed}")
-    console.print(table)
-    for failure in result.failures:
-        where = "" if failure.id == f"line {failure.line}" else f" [dim](line {failure.line})[/]"
-        console.print(f"[bold red]FAIL[/] {escape(failure.id)}{where}")
-        for mismatch in failure.mismatches:
-            console.print(f"  - {escape(mismatch)}", highlight=False)
-    colour = "green" if result.ok else "red"
-    console.print(f"[bold {colour}]{result.passed} passed, {result.failed} failed[/]")
+    _show(conformance_view(name, result))
 
 
 # --- token and key ----------------------------------------------------------------------
 
-_BASE_DATE_CHOICES = ("1993", "2014", "2035")
-#: TIDs count from this base date when --bd is not given: nearly every meter has been
-#: on 2014 since the 2024 TID rollover.
-_DEFAULT_TID_BASE = 2014
-_DERIVE_NAMES = ("dkga", "vk", "pan", "drn", "sgc", "kt", "ti", "krn")
-_KEY_HELP = "--dk HEX, or --dkga/--vk/--pan (or --drn)/--sgc/--kt/--ti/--krn to derive it"
-_KEY_TYPE_NAMES = {
-    0: "DITK, initialisation",
-    1: "DDTK, default",
-    2: "DUTK, unique",
-    3: "DCTK, common",
-}
 _SERVICES = ("electricity", "water", "gas", "time")
 _REGISTERS = {register.name.lower().replace("_", "-"): register for register in Register}
 _TEST_NAMES = {flag.name.lower().replace("_", "-"): flag for flag in TestControl} | {
     "krn": TestControl.KEY_REVISION,
     "ti": TestControl.TARIFF_INDEX,
 }
-_STS_NAMES = {
-    "SetPowerLimit": "SetMaximumPowerLimit",
-    "ClearTamper": "ClearTamperCondition",
-    "SetPhaseUnbalanceLimit": "SetMaximumPhasePowerUnbalanceLimit",
-    "MeterTestToken": "InitiateMeterTest/Display",
-    "KeyChange1": "Set1stSectionDecoderKey (KCT 1)",
-    "KeyChange2": "Set2ndSectionDecoderKey (KCT 2)",
-    "KeyChange3": "Set3rdSectionDecoderKey (KCT 3)",
-    "KeyChange4": "Set4thSectionDecoderKey (KCT 4)",
-}
-
-
-def _options(*options: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """Several click options as one decorator."""
-
-    def decorate(function: Any) -> Any:
-        for option in reversed(options):
-            function = option(function)
-        return function
-
-    return decorate
-
-
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
-
-_derive_options = _options(
-    click.option("--dkga", type=click.Choice(["02", "04"]), help="Key derivation algorithm."),
-    click.option("--vk", metavar="HEX", help="Vending key: 16 hex digits (02) or 40 (04)."),
-    click.option("--pan", metavar="18DIGITS", help="The meter's MeterPAN."),
-    click.option("--drn", metavar="DIGITS", help="Or its 11/13-digit meter number."),
-    click.option("--sgc", type=_IntRange(0, 999_999), help="Supply group code."),
-    click.option("--kt", type=_IntRange(0, 3), help="Key type, 0-3."),
-    click.option("--ti", type=_IntRange(0, 99), help="Tariff index, 0-99."),
-    click.option("--krn", type=_IntRange(1, 9), help="Key revision number, 1-9."),
-    click.option(
-        "--bd",
-        "--base-date",
-        "bd",
-        type=click.Choice(_BASE_DATE_CHOICES),
-        help=f"The meter's base date: a DKGA04 input; TIDs count from it "
-        f"(default {_DEFAULT_TID_BASE}).",
-    ),
-    click.option(
-        "--ea",
-        type=click.Choice(["07", "11", "09"]),
-        help="07 STA, 11 MISTY1, 09 DES (default: by key size).",
-    ),
-)
-
-_key_options = _options(
-    click.option("--dk", metavar="HEX", help="The meter's decoder key (16 or 32 hex digits)."),
-    _derive_options,
-    click.option(
-        "--tables",
-        type=click.Choice(["production", "sample"]),
-        default="production",
-        show_default=True,
-        help="STA tables ('sample': the IEC example tables, for tests only).",
-    ),
-    _json_option,
-)
-
-
-def _parse_at(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
-    """--at as an aware time: local time unless it carries an offset."""
-    if value is None:
-        return None
-    try:
-        when = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise click.BadParameter(
-            f"{_shown(value)} is not a time like '2025-03-01 14:30' or '2025-03-01 14:30+02:00'"
-        ) from None
-    return when.astimezone() if when.tzinfo is None else when
-
-
-_issue_options = _options(
-    click.option(
-        "--tid",
-        type=_IntRange(0, 2**24 - 1),
-        help="The token identifier as is (minutes since base).",
-    ),
-    click.option(
-        "--at",
-        metavar="'YYYY-MM-DD HH:MM[+HH:MM]'",
-        callback=_parse_at,
-        help="Issue time, local unless an offset is given (default: now).",
-    ),
-    click.option("--rnd", type=_IntRange(0, 15), help="The 4 random bits (default: random)."),
-)
-
-
-def _key_parameters(o: dict[str, Any]) -> tuple[str, VendingKey, KeyParameters]:
-    """(DKGA, vending key, parameters) from the derivation options; UsageError if incomplete."""
-    missing = [f"--{name}" for name in ("dkga", "vk", "sgc", "kt", "ti", "krn") if o[name] is None]
-    if o["pan"] is None and o["drn"] is None:
-        missing.append("--pan or --drn")
-    if missing:
-        raise click.UsageError(f"to derive the decoder key, also give {', '.join(missing)}")
-    if o["pan"] is not None and o["drn"] is not None:
-        raise click.UsageError("give the meter as --pan or as --drn, not both")
-    if o["dkga"] == "04" and (o["bd"] is None or o["ea"] is None):
-        raise click.UsageError(
-            "a DKGA04 key depends on the base date and algorithm: give --bd, --ea"
-        )
-    pan = o["pan"] if o["pan"] is not None else meter_pan(o["drn"])
-    params = KeyParameters(
-        pan=pan,
-        sgc=o["sgc"],
-        kt=o["kt"],
-        ti=o["ti"],
-        krn=o["krn"],
-        base_date=BaseDate.parse(o["bd"] or 1993),
-        ea=o["ea"] or "07",
-    )
-    return o["dkga"], VendingKey.from_hex(o["vk"]), params
-
-
-def _decoder_key(o: dict[str, Any], *, dk_and_derive: bool = False) -> DecoderKey | None:
-    """The key from --dk or from the derivation options; None when neither is given."""
-    given = [f"--{name}" for name in _DERIVE_NAMES if o.get(name) is not None]
-    if o.get("dk"):
-        if given and not dk_and_derive:
-            raise click.UsageError(f"give the key as --dk or derive it, not both ({given[0]})")
-        return DecoderKey.from_hex(o["dk"])
-    if not given:
-        return None
-    dkga, vk, params = _key_parameters(o)
-    return derive_decoder_key(dkga, vk, params)
-
-
-def _tid_base(o: dict[str, Any]) -> BaseDate:
-    return BaseDate.parse(o.get("bd") or _DEFAULT_TID_BASE)
 
 
 @contextmanager
@@ -1893,108 +1271,8 @@ def _withdrawn_algorithm_notice() -> Iterator[None]:
         err_console.print(f"[yellow]warning:[/] {message}", highlight=False)
 
 
-def _sts_name(token: Token) -> str:
-    """The token's name in the standard."""
-    if isinstance(token, TransferCredit | CurrencyCredit):
-        return f"TransferCredit ({token.kind.name.lower().replace('_', ' ')})"
-    if isinstance(token, RawToken):
-        return "no known layout"
-    return _STS_NAMES.get(token.name, token.name)
-
-
-def _test_functions(token: MeterTestToken) -> str:
-    if token.runs_all:
-        return "all tests and displays"
-    names = [flag.name.lower().replace("_", " ") for flag in TestControl if flag in token.functions]
-    unnamed = token.control & ~int(token.functions)
-    if unnamed:
-        names.append(f"reserved bits {unnamed:#x}")
-    return ", ".join(names) or "none"
-
-
-def _meaning(token: Token, base: BaseDate) -> list[tuple[str, str]]:
-    """What a token's fields mean, as (label, text) rows."""
-    rows: list[tuple[str, str]] = []
-    if isinstance(token, TransferCredit):
-        rows.append(("credit", f"{token.quantity} {token.kind.unit}"))
-    elif isinstance(token, CurrencyCredit):
-        rows.append(("credit", f"{token.value} currency units"))
-    elif isinstance(token, SetPowerLimit | SetPhaseUnbalanceLimit):
-        what = "power limit" if isinstance(token, SetPowerLimit) else "phase unbalance limit"
-        rows.append((what, f"{token.watts} W"))
-    elif isinstance(token, ClearCredit):
-        register = token.register
-        named = isinstance(register, Register)
-        text = register.name.lower().replace("_", " ") if named else f"{token.value} (no such)"
-        rows.append(("clears register", text))
-    elif isinstance(token, ClearTamper):
-        rows.append(("action", "clear the tamper condition"))
-    elif isinstance(token, SetTariffRate | SetWaterMeterFactor):
-        what = "tariff rate" if isinstance(token, SetTariffRate) else "water meter factor"
-        rows.append((what, f"{token.value} (16 bits reserved by the STSA)"))
-    elif isinstance(token, MeterTestToken):
-        rows.append(("runs", _test_functions(token)))
-        width = 2 if token.subclass == 0 else 4
-        rows.append(("manufacturer code", f"{token.mfr:0{width}d}"))
-    elif isinstance(token, KeyChange1):
-        rows.append(("new key revision", str(token.krn)))
-        rows.append(("new key type", f"{token.kt} ({_KEY_TYPE_NAMES[token.kt]})"))
-        rows.append(("rollover", "yes: the meter clears its TID memory" if token.ro else "no"))
-        rows.append(("key expiry, high nibble", f"{token.ken_ho:X}"))
-    elif isinstance(token, KeyChange2):
-        rows.append(("new tariff index", f"{token.ti:02d}"))
-        rows.append(("key expiry, low nibble", f"{token.ken_lo:X}"))
-    elif isinstance(token, KeyChange3 | KeyChange4):
-        half = "low" if isinstance(token, KeyChange3) else "high"
-        value = token.sgc_lo if isinstance(token, KeyChange3) else token.sgc_ho
-        rows.append((f"new SGC, {half} 12 bits", f"{value} ({value:03X})"))
-    elif isinstance(token, RawToken):
-        rows.append(("payload", f"{token.raw_payload:011X} (only the CRC can be checked)"))
-    if isinstance(token, TransferCredit | CurrencyCredit | ManagementToken):
-        when = datetime_from_tid(token.tid, base)
-        rows.append(("issued", f"{when:%Y-%m-%d %H:%M} UTC (TID {token.tid}, base {int(base)})"))
-    return rows
-
-
-def _token_record(token: Token, digits: str, base: BaseDate, reveal: bool) -> dict[str, Any]:
-    """A token as machine output; a KCT's key sections are hidden unless revealed."""
-    hide = isinstance(token, KeyChangeToken) and not reveal
-    fields = {
-        name: "hidden" if hide and name.startswith("nk_") else value
-        for name, value in token.fields().items()
-    }
-    return {
-        "digits": digits,
-        "grouped": group_digits(digits),
-        "class": int(token.token_class),
-        "subclass": token.subclass,
-        "type": _sts_name(token),
-        "fields": fields,
-        "block": "hidden" if hide else f"{token.to_block():016X}",
-        "meaning": dict(_meaning(token, base)),
-    }
-
-
 def _render_token(record: dict[str, Any], title: str | None = None) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="dim")
-    grid.add_column()
-    grid.add_row("token", f"[bold green]{record['grouped']}[/]")
-    kind = f"{record['type']}, class {record['class']} subclass {record['subclass']}"
-    grid.add_row("type", escape(kind))
-    grid.add_row("fields", ", ".join(f"{name} {value}" for name, value in record["fields"].items()))
-    grid.add_row("block", record["block"])
-    for label, text in record["meaning"].items():
-        grid.add_row(label, escape(text))
-    if title:
-        console.print(f"[bold]{escape(title)}[/]")
-    console.print(grid, highlight=False)
-    if record["block"] == "hidden":
-        console.print("[dim]the new key's sections are hidden; --reveal-key shows them[/]")
-
+    _show(token_view(record, title))
 
 def _emit_tokens(
     tokens: Sequence[Token],
@@ -2192,17 +1470,6 @@ def encode_water_factor(value: int, **o: Any) -> None:
     _issue(o, lambda tid, rnd: SetWaterMeterFactor(rnd, tid, value))
 
 
-def _int_any_base(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
-    if value is None:
-        return None
-    text = value.strip()
-    if not re.fullmatch(r"0[xX][0-9a-fA-F]{1,16}|[0-9]{1,20}", text, re.ASCII):
-        raise click.BadParameter(
-            f"{_shown(value)} is not a number of at most 64 bits (use 0x... for hex)"
-        )
-    return int(text[2:], 16) if text[:2] in ("0x", "0X") else int(text)
-
-
 @token_encode.command("test")
 @click.option(
     "--show",
@@ -2354,26 +1621,6 @@ def token_decode(digits: tuple[str, ...], reveal_key: bool, **o: Any) -> None:
 # folder, created on first use), calls one vending service and renders what it returns.
 
 
-def _vending_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    command = click.option(
-        "--master-key-file",
-        type=_SafePath(dir_okay=False, path_type=Path),
-        envvar="STS_MASTER_KEY_FILE",
-        help="File holding the master key that seals vending keys (default: next to the "
-        "default database; STS_MASTER_KEY with 64 hex digits takes precedence).",
-    )(command)
-    command = click.option(
-        "--db",
-        "db_url",
-        metavar="URL",
-        envvar="STS_DATABASE_URL",
-        help="Database URL, e.g. sqlite:///vending.sqlite or "
-        "postgresql://user@host/dbname (default: STS_DATABASE_URL, else a SQLite file in "
-        "your data folder).",
-    )(command)
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(command)
-
-
 def _open_vending(o: dict[str, Any], create_master: bool = False, create: bool = False) -> Any:
     """The vending Backend for the command's --db and master key, with the real clock.
 
@@ -2419,7 +1666,9 @@ def _open_vending(o: dict[str, Any], create_master: bool = False, create: bool =
 
 
 def _local(when: datetime) -> str:
-    return when.astimezone().isoformat(sep=" ", timespec="seconds")
+    from vending.views.tables import local
+
+    return local(when)
 
 
 def _table(
@@ -2429,77 +1678,16 @@ def _table(
     footer: Sequence[Sequence[Any]] = (),
     numeric_from: int | None = None,
 ) -> None:
-    """A table that fits 80 columns: light rules, no side borders, long cells folded
-    (never cut short with an ellipsis); numbers right-aligned from column ``numeric_from``."""
-    from rich import box
-    from rich.table import Table
+    """Print vending.views.tables.table(...)."""
+    from vending.views.tables import table
 
-    table = Table(
-        title=title,
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-        show_header=any(columns),
-    )
-    for index, column in enumerate(columns):
-        numeric = numeric_from is not None and index >= numeric_from
-        # The first column names the row (a DRN, a label, a day): kept whole if it can be.
-        table.add_column(
-            column, overflow="fold", justify="right" if numeric else "left", no_wrap=index == 0
-        )
-    for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
-    if footer:
-        table.add_section()
-        for row in footer:
-            table.add_row(*("" if cell is None else str(cell) for cell in row))
-    console.print(table)
+    console.print(table(title, columns, rows, footer, numeric_from))
 
 
 def _render_receipt(receipt: Any, copy: bool = False) -> None:
-    from rich.panel import Panel
-    from rich.table import Table
+    from vending.views.receipt import receipt_view
 
-    from vending.render import money_text
-
-    body = Table.grid(padding=(0, 2))
-    body.add_column(style="bold")
-    body.add_column()
-    body.add_row("Meter", receipt.meter_drn)
-    if receipt.customer:
-        body.add_row("Customer", receipt.customer)
-    if receipt.tariff_name:
-        body.add_row("Tariff", receipt.tariff_name)
-    body.add_row("Reference", receipt.client_reference or "")
-    body.add_row("Time", _local(receipt.time))
-    if receipt.breakdown is not None:
-        lines = Table(box=None, show_header=False, pad_edge=False)
-        lines.add_column()
-        lines.add_column(justify="right")
-        lines.add_column(justify="right")
-        currency = receipt.breakdown.currency
-        for line in receipt.breakdown.lines:
-            lines.add_row(
-                line.label,
-                "" if line.kwh is None else f"{line.kwh} {receipt.breakdown.unit}",
-                money_text(line.amount, currency),
-            )
-        tendered = money_text(receipt.breakdown.tendered, currency)
-        lines.add_row("[bold]Tendered", "", f"[bold]{tendered} {currency}")
-        body.add_row("Charges", lines)
-    credit = receipt.breakdown.currency_credit if receipt.breakdown is not None else None
-    if credit is not None:
-        body.add_row("Credit", f"{credit} {receipt.breakdown.currency} (the token carries it)")
-    elif receipt.kwh is not None:
-        unit = receipt.breakdown.unit if receipt.breakdown is not None else "kWh"
-        body.add_row("Units", f"{receipt.kwh} {unit}")
-    tokens = "\n".join(f"[bold green]{t.grouped}[/]  {t.label}" for t in receipt.tokens)
-    body.add_row("Token" if len(receipt.tokens) == 1 else "Tokens", tokens)
-    title = f"{receipt.kind} receipt, transaction {receipt.transaction_id}"
-    if copy:
-        title = f"COPY (reprint) of {title}"
-    console.print(Panel(body, title=title, title_align="left", expand=False), highlight=False)
+    _show([receipt_view(receipt, copy)])
 
 
 @contextmanager
@@ -2592,25 +1780,14 @@ def db_upgrade(**o: Any) -> None:
 def db_status(**o: Any) -> None:
     """Where the database is and which schema version it holds (creates nothing)."""
     from vending.db import default_url, schema_status
+    from vending.views.reports import schema_text
 
     with refusals():
         status = schema_status(o["db_url"] or default_url())
     if o["as_json"]:
         emit_json(status.to_dict())
-    elif not status.exists:
-        console.print(
-            f"{status.location} does not exist yet: `sts keys add` or `sts tariffs add` "
-            "creates it (or run `sts db upgrade`)",
-            highlight=False,
-            soft_wrap=True,
-        )
     else:
-        state = "current" if status.current else f"needs `sts db upgrade` to {status.head}"
-        console.print(
-            f"{status.location}: schema {status.revision or '(none)'}, {state}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        console.print(schema_text(status), highlight=False, soft_wrap=True)
 
 
 # --- vending: keys ----------------------------------------------------------------------
@@ -2644,6 +1821,7 @@ def keys_add(label: str, **o: Any) -> None:
     import os
 
     from vending import registry
+    from vending.views.listings import key_stored_text
 
     if o["key_file"] is not None:
         text = o["key_file"].read()
@@ -2673,12 +1851,7 @@ def keys_add(label: str, **o: Any) -> None:
     if o["as_json"]:
         emit_json(info.to_dict() | {"fingerprint": fingerprint})
     else:
-        console.print(
-            f"Stored vending key {info.label!r}: {info.bits}-bit DKGA{info.dkga}, SGC "
-            f"{info.sgc:06d} KRN {info.krn} KT {info.kt}, fingerprint {fingerprint} (the "
-            "first 4 hex digits of the key's SHA-256)",
-            highlight=False,
-        )
+        console.print(key_stored_text(info, fingerprint), highlight=False)
 
 
 @keys.command("list")
@@ -2688,6 +1861,7 @@ def keys_list(active: bool, **o: Any) -> None:
     """The stored vending keys (labels and parameters, never the keys)."""
     from vending import registry
     from vending.fingerprints import key_fingerprints
+    from vending.views.listings import keys_view
 
     with refusals():
         backend = _open_vending(o)
@@ -2696,26 +1870,7 @@ def keys_list(active: bool, **o: Any) -> None:
     if o["as_json"]:
         emit_json([i.to_dict() | {"fingerprint": prints.get(i.label)} for i in infos])
         return
-    rows = [
-        (
-            i.label,
-            f"{i.sgc:06d}",
-            i.krn,
-            i.kt,
-            f"DKGA{i.dkga}",
-            i.base_date or "any",
-            prints.get(i.label) or "?",
-            "retired" if i.retired_at else "active",
-        )
-        for i in infos
-    ]
-    columns = ("label", "SGC", "KRN", "KT", "DKGA", "base", "print", "status")
-    _table("Vending keys", columns, rows)
-    if any(prints.get(i.label) is None for i in infos):
-        console.print(
-            "? : the key cannot be opened with the master key given (none, or another one)",
-            highlight=False,
-        )
+    _show(keys_view(infos, prints))
 
 
 @keys.command("retire")
@@ -2769,30 +1924,9 @@ def tariffs_add(file: TextIO, replace: bool, **o: Any) -> None:
 
 
 def _render_tariff(info: Any) -> None:
-    t = info.tariff
-    unit = t.unit
-    rows = [("Service", f"{t.service} (prices {unit})")]
-    start = Decimal(0)
-    from vending.render import money_text
+    from vending.views.listings import tariff_table
 
-    for block in t.blocks:
-        steps = (
-            f"above {start} {unit}"
-            if block.up_to_kwh is None
-            else f"{start}-{block.up_to_kwh} {unit}"
-        )
-        rows.append((steps, f"{money_text(block.price_per_kwh, t.currency)} {t.currency}/{unit}"))
-        start = block.up_to_kwh or start
-    rows.extend(
-        (f"{c.name} (monthly)", f"{money_text(c.amount, t.currency)} {t.currency}")
-        for c in t.fixed_charges
-    )
-    rows.append(("VAT", f"{t.vat_percent}%"))
-    rows.extend((levy.name, f"{levy.percent}%") for levy in t.levies)
-    rows.append(("Debt recovery", f"{t.debt_recovery_percent}% of each payment"))
-    rows.append(("Free basic units", f"{t.free_units_kwh} {unit} a month"))
-    rows.append(("Meters", str(info.meters)))
-    _table(f"Tariff {info.name}", ("", ""), rows)
+    console.print(tariff_table(info))
 
 
 @tariffs.command("show")
@@ -2837,21 +1971,9 @@ def meters() -> None:
 
 
 def _render_meter_info(info: Any) -> None:
-    rows = [
-        ("meter number", f"{info.drn} (MeterPAN {info.pan})"),
-        ("service", f"{info.service}, {info.token_kind} tokens"),
-        (
-            "key",
-            f"SGC {info.sgc:06d} KRN {info.krn} KT {info.kt} TI {info.ti:02d} EA{info.ea} "
-            f"DKGA{info.dkga} KEN {info.ken}",
-        ),
-        ("base date", info.base_date),
-        ("last TID", info.last_tid if info.last_tid is not None else "none yet"),
-        ("key revision", info.key_revision),
-        ("tariff", info.tariff or "none"),
-        ("customer", info.customer or "none"),
-    ]
-    _table(f"Meter {info.drn}", ("", ""), rows)
+    from vending.views.listings import meter_info_table
+
+    console.print(meter_info_table(info))
 
 
 @meters.command("add")
@@ -2932,17 +2054,14 @@ def meters_show(drn: str, **o: Any) -> None:
 def meters_list(sgc: int | None, krn: int | None, limit: int, **o: Any) -> None:
     """Registered meters, by number."""
     from vending import registry
+    from vending.views.reports import meters_table
 
     with refusals():
         infos = registry.list_meters(_open_vending(o), sgc, krn, limit)
     if o["as_json"]:
         emit_json([i.to_dict() for i in infos])
         return
-    rows = [
-        (i.drn, f"{i.sgc:06d}", i.krn, i.ti, i.base_date, i.tariff, i.customer, i.last_tid)
-        for i in infos
-    ]
-    _table("Meters", ("DRN", "SGC", "KRN", "TI", "base", "tariff", "customer", "last TID"), rows)
+    console.print(meters_table(infos))
 
 
 @meters.command("set")
@@ -3019,20 +2138,13 @@ def meters_customer(
 
     with refusals():
         info = registry.set_customer(_open_vending(o, create=True), name, debt, free_units)
-    from vending.render import kwh_text, money_text
+    from vending.render import money_text
+    from vending.views.reports import customer_text
 
     if o["as_json"]:
         emit_json(info.to_dict() | {"debt": money_text(info.debt)})
     else:
-        meters_text = ", ".join(info.meters) or "no meters"
-        free = (
-            ""
-            if info.free_units_kwh is None
-            else f", {kwh_text(info.free_units_kwh)} free units a month"
-        )
-        console.print(
-            f"{info.name}: debt {money_text(info.debt)}{free}, {meters_text}", highlight=False
-        )
+        console.print(customer_text(info), highlight=False)
 
 
 @meters.command("simulate")
@@ -3058,6 +2170,7 @@ def meters_simulate(
     """
     from sts.meter import state as meter_state
     from vending.simulate import simulated_meter
+    from vending.views.reports import simulated_text
 
     if file.exists() and not force:
         raise click.ClickException(f"meter state file {file} exists already; use --force")
@@ -3086,15 +2199,7 @@ def meters_simulate(
     if o["as_json"]:
         emit_json({"file": str(file), "key_revision": made.key_revision, "meter": status.to_dict()})
         return
-    keys_ = status.keys
-    console.print(
-        f"[green]made[/] simulated meter {made.drn} in {file}: key fingerprint "
-        f"{keys_.key_fingerprint}, SGC {made.sgc:06d} KRN {made.krn} KT {made.kt} TI "
-        f"{made.ti:02d} EA{made.ea} DKGA{made.dkga}, base date {made.base_date} (key revision "
-        f"{made.key_revision}); made {_shown_time(made.manufactured)}, before the "
-        f"{made.tokens_sold} token(s) sold under this key so far",
-        highlight=False,
-    )
+    console.print(simulated_text(made, file, status.keys.key_fingerprint), highlight=False)
 
 
 # --- vending: vend ----------------------------------------------------------------------
@@ -3103,15 +2208,6 @@ def meters_simulate(
 @main.group()
 def vend() -> None:
     """Sell credit and issue management and test tokens, each recorded in the ledger."""
-
-
-_meter_option = click.option("--meter", "drn", metavar="DRN", required=True, help="Meter number.")
-_ref_option = click.option(
-    "--ref",
-    "reference",
-    metavar="REF",
-    help="Client reference: the same reference again returns the same tokens.",
-)
 
 
 @vend.command("credit")
@@ -3263,22 +2359,13 @@ def vend_reverse(reference: str, **o: Any) -> None:
     with _finish_once_started("reversal"), refusals():
         reversal = service.reverse(backend, reference)
     from vending.render import kwh_text, money_text
+    from vending.views.reports import reversal_text
 
     money, kwh = money_text(reversal.money), kwh_text(reversal.energy_kwh)
     if o["as_json"]:
         emit_json(reversal.to_dict() | {"money": money, "energy_kwh": kwh})
-    elif reversal.already:
-        console.print(
-            f"{reversal.reverses!r} was already reversed at {_local(reversal.time)} (entry "
-            f"{reversal.reference!r}: {money} money, {kwh} kWh); nothing new was recorded",
-            highlight=False,
-        )
     else:
-        console.print(
-            f"Reversed {reversal.reverses!r} on meter {reversal.meter}: {money} money, "
-            f"{kwh} kWh (entry {reversal.reference!r})",
-            highlight=False,
-        )
+        console.print(reversal_text(reversal), highlight=False)
 
 
 # --- vending: keychange -----------------------------------------------------------------
@@ -3290,19 +2377,9 @@ def keychange() -> None:
 
 
 def _render_order(info: Any) -> None:
-    rows = [
-        ("meter", info.drn),
-        ("status", info.status),
-        ("from", f"KRN {info.from_krn}, base date {info.from_base_date}"),
-        (
-            "to",
-            f"SGC {info.to_sgc:06d} KRN {info.to_krn} KT {info.to_kt} TI {info.to_ti:02d}, base "
-            f"date {info.to_base_date}, KEN {info.ken}",
-        ),
-        ("rollover (RO)", "1: the meter clears its TID memory" if info.rollover else "0"),
-    ]
-    rows.extend((f"KCT {n}", group_digits(d)) for n, d in enumerate(info.kcts, start=1))
-    _table(f"Key change order {info.id}", ("", ""), rows)
+    from vending.views.listings import order_table
+
+    console.print(order_table(info))
 
 
 @keychange.command("order")
@@ -3362,19 +2439,14 @@ def keychange_cancel(drn: str, **o: Any) -> None:
 def keychange_list(drn: str | None, status: str | None, limit: int, **o: Any) -> None:
     """Key change orders."""
     from vending import keychange as service
+    from vending.views.reports import orders_table
 
     with refusals():
         infos = service.list_orders(_open_vending(o), drn, status, limit)
     if o["as_json"]:
         emit_json([i.to_dict() for i in infos])
         return
-    rows = [
-        (i.id, i.drn, i.status, i.from_krn, i.to_krn, i.to_ti, i.to_base_date, int(i.rollover))
-        for i in infos
-    ]
-    _table(
-        "Key change orders", ("id", "meter", "status", "KRN", "new KRN", "TI", "base", "RO"), rows
-    )
+    console.print(orders_table(infos))
 
 
 # --- vending: migrate -------------------------------------------------------------------
@@ -3411,45 +2483,12 @@ def _run_orders(backend: Any, name: str, chunk: int, as_json: bool) -> None:
 
 
 def _show_progress(items: Sequence[Any], as_json: bool) -> None:
+    from vending.views.listings import progress_table
+
     if as_json:
         emit_json([p.to_dict() for p in items])
         return
-    rows = [
-        (
-            p.name,
-            f"{p.sgc:06d}",
-            f"{p.from_krn} -> {p.to_krn}",
-            p.to_base_date,
-            p.meters,
-            p.ordered,
-            p.issued,
-            p.pending,
-            p.to_order,
-        )
-        for p in items
-    ]
-    columns = (
-        "migration",
-        "SGC",
-        "KRN",
-        "base",
-        "meters",
-        "ordered",
-        "handed out",
-        "pending",
-        "to order",
-    )
-    _table("Migration progress", columns, rows)
-
-
-_chunk_option = click.option(
-    "--chunk",
-    type=_IntRange(1, 100_000),
-    default=500,
-    show_default=True,
-    help="Meters ordered per database transaction; an interrupted run resumes after the "
-    "last whole chunk.",
-)
+    console.print(progress_table(items))
 
 
 @migrate.command("start")
@@ -3605,6 +2644,7 @@ def report_sales(
     Units are per service, in kWh or m3: water and gas sales get rows of their own.
     """
     from vending import reports
+    from vending.views.reports import sales_table
 
     if as_csv and o["as_json"]:
         raise click.UsageError("give --csv or --json, not both")
@@ -3618,30 +2658,7 @@ def report_sales(
     if as_csv:
         reports.write_sales_csv(result, sys.stdout)
         return
-    currencies = result.currencies
-    title = f"Sales by {by}" + (f" ({currencies[0]})" if len(currencies) == 1 else "")
-    columns = [by, "vends", "rev.", "money", "VAT", "levies", "kWh", "free kWh"]
-    if len(currencies) > 1:
-        columns.insert(3, "cur.")
-    by_service = result.services not in ((), ("electricity",))  # units in kWh and m3
-    if by_service:
-        columns[-2:] = ["units", "free units"]
-        columns.insert(1, "service")
-
-    def cells(sale: Any, bold: bool = False) -> list[str]:
-        d = sale.to_dict()
-        row = [d["key"], d["vends"], d["reversals"], d["money"], d["vat"], d["levies"]]
-        row += [d["energy_kwh"], d["free_kwh"]]
-        if len(currencies) > 1:
-            row.insert(3, d["currency"] or "-")
-        if by_service:
-            row[-2:] = [f"{d['units']} {d['unit']}", f"{d['free_units']} {d['unit']}"]
-            row.insert(1, d["service"])
-        return [f"[bold]{cell}[/]" if bold else str(cell) for cell in row]
-
-    rows = [cells(sale) for sale in result.rows]
-    footer = [cells(total, bold=True) for total in result.totals]
-    _table(title, columns, rows, footer=footer, numeric_from=1)
+    console.print(sales_table(result, by))
 
 
 @report.command("migration")
@@ -3729,6 +2746,7 @@ def report_verify(
     checked.
     """
     from vending import ledger_check
+    from vending.views.reports import verified_text
 
     if checkpoint_file is not None and since_file is not None:
         raise click.UsageError("give --checkpoint or --since, not both")
@@ -3742,22 +2760,7 @@ def report_verify(
     if o["as_json"]:
         emit_json(result.to_dict())
     elif result.ok:
-        walked = f"{result.entries} entries" + (
-            f" after checkpoint entry {result.since}" if result.since is not None else ""
-        )
-        notes = []
-        if result.checkpoint is not None:
-            notes.append(f"checkpoint entry {result.checkpoint} intact")
-        if result.legacy_entries:
-            notes.append(f"{result.legacy_entries} unkeyed entries from before schema 0003")
-        if result.not_covered:
-            notes.append(f"{result.not_covered} rows last changed before the keyed ledger")
-        console.print(
-            f"[green]Ledger intact[/]: {walked}, chain, head and tables agree"
-            + "".join(f"; {note}" for note in notes),
-            highlight=False,
-            soft_wrap=True,
-        )
+        console.print(verified_text(result), highlight=False, soft_wrap=True)
     else:
         for problem in result.problems:
             err_console.print(f"[red]{problem}[/]", highlight=False)
@@ -3770,149 +2773,15 @@ def report_verify(
 # --- dlms client ------------------------------------------------------------------------
 
 
-def _dlms_target(o: dict[str, Any]) -> Any:
-    """The server and credentials the `sts dlms` options name."""
-    from sts.meter.dlms.client import Credentials, Target
-    from sts.meter.dlms.files import LEVEL_NAMES, load_settings
-
-    address = o["address"]
-    host, _, port_text = address.rpartition(":") if ":" in address else (address, "", "4059")
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536 or not host:
-        raise click.BadParameter(f"{address!r} is not HOST or HOST:PORT", param_hint="HOST[:PORT]")
-    password = o["password"]
-    keys: tuple[bytes, bytes] | None = None
-    if o["settings_file"] is not None:
-        with refusals():
-            settings, _counters = load_settings(o["settings_file"])
-        if o["hls"]:
-            if settings.encryption_key is None or settings.authentication_key is None:
-                raise click.ClickException(f"{o['settings_file']} holds no suite-0 keys for HLS")
-            keys = (settings.encryption_key, settings.authentication_key)
-        elif password is None and o["level"] != "public":
-            wanted = LEVEL_NAMES[o["level"]]
-            password = next(
-                (p.decode("ascii") for p, lv in settings.passwords.items() if lv == wanted), None
-            )
-            if password is None:
-                raise click.ClickException(f"{o['settings_file']} has no {o['level']} password")
-    elif o["hls"]:
-        try:
-            keys = (bytes.fromhex(o["ek"] or ""), bytes.fromhex(o["ak"] or ""))
-        except ValueError:
-            keys = (b"", b"")
-        if any(len(k) != 16 for k in keys):
-            raise click.UsageError("--hls needs --ek and --ak (32 hex digits each) or --settings")
-    if keys is not None:
-        credentials = Credentials.hls(*keys)
-    elif password is not None:
-        if not password.isascii() or not 1 <= len(password) <= 64:
-            raise click.BadParameter("1-64 ASCII characters", param_hint="--password")
-        credentials = Credentials.lls(password.encode("ascii"))
-    else:
-        credentials = Credentials.public()
-    return Target(host, int(port_text), credentials)
-
-
-_DLMS_OPTIONS = [
-    click.argument("address", metavar="HOST[:PORT]"),
-    click.option("--password", help="LLS password: the management client (SAP 1)."),
-    click.option(
-        "--settings",
-        "settings_file",
-        type=_SafePath(dir_okay=False, path_type=Path),
-        help="Take the password or keys from a DLMS settings file (`sts meter serve` makes "
-        "FILE.dlms.json).",
-    ),
-    click.option(
-        "--level",
-        type=click.Choice(["public", "reader", "operator", "admin"]),
-        default="admin",
-        show_default=True,
-        help="Which password of --settings to use; public: none.",
-    ),
-    click.option("--hls", is_flag=True, help="HLS GMAC (suite 0), keys: --ek/--ak or --settings."),
-    click.option("--ek", metavar="HEX", help="Global unicast encryption key (HLS)."),
-    click.option("--ak", metavar="HEX", help="Authentication key (HLS)."),
-    click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout."),
-]
-
-
-def _dlms_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(_DLMS_OPTIONS):
-        function = option(function)
-    return function
-
-
-def _dlms_ref(obis_text: str, index: str, class_id: int | None, kind: str) -> tuple[Any, int, int]:
-    from sts.meter.dlms.errors import DlmsError
-    from sts.meter.dlms.model import parse_obis
-    from sts.meter.dlms.objects import meter_objects
-
-    try:
-        obis = parse_obis(obis_text)
-    except DlmsError as exc:
-        raise click.BadParameter(str(exc), param_hint="OBIS") from None
-    if not index.isdigit() or not 1 <= int(index) <= 255:
-        raise click.BadParameter(f"{index!r} is not a number 1-255", param_hint=kind)
-    if class_id is None:
-        known = meter_objects().find(obis)
-        if known is None:
-            raise click.UsageError(f"give --class: {obis_text} is not one of the meter's objects")
-        class_id = known.class_id
-    return obis, int(index), class_id
-
-
-def _dlms_value(value_hex: str | None, text: str | None) -> bytes | None:
-    if value_hex is not None and text is not None:
-        raise click.UsageError("give the value as --hex or --text, not both")
-    if text is not None:
-        raw = text.encode("ascii", "strict") if text.isascii() else None
-        if raw is None or len(raw) > 1000:
-            raise click.BadParameter("up to 1000 ASCII characters", param_hint="--text")
-        from sts.meter.dlms.axdr import octet_string
-
-        return octet_string(raw)
-    if value_hex is not None:
-        try:
-            raw = bytes.fromhex(value_hex.replace(" ", ""))
-        except ValueError:
-            raise click.BadParameter(f"{value_hex!r} is not hex", param_hint="--hex") from None
-        if not 1 <= len(raw) <= 4096:
-            raise click.BadParameter("1-4096 octets of A-XDR data", param_hint="--hex")
-        return raw
-    return None
-
-
-def _dlms_plain(value: Any) -> Any:
-    """A decoded COSEM value for people: printable octet strings as text, others as hex."""
-    if isinstance(value, bytes | bytearray):
-        raw = bytes(value)
-        printable = raw.isascii() and raw.decode("ascii").isprintable()
-        return raw.decode("ascii") if printable else raw.hex()
-    if isinstance(value, list | tuple):
-        return [_dlms_plain(item) for item in value]
-    return value
-
-
 def _show_data(raw: bytes | None, as_json: bool) -> None:
-    value: Any = None
-    if raw:
-        from sts.meter.dlms.axdr import decode
-        from sts.meter.dlms.errors import DlmsError
+    from sts.console.dlms import data_text, decoded_value
 
-        try:
-            value = _dlms_plain(decode(raw).to_python())
-        except (DlmsError, ValueError, TypeError, NotImplementedError):
-            value = None
     if as_json:
-        emit_json({"data": None if raw is None else raw.hex(), "value": value})
+        emit_json({"data": None if raw is None else raw.hex(), "value": decoded_value(raw)})
     elif raw is None:
         console.print("done", highlight=False)
     else:
-        console.print(f"{raw.hex()}" + (f"  = {value!r}" if value is not None else ""),
-                      highlight=False)  # fmt: skip
-
-
+        console.print(data_text(raw), highlight=False)
 @main.group()
 def dlms() -> None:
     """A small DLMS/COSEM client (TCP wrapper) for `sts meter serve` or any meter."""
@@ -4092,14 +2961,12 @@ def vendors_group() -> None:
 
 
 def _render_vendors(items: Sequence[Any], as_json: bool) -> None:
+    from vending.views.listings import vendors_table
+
     if as_json:
         emit_json([i.to_dict() for i in items])
         return
-    rows = [
-        (d["name"], d["balance"], d["credit_limit"], d["available"])
-        for d in (i.to_dict() for i in items)
-    ]
-    _table("Vendors", ("vendor", "float", "credit limit", "available"), rows)
+    console.print(vendors_table(items))
 
 
 @vendors_group.command("add")
@@ -4133,14 +3000,12 @@ def vendors_list(**o: Any) -> None:
 
 
 def _render_movement(movement: Any, as_json: bool) -> None:
+    from vending.views.listings import movement_text
+
     if as_json:
         emit_json(movement.to_dict())
         return
-    d = movement.to_dict()
-    console.print(
-        f"{d['vendor']}: {d['kind']} {d['amount']}, float now {d['balance_after']}",
-        highlight=False,
-    )
+    console.print(movement_text(movement), highlight=False)
 
 
 @vendors_group.command("topup")
@@ -4177,18 +3042,9 @@ def operators_group() -> None:
 
 
 def _render_operators(items: Sequence[Any]) -> None:
-    rows = [
-        (
-            i.vendor,
-            i.name,
-            i.role.value,
-            i.key_id,
-            _local(i.created_at),
-            _local(i.revoked_at) if i.revoked_at else "",
-        )
-        for i in items
-    ]
-    _table("Operators", ("vendor", "operator", "role", "key id", "created", "revoked"), rows)
+    from vending.views.listings import operators_table
+
+    console.print(operators_table(items))
 
 
 @operators_group.command("add")
@@ -4257,6 +3113,7 @@ def operators_revoke(vendor: str, name: str, **o: Any) -> None:
 def report_cashup(vendor: str, day: datetime, **o: Any) -> None:
     """What each operator of a vendor sold, reversed and owes on a day; the float's day."""
     from vending import cashup
+    from vending.views.reports import cashup_view
 
     with refusals():
         result = cashup.cashup(_open_vending(o), vendor, day.date())
@@ -4264,30 +3121,7 @@ def report_cashup(vendor: str, day: datetime, **o: Any) -> None:
     if o["as_json"]:
         emit_json(data)
         return
-    rows = [
-        (
-            d["operator"],
-            d["sales"],
-            d["sold"],
-            d["reversals"],
-            d["reversed"],
-            d["refunded"],
-            d["cash_due"],
-        )
-        for d in data["operators"]
-    ]
-    _table(
-        f"Cash-up of {data['vendor']} on {data['day']}",
-        ("operator", "sales", "sold", "reversals", "reversed", "refunded", "cash due"),
-        rows,
-    )
-    f = data["float"]
-    console.print(
-        f"Float: opening {f['opening']} + top-ups {f['top_ups']} + adjustments "
-        f"{f['adjustments']} - net sales {data['net_sales']} = closing {f['closing']}"
-        + ("" if f["balanced"] else "  [red](does not balance)[/]"),
-        highlight=False,
-    )
+    _show(cashup_view(data))
 
 
 def _serve_master_key(key_file: Path | None) -> Any:
@@ -4321,29 +3155,6 @@ def serve_app() -> Any:
     return create_app(
         os.environ[SERVE_DB_ENV], master, lambda: datetime.now(UTC), random.SystemRandom()
     )
-
-
-def _listen_host(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """An address to listen on: an IP address or a host name that resolves here."""
-    import ipaddress
-    import socket
-
-    try:
-        ipaddress.ip_address(value)
-        return value
-    except ValueError:
-        pass
-    labels = value.split(".")
-    if not (
-        0 < len(value) <= 253
-        and all(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?", lb) for lb in labels)
-    ):
-        raise click.BadParameter(f"{_shown(value)} is not an IP address or host name")
-    try:
-        socket.getaddrinfo(value, None)
-    except (OSError, UnicodeError):
-        raise click.BadParameter(f"host name {_shown(value)} does not resolve here") from None
-    return value
 
 
 @main.command("serve")
