@@ -84,7 +84,6 @@ if TYPE_CHECKING:
     # Start-up time: the simulated meter and the conformance runner are imported by the
     # commands that use them; heavy modules never at the top of this file.
     from sts.conformance import RunResult
-    from sts.meter.credit import CreditStatus
     from sts.meter.meter import Meter, MeterStatus, TokenOutcome
 
 
