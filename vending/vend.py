@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import (
     ARRAY,
@@ -39,7 +39,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.orm import Session
 
 from sts.amounts import parse_amount
 from sts.codec import encode
@@ -55,7 +54,7 @@ from sts.tokens.management import (
 )
 from sts.tokens.meter_number import validate_drn
 from sts.tokens.meter_test import ALL_TESTS, MeterTestToken
-from vending import keychange, ledger, limits, storage
+from vending import keychange, ledger, limits, storage, tables
 from vending.backend import Backend
 from vending.errors import (
     AmountTooHigh,
@@ -70,7 +69,6 @@ from vending.errors import (
     WrongService,
 )
 from vending.kinds import Service, TokenKind
-from vending.models import Customer, Meter, TokenRecord, Transaction
 from vending.prepared import Prepared
 from vending.receipt import Receipt, ReceiptToken
 from vending.tariff import (
@@ -84,6 +82,9 @@ from vending.tariff import (
     split_units,
 )
 from vending.tids import LockedMeter, allocate_tid, lock_meter, lock_meter_row, save_meter
+
+if TYPE_CHECKING:
+    from vending.models import Transaction
 
 CREDIT = "credit"
 CLEAR_CREDIT = "clear-credit"
@@ -112,10 +113,10 @@ KCT_SUBCLASSES = (3, 4, 8, 9)
 
 # --- one vend ----------------------------------------------------------------------------
 
-_TRANSACTIONS = Transaction.__table__
-_TOKENS = TokenRecord.__table__
-_CUSTOMERS = Customer.__table__
-_METERS = Meter.__table__
+_TRANSACTIONS = tables.transactions
+_TOKENS = tables.tokens
+_CUSTOMERS = tables.customers
+_METERS = tables.meters
 ZERO = Decimal(0)
 
 
@@ -351,6 +352,11 @@ def _reference(reference: object) -> str:
 
 def _stored(connection: Connection, earlier_id: int, earlier_print: str, print_: str) -> Receipt:
     """The receipt of the earlier vend with this reference, if the request is the same."""
+    # A retry is rare: the ORM is loaded for it, not for every vend.
+    from sqlalchemy.orm import Session
+
+    from vending.models import Transaction
+
     session = Session(bind=connection)
     existing = session.get_one(Transaction, earlier_id)
     reference = existing.client_reference
@@ -810,6 +816,8 @@ def receipt_of(txn: Transaction) -> Receipt:
 
 def reprint(backend: Backend, reference: str | None = None, drn: str | None = None) -> Receipt:
     """The stored receipt of a reference, or of the meter's last token-bearing transaction."""
+    from vending.models import Meter, Transaction
+
     if reference is not None:
         reference = _reference(reference)
     with storage.read(backend) as session:
@@ -882,6 +890,8 @@ def reverse(backend: Backend, reference: str, context: VendContext | None = None
     reversed one); a token is never revoked. Reversing again returns the same
     reversal.
     """
+    from vending.models import Customer, TokenRecord, Transaction
+
     reference = _reference(reference)
     with storage.write(backend) as session:
         original = session.execute(
