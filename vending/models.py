@@ -164,9 +164,7 @@ class Transaction(Base):
     created_at: Mapped[datetime]
 
     meter: Mapped[Meter] = relationship()
-    reverses: Mapped[Transaction | None] = relationship(
-        remote_side=[tables.transactions.c.id]
-    )
+    reverses: Mapped[Transaction | None] = relationship(remote_side=[tables.transactions.c.id])
     tokens: Mapped[list[TokenRecord]] = relationship(
         order_by="TokenRecord.position", back_populates="transaction"
     )
