@@ -150,6 +150,11 @@ class Backend:
         """The engine the write sessions use (the vend hot path works on it directly)."""
         return self.database.engine
 
+    @property
+    def read_engine(self) -> Engine:
+        """The engine the read sessions use: reads that need no ORM work on it directly."""
+        return self.database.read_engine
+
     def close(self) -> None:
         """Close the database's connections."""
         self.database.dispose()
