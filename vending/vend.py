@@ -135,10 +135,12 @@ _TOKEN_FIELDS = [
 ]
 
 
-def _store_all() -> Any:
-    """PostgreSQL: the transaction, its tokens (one array per field) and the meter's last
-    TID in one statement, returning the transaction's id; three round trips fewer than
-    one statement each (see vending.prepared on why statements cost)."""
+def _store_all(arrays: bool = True) -> Any:
+    """PostgreSQL: the transaction, its tokens (one array per field, or with ``arrays``
+    False one token's fields as they are) and the meter's last TID in one statement,
+    returning the transaction's id; three round trips fewer than one statement each (see
+    vending.prepared on why statements cost). Most vends make one token, and arrays cost
+    the driver more to send than plain values."""
     txn = (
         insert(_TRANSACTIONS)
         .values(
@@ -150,20 +152,30 @@ def _store_all() -> Any:
         .returning(_TRANSACTIONS.c.id)
         .cte("txn")
     )
-    fields = (
-        func.unnest(
-            *(bindparam(f"t_{name}", type_=ARRAY(_TOKENS.c[name].type)) for name in _TOKEN_FIELDS)
-        )
-        .table_valued(*_TOKEN_FIELDS)
-        .render_derived(name="t")
-    )
     meter_id = bindparam("meter_id", type_=_TOKENS.c.meter_id.type)
-    tokens = insert(_TOKENS).from_select(
-        ["transaction_id", "meter_id", *_TOKEN_FIELDS],
-        select(txn.c.id, meter_id, *(fields.c[name] for name in _TOKEN_FIELDS))
-        .select_from(txn)
-        .join(fields, true()),
-    )
+    if arrays:
+        fields = (
+            func.unnest(
+                *(
+                    bindparam(f"t_{name}", type_=ARRAY(_TOKENS.c[name].type))
+                    for name in _TOKEN_FIELDS
+                )
+            )
+            .table_valued(*_TOKEN_FIELDS)
+            .render_derived(name="t")
+        )
+        rows = (
+            select(txn.c.id, meter_id, *(fields.c[name] for name in _TOKEN_FIELDS))
+            .select_from(txn)
+            .join(fields, true())
+        )
+    else:
+        rows = select(
+            txn.c.id,
+            meter_id,
+            *(bindparam(f"t_{name}", type_=_TOKENS.c[name].type) for name in _TOKEN_FIELDS),
+        ).select_from(txn)
+    tokens = insert(_TOKENS).from_select(["transaction_id", "meter_id", *_TOKEN_FIELDS], rows)
     save_tid = (
         update(_METERS)
         .where(_METERS.c.id == meter_id, bindparam("save_tid", type_=Boolean()))
@@ -173,6 +185,7 @@ def _store_all() -> Any:
 
 
 _STORE_ALL = Prepared(_store_all())
+_STORE_ONE = Prepared(_store_all(arrays=False))
 _RECOVER_DEBT = (
     update(_CUSTOMERS)
     .where(_CUSTOMERS.c.id == bindparam("customer_id"))
@@ -428,12 +441,16 @@ def _attempt(
         ]
         key_changed = meter.key_revision != revision
         if connection.dialect.name == "postgresql" and not key_changed:
-            arrays = {f"t_{name}": [t[name] for t in tokens] for name in _TOKEN_FIELDS}
-            (stored,) = _STORE_ALL.run(
+            if len(tokens) == 1:
+                store, fields = _STORE_ONE, {f"t_{name}": tokens[0][name] for name in _TOKEN_FIELDS}
+            else:
+                store = _STORE_ALL
+                fields = {f"t_{name}": [t[name] for t in tokens] for name in _TOKEN_FIELDS}
+            (stored,) = store.run(
                 connection,
                 {
                     **transaction,
-                    **arrays,
+                    **fields,
                     "last_tid": meter.last_tid,
                     "save_tid": meter.last_tid != last_tid,
                 },
