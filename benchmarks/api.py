@@ -119,10 +119,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(url: str, workers: int) -> Iterator[tuple[str, int]]:
+def serving(url: str, workers: int, sts_command: str | None = None) -> Iterator[tuple[str, int]]:
     port = _free_port()
     sts = Path(sys.executable).with_name("sts")
-    command = [str(sts)] if sts.exists() else [sys.executable, "-m", "cli"]
+    if sts_command is not None:
+        command = [sts_command]
+    else:
+        command = [str(sts)] if sts.exists() else [sys.executable, "-m", "cli"]
     env = {**os.environ, "STS_MASTER_KEY": MASTER_HEX}
     process = subprocess.Popen(
         [*command, "serve", "--port", str(port), "--workers", str(workers), "--db", url],
@@ -496,7 +499,7 @@ def bench(kind: str, server: str | None, workers: int, args: argparse.Namespace)
                 sent = count_statements(url, key, meters[-1])
                 trips = sum(1 for word in sent if word not in ("BEGIN", "COMMIT", "ROLLBACK"))
                 print(f"  one purchase sends {trips} statements: {'; '.join(sent)}")
-            with serving(url, workers) as (base, pid):
+            with serving(url, workers, args.sts) as (base, pid):
                 cpu = CpuMeter(pid, url)
                 if args.client == "httpx":
                     rate, latencies, failed, used = asyncio.run(
@@ -564,6 +567,9 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--postgres-workers", type=int, default=4)
+    parser.add_argument(
+        "--sts", default=None, help="the sts command that serves (default: beside python)"
+    )
     parser.add_argument(
         "--client",
         choices=("threads", "httpx"),

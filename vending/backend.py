@@ -20,10 +20,9 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.orm import Session, sessionmaker
 
 from sts.crypto.dkga import KeyParameters, derive_decoder_key
 from sts.crypto.keys import DecoderKey, VendingKey
@@ -31,7 +30,10 @@ from sts.tokens.tid import BaseDate
 from vending.db import Database
 from vending.errors import KeyStoreError, VendingError
 from vending.keystore import MasterKey, associated_data, check_value, ledger_key, open_sealed
-from vending.models import MasterKeyCheck, VendingKeyRecord
+from vending.tables import master_key_check, vending_keys
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 DECODER_KEY_CACHE_SIZE = 10_000
 
@@ -67,8 +69,8 @@ class KeyedMeter(Protocol):
     dkga: str
 
 
-_KEYS = VendingKeyRecord.__table__
-_CHECK = MasterKeyCheck.__table__
+_KEYS = vending_keys
+_CHECK = master_key_check
 CHECK_ID = 1
 
 
@@ -113,12 +115,10 @@ class MeterKeyParameters:
 class Backend:
     """Sessions, master key, clock and random source for the vending services."""
 
-    sessions: sessionmaker[Session]
-    read_sessions: sessionmaker[Session]
+    database: Database = field(repr=False)
     master: MasterKey | None
     clock: Callable[[], datetime]
     rng: RandomBits
-    database: Database | None = field(default=None, repr=False)
     _vending_keys: dict[int, VendingKey] = field(default_factory=dict, repr=False)
     _decoder_keys: dict[tuple[int, MeterKeyParameters], DecoderKey] = field(
         default_factory=dict, repr=False
@@ -133,19 +133,31 @@ class Backend:
         clock: Callable[[], datetime],
         rng: RandomBits,
     ) -> Backend:
-        return cls(database.sessions, database.read_sessions, master, clock, rng, database)
+        return cls(database, master, clock, rng)
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """ORM write sessions (made on first use: the vend path needs none)."""
+        return self.database.sessions
+
+    @property
+    def read_sessions(self) -> sessionmaker[Session]:
+        """ORM read sessions (made on first use)."""
+        return self.database.read_sessions
 
     @property
     def engine(self) -> Engine:
         """The engine the write sessions use (the vend hot path works on it directly)."""
-        bind = self.sessions.kw["bind"]
-        assert isinstance(bind, Engine)
-        return bind
+        return self.database.engine
+
+    @property
+    def read_engine(self) -> Engine:
+        """The engine the read sessions use: reads that need no ORM work on it directly."""
+        return self.database.read_engine
 
     def close(self) -> None:
-        """Close the database's connections (when this backend opened it)."""
-        if self.database is not None:
-            self.database.dispose()
+        """Close the database's connections."""
+        self.database.dispose()
 
     def now(self) -> datetime:
         """The clock's time in UTC; a naive time is refused."""

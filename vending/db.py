@@ -40,6 +40,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,13 +50,13 @@ from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
-from sqlalchemy.orm import Session, sessionmaker
 
 from vending.errors import StorageError
 from vending.ledger import SQLITE_SHA256_FUNCTION
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.orm import Session, sessionmaker
 
 #: The newest schema revision in ``migrations/versions``: what this code needs. Bump it
 #: with every new migration (tests/test_startup_db.py fails until it matches Alembic's head).
@@ -452,13 +453,29 @@ def schema_status(url: str) -> SchemaStatus:
 
 @dataclass(frozen=True)
 class Database:
-    """An opened database: its engine, session factories and what opening it did."""
+    """An opened database: its engines, what opening it did, and ORM session factories.
+
+    The session factories are made on first use, so that what works on the
+    engines alone (a vend: vending.vend) does not import ``sqlalchemy.orm``.
+    """
 
     engine: Engine
-    sessions: sessionmaker[Session]
-    read_sessions: sessionmaker[Session]
     created: bool  # True when this call created the schema (a fresh SQLite file)
     read_engine: Engine  # the engine of read_sessions: for SQLite another one, else the same
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        """ORM sessions on the writing engine."""
+        from sqlalchemy.orm import sessionmaker
+
+        return sessionmaker(self.engine, expire_on_commit=False)
+
+    @cached_property
+    def read_sessions(self) -> sessionmaker[Session]:
+        """ORM sessions on the reading engine."""
+        from sqlalchemy.orm import sessionmaker
+
+        return sessionmaker(self.read_engine, expire_on_commit=False)
 
     @property
     def location(self) -> str:
@@ -527,13 +544,7 @@ def open_database(url: str, create: bool = True, **engine_options: Any) -> Datab
     read_engine = engine
     if path is not None:
         read_engine = make_engine(url, read_only=True, **engine_options)
-    return Database(
-        engine,
-        sessionmaker(engine, expire_on_commit=False),
-        sessionmaker(read_engine, expire_on_commit=False),
-        created,
-        read_engine,
-    )
+    return Database(engine, created, read_engine)
 
 
 def _has_tables(engine: Engine) -> bool:

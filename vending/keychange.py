@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, Row, bindparam, delete, select, update
 
@@ -27,15 +27,16 @@ from sts.crypto.keys import DecoderKey
 from sts.errors import FunctionError, RangeError
 from sts.tokens.keychange import KEN_NEVER_EXPIRES, KeyChangeOrder
 from sts.tokens.tid import BaseDate
-from vending import storage
+from vending import storage, tables
 from vending.backend import Backend, KeyedMeter, MeterKeyParameters, derive
 from vending.errors import ConflictError, NotFoundError, VendingError
-from vending.models import KeyChangeOrderRecord, Meter
-from vending.registry import active_key, meter_by_drn
 from vending.tids import PENDING, LockedMeter, lock_meter
 
+if TYPE_CHECKING:
+    from vending.models import KeyChangeOrderRecord
+
 ISSUED = "issued"
-_ORDERS = KeyChangeOrderRecord.__table__
+_ORDERS = tables.key_change_orders
 
 
 class OrderedMeter(KeyedMeter, Protocol):
@@ -244,6 +245,9 @@ def order_key_change(
     ken: int | None = None,
 ) -> OrderInfo:
     """Order a key change for one meter; unchanged parameters keep the meter's values."""
+    from vending.models import KeyChangeOrderRecord
+    from vending.registry import active_key
+
     now = backend.now()
     with storage.write(backend) as session:
         meter = lock_meter(session, drn)
@@ -313,6 +317,8 @@ def apply_order(connection: Connection, meter: LockedMeter, order: Row[Any], now
 
 def cancel_order(backend: Backend, drn: str) -> OrderInfo:
     """Withdraw a meter's pending order (its KCTs were never handed out)."""
+    from vending.models import KeyChangeOrderRecord
+
     with storage.write(backend) as session:
         meter = lock_meter(session, drn)
         row = pending_order(session.connection(), meter.id, meter.key_revision)
@@ -327,6 +333,9 @@ def cancel_order(backend: Backend, drn: str) -> OrderInfo:
 def list_orders(
     backend: Backend, drn: str | None = None, status: str | None = None, limit: int = 100
 ) -> list[OrderInfo]:
+    from vending.models import KeyChangeOrderRecord, Meter
+    from vending.registry import meter_by_drn
+
     with storage.read(backend) as session:
         query = (
             select(KeyChangeOrderRecord, Meter.drn)

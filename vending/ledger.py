@@ -54,21 +54,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from vending import tables
 from vending.errors import StorageError, VendingError
-from vending.models import (
-    Customer,
-    LedgerEntry,
-    LedgerHead,
-    Meter,
-    TariffRecord,
-    Transaction,
-    VendingKeyRecord,
-)
 from vending.prepared import Prepared
+
+if TYPE_CHECKING:
+    from vending.models import Transaction
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
@@ -267,8 +262,8 @@ def transaction_fields(
     return fields
 
 
-_HEAD = LedgerHead.__table__
-_ENTRIES = LedgerEntry.__table__
+_HEAD = tables.ledger_head
+_ENTRIES = tables.ledger_entries
 #: The head's move as a statement part: the number of the next entry and the hash before
 #: it (vending.sales joins it to the charge of a vendor's float).
 MOVE_HEAD = (
@@ -408,10 +403,10 @@ def append(
 
 # --- entries for changes outside a vend (vending.registry) ---------------------------------
 
-_METERS = Meter.__table__
-_CUSTOMERS = Customer.__table__
-_TARIFFS = TariffRecord.__table__
-_KEYS = VendingKeyRecord.__table__
+_METERS = tables.meters
+_CUSTOMERS = tables.customers
+_TARIFFS = tables.tariffs
+_KEYS = tables.vending_keys
 
 
 def _record(connection: Connection, key: bytes, at: datetime, kind: str, **facts: Any) -> int:

@@ -27,12 +27,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError, StatementError
-from sqlalchemy.orm import Session
 
 from sts.errors import StsError
 from vending.errors import ConflictError, StorageError
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from vending.backend import Backend
 
 

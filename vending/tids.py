@@ -20,24 +20,28 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, Date, Text, and_, bindparam, cast, func, select, update
-from sqlalchemy.orm import Session
 
 from sts.errors import RangeError
 from sts.tokens.meter_number import compact
 from sts.tokens.tid import BaseDate, vending_tid
+from vending import tables
 from vending.errors import KeyChangeNeeded, UnknownMeter
-from vending.models import Customer, KeyChangeOrderRecord, Meter, TariffRecord, Transaction
 from vending.prepared import Prepared
 
-_METERS = Meter.__table__
-_TARIFFS = TariffRecord.__table__
-_CUSTOMERS = Customer.__table__
-_ORDERS = KeyChangeOrderRecord.__table__
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from vending.models import Meter
+
+_METERS = tables.meters
+_TARIFFS = tables.tariffs
+_CUSTOMERS = tables.customers
+_ORDERS = tables.key_change_orders
 PENDING = "pending"  # the status of a key change order not yet handed out
-_TXNS = Transaction.__table__
+_TXNS = tables.transactions
 _EARLIER = _TXNS.alias("earlier")
 
 
@@ -202,6 +206,8 @@ def save_meter(connection: Connection, meter: LockedMeter, key_changed: bool) ->
 
 def lock_meter(session: Session, drn: str) -> Meter:
     """The meter with this DRN as an ORM object, its row locked until the transaction ends."""
+    from vending.models import Meter
+
     number = compact(drn)
     meter = session.execute(
         select(Meter).where(Meter.drn == number).with_for_update(of=Meter)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import (
     ARRAY,
@@ -39,7 +39,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.orm import Session
 
 from sts.amounts import parse_amount
 from sts.codec import encode
@@ -55,7 +54,7 @@ from sts.tokens.management import (
 )
 from sts.tokens.meter_number import validate_drn
 from sts.tokens.meter_test import ALL_TESTS, MeterTestToken
-from vending import keychange, ledger, limits, storage
+from vending import keychange, ledger, limits, storage, tables
 from vending.backend import Backend
 from vending.errors import (
     AmountTooHigh,
@@ -70,7 +69,6 @@ from vending.errors import (
     WrongService,
 )
 from vending.kinds import Service, TokenKind
-from vending.models import Customer, Meter, TokenRecord, Transaction
 from vending.prepared import Prepared
 from vending.receipt import Receipt, ReceiptToken
 from vending.tariff import (
@@ -84,6 +82,9 @@ from vending.tariff import (
     split_units,
 )
 from vending.tids import LockedMeter, allocate_tid, lock_meter, lock_meter_row, save_meter
+
+if TYPE_CHECKING:
+    from vending.models import Transaction
 
 CREDIT = "credit"
 CLEAR_CREDIT = "clear-credit"
@@ -112,10 +113,10 @@ KCT_SUBCLASSES = (3, 4, 8, 9)
 
 # --- one vend ----------------------------------------------------------------------------
 
-_TRANSACTIONS = Transaction.__table__
-_TOKENS = TokenRecord.__table__
-_CUSTOMERS = Customer.__table__
-_METERS = Meter.__table__
+_TRANSACTIONS = tables.transactions
+_TOKENS = tables.tokens
+_CUSTOMERS = tables.customers
+_METERS = tables.meters
 ZERO = Decimal(0)
 
 
@@ -134,10 +135,12 @@ _TOKEN_FIELDS = [
 ]
 
 
-def _store_all() -> Any:
-    """PostgreSQL: the transaction, its tokens (one array per field) and the meter's last
-    TID in one statement, returning the transaction's id; three round trips fewer than
-    one statement each (see vending.prepared on why statements cost)."""
+def _store_all(arrays: bool = True) -> Any:
+    """PostgreSQL: the transaction, its tokens (one array per field, or with ``arrays``
+    False one token's fields as they are) and the meter's last TID in one statement,
+    returning the transaction's id; three round trips fewer than one statement each (see
+    vending.prepared on why statements cost). Most vends make one token, and arrays cost
+    the driver more to send than plain values."""
     txn = (
         insert(_TRANSACTIONS)
         .values(
@@ -149,20 +152,30 @@ def _store_all() -> Any:
         .returning(_TRANSACTIONS.c.id)
         .cte("txn")
     )
-    fields = (
-        func.unnest(
-            *(bindparam(f"t_{name}", type_=ARRAY(_TOKENS.c[name].type)) for name in _TOKEN_FIELDS)
-        )
-        .table_valued(*_TOKEN_FIELDS)
-        .render_derived(name="t")
-    )
     meter_id = bindparam("meter_id", type_=_TOKENS.c.meter_id.type)
-    tokens = insert(_TOKENS).from_select(
-        ["transaction_id", "meter_id", *_TOKEN_FIELDS],
-        select(txn.c.id, meter_id, *(fields.c[name] for name in _TOKEN_FIELDS))
-        .select_from(txn)
-        .join(fields, true()),
-    )
+    if arrays:
+        fields = (
+            func.unnest(
+                *(
+                    bindparam(f"t_{name}", type_=ARRAY(_TOKENS.c[name].type))
+                    for name in _TOKEN_FIELDS
+                )
+            )
+            .table_valued(*_TOKEN_FIELDS)
+            .render_derived(name="t")
+        )
+        rows = (
+            select(txn.c.id, meter_id, *(fields.c[name] for name in _TOKEN_FIELDS))
+            .select_from(txn)
+            .join(fields, true())
+        )
+    else:
+        rows = select(
+            txn.c.id,
+            meter_id,
+            *(bindparam(f"t_{name}", type_=_TOKENS.c[name].type) for name in _TOKEN_FIELDS),
+        ).select_from(txn)
+    tokens = insert(_TOKENS).from_select(["transaction_id", "meter_id", *_TOKEN_FIELDS], rows)
     save_tid = (
         update(_METERS)
         .where(_METERS.c.id == meter_id, bindparam("save_tid", type_=Boolean()))
@@ -172,6 +185,7 @@ def _store_all() -> Any:
 
 
 _STORE_ALL = Prepared(_store_all())
+_STORE_ONE = Prepared(_store_all(arrays=False))
 _RECOVER_DEBT = (
     update(_CUSTOMERS)
     .where(_CUSTOMERS.c.id == bindparam("customer_id"))
@@ -351,6 +365,11 @@ def _reference(reference: object) -> str:
 
 def _stored(connection: Connection, earlier_id: int, earlier_print: str, print_: str) -> Receipt:
     """The receipt of the earlier vend with this reference, if the request is the same."""
+    # A retry is rare: the ORM is loaded for it, not for every vend.
+    from sqlalchemy.orm import Session
+
+    from vending.models import Transaction
+
     session = Session(bind=connection)
     existing = session.get_one(Transaction, earlier_id)
     reference = existing.client_reference
@@ -422,12 +441,16 @@ def _attempt(
         ]
         key_changed = meter.key_revision != revision
         if connection.dialect.name == "postgresql" and not key_changed:
-            arrays = {f"t_{name}": [t[name] for t in tokens] for name in _TOKEN_FIELDS}
-            (stored,) = _STORE_ALL.run(
+            if len(tokens) == 1:
+                store, fields = _STORE_ONE, {f"t_{name}": tokens[0][name] for name in _TOKEN_FIELDS}
+            else:
+                store = _STORE_ALL
+                fields = {f"t_{name}": [t[name] for t in tokens] for name in _TOKEN_FIELDS}
+            (stored,) = store.run(
                 connection,
                 {
                     **transaction,
-                    **arrays,
+                    **fields,
                     "last_tid": meter.last_tid,
                     "save_tid": meter.last_tid != last_tid,
                 },
@@ -810,6 +833,8 @@ def receipt_of(txn: Transaction) -> Receipt:
 
 def reprint(backend: Backend, reference: str | None = None, drn: str | None = None) -> Receipt:
     """The stored receipt of a reference, or of the meter's last token-bearing transaction."""
+    from vending.models import Meter, Transaction
+
     if reference is not None:
         reference = _reference(reference)
     with storage.read(backend) as session:
@@ -882,6 +907,8 @@ def reverse(backend: Backend, reference: str, context: VendContext | None = None
     reversed one); a token is never revoked. Reversing again returns the same
     reversal.
     """
+    from vending.models import Customer, TokenRecord, Transaction
+
     reference = _reference(reference)
     with storage.write(backend) as session:
         original = session.execute(

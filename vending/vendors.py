@@ -504,8 +504,10 @@ def authenticate(backend: Backend, api_key: str | None) -> Principal:
     single = (
         {"isolation_level": "AUTOCOMMIT"} if backend.engine.dialect.name == "postgresql" else None
     )
-    with backend.read_sessions() as session:
-        rows = _AUTH.run(session.connection(execution_options=single), {"key_id": match.group(1)})
+    with backend.read_engine.connect() as connection:
+        if single is not None:
+            connection.execution_options(**single)
+        rows = _AUTH.run(connection, {"key_id": match.group(1)})
     row = rows[0] if rows else None
     if (
         row is None
