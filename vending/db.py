@@ -180,9 +180,10 @@ def _switch_to_wal(cursor: Any) -> None:
     Switching a file's journal mode, and opening a WAL file whose last user just
     left, can answer "database is locked" at once, without SQLite's busy timeout:
     several processes starting on one file at once saw it (issue 7). Wait as a
-    busy timeout would, a little at a time.
+    busy timeout would (the connection's own), a little at a time.
     """
-    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    (busy_timeout_ms,) = cursor.execute("PRAGMA busy_timeout").fetchone()
+    deadline = time.monotonic() + busy_timeout_ms / 1000
     while True:
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
