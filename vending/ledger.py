@@ -414,7 +414,7 @@ _TARIFFS = TariffRecord.__table__
 _KEYS = VendingKeyRecord.__table__
 
 
-def _record(connection: Connection, key: bytes, at: datetime, kind: str, **facts: Any) -> int:
+def record_entry(connection: Connection, key: bytes, at: datetime, kind: str, **facts: Any) -> int:
     body = {"v": BODY_VERSION, "entry": kind, "at": at_text(at), **facts}
     return append_body(connection, key, None, at, body)
 
@@ -428,7 +428,8 @@ def record_customer(connection: Connection, key: bytes, customer_id: int, at: da
     ).one()
     # The customer's own free units a month (schema 0005), only where it has them.
     own = {} if row.free_units_kwh is None else {"free_units_kwh": amount_text(row.free_units_kwh)}
-    return _record(connection, key, at, CUSTOMER, name=row.name, debt=amount_text(row.debt), **own)
+    debt = amount_text(row.debt)
+    return record_entry(connection, key, at, CUSTOMER, name=row.name, debt=debt, **own)
 
 
 def record_meter(connection: Connection, key: bytes, meter_id: int, at: datetime) -> int:
@@ -452,7 +453,7 @@ def record_meter(connection: Connection, key: bytes, meter_id: int, at: datetime
     )
     if row.customer_id is not None:
         record_customer(connection, key, row.customer_id, at)
-    return _record(
+    return record_entry(
         connection,
         key,
         at,
@@ -477,7 +478,7 @@ def record_tariff(connection: Connection, key: bytes, tariff_id: int, at: dateti
     row = connection.execute(
         select(_TARIFFS.c.name, _TARIFFS.c.definition).where(_TARIFFS.c.id == tariff_id)
     ).one()
-    return _record(
+    return record_entry(
         connection, key, at, TARIFF, name=row.name, definition_sha256=tariff_digest(row.definition)
     )
 
@@ -501,7 +502,7 @@ def vending_key_facts(row: Any) -> dict[str, Any]:
 def record_vending_key(connection: Connection, key: bytes, key_id: int, at: datetime) -> int:
     """An entry with the vending key record as it now is (its sealed blob's digest)."""
     row = connection.execute(select(_KEYS).where(_KEYS.c.id == key_id)).one()
-    return _record(connection, key, at, VENDING_KEY, **vending_key_facts(row))
+    return record_entry(connection, key, at, VENDING_KEY, **vending_key_facts(row))
 
 
 # --- vendors and operators of the HTTP service (vending.vendors) ------------------------------
@@ -552,7 +553,7 @@ def record_vendor(
     if movement_id is not None:
         moved = connection.execute(select(movements).where(movements.c.id == movement_id)).one()
         movement = movement_facts(moved)
-    return _record(
+    return record_entry(
         connection,
         key,
         at,
@@ -575,7 +576,7 @@ def record_operator(connection: Connection, key: bytes, operator_id: int, at: da
         .join(vendors, vendors.c.id == operators.c.vendor_id)
         .where(operators.c.id == operator_id)
     ).one()
-    return _record(connection, key, at, OPERATOR, **operator_facts(row, row.vendor_name))
+    return record_entry(connection, key, at, OPERATOR, **operator_facts(row, row.vendor_name))
 
 
 def facts_of(txn: Transaction, customer: str | None = None) -> EntryFacts:
