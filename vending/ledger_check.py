@@ -87,7 +87,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import NullType
 
 from sts.errors import StsError
-from vending import storage
+from vending import ledger_parties, storage
 from vending.backend import Backend
 from vending.checkpoint import Checkpoint
 from vending.errors import KeyStoreError, StorageError, VendingError
@@ -1083,6 +1083,7 @@ def verify_connection(
             problems.append(f"{unrecorded} transactions have no ledger entry")
         strict = head.legacy_seq == 0 and not since
         not_covered = _compare_state(connection, walk, strict)
+        not_covered += ledger_parties.check(connection, problems, strict, start)
     return LedgerCheck(
         walk.count,
         head.seq,
