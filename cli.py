@@ -2555,6 +2555,44 @@ def db_status(**o: Any) -> None:
         )
 
 
+@db.command("adopt")
+@_vending_options
+def db_adopt(**o: Any) -> None:
+    """Record in the ledger the vendor rows an earlier version left out of it.
+
+    \b
+    Vendors, top-ups and adjustments, operators, the vendor and operator of
+    sales, and advices written before the ledger chained them make `sts report
+    verify` say "is in no ledger entry". This records each of them as it now
+    stands, under the master key, and says how many; run again, it adopts
+    nothing. It trusts the rows: run it once, after upgrading, before selling.
+    """
+    from vending.adoption import adopt
+
+    with refusals():
+        result = adopt(_open_vending(o))
+    if o["as_json"]:
+        emit_json(result.to_dict())
+        return
+    counts = [
+        (result.vendors, "vendor", "vendors"),
+        (result.movements, "top-up or adjustment", "top-ups and adjustments"),
+        (result.operators, "operator", "operators"),
+        (result.parties, "sale's parties", "sales' parties"),
+        (result.advices, "advice", "advices"),
+    ]
+    parts = ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts if n)
+    if not result.total:
+        console.print("Nothing to adopt: every vendor row is in a ledger entry", highlight=False)
+    else:
+        console.print(
+            f"Adopted {result.total} rows into the ledger ({parts}); the head is entry "
+            f"{result.head}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 # --- vending: keys ----------------------------------------------------------------------
 
 
