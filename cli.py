@@ -3675,8 +3675,8 @@ def report_verify(
     before schema 0003 beyond the first keyed entry's link to them (a
     checkpoint covers that too). Keep checkpoints where database writers cannot
     reach them. Rows the ledger does not record (pending key change orders,
-    supply group names, which vendor and operator made a sale, advices) are not
-    checked.
+    supply group names) are not checked; which vendor and operator made a sale,
+    and advices, are (`sts db adopt` records those an earlier version left out).
     """
     from vending import ledger_check
 
