@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
-from conftest import Clock, register_vector_meter
+from conftest import VECTOR_SGC, Clock, register_vector_meter
 from sqlalchemy import delete, insert, select, update
 
 from cli import main
@@ -28,6 +28,7 @@ from vending.vendor_models import Advice, FloatMovement, Operator, TransactionPa
 #: conftest.TEST_MASTER_KEY as STS_MASTER_KEY gives it.
 MASTER_HEX = bytes(range(32)).hex()
 FLAT = Tariff(name="Flat", currency="ZAR", blocks=(Block(None, Decimal("2.00")),))
+LIFELINE = Tariff("Lifeline", "ZAR", (Block(None, Decimal("2.00")),), free_units_kwh=Decimal(50))
 _P, _M, _V, _A = (m.__table__ for m in (TransactionParty, FloatMovement, Vendor, Advice))
 
 
@@ -88,6 +89,10 @@ def test_every_vendor_transaction_chains_its_parties(
     refunds.refund(backend, boss, "sale-1", "5", "short delivery")  # a credit note
     clock.advance(minutes=1)
     sales.management(backend, boss, "test-1", "00000000000", "meter_test")
+    registry.add_tariff(backend, LIFELINE)
+    registry.add_meter(backend, "01000000008", VECTOR_SGC, krn=1, tariff="Lifeline")
+    clock.advance(minutes=1)
+    sales.free_units(backend, till, "free-1", "01000000008")
     with database.read_sessions() as session:
         rows = session.execute(
             select(Transaction.kind, Transaction.client_reference, Transaction.details)
@@ -103,6 +108,7 @@ def test_every_vendor_transaction_chains_its_parties(
         ("credit-note", "refund:v1:sale-1",
          {"vendor": bank, "operator": "boss", "client_id": "sale-1"}),
         ("test", "v1:test-1", {"vendor": bank, "operator": "boss", "client_id": "test-1"}),
+        ("free-units", "v1:free-1", {"vendor": bank, "operator": "till-1", "client_id": "free-1"}),
     ]  # fmt: skip
     assert ledger_check.verify(backend).ok
     # The reversal's and the refund's parties are checked like a sale's.

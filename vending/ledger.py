@@ -20,7 +20,10 @@ What an entry records (its body's ``entry`` field):
   reference, kind, meter, time, amounts, the SHA-256 of its stored details (the tariff
   breakdown a reprint shows: :func:`details_digest`), every token with its TID and key
   revision (and the units and label its receipt shows), the reversed vend, the customer
-  whose debt it recovered, and the meter's key state and last TID after it;
+  whose debt it recovered, and the meter's key state and last TID after it. A
+  transaction made through a vendor (sale, reversal, refund, free units, management
+  token) has its vendor, operator and client id in its details (``parties``), so the
+  details' digest chains who made it (vending.ledger_parties);
 - ``meter``: a meter registered or changed (key parameters, vending key, tariff,
   customer, last TID, key revision);
 - ``customer``: a customer created or its debt set;
@@ -31,7 +34,12 @@ What an entry records (its body's ``entry`` field):
   topped up or adjusted: its float balance and credit limit as they now are, the
   number of its last float movement, and the movement that made the change;
 - ``operator``: an operator of a vendor added or revoked: its role, key id, the
-  SHA-256 of its API key (never the key) and when it was revoked.
+  SHA-256 of its API key (never the key) and when it was revoked;
+- ``advice``: a vendor's confirm or reversal advice (vendor, operator, client id,
+  kind, time), an entry of its own since it may come before its purchase or without one;
+- ``party``: a ``transaction_parties`` row written before parties were chained,
+  adopted by ``sts db adopt`` (vending.adoption) with the number of its
+  transaction's entry.
 
 The single ``ledger_head`` row holds the last entry's number and hash. Appending locks
 and moves the head in one ``UPDATE ... RETURNING`` (the hash before it comes back in

@@ -128,7 +128,7 @@ def record_party(
 # --- what the ledger records ----------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class Recorded:
     """The entries outside transactions that name vendors' rows, by what they name."""
 
