@@ -1789,6 +1789,44 @@ def db_status(**o: Any) -> None:
         console.print(schema_text(status), highlight=False, soft_wrap=True)
 
 
+@db.command("adopt")
+@_vending_options
+def db_adopt(**o: Any) -> None:
+    """Record in the ledger the vendor rows an earlier version left out of it.
+
+    \b
+    Vendors, top-ups and adjustments, operators, the vendor and operator of
+    sales, and advices written before the ledger chained them make `sts report
+    verify` say "is in no ledger entry". This records each of them as it now
+    stands, under the master key, and says how many; run again, it adopts
+    nothing. It trusts the rows: run it once, after upgrading, before selling.
+    """
+    from vending.adoption import adopt
+
+    with refusals():
+        result = adopt(_open_vending(o))
+    if o["as_json"]:
+        emit_json(result.to_dict())
+        return
+    counts = [
+        (result.vendors, "vendor", "vendors"),
+        (result.movements, "top-up or adjustment", "top-ups and adjustments"),
+        (result.operators, "operator", "operators"),
+        (result.parties, "sale's parties", "sales' parties"),
+        (result.advices, "advice", "advices"),
+    ]
+    parts = ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts if n)
+    if not result.total:
+        console.print("Nothing to adopt: every vendor row is in a ledger entry", highlight=False)
+    else:
+        console.print(
+            f"Adopted {result.total} rows into the ledger ({parts}); the head is entry "
+            f"{result.head}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 # --- vending: keys ----------------------------------------------------------------------
 
 
@@ -2741,8 +2779,8 @@ def report_verify(
     before schema 0003 beyond the first keyed entry's link to them (a
     checkpoint covers that too). Keep checkpoints where database writers cannot
     reach them. Rows the ledger does not record (pending key change orders,
-    supply group names, which vendor and operator made a sale, advices) are not
-    checked.
+    supply group names) are not checked; which vendor and operator made a sale,
+    and advices, are (`sts db adopt` records those an earlier version left out).
     """
     from vending import ledger_check
     from vending.views.reports import verified_text

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 import vending.vendor_models  # noqa: F401  (the vendor tables, in Base.metadata)
 from sts.crypto.keys import VendingKey
 from vending import ledger_check, registry, vend, vendors
+from vending import sales as selling
 from vending.backend import Backend
 from vending.db import Database
 from vending.errors import KeyStoreError
@@ -51,11 +52,7 @@ NOT_COVERED = {
     ("vendors", "created_at"): "creation time; nothing depends on it",
     ("operators", "id"): "a surrogate key",
     ("operators", "created_at"): "creation time; nothing depends on it",
-    # The party of a sale is not chained: the sale's transaction is, and its float
-    # movement must be minus its money (and the floats add up), but which vendor and
-    # operator made it, and advices about it, can be edited without verify seeing it.
-    "transaction_parties": "which vendor and operator made a sale (see above)",
-    "advices": "confirm and reversal advices of a vendor's client ids",
+    ("advices", "id"): "a surrogate key (an advice is known by vendor, client id and kind)",
 }
 #: A change here makes verify refuse to run (the master key is no longer recognised).
 REFUSED = {"master_key_check"}
@@ -72,6 +69,8 @@ ROW = {
     "vendors": ("name", "Acme"),
     "operators": ("name", "till-1"),
     "float_movements": ("id", 1),  # Acme's top-up
+    "transaction_parties": ("transaction_id", 3),  # Acme's sale
+    "advices": ("id", 1),  # its confirm advice
 }
 #: Foreign keys are pointed at the other row the fixture made.
 OTHER_ROW = {
@@ -89,6 +88,11 @@ OTHER_ROW = {
     ("float_movements", "vendor_id"): 2,
     ("float_movements", "operator_id"): 1,
     ("float_movements", "transaction_id"): 1,
+    ("transaction_parties", "transaction_id"): 2,  # a sale made from the shell
+    ("transaction_parties", "vendor_id"): 2,
+    ("transaction_parties", "operator_id"): 2,  # another operator of Acme
+    ("advices", "vendor_id"): 2,
+    ("advices", "operator_id"): 2,
 }
 
 
@@ -109,7 +113,13 @@ def sales(backend: Backend, clock: Clock) -> Backend:
     vendors.add_vendor(backend, "Acme", credit_limit="50")
     vendors.add_vendor(backend, "Other")
     vendors.top_up(backend, "Acme", "1000", note="first float")
-    vendors.add_operator(backend, "Acme", "till-1", "vend")
+    till = vendors.authenticate(
+        backend, vendors.add_operator(backend, "Acme", "till-1", "vend").api_key
+    )
+    vendors.add_operator(backend, "Acme", "till-2", "vend")
+    clock.advance(minutes=1)
+    selling.purchase(backend, till, "c1", "00000000000", money="20")  # transaction 3
+    selling.confirm(backend, till, "c1")
     return backend
 
 
@@ -175,8 +185,8 @@ def test_every_column_is_covered_or_listed(sales: Backend, database: Database) -
         if (t.name, c.name) not in NOT_COVERED
     ]
     # 58, schema 0005's service, token kind and free units, then vendors, operators and
-    # float_movements
-    assert swept == len(covered) == 58 + 3 + 3 + 6 + 10
+    # float_movements, then transaction_parties and advices
+    assert swept == len(covered) == 58 + 3 + 3 + 6 + 10 + 5 + 5
     assert ledger_check.verify(sales).ok
 
 

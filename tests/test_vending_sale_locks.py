@@ -26,6 +26,7 @@ from vending import registry, sales, vendors
 from vending.backend import Backend
 from vending.errors import ConflictError
 from vending.ledger_check import verify_connection
+from vending.ledger_parties import record_advice
 from vending.models import Transaction
 from vending.tariff import Block, Tariff
 from vending.vendor_models import Advice, FloatMovement, Vendor
@@ -145,15 +146,19 @@ def test_a_reversal_advice_committed_while_the_purchase_waits_cancels_it(
                 break
             time.sleep(0.02)
         assert waiting == 1, "the purchase never waited on the float's row"
-        holder.execute(
-            Advice.__table__.insert().values(
+        advice = holder.execute(
+            Advice.__table__.insert()
+            .values(
                 vendor_id=till.vendor_id,
                 operator_id=till.operator_id,
                 client_id="raced",
                 kind=vendors.REVERSAL,
                 created_at=backend.now(),
             )
-        )
+            .returning(Advice.__table__.c.id)
+        ).scalar_one()
+        # and its ledger entry, as vending.sales.reverse writes them
+        record_advice(holder, backend.ledger_key(holder), advice, backend.now())
         holder.commit()
     finally:
         holder.close()

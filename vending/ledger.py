@@ -20,7 +20,10 @@ What an entry records (its body's ``entry`` field):
   reference, kind, meter, time, amounts, the SHA-256 of its stored details (the tariff
   breakdown a reprint shows: :func:`details_digest`), every token with its TID and key
   revision (and the units and label its receipt shows), the reversed vend, the customer
-  whose debt it recovered, and the meter's key state and last TID after it;
+  whose debt it recovered, and the meter's key state and last TID after it. A
+  transaction made through a vendor (sale, reversal, refund, free units, management
+  token) has its vendor, operator and client id in its details (``parties``), so the
+  details' digest chains who made it (vending.ledger_parties);
 - ``meter``: a meter registered or changed (key parameters, vending key, tariff,
   customer, last TID, key revision);
 - ``customer``: a customer created or its debt set;
@@ -31,7 +34,12 @@ What an entry records (its body's ``entry`` field):
   topped up or adjusted: its float balance and credit limit as they now are, the
   number of its last float movement, and the movement that made the change;
 - ``operator``: an operator of a vendor added or revoked: its role, key id, the
-  SHA-256 of its API key (never the key) and when it was revoked.
+  SHA-256 of its API key (never the key) and when it was revoked;
+- ``advice``: a vendor's confirm or reversal advice (vendor, operator, client id,
+  kind, time), an entry of its own since it may come before its purchase or without one;
+- ``party``: a ``transaction_parties`` row written before parties were chained,
+  adopted by ``sts db adopt`` (vending.adoption) with the number of its
+  transaction's entry.
 
 The single ``ledger_head`` row holds the last entry's number and hash. Appending locks
 and moves the head in one ``UPDATE ... RETURNING`` (the hash before it comes back in
@@ -409,7 +417,7 @@ _TARIFFS = tables.tariffs
 _KEYS = tables.vending_keys
 
 
-def _record(connection: Connection, key: bytes, at: datetime, kind: str, **facts: Any) -> int:
+def record_entry(connection: Connection, key: bytes, at: datetime, kind: str, **facts: Any) -> int:
     body = {"v": BODY_VERSION, "entry": kind, "at": at_text(at), **facts}
     return append_body(connection, key, None, at, body)
 
@@ -423,7 +431,8 @@ def record_customer(connection: Connection, key: bytes, customer_id: int, at: da
     ).one()
     # The customer's own free units a month (schema 0005), only where it has them.
     own = {} if row.free_units_kwh is None else {"free_units_kwh": amount_text(row.free_units_kwh)}
-    return _record(connection, key, at, CUSTOMER, name=row.name, debt=amount_text(row.debt), **own)
+    debt = amount_text(row.debt)
+    return record_entry(connection, key, at, CUSTOMER, name=row.name, debt=debt, **own)
 
 
 def record_meter(connection: Connection, key: bytes, meter_id: int, at: datetime) -> int:
@@ -447,7 +456,7 @@ def record_meter(connection: Connection, key: bytes, meter_id: int, at: datetime
     )
     if row.customer_id is not None:
         record_customer(connection, key, row.customer_id, at)
-    return _record(
+    return record_entry(
         connection,
         key,
         at,
@@ -472,7 +481,7 @@ def record_tariff(connection: Connection, key: bytes, tariff_id: int, at: dateti
     row = connection.execute(
         select(_TARIFFS.c.name, _TARIFFS.c.definition).where(_TARIFFS.c.id == tariff_id)
     ).one()
-    return _record(
+    return record_entry(
         connection, key, at, TARIFF, name=row.name, definition_sha256=tariff_digest(row.definition)
     )
 
@@ -496,7 +505,7 @@ def vending_key_facts(row: Any) -> dict[str, Any]:
 def record_vending_key(connection: Connection, key: bytes, key_id: int, at: datetime) -> int:
     """An entry with the vending key record as it now is (its sealed blob's digest)."""
     row = connection.execute(select(_KEYS).where(_KEYS.c.id == key_id)).one()
-    return _record(connection, key, at, VENDING_KEY, **vending_key_facts(row))
+    return record_entry(connection, key, at, VENDING_KEY, **vending_key_facts(row))
 
 
 # --- vendors and operators of the HTTP service (vending.vendors) ------------------------------
@@ -547,7 +556,7 @@ def record_vendor(
     if movement_id is not None:
         moved = connection.execute(select(movements).where(movements.c.id == movement_id)).one()
         movement = movement_facts(moved)
-    return _record(
+    return record_entry(
         connection,
         key,
         at,
@@ -570,7 +579,7 @@ def record_operator(connection: Connection, key: bytes, operator_id: int, at: da
         .join(vendors, vendors.c.id == operators.c.vendor_id)
         .where(operators.c.id == operator_id)
     ).one()
-    return _record(connection, key, at, OPERATOR, **operator_facts(row, row.vendor_name))
+    return record_entry(connection, key, at, OPERATOR, **operator_facts(row, row.vendor_name))
 
 
 def facts_of(txn: Transaction, customer: str | None = None) -> EntryFacts:

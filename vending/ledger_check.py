@@ -51,9 +51,12 @@ What it cannot prove
   ``legacy_seq``, catches that. The output always says how many entries are unkeyed.
 - Rows the ledger does not record: pending key change orders and migration batches
   (their KCT sets are recorded when handed out), supply group names, request
-  fingerprints, creation times; which vendor and operator made a sale
-  (``transaction_parties``) and vendors' advices. So a writer can move a sale from
-  one vendor to another and rewrite both floats (and their movements) to match.
+  fingerprints, creation times. (Which vendor and operator made a transaction, its
+  ``transaction_parties`` row, is recorded in its details, which its entry digests,
+  and each advice has an entry: vending.ledger_parties checks both.)
+- **Rows adopted** by ``sts db adopt`` (vending.adoption: vendor rows an earlier
+  version wrote without an entry) are recorded as they stood when adopted: nothing
+  proves what they were before.
 
 Verify streams the entries with their transactions and tokens in one ordered query
 (a server-side cursor on PostgreSQL) straight from the driver's cursor. A keyed
@@ -87,7 +90,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import NullType
 
 from sts.errors import StsError
-from vending import storage
+from vending import ledger_parties, storage
 from vending.backend import Backend
 from vending.checkpoint import Checkpoint
 from vending.errors import KeyStoreError, StorageError, VendingError
@@ -1083,6 +1086,7 @@ def verify_connection(
             problems.append(f"{unrecorded} transactions have no ledger entry")
         strict = head.legacy_seq == 0 and not since
         not_covered = _compare_state(connection, walk, strict)
+        not_covered += ledger_parties.check(connection, problems, strict, start)
     return LedgerCheck(
         walk.count,
         head.seq,

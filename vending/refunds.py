@@ -24,6 +24,7 @@ from vending import ledger
 from vending.backend import Backend
 from vending.cashup import CREDIT_NOTE
 from vending.errors import ConflictError, NotFoundError, PaymentError, VendingError
+from vending.ledger_parties import PARTIES, parties_details
 from vending.models import Transaction
 from vending.sales import reference
 from vending.vend import CREDIT, fingerprint
@@ -124,7 +125,11 @@ def refund(
             free_energy=Decimal(0),
             fixed_charges=Decimal(0),
             debt_recovered=Decimal(0),
-            details={"refunds": purchase, "reason": why},
+            details={
+                "refunds": purchase,
+                "reason": why,
+                PARTIES: parties_details(principal.vendor, principal.operator, purchase),
+            },
             reverses=None,
             day=now.date(),
             created_at=now,

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from sts.tokens.management import Register
 from sts.tokens.meter_number import validate_drn
-from vending import keychange, ledger, vend
+from vending import keychange, ledger, ledger_parties, vend
 from vending.backend import Backend
 from vending.cashup import CREDIT_NOTE
 from vending.errors import (
@@ -450,15 +450,7 @@ def confirm(backend: Backend, principal: Principal, client_id: str) -> AdviceRes
         ):
             return AdviceResult(client_id, CONFIRM, AdviceStatus.REVERSED, balance)
         if not advice_exists(connection, principal.vendor_id, client_id, CONFIRM):
-            session.add(
-                Advice(
-                    vendor_id=principal.vendor_id,
-                    operator_id=principal.operator_id,
-                    client_id=client_id,
-                    kind=CONFIRM,
-                    created_at=now,
-                )
-            )
+            ledger_parties.add_advice(backend, session, principal, client_id, CONFIRM, now)
         status = AdviceStatus.CONFIRMED if txn_id is not None else AdviceStatus.AWAITING_PURCHASE
         return AdviceResult(client_id, CONFIRM, status, balance)
 
@@ -481,15 +473,7 @@ def reverse(backend: Backend, principal: Principal, client_id: str) -> AdviceRes
         ).first()
         if row is None:
             if not advice_exists(session.connection(), principal.vendor_id, client_id, REVERSAL):
-                session.add(
-                    Advice(
-                        vendor_id=principal.vendor_id,
-                        operator_id=principal.operator_id,
-                        client_id=client_id,
-                        kind=REVERSAL,
-                        created_at=now,
-                    )
-                )
+                ledger_parties.add_advice(backend, session, principal, client_id, REVERSAL, now)
             return AdviceResult(client_id, REVERSAL, AdviceStatus.REVERSED, balance)
         party = _party(session, row.id)
         if party is None:

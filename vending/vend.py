@@ -410,6 +410,8 @@ def _attempt(
         details = dict(vend.details)
         if vend.breakdown is not None:
             details["breakdown"] = vend.breakdown.to_dict()
+        if (parties := getattr(context, "parties", None)) is not None:
+            details["parties"] = parties  # who sold: chained by the entry's details digest
         transaction = {
             "client_reference": reference,
             "fingerprint": print_,
@@ -947,7 +949,8 @@ def reverse(backend: Backend, reference: str, context: VendContext | None = None
             free_energy=-original.free_energy,
             fixed_charges=-original.fixed_charges,
             debt_recovered=-original.debt_recovered,
-            details={"reverses": reference},
+            details={"reverses": reference}
+            | ({} if (who := getattr(context, "parties", None)) is None else {"parties": who}),
             reverses=original,
             day=now.date(),
             created_at=now,

@@ -12,10 +12,11 @@ On the same declarative ``Base`` as :mod:`vending.models` (schema revision 0004)
   operator who made it and, for sales and reversals, the transaction.
 - ``transaction_parties``: the vendor and operator of every transaction made
   for a vendor (sales, management tokens, reversals), with the vendor's own
-  client id.
+  client id; the transaction's details hold the same (chained by its ledger
+  entry, vending.ledger_parties).
 - ``advices``: confirm and reversal advices a vendor sent, at most one of each
-  kind per client id; a reversal advice that arrives before its purchase
-  makes the purchase refused when it comes.
+  kind per client id, each with a ledger entry; a reversal advice that arrives
+  before its purchase makes the purchase refused when it comes.
 """
 
 from __future__ import annotations

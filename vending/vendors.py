@@ -46,6 +46,7 @@ from vending.errors import (
     ReversedReference,
     VendingError,
 )
+from vending.ledger_parties import parties_details
 from vending.models import Transaction
 from vending.prepared import Prepared
 from vending.vendor_models import Advice, FloatMovement, Operator, TransactionParty, Vendor
@@ -607,6 +608,11 @@ class SaleContext:
         self.client_id = client_id
         self.recorded = False
         self.balance_after: Decimal | None = None
+
+    @property
+    def parties(self) -> dict[str, Any]:
+        """Who makes the transaction, as its details record it (vending.ledger_parties)."""
+        return parties_details(self.principal.vendor, self.principal.operator, self.client_id)
 
     def record(
         self, connection: Connection, transaction_id: int, kind: str, money: Decimal, now: datetime
