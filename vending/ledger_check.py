@@ -581,27 +581,23 @@ class _Walk:
 
     def _fast(self, row: Any, tokens: list[str | None], text: Any) -> bool:
         """Whether a keyed entry's body (its HMAC good) is exactly the canonical body of
-        its transaction's, meter's and tokens' rows as the database rendered them
+        its transaction's, meter's and tokens' rows as PostgreSQL rendered them
         (vending.ledger_stream), around the body's own customer and meter state: the
         fast path, no JSON parsed. On False the caller parses and compares field by
         field, which also names what differs.
 
         Sound because every table value is rendered as the JSON literal of its type
         (a string escaped as JSON, an integer as digits, NULL as null, an amount as
-        vending.ledger.amount_text writes it; any other value makes the rendering NULL,
-        never equal), the fixed text around them holds every key, and in canonical JSON
+        vending.ledger.amount_text writes it; what it cannot render makes the rendering
+        NULL, never equal), the fixed text around them holds every key, and in canonical JSON
         a key's ``,"`` cannot occur inside a string; so equal text means equal facts.
         The time is the entry's own (which its HMAC covers): the database rendered
         nothing unless the transaction's time is stored equal to it, and its day is that
         time's UTC day.
         """
-        (middle, details, rest, drn) = row[6:10]
+        (middle, drn) = row[6:8]
         if middle is None or type(text) is not str or None in tokens:
             return False
-        if details is not None:  # SQLite: the details as stored, hashed here
-            if rest is None:
-                return False
-            middle = f'{middle}"{hashlib.sha256(details).hexdigest()}"{rest}'
         head = f'{{"at":{_enc(self.last_created_text)},"customer":'
         tail = f',"tokens":[{",".join(tokens)}],"v":{BODY_VERSION}}}'  # type: ignore[arg-type]
         if not text.startswith(head) or not text.endswith(tail):
@@ -773,14 +769,16 @@ class _Walk:
 
 
 def _driver_rows(
-    connection: Connection, sql: str, params: Any, name: str | None = None
+    connection: Connection, sql: str, params: Any, name: str | None = None, ahead: bool = False
 ) -> Iterator[tuple[Any, ...]]:
     """The rows of ``sql`` straight from a driver cursor, ``BATCH`` at a time.
 
     With ``name``, a server-side (named) cursor on PostgreSQL; SQLite's cursor steps
-    through the result as it is fetched. Either way memory holds one batch. The values
-    need no conversion (plain integers and text), so SQLAlchemy's result layer is
-    skipped: it cost more than the rest of verify's work per row.
+    through the result as it is fetched. Either way memory holds one batch (two more
+    with ``ahead``). The values need no conversion (plain integers and text), so
+    SQLAlchemy's result layer is skipped: it cost more than the rest of verify's work
+    per row. With ``ahead`` (PostgreSQL) a thread fetches the next batches while the
+    caller works through one: the server computes them meanwhile instead of after.
     """
     driver = connection.connection.driver_connection
     assert driver is not None
@@ -789,16 +787,69 @@ def _driver_rows(
     else:
         cursor = driver.cursor()
     failed = connection.dialect.loaded_dbapi.Error
+
+    def batches() -> Iterator[list[tuple[Any, ...]]]:
+        try:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(BATCH):
+                yield rows
+        except failed as exc:  # the driver's own (SQLAlchemy's result layer is not in the way)
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise StorageError(f"the database failed or is busy ({first}); try again") from None
+        finally:
+            with contextlib.suppress(failed):  # the error above is what the caller hears of
+                cursor.close()
+
+    for rows in _fetched_ahead(batches()) if ahead else batches():
+        yield from rows
+
+
+_DONE = object()
+
+
+def _fetched_ahead(batches: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """``batches`` produced by a thread at most ``depth`` ahead of the caller; its
+    exception raised here; stopped (and its generator closed) when the caller stops."""
+    import queue
+    import threading
+
+    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        ready.put((batch, None), timeout=0.05)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put((_DONE, None))
+        except BaseException as exc:  # handed to the caller, who raises it
+            ready.put((_DONE, exc))
+        finally:
+            with contextlib.suppress(Exception):
+                batches.close()  # type: ignore[attr-defined]
+
+    thread = threading.Thread(target=produce, name="sts-verify-fetch", daemon=True)
+    thread.start()
     try:
-        cursor.execute(sql, params)
-        while rows := cursor.fetchmany(BATCH):
-            yield from rows
-    except failed as exc:  # the driver's own (SQLAlchemy's result layer is not in the way)
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise StorageError(f"the database failed or is busy ({first}); try again") from None
+        while True:
+            batch, error = ready.get()
+            if error is not None:
+                raise error
+            if batch is _DONE:
+                return
+            yield batch
     finally:
-        with contextlib.suppress(failed):  # the error above is what the caller hears of
-            cursor.close()
+        stop.set()
+        while thread.is_alive():  # let it finish (and close the cursor) before going on
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.05)
+        thread.join()
 
 
 def _compiled(
@@ -856,12 +907,8 @@ def _walk_keyed(connection: Connection, walk: _Walk, after: int, upto: int) -> N
         return (rows[0], [r for r in rows if r[18] is not None]) if rows else None
 
     walk.refetch = refetch  # type: ignore[method-assign]
-    postgresql = connection.dialect.name == "postgresql"
     rows = _driver_rows(
-        connection,
-        ledger_stream.POSTGRESQL if postgresql else ledger_stream.SQLITE,
-        (after, upto),
-        "sts_ledger_verify_keyed",
+        connection, ledger_stream.POSTGRESQL, (after, upto), "sts_ledger_verify_keyed", ahead=True
     )
     try:
         current: Any = None
@@ -875,8 +922,8 @@ def _walk_keyed(connection: Connection, walk: _Walk, after: int, upto: int) -> N
                     if walk.full:
                         return
                 current, seq, tokens = row, row[0], []
-            if row[10] != "":  # a token's JSON (None: one that cannot be rendered)
-                tokens.append(row[10])
+            if row[8] != "":  # a token's JSON (None: one that cannot be rendered)
+                tokens.append(row[8])
         if current is not None:
             entry(current, tokens)
     finally:
@@ -884,18 +931,19 @@ def _walk_keyed(connection: Connection, walk: _Walk, after: int, upto: int) -> N
 
 
 def _walk(connection: Connection, walk: _Walk, after: int, upto: int) -> None:
-    """Walk entries after..upto: the unkeyed ones by the full stream, the keyed ones
-    by the database-rendered one."""
+    """Walk entries after..upto. On PostgreSQL the keyed ones come with their bodies
+    rendered by the server (vending.ledger_stream); unkeyed ones, and every entry on
+    SQLite (whose rendering in SQL cost more than Python's ``_same``), with all their
+    columns."""
     walk.digest_in_sql = connection.dialect.name == "postgresql"
     try:
-        legacy = min(upto, walk.legacy_seq)
-        if connection.dialect.name != "postgresql":
-            legacy = upto  # (the rendering below costs SQLite more than Python's _same)
-        if after < legacy:
-            _walk_full(connection, walk, after, legacy)
-        first = max(after, legacy)
-        if first < upto and not walk.full:
-            _walk_keyed(connection, walk, first, upto)
+        full_to = upto
+        if connection.dialect.name == "postgresql":
+            full_to = max(after, min(upto, walk.legacy_seq))
+        if after < full_to:
+            _walk_full(connection, walk, after, full_to)
+        if full_to < upto and not walk.full:
+            _walk_keyed(connection, walk, full_to, upto)
     finally:
         walk.flush()
 
