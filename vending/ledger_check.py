@@ -56,15 +56,18 @@ What it cannot prove
   one vendor to another and rewrite both floats (and their movements) to match.
 
 Verify streams the entries with their transactions and tokens in one ordered query
-(a server-side cursor on PostgreSQL) straight from the driver's cursor. A keyed
-transaction entry whose HMAC holds is checked without parsing its JSON: the body its
-rows would have is rendered as text around the body's own customer and meter state
-and compared whole (see ``_Walk._same``); only when that differs is the body parsed
-and compared field by field, which names what changed. It keeps only one entry at
-a time plus the last recorded state per meter, customer, tariff, vending key, vendor,
-top-up and operator: memory grows with those, not with the number of entries. A long
-ledger can be split over several processes, a range of entries each, whose findings
-and recorded state are merged in order.
+straight from the driver's cursor (on PostgreSQL a server-side cursor, which a thread
+reads a batch or two ahead so the server works while verify does). Each keyed entry's
+HMAC is a copy of one HMAC object keyed once. A keyed transaction entry whose HMAC
+holds is checked without parsing its JSON: the body its rows would have is rendered as
+text (by the server on PostgreSQL, see vending.ledger_stream; in Python on SQLite, see
+``_Walk._same``) around the body's own customer and meter state and compared whole;
+only when that differs is the body parsed and compared field by field (on PostgreSQL
+with the entry's columns read again), which names what changed. It keeps only one
+entry at a time (and a few batches of rows) plus the last recorded state per meter,
+customer, tariff, vending key, vendor, top-up and operator: memory grows with those,
+not with the number of entries. A long ledger can be split over several processes,
+a range of entries each, whose findings and recorded state are merged in order.
 """
 
 from __future__ import annotations
