@@ -2748,13 +2748,13 @@ def _read_checkpoint(path: Path | None, master: Any) -> Any:
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
-    default=1,
-    show_default=True,
-    help="Processes that share a long ledger (50,000 entries or more), a range each.",
+    default=None,
+    help="Processes that share a long ledger (50,000 entries or more), a range each "
+    "[default: the number of CPUs, at most 8].",
 )
 @_vending_options
 def report_verify(
-    checkpoint_file: Path | None, since_file: Path | None, workers: int, **o: Any
+    checkpoint_file: Path | None, since_file: Path | None, workers: int | None, **o: Any
 ) -> None:
     """Verify the keyed ledger and what it records; exit 1 on any problem.
 
@@ -2791,6 +2791,10 @@ def report_verify(
         backend = _open_vending(o)
         master = backend.sealing_key()
         checkpoint = _read_checkpoint(since_file or checkpoint_file, master)
+        if workers is None:
+            import os
+
+            workers = min(os.cpu_count() or 1, 8)
         result = ledger_check.verify(
             backend, checkpoint, since=since_file is not None, workers=workers
         )

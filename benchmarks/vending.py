@@ -28,6 +28,9 @@ Run from the repository root::
     python benchmarks/vending.py                  # all three
     python benchmarks/vending.py --vends 2000 --meters 20000 --skip-postgres
     python benchmarks/vending.py --skip-vends --skip-migration --verify-entries 1000000
+    # build the big ledgers once, then verify them again and again:
+    python benchmarks/vending.py --skip-vends --skip-migration --verify-entries 1000000 \
+        --verify-sqlite-file /tmp/ledger.sqlite --verify-postgres-db postgresql://.../bench
 
 The script prints; nothing here is a test and nothing asserts a time.
 """
@@ -304,7 +307,36 @@ def _verify_row(
     )
 
 
-def sqlite_verify(entries: int, meters: int, workers: tuple[int, ...]) -> list[Runs]:
+def ledger_entries(url: str) -> int:
+    """The entries of the ledger at ``url`` (0 for a new database, which is made ready)."""
+    engine = make_engine(url)
+    upgrade(engine)  # a new database gets the schema; a current one is left as it is
+    try:
+        with engine.connect() as connection:
+            return connection.execute(
+                sa.select(LedgerHead.__table__.c.seq).where(LedgerHead.__table__.c.id == 1)
+            ).scalar_one_or_none() or 0
+    finally:
+        engine.dispose()
+
+
+def reuse_or_build(url: str, entries: int, meters: int) -> None:
+    """Build the ledger at ``url`` unless it holds one already (building 1,000,000 entries
+    takes minutes: a kept file or database is verified again as it is)."""
+    found = ledger_entries(url)
+    if found == 0:
+        build_ledger(url, entries, meters)
+    else:
+        console.print(f"reusing the ledger of {found:,} entries at {sa.engine.make_url(url)!r}")
+
+
+def sqlite_verify(
+    entries: int, meters: int, workers: tuple[int, ...], keep: Path | None = None
+) -> list[Runs]:
+    if keep is not None:
+        url = sqlite_url(keep)
+        reuse_or_build(url, entries, meters)
+        return [verify_runs(url, n) for n in workers]
     with tempfile.TemporaryDirectory() as folder:
         url = sqlite_url(Path(folder) / "verify.sqlite")
         open_database(url).dispose()
@@ -312,7 +344,14 @@ def sqlite_verify(entries: int, meters: int, workers: tuple[int, ...]) -> list[R
         return [verify_runs(url, n) for n in workers]
 
 
-def postgres_verify(server: str, entries: int, meters: int, workers: tuple[int, ...]) -> list[Runs]:
+def postgres_verify(
+    server: str, entries: int, meters: int, workers: tuple[int, ...], keep: str | None = None
+) -> list[Runs]:
+    if keep is not None:
+        url = sa.engine.make_url(keep).set(drivername="postgresql+psycopg")
+        text = url.render_as_string(hide_password=False)
+        reuse_or_build(text, entries, meters)
+        return [verify_runs(text, n) for n in workers]
     admin = sa.create_engine(
         sa.engine.make_url(server).set(drivername="postgresql+psycopg"),
         isolation_level="AUTOCOMMIT",
@@ -402,6 +441,16 @@ def main() -> None:
         "--verify-workers", default="1,2", help="verify processes to time, e.g. 1,2"
     )
     parser.add_argument(
+        "--verify-sqlite-file",
+        type=Path,
+        help="keep the SQLite verify ledger in this file: built if new, else verified as it is",
+    )
+    parser.add_argument(
+        "--verify-postgres-db",
+        help="a PostgreSQL database URL for the verify ledger, kept: built if its ledger is "
+        "empty, else verified as it is",
+    )
+    parser.add_argument(
         "--verify-on",
         default="sqlite,postgresql",
         help="databases to time verify on (PostgreSQL needs --postgres), e.g. postgresql",
@@ -433,11 +482,18 @@ def main() -> None:
         workers = tuple(int(n) for n in args.verify_workers.split(","))
         engines = args.verify_on.split(",")
         if "sqlite" in engines:
-            runs = sqlite_verify(args.verify_entries, args.verify_meters, workers)
+            runs = sqlite_verify(
+                args.verify_entries, args.verify_meters, workers, args.verify_sqlite_file
+            )
             for n, figures in zip(workers, runs, strict=True):
                 _verify_row(table, f"SQLite, {n} process(es),", *figures)
-        if "postgresql" in engines and args.postgres and not args.skip_postgres:
-            runs = postgres_verify(args.postgres, args.verify_entries, args.verify_meters, workers)
+        if "postgresql" in engines and (args.postgres or args.verify_postgres_db) and not (
+            args.skip_postgres
+        ):
+            runs = postgres_verify(
+                args.postgres, args.verify_entries, args.verify_meters, workers,
+                args.verify_postgres_db,
+            )  # fmt: skip
             for n, figures in zip(workers, runs, strict=True):
                 _verify_row(table, f"PostgreSQL, {n} process(es),", *figures)
     if not args.skip_migration:

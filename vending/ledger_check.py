@@ -59,15 +59,18 @@ What it cannot prove
   proves what they were before.
 
 Verify streams the entries with their transactions and tokens in one ordered query
-(a server-side cursor on PostgreSQL) straight from the driver's cursor. A keyed
-transaction entry whose HMAC holds is checked without parsing its JSON: the body its
-rows would have is rendered as text around the body's own customer and meter state
-and compared whole (see ``_Walk._same``); only when that differs is the body parsed
-and compared field by field, which names what changed. It keeps only one entry at
-a time plus the last recorded state per meter, customer, tariff, vending key, vendor,
-top-up and operator: memory grows with those, not with the number of entries. A long
-ledger can be split over several processes, a range of entries each, whose findings
-and recorded state are merged in order.
+straight from the driver's cursor (on PostgreSQL a server-side cursor, which a thread
+reads a batch or two ahead so the server works while verify does). Each keyed entry's
+HMAC is a copy of one HMAC object keyed once. A keyed transaction entry whose HMAC
+holds is checked without parsing its JSON: the body its rows would have is rendered as
+text (by the server on PostgreSQL, see vending.ledger_stream; in Python on SQLite, see
+``_Walk._same``) around the body's own customer and meter state and compared whole;
+only when that differs is the body parsed and compared field by field (on PostgreSQL
+with the entry's columns read again), which names what changed. It keeps only one
+entry at a time (and a few batches of rows) plus the last recorded state per meter,
+customer, tariff, vending key, vendor, top-up and operator: memory grows with those,
+not with the number of entries. A long ledger can be split over several processes,
+a range of entries each, whose findings and recorded state are merged in order.
 """
 
 from __future__ import annotations
@@ -77,20 +80,31 @@ import hashlib
 import hmac
 import json
 import json.scanner
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from json.encoder import encode_basestring as _enc  # type: ignore[attr-defined]
 from typing import Any
 
-from sqlalchemy import Connection, String, Text, and_, cast, func, or_, select, type_coerce
+from sqlalchemy import (
+    Connection,
+    String,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import NullType
 
 from sts.errors import StsError
-from vending import ledger_parties, storage
+from vending import ledger_parties, ledger_stream, storage
 from vending.backend import Backend
 from vending.checkpoint import Checkpoint
 from vending.errors import KeyStoreError, StorageError, VendingError
@@ -147,6 +161,8 @@ _COMPARED = (
 )
 #: Rows fetched from the cursor at a time.
 BATCH = 5000
+#: Where the debt recovered starts in vending.ledger_stream's middle text.
+_RECOVERED = len(',"debt_recovered":"')
 
 _E = LedgerEntry.__table__
 _T = Transaction.__table__
@@ -248,10 +264,15 @@ _STREAM = (
 )
 
 
-try:  # the C function hmac.digest calls, without its Python frame (verify calls it per entry)
-    from _hashlib import hmac_digest as _hmac_digest
-except ImportError:  # pragma: no cover - a Python without OpenSSL's
-    _hmac_digest = hmac.digest
+def _keyed_mac(key: bytes) -> Any:
+    """An HMAC-SHA256 object keyed once: each entry's MAC is a ``copy()`` of it, updated
+    with the message (keying costs two SHA-256 blocks and OpenSSL's set-up per entry;
+    a copy costs neither). OpenSSL's own object where there is one: its copy is C."""
+    try:
+        from _hashlib import hmac_new
+    except ImportError:  # pragma: no cover - a Python without OpenSSL's
+        return hmac.new(key, digestmod=hashlib.sha256)
+    return hmac_new(key, digestmod="sha256")
 
 
 def _literal(value: Any) -> str:
@@ -345,6 +366,7 @@ class _Walk:
         self, key: bytes, legacy_seq: int, start: int, prev: str | None, limit: int
     ) -> None:
         self.key = key
+        self.mac = _keyed_mac(key)
         self.legacy_seq = legacy_seq
         self.expected = start + 1
         self.prev: str | None = prev  # None: not known (a range walked by another process)
@@ -379,8 +401,10 @@ class _Walk:
     def full(self) -> bool:
         return len(self.problems) >= self.limit
 
-    def entry(self, head: Any, tokens: list[tuple[Any, ...]]) -> None:
-        (seq, txn_link, created, text, prev_hash, digest) = head[:6]
+    def _link(
+        self, seq: int, created: Any, text: Any, prev_hash: str, digest: str
+    ) -> tuple[bool, bool]:
+        """Check an entry's place in the chain and its hash: (keyed, hash holds)."""
         self.count += 1
         if seq != self.expected:
             gap = (
@@ -402,7 +426,9 @@ class _Walk:
                 self.last_created, self.last_created_text = created, _time_text(created)
             message = f"{seq}\n{self.last_created_text}\n{prev_hash}\n{text}".encode()
             # (No secret to time here: the verifier compares; nobody queries it as an oracle.)
-            good = _hmac_digest(self.key, message, "sha256").hex() == digest
+            mac = self.mac.copy()
+            mac.update(message)
+            good = mac.hexdigest() == digest
         else:
             good = legacy_hash(prev_hash, str(text)) == digest
         if not good:
@@ -411,9 +437,42 @@ class _Walk:
             self.hashes[seq] = digest
         self.prev = digest
         self.expected = seq + 1
+        return keyed, good
+
+    def entry(self, head: Any, tokens: list[tuple[Any, ...]]) -> None:
+        """An entry from the full stream (``_STREAM``: its transaction's and tokens' columns)."""
+        (seq, _txn_link, created, text, prev_hash, digest) = head[:6]
+        keyed, good = self._link(seq, created, text, prev_hash, digest)
         if keyed and good and head[6] is not None and self._same(head, tokens, text):
             self.transactions += 1
             return
+        self._parsed(seq, text, keyed, good, lambda: (head, tokens))
+
+    def fast_entry(self, row: Any, tokens: list[str | None]) -> None:
+        """An entry from the keyed stream (vending.ledger_stream: its body as its rows
+        render it); parsed and compared field by field, on rows read again, only when
+        the text differs."""
+        (seq, _txn_link, created, text, prev_hash, digest) = row[:6]
+        keyed, good = self._link(seq, created, text, prev_hash, digest)
+        if keyed and good and self._fast(row, tokens, text):
+            self.transactions += 1
+            return
+        self._parsed(seq, text, keyed, good, lambda: self.refetch(seq))
+
+    def refetch(self, seq: int) -> tuple[Any, list[tuple[Any, ...]]] | None:
+        """Entry ``seq``'s rows of the full stream (set by the walk that streams)."""
+        raise NotImplementedError  # pragma: no cover - replaced per walk
+
+    def _parsed(
+        self,
+        seq: int,
+        text: Any,
+        keyed: bool,
+        good: bool,
+        rows: Callable[[], tuple[Any, list[tuple[Any, ...]]] | None],
+    ) -> None:
+        """Parse an entry's body and check it against its rows field by field (``rows``
+        gives them, full-stream form, for a transaction entry) or record its state."""
         try:
             body, end = _scan(text, 0)
             if end != len(text):
@@ -427,7 +486,12 @@ class _Walk:
             kind = body.get("entry", TRANSACTION) if keyed else TRANSACTION
             if kind == TRANSACTION:
                 self.transactions += 1
-                self._transaction(seq, txn_link, head, self._token_dicts(head, tokens), body, keyed)
+                fetched = rows()
+                if fetched is None:
+                    self.problems.append(f"entry {seq} vanished while it was being verified")
+                    return
+                head, tokens = fetched
+                self._transaction(seq, head[1], head, self._token_dicts(head, tokens), body, keyed)
             elif keyed and good:
                 self._state(kind, body)
         except (KeyError, TypeError, ValueError, ArithmeticError):
@@ -517,6 +581,46 @@ class _Walk:
                 debt[1] += Decimal(recovered_text)
         except (TypeError, ValueError, ArithmeticError):
             return False
+        if state != "null":
+            self.pending[drn] = state
+        return True
+
+    def _fast(self, row: Any, tokens: list[str | None], text: Any) -> bool:
+        """Whether a keyed entry's body (its HMAC good) is exactly the canonical body of
+        its transaction's, meter's and tokens' rows as PostgreSQL rendered them
+        (vending.ledger_stream), around the body's own customer and meter state: the
+        fast path, no JSON parsed. On False the caller parses and compares field by
+        field, which also names what differs.
+
+        Sound because every table value is rendered as the JSON literal of its type
+        (a string escaped as JSON, an integer as digits, NULL as null, an amount as
+        vending.ledger.amount_text writes it; what it cannot render makes the rendering
+        NULL, never equal), the fixed text around them holds every key, and in canonical JSON
+        a key's ``,"`` cannot occur inside a string; so equal text means equal facts.
+        The time is the entry's own (which its HMAC covers): the database rendered
+        nothing unless the transaction's time is stored equal to it, and its day is that
+        time's UTC day.
+        """
+        (middle, drn) = row[6:8]
+        if middle is None or type(text) is not str or None in tokens:
+            return False
+        head = f'{{"at":{_enc(self.last_created_text)},"customer":'
+        tail = f',"tokens":[{",".join(tokens)}],"v":{BODY_VERSION}}}'  # type: ignore[arg-type]
+        if not text.startswith(head) or not text.endswith(tail):
+            return False
+        cut = text.find(middle, len(head))
+        state_from = cut + len(middle)
+        if cut < 0 or state_from > len(text) - len(tail):
+            return False
+        customer = text[len(head) : cut]
+        state = text[state_from : len(text) - len(tail)]
+        if customer != "null":
+            try:
+                recovered = Decimal(middle[_RECOVERED : middle.index('"', _RECOVERED)])
+                debt = self.debts.setdefault(json.loads(customer), [None, Decimal(0)])
+                debt[1] += recovered
+            except (TypeError, ValueError, ArithmeticError):
+                return False
         if state != "null":
             self.pending[drn] = state
         return True
@@ -670,42 +774,114 @@ class _Walk:
             self.operators[(facts["vendor"], facts["name"])] = facts
 
 
-def _stream(connection: Connection, statement: Any) -> Iterator[tuple[Any, ...]]:
-    """The rows of ``statement`` straight from a driver cursor, ``BATCH`` at a time.
+def _driver_rows(
+    connection: Connection, sql: str, params: Any, name: str | None = None, ahead: bool = False
+) -> Iterator[tuple[Any, ...]]:
+    """The rows of ``sql`` straight from a driver cursor, ``BATCH`` at a time.
 
-    A server-side (named) cursor on PostgreSQL; SQLite's cursor steps through the result
-    as it is fetched. Either way memory holds one batch. The statement's values need no
-    conversion (plain integers and text), so SQLAlchemy's result layer is skipped: it
-    cost more than the rest of verify's work per row.
+    With ``name``, a server-side (named) cursor on PostgreSQL; SQLite's cursor steps
+    through the result as it is fetched. Either way memory holds one batch (two more
+    with ``ahead``). The values need no conversion (plain integers and text), so
+    SQLAlchemy's result layer is skipped: it cost more than the rest of verify's work
+    per row. With ``ahead`` (PostgreSQL) a thread fetches the next batches while the
+    caller works through one: the server computes them meanwhile instead of after.
     """
-    compiled = statement.compile(dialect=connection.dialect)
-    values = compiled.construct_params()
-    params: Any = (
-        tuple(values[name] for name in compiled.positiontup or ())
-        if compiled.positional
-        else values
-    )
     driver = connection.connection.driver_connection
     assert driver is not None
-    if connection.dialect.name == "postgresql":
-        cursor = driver.cursor(name="sts_ledger_verify")
+    if name is not None and connection.dialect.name == "postgresql":
+        cursor = driver.cursor(name=name)
     else:
         cursor = driver.cursor()
     failed = connection.dialect.loaded_dbapi.Error
+
+    def batches() -> Iterator[list[tuple[Any, ...]]]:
+        try:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(BATCH):
+                yield rows
+        except failed as exc:  # the driver's own (SQLAlchemy's result layer is not in the way)
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise StorageError(f"the database failed or is busy ({first}); try again") from None
+        finally:
+            with contextlib.suppress(failed):  # the error above is what the caller hears of
+                cursor.close()
+
+    for rows in _fetched_ahead(batches()) if ahead else batches():
+        yield from rows
+
+
+_DONE = object()
+
+
+def _fetched_ahead(batches: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """``batches`` produced by a thread at most ``depth`` ahead of the caller; its
+    exception raised here; stopped (and its generator closed) when the caller stops."""
+    import queue
+    import threading
+
+    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        ready.put((batch, None), timeout=0.05)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put((_DONE, None))
+        except BaseException as exc:  # handed to the caller, who raises it
+            ready.put((_DONE, exc))
+        finally:
+            with contextlib.suppress(Exception):
+                batches.close()  # type: ignore[attr-defined]
+
+    thread = threading.Thread(target=produce, name="sts-verify-fetch", daemon=True)
+    thread.start()
     try:
-        cursor.execute(compiled.string, params)
-        while rows := cursor.fetchmany(BATCH):
-            yield from rows
-    except failed as exc:  # the driver's own (SQLAlchemy's result layer is not in the way)
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise StorageError(f"the database failed or is busy ({first}); try again") from None
+        while True:
+            batch, error = ready.get()
+            if error is not None:
+                raise error
+            if batch is _DONE:
+                return
+            yield batch
     finally:
-        with contextlib.suppress(failed):  # the error above is what the caller hears of
-            cursor.close()
+        stop.set()
+        while thread.is_alive():  # let it finish (and close the cursor) before going on
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.05)
+        thread.join()
 
 
-def _walk(connection: Connection, walk: _Walk, after: int, upto: int) -> None:
-    walk.digest_in_sql = connection.dialect.name == "postgresql"
+def _compiled(
+    connection: Connection, statement: Any, **values: Any
+) -> tuple[str, Callable[..., Any]]:
+    """A statement's SQL for the driver, and a function of changed values giving its
+    parameters in the driver's form."""
+    compiled = statement.compile(dialect=connection.dialect)
+    given = {**compiled.construct_params(), **values}
+    names = compiled.positiontup or ()
+
+    def params(**changed: Any) -> Any:
+        all_values = {**given, **changed}
+        return tuple(all_values[n] for n in names) if compiled.positional else all_values
+
+    return compiled.string, params
+
+
+def _stream(connection: Connection, statement: Any) -> Iterator[tuple[Any, ...]]:
+    """The rows of an SQLAlchemy ``statement`` from a server-side cursor (see _driver_rows)."""
+    sql, params = _compiled(connection, statement)
+    return _driver_rows(connection, sql, params(), "sts_ledger_verify")
+
+
+def _walk_full(connection: Connection, walk: _Walk, after: int, upto: int) -> None:
+    """Walk entries after..upto by the full stream (each entry with all its columns)."""
     rows = _stream(connection, _STREAM.where(_E.c.seq > after, _E.c.seq <= upto))
     try:
         current: Any = None
@@ -725,6 +901,56 @@ def _walk(connection: Connection, walk: _Walk, after: int, upto: int) -> None:
             entry(current, tokens)
     finally:
         rows.close()
+
+
+def _walk_keyed(connection: Connection, walk: _Walk, after: int, upto: int) -> None:
+    """Walk keyed entries after..upto by vending.ledger_stream's rows; an entry whose
+    text differs is read again by the full stream and compared field by field."""
+    sql, params = _compiled(connection, _STREAM.where(_E.c.seq == bindparam("one", 0)))
+
+    def refetch(seq: int) -> tuple[Any, list[tuple[Any, ...]]] | None:
+        rows = list(_driver_rows(connection, sql, params(one=seq)))
+        return (rows[0], [r for r in rows if r[18] is not None]) if rows else None
+
+    walk.refetch = refetch  # type: ignore[method-assign]
+    rows = _driver_rows(
+        connection, ledger_stream.POSTGRESQL, (after, upto), "sts_ledger_verify_keyed", ahead=True
+    )
+    try:
+        current: Any = None
+        seq = None
+        tokens: list[str | None] = []
+        entry = walk.fast_entry
+        for row in rows:
+            if row[0] != seq:
+                if current is not None:
+                    entry(current, tokens)
+                    if walk.full:
+                        return
+                current, seq, tokens = row, row[0], []
+            if row[8] != "":  # a token's JSON (None: one that cannot be rendered)
+                tokens.append(row[8])
+        if current is not None:
+            entry(current, tokens)
+    finally:
+        rows.close()
+
+
+def _walk(connection: Connection, walk: _Walk, after: int, upto: int) -> None:
+    """Walk entries after..upto. On PostgreSQL the keyed ones come with their bodies
+    rendered by the server (vending.ledger_stream); unkeyed ones, and every entry on
+    SQLite (whose rendering in SQL cost more than Python's ``_same``), with all their
+    columns."""
+    walk.digest_in_sql = connection.dialect.name == "postgresql"
+    try:
+        full_to = upto
+        if connection.dialect.name == "postgresql":
+            full_to = max(after, min(upto, walk.legacy_seq))
+        if after < full_to:
+            _walk_full(connection, walk, after, full_to)
+        if full_to < upto and not walk.full:
+            _walk_keyed(connection, walk, full_to, upto)
+    finally:
         walk.flush()
 
 
