@@ -3846,7 +3846,7 @@ def _dlms_options(function: Callable[..., Any]) -> Callable[..., Any]:
 def _dlms_ref(obis_text: str, index: str, class_id: int | None, kind: str) -> tuple[Any, int, int]:
     from sts.meter.dlms.errors import DlmsError
     from sts.meter.dlms.model import parse_obis
-    from sts.meter.dlms.objects import class_of
+    from sts.meter.dlms.objects import meter_objects
 
     try:
         obis = parse_obis(obis_text)
@@ -3855,9 +3855,10 @@ def _dlms_ref(obis_text: str, index: str, class_id: int | None, kind: str) -> tu
     if not index.isdigit() or not 1 <= int(index) <= 255:
         raise click.BadParameter(f"{index!r} is not a number 1-255", param_hint=kind)
     if class_id is None:
-        class_id = class_of(obis)
-        if class_id is None:
+        known = meter_objects().find(obis)
+        if known is None:
             raise click.UsageError(f"give --class: {obis_text} is not one of the meter's objects")
+        class_id = known.class_id
     return obis, int(index), class_id
 
 

@@ -56,7 +56,9 @@ def test_a_water_token_sold_by_the_ledger_pushed_over_dlms(ledger: Sts, tmp_path
         )
         reader = ("--password", row["reader"], "--json")
         wallet = json.loads(ledger.ok("dlms", "get", where, "0.0.19.10.0.255", "2", *reader).output)
-        unit = json.loads(ledger.ok("dlms", "get", where, "8.0.1.0.0.255", "3", *reader).output)
+        unit = json.loads(
+            ledger.ok("dlms", "get", where, "8.0.1.0.0.255", "3", "--class", "3", *reader).output
+        )
         energy = ledger("dlms", "get", where, "1.0.1.8.0.255", "2", "--password", row["reader"])
     finally:
         process.send_signal(signal.SIGTERM)

@@ -83,7 +83,6 @@ from sts.meter.dlms.logs import EVENT_CODE, last_event_code, profiles
 from sts.meter.dlms.model import (
     Context,
     Level,
-    Obis,
     ObjectTable,
 )
 from sts.meter.dlms.payment import (
@@ -168,11 +167,3 @@ def meter_objects(service: MeterService = MeterService.ELECTRICITY) -> ObjectTab
     table = ObjectTable(objects)
     return table
 
-
-def class_of(obis: Obis) -> int | None:
-    """The class of ``obis`` on a meter of any service (None: no meter here has it)."""
-    for service in MeterService:
-        found = meter_objects(service).find(obis)
-        if found is not None:
-            return found.class_id
-    return None
