@@ -43,9 +43,14 @@ from sts.meter.dlms.basic import cents, credit_status
 from sts.meter.dlms.model import Attribute, Context, CosemObject, Obis, cosem_object
 
 CHARGE_OBIS: tuple[Obis, ...] = ((0, 0, 19, 20, 0, 255), (0, 0, 19, 20, 1, 255))
-ENERGY_COMMODITY = axdr.structure(
-    axdr.long_unsigned(3), axdr.octet_string(bytes((1, 0, 1, 8, 0, 255))), axdr.integer(2)
-)
+ACTIVE_IMPORT: Obis = (1, 0, 1, 8, 0, 255)
+
+
+def commodity(obis: Obis) -> bytes:
+    """The unit charge's commodity: the register (IC 3) it prices, its value attribute."""
+    return axdr.structure(axdr.long_unsigned(3), axdr.octet_string(bytes(obis)), axdr.integer(2))
+
+
 NO_COMMODITY = axdr.structure(axdr.long_unsigned(0), axdr.octet_string(bytes(6)), axdr.integer(0))
 NOT_SPECIFIED = axdr.octet_string(b"\xff" * 9 + b"\x80\x00\xff")
 _LONG = 32_767
@@ -121,14 +126,20 @@ def _charge(obis: Obis, kind: int, paid, unit_charge) -> CosemObject:  # type: i
     )
 
 
-def charges() -> list[CosemObject]:
-    """The energy charge and the monthly charges."""
+def charges(priced: Obis = ACTIVE_IMPORT) -> list[CosemObject]:
+    """The energy charge and the monthly charges.
+
+    ``priced`` is the register the unit charge prices: +A in Wh on an electricity
+    meter, the volume register in 0.001 m3 on a water or gas meter (commodity_scale
+    3 then gives prices per m3, :mod:`sts.meter.dlms.volume`).
+    """
+    priced_commodity = commodity(priced)
     return [
         _charge(
             CHARGE_OBIS[0],
             0,
             lambda c: credit_status(c).totals.money_for_energy,
-            lambda c: _unit_charge(ENERGY_COMMODITY, 3, _energy_table(c)),
+            lambda c: _unit_charge(priced_commodity, 3, _energy_table(c)),
         ),
         _charge(
             CHARGE_OBIS[1],

@@ -3,7 +3,10 @@
 :class:`LogicalDevice` is what the server core (:mod:`sts.meter.dlms.server`)
 serves and what a transport saves: the meter, its object table, the LLS
 passwords and suite-0 keys (:class:`SecuritySettings`), the invocation
-counters (:class:`Counters`) and the server's notes beside the meter.
+counters (:class:`Counters`) and the server's notes beside the meter. The
+object table is the one of the meter's service
+(:func:`~sts.meter.dlms.objects.meter_objects`): a water or gas meter serves
+volume registers and none of the electricity-only objects.
 """
 
 from __future__ import annotations
@@ -75,15 +78,23 @@ class LogicalDevice:
     counters: Counters = field(default_factory=Counters)
     clock: Callable[[], datetime] | None = None
     random_bytes: Callable[[int], bytes] = os.urandom
-    table: ObjectTable = field(default_factory=meter_objects)
+    table: ObjectTable | None = None  # None: the objects of the meter's service
     notes: dict[str, Any] = field(default_factory=dict)
     after_change: Callable[[Context], None] = after_change
     changed: bool = False  # the meter changed since the transport last saved it
     counters_changed: bool = False  # an invocation counter moved since the last save
 
     def __post_init__(self) -> None:
+        if self.table is None:
+            self.table = meter_objects(self.meter.service)
         latest = self.meter.events.latest(1)
         self.notes.setdefault("push", PushState(seen=latest[0] if latest else None))
+
+    @property
+    def objects(self) -> ObjectTable:
+        """The object table (set from the meter's service when none was given)."""
+        assert self.table is not None  # __post_init__ sets it
+        return self.table
 
     def now(self) -> datetime:
         if self.clock is None:

@@ -36,6 +36,10 @@ image transfer (18)    0.0.44.0.0  firmware upgrade in blocks, verified (:mod:`.
 activation sched (22)  0.0.15.0.2  when a verified image activates
 =====================  ==========  ===========================================
 
+A water or gas meter serves this table less the objects only an electricity
+meter has, with volume and flow registers of its medium in their place
+(:mod:`sts.meter.dlms.volume`); :func:`meter_objects` takes the service.
+
 **Profiles.** Each row of the monthly profile is stamped with the local
 midnight that closed its month (no deviation given: the meter's local time);
 survey and event log rows with their time in UTC. Selective access by range
@@ -91,6 +95,8 @@ from sts.meter.dlms.push import PUSH_SETUP, check_alarms, push_setup
 from sts.meter.dlms.registers import metering_registers
 from sts.meter.dlms.surveys import metering_profiles
 from sts.meter.dlms.tou import activity_calendar, special_days_table
+from sts.meter.dlms.volume import VOLUME, electricity_only, volume_registers
+from sts.meter.service import MeterService
 
 # -- push ---------------------------------------------------------------------------------
 
@@ -119,9 +125,10 @@ def after_change(ctx: Context) -> None:
 # -- the table ----------------------------------------------------------------------------
 
 
-def meter_objects() -> ObjectTable:
-    """Every object the simulated meter serves."""
+def meter_objects(service: MeterService = MeterService.ELECTRICITY) -> ObjectTable:
+    """Every object a simulated meter of ``service`` serves."""
     table: ObjectTable
+    electricity = service is MeterService.ELECTRICITY
 
     objects = [
         clock(),
@@ -141,7 +148,7 @@ def meter_objects() -> ObjectTable:
         *metering_registers(),
         account(),
         *credits(),
-        *charges(),
+        *(charges() if electricity else charges(VOLUME[service])),
         token_gateway(),
         disconnect_control(),
         *profiles(),
@@ -154,5 +161,9 @@ def meter_objects() -> ObjectTable:
             [(40, PUSH_SETUP, 1), (1, LDN, 2), (8, CLOCK, 2), (1, EVENT_CODE, 2)], _push_values
         ),
     ]
+    if not electricity:
+        objects = [o for o in objects if not electricity_only(o.obis)]
+        objects[5:5] = volume_registers(service)  # where +A stands on an electricity meter
     table = ObjectTable(objects)
     return table
+

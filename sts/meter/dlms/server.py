@@ -512,7 +512,7 @@ class Session:
         return ctx
 
     def _find(self, class_id: int, obis: tuple[int, ...]):  # type: ignore[no-untyped-def]
-        obj = self.device.table.find(obis)  # type: ignore[arg-type]
+        obj = self.device.objects.find(obis)  # type: ignore[arg-type]
         if obj is None:
             raise DlmsError(f"no object {obis_text(obis)}", AccessResult.OBJECT_UNDEFINED)  # type: ignore[arg-type]
         if obj.class_id != class_id:

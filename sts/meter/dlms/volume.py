@@ -1,0 +1,108 @@
+"""A water or gas meter's COSEM objects: volume and flow registers in m3, no electricity.
+
+A water or gas simulated meter (:mod:`sts.meter.service`) keeps its volume in
+the credit engine's unit register with one m3 where an electricity meter has
+one kWh. Its object list is the electricity meter's less every object that
+only an electricity meter has, plus the registers of its medium:
+
+=====================  ================  =========================================
+object                 OBIS              value
+=====================  ================  =========================================
+volume (IC 3)          8.0.1.0.0.255     water: accumulated volume, current value,
+                                         0.001 m3 (scaler -3, unit 13 = m3)
+                       7.0.3.0.0.255     gas: forward absolute meter volume, index
+                                         at metering conditions (unconverted), same
+flow rate (IC 3)       8.0.2.0.0.255     water: flow rate, current value,
+                                         0.001 m3/h (scaler -3, unit 15 = m3/h)
+                       7.0.43.0.0.255    gas: flow rate, instantaneous, current
+                                         value at metering conditions, same
+=====================  ================  =========================================
+
+The codes (facts of the standards): value group A is the medium, 7 gas, 8
+cold water (9 hot water, not used here). Water's value group C is 1
+accumulated volume, 2 flow rate, with D 0 the current value and E 0 the total
+(EN 13757-1); gas's C 3 is the forward absolute meter volume, D 0 its index at
+metering conditions (unconverted, as against D 2 at base conditions) and
+C 43 D 0 the instantaneous flow rate at metering conditions (DLMS UA Blue
+Book, value group C and D codes for gas). Units are the Blue Book's unit
+enumeration: 13 m3, 15 m3/h.
+
+The flow is the meter's standing load read as m3/h
+(:func:`sts.meter.service.load_flow`), and 0 while the valve is shut (the
+relay open). The volume is what the meter has delivered since it was made.
+
+**Left out** on water and gas: total +A 1.0.1.8.0 and every energy and
+instantaneous register (:mod:`sts.meter.dlms.registers`), +A this day and this
+month (1.0.1.29.0, 1.0.1.9.0), the monthly billing profile over +A
+(0.0.98.1.0), the load surveys and the daily survey (1.0.99.1.E, 1.0.99.2.0,
+whose columns are electricity registers) and the power quality event log
+(0.0.99.98.4, 0.0.96.11.4). A GET, SET or ACTION on any of them answers
+object-undefined, as for any object the meter does not have.
+
+**Kept**: the clock, the logical device name, the firmware identifier
+(1.0.0.2.0, which the image transfer reports), the association, the frame
+counter, the account (IC 111), the credits (IC 112: the volume wallet and
+emergency credit in 0.001 m3 where an electricity meter has Wh, the money
+wallet in cents), the charges (IC 113: the unit charge's commodity is the
+volume register, prices per m3), the token gateway (IC 115), the disconnect
+control (IC 70: its output state is the valve, true = open), the event logs
+but power quality, the activity calendar and special days, the push setup and
+the image transfer.
+"""
+
+from __future__ import annotations
+
+from sts.meter.dlms import axdr
+from sts.meter.dlms.basic import credit_status, register, wh
+from sts.meter.dlms.model import Context, CosemObject, Obis
+from sts.meter.service import MeterService
+
+UNIT_M3 = 13
+UNIT_M3_PER_H = 15
+
+VOLUME: dict[MeterService, Obis] = {
+    MeterService.WATER: (8, 0, 1, 0, 0, 255),  # EN 13757-1: water, accumulated volume, current
+    MeterService.GAS: (7, 0, 3, 0, 0, 255),  # Blue Book: gas, forward absolute volume, index
+}
+FLOW: dict[MeterService, Obis] = {
+    MeterService.WATER: (8, 0, 2, 0, 0, 255),  # EN 13757-1: water, flow rate, current value
+    MeterService.GAS: (7, 0, 43, 0, 0, 255),  # Blue Book: gas, flow rate, instantaneous
+}
+
+ELECTRICITY_ONLY_ABSTRACT: frozenset[Obis] = frozenset(
+    {
+        (0, 0, 98, 1, 0, 255),  # monthly billing profile: its column is +A this month
+        (0, 0, 99, 98, 4, 255),  # power quality event log
+        (0, 0, 96, 11, 4, 255),  # and its event code
+    }
+)
+"""Objects of value group A = 0 that only an electricity meter has."""
+
+FIRMWARE: Obis = (1, 0, 0, 2, 0, 255)
+
+
+def electricity_only(obis: Obis) -> bool:
+    """True for an object a water or gas meter leaves out (see the module docstring)."""
+    if obis == FIRMWARE:
+        return False
+    return obis[0] == 1 or obis in ELECTRICITY_ONLY_ABSTRACT
+
+
+def _volume_litres(ctx: Context) -> int:
+    return wh(credit_status(ctx).total_kwh)  # one m3 is kept where a kWh would be
+
+
+def _flow_litres_per_hour(ctx: Context) -> int:
+    s = credit_status(ctx)
+    return s.demand_w if s.relay_closed else 0  # 1 W of standing load = 0.001 m3/h
+
+
+def volume_registers(service: MeterService) -> list[CosemObject]:
+    """The volume and flow registers of a water or gas meter."""
+    return [
+        register(VOLUME[service], _volume_litres, -3, UNIT_M3, encode=axdr.long64),
+        register(FLOW[service], _flow_litres_per_hour, -3, UNIT_M3_PER_H),
+    ]
+
+
+__all__ = ["FLOW", "UNIT_M3", "UNIT_M3_PER_H", "VOLUME", "electricity_only", "volume_registers"]
