@@ -93,6 +93,7 @@ def dlms_ref(obis_text: str, index: str, class_id: int | None, kind: str) -> tup
     from sts.meter.dlms.errors import DlmsError
     from sts.meter.dlms.model import parse_obis
     from sts.meter.dlms.objects import meter_objects
+    from sts.meter.service import MeterService
 
     try:
         obis = parse_obis(obis_text)
@@ -101,7 +102,9 @@ def dlms_ref(obis_text: str, index: str, class_id: int | None, kind: str) -> tup
     if not index.isdigit() or not 1 <= int(index) <= 255:
         raise click.BadParameter(f"{index!r} is not a number 1-255", param_hint=kind)
     if class_id is None:
-        known = meter_objects().find(obis)
+        # Any service's meter: water and gas meters serve registers of their own.
+        found = (meter_objects(service).find(obis) for service in MeterService)
+        known = next((o for o in found if o is not None), None)
         if known is None:
             raise click.UsageError(f"give --class: {obis_text} is not one of the meter's objects")
         class_id = known.class_id
