@@ -185,6 +185,11 @@ def recorded(
 # --- verify -----------------------------------------------------------------------------------
 
 
+def _detail(key: str) -> Any:
+    """The parties' ``key`` from a transaction's details, as text (NULL when absent)."""
+    return _T.c.details[(PARTIES, key)].as_string()
+
+
 def _chained() -> Any:
     """Each transaction whose details mention parties, with ``details["parties"]``
     extracted once (MATERIALIZED: inlined, the server would parse the whole details
@@ -228,6 +233,37 @@ def check(connection: Connection, problems: list[str], strict: bool, after: int 
             not_covered += 1
 
     found = recorded(connection, after)
+    rows = _parties_full if connection.dialect.name == "postgresql" else _parties_two
+    rows(connection, found, problems, uncovered, after)
+    # Adoption entries whose transaction's row is gone (or is no longer that transaction's).
+    if found.parties:
+        linked = dict(
+            connection.execute(
+                select(_E.c.seq, _P.c.transaction_id)
+                .select_from(_E.outerjoin(_P, _P.c.transaction_id == _E.c.transaction_id))
+                .where(_E.c.seq.in_(sorted(found.parties)))
+            ).all()
+        )
+        for seq in sorted(found.parties):
+            if linked.get(seq) is None:
+                facts = found.parties[seq]
+                who = _who(facts.get("vendor"), facts.get("operator"), facts.get("client_id"))
+                problems.append(
+                    f"ledger entry {seq}'s transaction has a recorded parties row ({who}) "
+                    "that is gone"
+                )
+    _check_advices(connection, found, problems, uncovered)
+    return not_covered
+
+
+def _parties_full(
+    connection: Connection,
+    found: Recorded,
+    problems: list[str],
+    uncovered: Callable[[str], None],
+    after: int,
+) -> None:
+    """Parties rows against their transactions' details, on PostgreSQL: one query."""
     chained = _chained()
     vendor, operator = _V.c.name, _O.c.name
     recorded_as = tuple(
@@ -310,25 +346,90 @@ def check(connection: Connection, problems: list[str], strict: bool, after: int 
             "day": row.day.isoformat(),
         }:
             problems.append(f"{what} ({stored}) differs from what the ledger records")
-    # Adoption entries whose transaction's row is gone (or is no longer that transaction's).
-    if found.parties:
-        linked = dict(
-            connection.execute(
-                select(_E.c.seq, _P.c.transaction_id)
-                .select_from(_E.outerjoin(_P, _P.c.transaction_id == _E.c.transaction_id))
-                .where(_E.c.seq.in_(sorted(found.parties)))
-            ).all()
+
+
+def _parties_two(
+    connection: Connection,
+    found: Recorded,
+    problems: list[str],
+    uncovered: Callable[[str], None],
+    after: int,
+) -> None:
+    """Parties rows against their transactions' details, on SQLite: two queries (its
+    FULL join of the MATERIALIZED parties, which has no index, rescans it per row)."""
+    entry = _first_entry(_T.c.id).label("entry_seq")
+    vendor, operator = _V.c.name, _O.c.name
+    chained = (_detail("vendor"), _detail("operator"), _detail("client_id"))
+    # Rows whose transaction's details record other parties, or none (adopted or not).
+    same = and_(
+        chained[0].is_not_distinct_from(vendor),
+        chained[1].is_not_distinct_from(operator),
+        chained[2].is_not_distinct_from(_P.c.client_id),
+        _P.c.day.is_not_distinct_from(_T.c.day),
+    )
+    statement = (
+        select(
+            _P.c.transaction_id,
+            _P.c.client_id,
+            _P.c.day,
+            vendor.label("vendor"),
+            operator.label("operator"),
+            _T.c.id.label("txn"),
+            _T.c.client_reference,
+            *(
+                column.label(f"d_{name}")
+                for name, column in zip(("vendor", "operator", "client_id"), chained, strict=True)
+            ),
+            entry,
         )
-        for seq in sorted(found.parties):
-            if linked.get(seq) is None:
-                facts = found.parties[seq]
-                who = _who(facts.get("vendor"), facts.get("operator"), facts.get("client_id"))
-                problems.append(
-                    f"ledger entry {seq}'s transaction has a recorded parties row ({who}) "
-                    "that is gone"
-                )
-    _check_advices(connection, found, problems, uncovered)
-    return not_covered
+        .select_from(
+            _P.outerjoin(_T, _T.c.id == _P.c.transaction_id)
+            .outerjoin(_V, _V.c.id == _P.c.vendor_id)
+            .outerjoin(_O, _O.c.id == _P.c.operator_id)
+        )
+        .where(or_(_T.c.id.is_(None), chained[0].is_(None), ~same))
+        .order_by(_P.c.transaction_id)
+    )
+    for row in _rows(connection, statement):
+        what = f"the parties row of transaction {row.client_reference or row.transaction_id!r}"
+        if row.txn is None:
+            problems.append(f"{what}: its transaction is gone")
+            continue
+        if row.entry_seq is not None and row.entry_seq <= after:
+            continue  # before the checkpoint walked from
+        stored = _who(row.vendor, row.operator, row.client_id)
+        if row.d_vendor is not None or row.d_client_id is not None:
+            problems.append(
+                f"{what} ({stored}) differs from what its ledger entry records "
+                f"({_who(row.d_vendor, row.d_operator, row.d_client_id)})"
+            )
+            continue
+        adopted = found.parties.pop(row.entry_seq, None) if row.entry_seq is not None else None
+        if adopted is None:
+            uncovered(f"{what} ({stored})")
+        elif adopted != {
+            **parties_details(row.vendor, row.operator, row.client_id),
+            "transaction_entry": row.entry_seq,
+            "day": row.day.isoformat(),
+        }:
+            problems.append(f"{what} ({stored}) differs from what the ledger records")
+    # Transactions whose entry says a vendor made them, but whose parties row is gone.
+    orphans = (
+        select(_T.c.client_reference, _T.c.id, entry, _detail("vendor").label("vendor"))
+        .where(
+            # the text test first: it spares parsing the details of every other transaction
+            cast(_T.c.details, Text).like(f'%"{PARTIES}"%'),
+            _detail("vendor").is_not(None),
+            ~select(_P.c.transaction_id).where(_P.c.transaction_id == _T.c.id).exists(),
+        )
+        .order_by(_T.c.id)
+    )
+    for row in _rows(connection, orphans):
+        if row.entry_seq is None or row.entry_seq > after:
+            problems.append(
+                f"transaction {row.client_reference or row.id!r} was made through vendor "
+                f"{row.vendor!r} (ledger entry {row.entry_seq}) but its parties row is gone"
+            )
 
 
 def _check_advices(
