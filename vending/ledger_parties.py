@@ -75,9 +75,7 @@ def _names(connection: Connection, vendor_id: int, operator_id: int | None) -> t
     vendor = connection.execute(select(_V.c.name).where(_V.c.id == vendor_id)).scalar_one()
     operator = None
     if operator_id is not None:
-        operator = connection.execute(
-            select(_O.c.name).where(_O.c.id == operator_id)
-        ).scalar_one()
+        operator = connection.execute(select(_O.c.name).where(_O.c.id == operator_id)).scalar_one()
     return vendor, operator
 
 
@@ -192,10 +190,25 @@ def _detail(key: str) -> Any:
     return _T.c.details[(PARTIES, key)].as_string()
 
 
-def _first_entry() -> Any:
+def _chained() -> Any:
+    """Each transaction whose details mention parties, with ``details["parties"]``
+    extracted once (MATERIALIZED: inlined, the server would parse the whole details
+    again for every field read from it; on PostgreSQL ``details`` is ``json``, text)."""
     return (
-        select(func.min(_E.c.seq)).where(_E.c.transaction_id == _T.c.id).scalar_subquery()
+        select(
+            _T.c.id,
+            _T.c.client_reference,
+            _T.c.details[PARTIES].label("parties"),
+        )
+        # the text test spares parsing the details of every other transaction
+        .where(cast(_T.c.details, Text).like(f'%"{PARTIES}"%'))
+        .cte("chained")
+        .prefix_with("MATERIALIZED")
     )
+
+
+def _first_entry(transaction_id: Any) -> Any:
+    return select(func.min(_E.c.seq)).where(_E.c.transaction_id == transaction_id).scalar_subquery()
 
 
 def _rows(connection: Connection, statement: Any) -> Iterator[Any]:
@@ -220,7 +233,131 @@ def check(connection: Connection, problems: list[str], strict: bool, after: int 
             not_covered += 1
 
     found = recorded(connection, after)
-    entry = _first_entry().label("entry_seq")
+    rows = _parties_full if connection.dialect.name == "postgresql" else _parties_two
+    rows(connection, found, problems, uncovered, after)
+    # Adoption entries whose transaction's row is gone (or is no longer that transaction's).
+    if found.parties:
+        linked = dict(
+            connection.execute(
+                select(_E.c.seq, _P.c.transaction_id)
+                .select_from(_E.outerjoin(_P, _P.c.transaction_id == _E.c.transaction_id))
+                .where(_E.c.seq.in_(sorted(found.parties)))
+            ).all()
+        )
+        for seq in sorted(found.parties):
+            if linked.get(seq) is None:
+                facts = found.parties[seq]
+                who = _who(facts.get("vendor"), facts.get("operator"), facts.get("client_id"))
+                problems.append(
+                    f"ledger entry {seq}'s transaction has a recorded parties row ({who}) "
+                    "that is gone"
+                )
+    _check_advices(connection, found, problems, uncovered)
+    return not_covered
+
+
+def _parties_full(
+    connection: Connection,
+    found: Recorded,
+    problems: list[str],
+    uncovered: Callable[[str], None],
+    after: int,
+) -> None:
+    """Parties rows against their transactions' details, on PostgreSQL: one query."""
+    chained = _chained()
+    vendor, operator = _V.c.name, _O.c.name
+    recorded_as = tuple(
+        chained.c.parties[key].as_string() for key in ("vendor", "operator", "client_id")
+    )
+    same = and_(
+        recorded_as[0].is_not_distinct_from(vendor),
+        recorded_as[1].is_not_distinct_from(operator),
+        recorded_as[2].is_not_distinct_from(_P.c.client_id),
+        _P.c.day.is_not_distinct_from(_T.c.day),
+    )
+    rows = (
+        _P.outerjoin(_T, _T.c.id == _P.c.transaction_id)
+        .outerjoin(_V, _V.c.id == _P.c.vendor_id)
+        .outerjoin(_O, _O.c.id == _P.c.operator_id)
+    )
+    # One pass over both sides. A FULL join (which the WHERE below, strict on neither
+    # side, keeps full) is a hash or merge join on any plan: no plan can rescan a table
+    # per row, whether or not the tables were ANALYZEd.
+    statement = (
+        select(
+            _P.c.transaction_id,
+            _P.c.client_id,
+            _P.c.day,
+            vendor.label("vendor"),
+            operator.label("operator"),
+            _T.c.id.label("txn"),
+            func.coalesce(_T.c.client_reference, chained.c.client_reference).label("reference"),
+            chained.c.id.label("chained_id"),
+            *(
+                column.label(f"d_{name}")
+                for name, column in zip(
+                    ("vendor", "operator", "client_id"), recorded_as, strict=True
+                )
+            ),
+            _first_entry(func.coalesce(_P.c.transaction_id, chained.c.id)).label("entry_seq"),
+        )
+        .select_from(chained.join(rows, chained.c.id == _P.c.transaction_id, full=True))
+        .where(
+            or_(
+                # a transaction made through a vendor (so its entry says) with no parties row
+                and_(_P.c.transaction_id.is_(None), recorded_as[0].is_not(None)),
+                # a parties row whose transaction is gone, or records no or other parties
+                and_(
+                    _P.c.transaction_id.is_not(None),
+                    or_(_T.c.id.is_(None), recorded_as[0].is_(None), ~same),
+                ),
+            )
+        )
+        .order_by(func.coalesce(_P.c.transaction_id, chained.c.id))
+    )
+    for row in _rows(connection, statement):
+        if row.transaction_id is None:  # the parties row is gone
+            if row.entry_seq is None or row.entry_seq > after:
+                problems.append(
+                    f"transaction {row.reference or row.chained_id!r} was made through vendor "
+                    f"{row.d_vendor!r} (ledger entry {row.entry_seq}) but its parties row "
+                    "is gone"
+                )
+            continue
+        what = f"the parties row of transaction {row.reference or row.transaction_id!r}"
+        if row.txn is None:
+            problems.append(f"{what}: its transaction is gone")
+            continue
+        if row.entry_seq is not None and row.entry_seq <= after:
+            continue  # before the checkpoint walked from
+        stored = _who(row.vendor, row.operator, row.client_id)
+        if row.d_vendor is not None or row.d_client_id is not None:
+            problems.append(
+                f"{what} ({stored}) differs from what its ledger entry records "
+                f"({_who(row.d_vendor, row.d_operator, row.d_client_id)})"
+            )
+            continue
+        adopted = found.parties.pop(row.entry_seq, None) if row.entry_seq is not None else None
+        if adopted is None:
+            uncovered(f"{what} ({stored})")
+        elif adopted != {
+            **parties_details(row.vendor, row.operator, row.client_id),
+            "transaction_entry": row.entry_seq,
+            "day": row.day.isoformat(),
+        }:
+            problems.append(f"{what} ({stored}) differs from what the ledger records")
+
+
+def _parties_two(
+    connection: Connection,
+    found: Recorded,
+    problems: list[str],
+    uncovered: Callable[[str], None],
+    after: int,
+) -> None:
+    """Parties rows against their transactions' details, on SQLite: two queries (its
+    FULL join of the MATERIALIZED parties, which has no index, rescans it per row)."""
+    entry = _first_entry(_T.c.id).label("entry_seq")
     vendor, operator = _V.c.name, _O.c.name
     chained = (_detail("vendor"), _detail("operator"), _detail("client_id"))
     # Rows whose transaction's details record other parties, or none (adopted or not).
@@ -239,8 +376,10 @@ def check(connection: Connection, problems: list[str], strict: bool, after: int 
             operator.label("operator"),
             _T.c.id.label("txn"),
             _T.c.client_reference,
-            *(column.label(f"d_{name}") for name, column in zip(
-                ("vendor", "operator", "client_id"), chained, strict=True)),
+            *(
+                column.label(f"d_{name}")
+                for name, column in zip(("vendor", "operator", "client_id"), chained, strict=True)
+            ),
             entry,
         )
         .select_from(
@@ -291,25 +430,6 @@ def check(connection: Connection, problems: list[str], strict: bool, after: int 
                 f"transaction {row.client_reference or row.id!r} was made through vendor "
                 f"{row.vendor!r} (ledger entry {row.entry_seq}) but its parties row is gone"
             )
-    # Adoption entries whose transaction's row is gone (or is no longer that transaction's).
-    if found.parties:
-        linked = dict(
-            connection.execute(
-                select(_E.c.seq, _P.c.transaction_id)
-                .select_from(_E.outerjoin(_P, _P.c.transaction_id == _E.c.transaction_id))
-                .where(_E.c.seq.in_(sorted(found.parties)))
-            ).all()
-        )
-        for seq in sorted(found.parties):
-            if linked.get(seq) is None:
-                facts = found.parties[seq]
-                who = _who(facts.get("vendor"), facts.get("operator"), facts.get("client_id"))
-                problems.append(
-                    f"ledger entry {seq}'s transaction has a recorded parties row ({who}) "
-                    "that is gone"
-                )
-    _check_advices(connection, found, problems, uncovered)
-    return not_covered
 
 
 def _check_advices(
