@@ -324,28 +324,41 @@ def _parties_full(
                     "is gone"
                 )
             continue
-        what = f"the parties row of transaction {row.reference or row.transaction_id!r}"
-        if row.txn is None:
-            problems.append(f"{what}: its transaction is gone")
-            continue
-        if row.entry_seq is not None and row.entry_seq <= after:
-            continue  # before the checkpoint walked from
-        stored = _who(row.vendor, row.operator, row.client_id)
-        if row.d_vendor is not None or row.d_client_id is not None:
-            problems.append(
-                f"{what} ({stored}) differs from what its ledger entry records "
-                f"({_who(row.d_vendor, row.d_operator, row.d_client_id)})"
-            )
-            continue
-        adopted = found.parties.pop(row.entry_seq, None) if row.entry_seq is not None else None
-        if adopted is None:
-            uncovered(f"{what} ({stored})")
-        elif adopted != {
-            **parties_details(row.vendor, row.operator, row.client_id),
-            "transaction_entry": row.entry_seq,
-            "day": row.day.isoformat(),
-        }:
-            problems.append(f"{what} ({stored}) differs from what the ledger records")
+        _judge_row(row, row.reference, found, problems, uncovered, after)
+
+
+def _judge_row(
+    row: Any,
+    reference: str | None,
+    found: Recorded,
+    problems: list[str],
+    uncovered: Callable[[str], None],
+    after: int,
+) -> None:
+    """One parties row the query picked (its transaction gone, or its details recording
+    other parties or none) against what the ledger records; both queries share it."""
+    what = f"the parties row of transaction {reference or row.transaction_id!r}"
+    if row.txn is None:
+        problems.append(f"{what}: its transaction is gone")
+        return
+    if row.entry_seq is not None and row.entry_seq <= after:
+        return  # before the checkpoint walked from
+    stored = _who(row.vendor, row.operator, row.client_id)
+    if row.d_vendor is not None or row.d_client_id is not None:
+        problems.append(
+            f"{what} ({stored}) differs from what its ledger entry records "
+            f"({_who(row.d_vendor, row.d_operator, row.d_client_id)})"
+        )
+        return
+    adopted = found.parties.pop(row.entry_seq, None) if row.entry_seq is not None else None
+    if adopted is None:
+        uncovered(f"{what} ({stored})")
+    elif adopted != {
+        **parties_details(row.vendor, row.operator, row.client_id),
+        "transaction_entry": row.entry_seq,
+        "day": row.day.isoformat(),
+    }:
+        problems.append(f"{what} ({stored}) differs from what the ledger records")
 
 
 def _parties_two(
@@ -391,28 +404,7 @@ def _parties_two(
         .order_by(_P.c.transaction_id)
     )
     for row in _rows(connection, statement):
-        what = f"the parties row of transaction {row.client_reference or row.transaction_id!r}"
-        if row.txn is None:
-            problems.append(f"{what}: its transaction is gone")
-            continue
-        if row.entry_seq is not None and row.entry_seq <= after:
-            continue  # before the checkpoint walked from
-        stored = _who(row.vendor, row.operator, row.client_id)
-        if row.d_vendor is not None or row.d_client_id is not None:
-            problems.append(
-                f"{what} ({stored}) differs from what its ledger entry records "
-                f"({_who(row.d_vendor, row.d_operator, row.d_client_id)})"
-            )
-            continue
-        adopted = found.parties.pop(row.entry_seq, None) if row.entry_seq is not None else None
-        if adopted is None:
-            uncovered(f"{what} ({stored})")
-        elif adopted != {
-            **parties_details(row.vendor, row.operator, row.client_id),
-            "transaction_entry": row.entry_seq,
-            "day": row.day.isoformat(),
-        }:
-            problems.append(f"{what} ({stored}) differs from what the ledger records")
+        _judge_row(row, row.client_reference, found, problems, uncovered, after)
     # Transactions whose entry says a vendor made them, but whose parties row is gone.
     orphans = (
         select(_T.c.client_reference, _T.c.id, entry, _detail("vendor").label("vendor"))
