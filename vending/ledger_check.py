@@ -359,6 +359,19 @@ class LedgerCheck:
         }
 
 
+def _around(text: str, head: str, middle: str, tail: str) -> tuple[str, str] | None:
+    """(customer, meter state) of a body ``text`` that is ``head`` + customer + ``middle``
+    + state + ``tail``, or None when it is not: the two texts a body's own rows cannot
+    render, which the fast paths take from the body itself."""
+    if not text.startswith(head) or not text.endswith(tail):
+        return None
+    cut = text.find(middle, len(head))
+    state_from = cut + len(middle)
+    if cut < 0 or state_from > len(text) - len(tail):
+        return None
+    return text[len(head) : cut], text[state_from : len(text) - len(tail)]
+
+
 class _Walk:
     """The state of one walk along the chain."""
 
@@ -567,14 +580,10 @@ class _Walk:
             '"state":'
         )
         tail = f',"tokens":[{",".join(rendered)}],"v":{BODY_VERSION}}}'
-        if not text.startswith(head) or not text.endswith(tail):
+        parts = _around(text, head, middle, tail)
+        if parts is None:
             return False
-        cut = text.find(middle, len(head))
-        state_from = cut + len(middle)
-        if cut < 0 or state_from > len(text) - len(tail):
-            return False
-        customer = text[len(head) : cut]
-        state = text[state_from : len(text) - len(tail)]
+        customer, state = parts
         try:
             if customer != "null":
                 debt = self.debts.setdefault(json.loads(customer), [None, Decimal(0)])
@@ -606,14 +615,10 @@ class _Walk:
             return False
         head = f'{{"at":{_enc(self.last_created_text)},"customer":'
         tail = f',"tokens":[{",".join(tokens)}],"v":{BODY_VERSION}}}'  # type: ignore[arg-type]
-        if not text.startswith(head) or not text.endswith(tail):
+        parts = _around(text, head, middle, tail)
+        if parts is None:
             return False
-        cut = text.find(middle, len(head))
-        state_from = cut + len(middle)
-        if cut < 0 or state_from > len(text) - len(tail):
-            return False
-        customer = text[len(head) : cut]
-        state = text[state_from : len(text) - len(tail)]
+        customer, state = parts
         if customer != "null":
             try:
                 recovered = Decimal(middle[_RECOVERED : middle.index('"', _RECOVERED)])
