@@ -2994,6 +2994,7 @@ def report_checkpoint(file: Path, **o: Any) -> None:
 
 SERVE_DB_ENV = "STS_SERVE_DATABASE_URL"
 SERVE_MASTER_FILE_ENV = "STS_SERVE_MASTER_KEY_FILE"
+SERVE_THREADS_ENV = "STS_SERVE_THREADS"
 
 
 @main.group("vendors")
@@ -3189,12 +3190,17 @@ def serve_app() -> Any:
     import random
     from datetime import UTC
 
+    from vending import serving
     from vending.api import create_app
 
     file = os.environ.get(SERVE_MASTER_FILE_ENV)
     master = _serve_master_key(Path(file) if file else None)
     return create_app(
-        os.environ[SERVE_DB_ENV], master, lambda: datetime.now(UTC), random.SystemRandom()
+        os.environ[SERVE_DB_ENV],
+        master,
+        lambda: datetime.now(UTC),
+        random.SystemRandom(),
+        threads=int(os.environ.get(SERVE_THREADS_ENV, serving.DEFAULT_THREADS)),
     )
 
 
@@ -3206,13 +3212,18 @@ def serve_app() -> Any:
     callback=_listen_host,
     help="Address to listen on (put a TLS reverse proxy in front for other hosts).",
 )
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--port", type=_IntRange(1, 65535), default=8000, show_default=True)
 @click.option(
     "--workers",
-    type=click.IntRange(1, 64),
+    type=_IntRange(1, 64),
     default=1,
     show_default=True,
     help="Worker processes (several need PostgreSQL to be worth it).",
+)
+@click.option(
+    "--threads",
+    type=_IntRange(1, 64),  # vending.serving.MAX_THREADS (tests/test_api_cli.py checks)
+    help="Requests each worker runs at once; the rest wait their turn.  [default: 3]",
 )
 @click.option(
     "--db",
@@ -3228,7 +3239,12 @@ def serve_app() -> Any:
     help="The master key file (STS_MASTER_KEY first).",
 )
 def serve(
-    host: str, port: int, workers: int, db_url: str | None, master_key_file: Path | None
+    host: str,
+    port: int,
+    workers: int,
+    threads: int | None,
+    db_url: str | None,
+    master_key_file: Path | None,
 ) -> None:
     """Run the vending API (HTTP, JSON under /v1; OpenAPI at /v1/openapi.json)."""
     import os
@@ -3243,6 +3259,8 @@ def serve(
         open_database(url).dispose()
         _serve_master_key(master_key_file)
     os.environ[SERVE_DB_ENV] = url
+    if threads is not None:
+        os.environ[SERVE_THREADS_ENV] = str(threads)
     if master_key_file is not None:
         os.environ[SERVE_MASTER_FILE_ENV] = str(master_key_file)
     err_console.print(

@@ -125,7 +125,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def sts_serve(database_url: str, master_hex: str, workers: int = 1) -> Iterator[str]:
+def sts_serve(
+    database_url: str, master_hex: str, workers: int = 1, threads: int | None = None
+) -> Iterator[str]:
     """`sts serve` as a real process (its own workers); yields its base URL."""
     import os
     import subprocess
@@ -139,6 +141,8 @@ def sts_serve(database_url: str, master_hex: str, workers: int = 1) -> Iterator[
     env = {**os.environ, "STS_MASTER_KEY": master_hex}
     env.pop("STS_DATABASE_URL", None)
     command = [str(sts), "serve", "--port", str(port), "--workers", str(workers)]
+    if threads is not None:
+        command += ["--threads", str(threads)]
     process = subprocess.Popen(
         [*command, "--db", database_url],
         env=env,

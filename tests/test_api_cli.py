@@ -111,7 +111,10 @@ def test_sts_serve_sells_over_http(tmp_path: Path) -> None:
         seeded = seed(backend, float_="100", base_date=2014)
     finally:
         database.dispose()
-    with sts_serve(url, MASTER_HEX) as base, httpx.Client(base_url=base) as client:
+    with (
+        sts_serve(url, MASTER_HEX, threads=1) as base,
+        httpx.Client(base_url=base) as client,
+    ):
         body = {"id": "p-1", "meter": seeded.meter, "money": "40"}
         sold = client.post("/v1/purchases", json=body, headers=seeded.headers())
         assert sold.status_code == 200, sold.text
@@ -135,3 +138,23 @@ def test_sts_serve_refuses_without_a_master_key(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "no master key" in result.output
+
+
+@pytest.mark.parametrize("threads", ["0", "65", "two"])
+def test_sts_serve_threads_must_be_1_to_64(tmp_path: Path, threads: str) -> None:
+    result = CliRunner().invoke(
+        main, ["serve", "--db", sqlite_url(tmp_path / "v.sqlite"), "--threads", threads]
+    )
+    assert result.exit_code == 2
+    assert "--threads" in result.output
+    assert not (tmp_path / "v.sqlite").exists()
+
+
+def test_sts_serve_help_shows_the_library_s_thread_default_and_bound() -> None:
+    # cli.py cannot import vending to show them (start-up), so it writes them out.
+    from vending.serving import DEFAULT_THREADS, MAX_THREADS
+
+    shown = CliRunner().invoke(main, ["serve", "--help"]).output
+    assert f"[default: {DEFAULT_THREADS}]" in " ".join(shown.split())
+    refused = CliRunner().invoke(main, ["serve", "--threads", str(MAX_THREADS + 1)])
+    assert f"1<=x<={MAX_THREADS}" in refused.output

@@ -3,7 +3,9 @@
 No globals: everything a request needs hangs off the app the factory returns,
 so tests build as many as they like and ``sts serve`` builds one per worker.
 Routes are plain (sync) functions: FastAPI runs them in its thread pool, each
-on its own database connection from the engine's pool.
+on its own database connection from the engine's pool. The pool runs at most
+``threads`` requests of a worker at once (:mod:`vending.serving`); the rest wait
+their turn in the order they came.
 
 Operators authenticate with the ``X-API-Key`` header (vending.vendors). Every
 response that follows a sale carries the receipt and the vendor's float after
@@ -18,13 +20,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException
 
-from sts.errors import StsError
+from sts.errors import RangeError, StsError
 from sts.tokens.management import Register
 from vending import cashup, keychange, refunds, sales, vendors
 from vending.api import schemas
@@ -33,6 +36,7 @@ from vending.backend import Backend, RandomBits
 from vending.db import open_database
 from vending.keystore import MasterKey
 from vending.sales import CLIENT_ID_PATTERN
+from vending.serving import DEFAULT_THREADS, MAX_THREADS
 from vending.vendors import Principal, Role, amount_text
 
 API_KEY_HEADER = "X-API-Key"
@@ -446,17 +450,23 @@ def create_app(
     rng: RandomBits,
     limits: Limits | None = None,
     create: bool = False,
+    threads: int = DEFAULT_THREADS,
 ) -> FastAPI:
     """The vending API on the database at ``database_url``.
 
     ``create`` lets a fresh SQLite file be created (``sts serve`` opens the database
     once before starting workers, which then open it with ``create=False``).
+    ``threads`` is how many requests the app runs at once.
     """
+    if not 1 <= threads <= MAX_THREADS:
+        raise RangeError(f"threads {threads} is out of range; expected 1 to {MAX_THREADS}")
     database = open_database(database_url, create=create)
     backend = Backend.open(database, master, clock, rng)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The limiter of the thread pool that runs sync routes, one per event loop.
+        to_thread.current_default_thread_limiter().total_tokens = threads
         yield
         backend.close()
 
