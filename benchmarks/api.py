@@ -27,12 +27,18 @@ Two set-ups: SQLite with 1 worker, and PostgreSQL with 4 workers (needs
 figures of every run and min/median/max over ``--runs`` runs. Targets: 300
 purchases/s on PostgreSQL with 4 workers, p99 under 100 ms at 100 purchases/s.
 
+``--baseline-sts CMD`` serves each run a second time with another ``sts``
+command (an older checkout's, in its own venv), the two alternating run by run,
+and prints this code's rate as a multiple of the baseline's: on a shared machine
+whose speed drifts from minute to minute, the ratio is steadier than either.
+
 The client runs on the same machine as the server and takes some of its CPU;
 run it on an otherwise idle machine. Nothing here is a test and nothing asserts
 a time::
 
     python benchmarks/api.py
     python benchmarks/api.py --postgres postgresql://sts@127.0.0.1:55432/sts --runs 3
+    python benchmarks/api.py --skip-sqlite --postgres URL --baseline-sts ../old/.venv/bin/sts
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -485,72 +492,130 @@ def count_statements(url: str, key: str, meter: str) -> list[str]:
     return sent
 
 
+@dataclass(frozen=True)
+class Run:
+    """One run's figures: the 16-till phase, CPU per purchase, and the fixed-rate phase."""
+
+    rate: float
+    median: float
+    p99: float
+    cpu_server: float
+    cpu_db: float | None
+    cpu_client: float
+    paced_at: float | None
+    paced_median: float | None
+    paced_p99: float | None
+    failed: int
+
+    def line(self) -> str:
+        db_text = "" if self.cpu_db is None else f", database {ms(self.cpu_db)}"
+        text = (
+            f"{self.rate:.0f} purchases/s (median {ms(self.median)}, p99 {ms(self.p99)}); "
+            f"CPU per purchase: server {ms(self.cpu_server)}{db_text}, "
+            f"client {ms(self.cpu_client)}"
+        )
+        if self.paced_median is not None and self.paced_p99 is not None:
+            text += (
+                f"; sent at {self.paced_at:.0f}/s: median {ms(self.paced_median)}, "
+                f"p99 {ms(self.paced_p99)}"
+            )
+        return f"{text}; refused or retried {self.failed}"
+
+
+def one_run(
+    kind: str, server: str | None, workers: int, args: argparse.Namespace, sts: str | None
+) -> Run:
+    """A fresh database, ``sts`` serving it, the tills, then the fixed rate."""
+    with fresh_database(kind, server) as url:
+        meters, key = set_up(url, args.meters)
+        with serving(url, workers, sts) as (base, pid):
+            cpu = CpuMeter(pid, url)
+            if args.client == "httpx":
+                rate, latencies, failed, used = asyncio.run(
+                    throughput(base, key, meters, args.clients, args.purchases, cpu)
+                )
+            else:
+                rate, latencies, failed, used = throughput_threads(
+                    base, key, meters, args.clients, args.purchases, cpu
+                )
+            paced_at, paced = None, None
+            if args.seconds > 0 and args.client == "httpx":
+                paced_at, paced, failed_paced = asyncio.run(
+                    at_rate(base, key, meters, args.rate, args.seconds)
+                )
+                failed += failed_paced
+            elif args.seconds > 0:
+                paced_at, paced, failed_paced = at_rate_threads(
+                    base, key, meters, args.rate, args.seconds
+                )
+                failed += failed_paced
+    per = [None if v is None else v / args.purchases for v in used]
+    return Run(
+        rate=rate,
+        median=statistics.median(latencies),
+        p99=p99(latencies),
+        cpu_server=per[0],
+        cpu_db=per[1],
+        cpu_client=per[2],
+        paced_at=paced_at,
+        paced_median=None if paced is None else statistics.median(paced),
+        paced_p99=None if paced is None else p99(paced),
+        failed=failed,
+    )
+
+
+def summary(runs: list[Run], rate: float, indent: str = "    ") -> None:
+    print(f"{indent}purchases/s under load: {spread([r.rate for r in runs], lambda v: f'{v:.0f}')}")
+    print(
+        f"{indent}latency under load: median {spread([r.median for r in runs], ms)}; "
+        f"p99 {spread([r.p99 for r in runs], ms)}"
+    )
+    print(
+        f"{indent}CPU per purchase: server {spread([r.cpu_server for r in runs], ms)}; "
+        f"client {spread([r.cpu_client for r in runs], ms)}"
+    )
+    databases = [r.cpu_db for r in runs if r.cpu_db is not None]
+    if databases:
+        print(f"{indent}CPU per purchase: database backends {spread(databases, ms)}")
+    paced = [r for r in runs if r.paced_median is not None]
+    if paced:
+        print(
+            f"{indent}at {rate:g}/s: median {spread([r.paced_median for r in paced], ms)}; "
+            f"p99 {spread([r.paced_p99 for r in paced], ms)}"
+        )
+
+
 def bench(kind: str, server: str | None, workers: int, args: argparse.Namespace) -> None:
     print(
         f"\n{kind}, {workers} worker(s), {args.clients} clients ({args.client}), "
         f"{args.meters} meters"
     )
-    rates, medians, p99s, paced_medians, paced_p99s = [], [], [], [], []
-    cpu_server, cpu_db, cpu_client = [], [], []
-    for run in range(1, args.runs + 1):
-        with fresh_database(kind, server) as url:
-            meters, key = set_up(url, args.meters)
-            if run == 1:
-                sent = count_statements(url, key, meters[-1])
-                trips = sum(1 for word in sent if word not in ("BEGIN", "COMMIT", "ROLLBACK"))
-                print(f"  one purchase sends {trips} statements: {'; '.join(sent)}")
-            with serving(url, workers, args.sts) as (base, pid):
-                cpu = CpuMeter(pid, url)
-                if args.client == "httpx":
-                    rate, latencies, failed, used = asyncio.run(
-                        throughput(base, key, meters, args.clients, args.purchases, cpu)
-                    )
-                else:
-                    rate, latencies, failed, used = throughput_threads(
-                        base, key, meters, args.clients, args.purchases, cpu
-                    )
-                if args.seconds > 0 and args.client == "httpx":
-                    sent_at, paced, failed_paced = asyncio.run(
-                        at_rate(base, key, meters, args.rate, args.seconds)
-                    )
-                elif args.seconds > 0:
-                    sent_at, paced, failed_paced = at_rate_threads(
-                        base, key, meters, args.rate, args.seconds
-                    )
-        rates.append(rate)
-        medians.append(statistics.median(latencies))
-        p99s.append(p99(latencies))
-        per = [None if v is None else v / args.purchases for v in used]
-        cpu_server.append(per[0])
-        cpu_client.append(per[2])
-        if per[1] is not None:
-            cpu_db.append(per[1])
-        db_text = "" if per[1] is None else f", database {ms(per[1])}"
-        line = (
-            f"  run {run} (load average {os.getloadavg()[0]:.1f}): {rate:.0f} purchases/s "
-            f"(median {ms(medians[-1])}, p99 {ms(p99s[-1])}); CPU per purchase: server "
-            f"{ms(per[0])}{db_text}, client {ms(per[2])}"
-        )
-        if args.seconds > 0:
-            paced_medians.append(statistics.median(paced))
-            paced_p99s.append(p99(paced))
-            line += (
-                f"; sent at {sent_at:.0f}/s: median {ms(paced_medians[-1])}, p99 "
-                f"{ms(paced_p99s[-1])}"
+    with fresh_database(kind, server) as url:
+        meters, key = set_up(url, 2)
+        sent = count_statements(url, key, meters[-1])
+    trips = sum(1 for word in sent if word not in ("BEGIN", "COMMIT", "ROLLBACK"))
+    print(f"  one purchase sends {trips} statements: {'; '.join(sent)}")
+    runs: list[Run] = []
+    baselines: list[Run] = []
+    for number in range(1, args.runs + 1):
+        # With a baseline, the two alternate run by run, so both see the same machine.
+        if args.baseline_sts:
+            baselines.append(one_run(kind, server, workers, args, args.baseline_sts))
+            print(
+                f"  run {number}, baseline (load average {os.getloadavg()[0]:.1f}): "
+                f"{baselines[-1].line()}"
             )
-            failed += failed_paced
-        print(f"{line}; refused or retried {failed}")
+        runs.append(one_run(kind, server, workers, args, args.sts))
+        print(f"  run {number} (load average {os.getloadavg()[0]:.1f}): {runs[-1].line()}")
+        if args.baseline_sts:
+            print(f"  run {number}: {runs[-1].rate / baselines[-1].rate:.2f}x the baseline's rate")
     print("  min / median / max:")
-    print(f"    purchases/s under load: {spread(rates, lambda v: f'{v:.0f}')}")
-    print(f"    latency under load: median {spread(medians, ms)}; p99 {spread(p99s, ms)}")
-    print(f"    CPU per purchase: server {spread(cpu_server, ms)}; client {spread(cpu_client, ms)}")
-    if cpu_db:
-        print(f"    CPU per purchase: database backends {spread(cpu_db, ms)}")
-    if paced_medians:
-        print(
-            f"    at {args.rate:g}/s: median {spread(paced_medians, ms)}; "
-            f"p99 {spread(paced_p99s, ms)}"
-        )
+    summary(runs, args.rate)
+    if baselines:
+        print("  the baseline, min / median / max:")
+        summary(baselines, args.rate)
+        ratios = [r.rate / b.rate for r, b in zip(runs, baselines, strict=True)]
+        print(f"  rate / baseline's, run by run: {spread(ratios, lambda v: f'{v:.2f}x')}")
 
 
 def main() -> None:
@@ -569,6 +634,11 @@ def main() -> None:
     parser.add_argument("--postgres-workers", type=int, default=4)
     parser.add_argument(
         "--sts", default=None, help="the sts command that serves (default: beside python)"
+    )
+    parser.add_argument(
+        "--baseline-sts",
+        default=None,
+        help="another sts command (e.g. an older checkout's) run alternately with this one",
     )
     parser.add_argument(
         "--client",
