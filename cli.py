@@ -3259,7 +3259,9 @@ def serve(
         open_database(url).dispose()
         _serve_master_key(master_key_file)
     os.environ[SERVE_DB_ENV] = url
-    if threads is not None:
+    if threads is None:
+        os.environ.pop(SERVE_THREADS_ENV, None)  # the library's default, not an earlier run's
+    else:
         os.environ[SERVE_THREADS_ENV] = str(threads)
     if master_key_file is not None:
         os.environ[SERVE_MASTER_FILE_ENV] = str(master_key_file)
