@@ -3265,9 +3265,13 @@ def serve(
         os.environ[SERVE_THREADS_ENV] = str(threads)
     if master_key_file is not None:
         os.environ[SERVE_MASTER_FILE_ENV] = str(master_key_file)
+    from vending.serving import DEFAULT_THREADS
+
+    each = threads or DEFAULT_THREADS
     err_console.print(
         f"Serving the vending API on http://{host}:{port}/v1 ({workers} worker"
-        f"{'s' if workers > 1 else ''})",
+        f"{'s' if workers > 1 else ''}, {each} thread{'s' if each > 1 else ''}"
+        f"{' each' if workers > 1 else ''})",
         highlight=False,
     )
     uvicorn.run(
