@@ -52,10 +52,19 @@ the image transfer.
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
+
+from dlms_cosem.time import datetime_to_bytes
+
+from sts.meter.billing import MONTHLY_RECORDS
 from sts.meter.dlms import axdr
 from sts.meter.dlms.basic import credit_status, register, wh
 from sts.meter.dlms.model import Context, CosemObject, Obis
+from sts.meter.dlms.profile import CLOCK_COLUMN, Column, LazyRow, Row, profile_generic
+from sts.meter.dlms.surveys import lazy_rows, survey_profile
+from sts.meter.obis import ObisCode
 from sts.meter.service import MeterService
+from sts.meter.survey import Survey
 
 UNIT_M3 = 13
 UNIT_M3_PER_H = 15
@@ -68,6 +77,17 @@ FLOW: dict[MeterService, Obis] = {
     MeterService.WATER: (8, 0, 2, 0, 0, 255),  # EN 13757-1: water, flow rate, current value
     MeterService.GAS: (7, 0, 43, 0, 0, 255),  # Blue Book: gas, flow rate, instantaneous
 }
+LOAD_PROFILE: dict[MeterService, Obis] = {
+    MeterService.WATER: (8, 0, 99, 1, 0, 255),  # water, data profile, recording period 1
+    MeterService.GAS: (7, 0, 99, 1, 0, 255),  # gas, data profile, recording period 1
+}
+BILLING_PROFILE: dict[MeterService, Obis] = {
+    MeterService.WATER: (8, 0, 98, 1, 0, 255),  # water, data of billing period, scheme 1
+    MeterService.GAS: (7, 0, 98, 1, 0, 255),  # gas, data of billing period, scheme 1
+}
+SURVEY_VOLUME = ObisCode.parse("1.0.1.8.0.255")
+"""The survey channel a volume profile reads: +A total, kept in litres (one m3 per kWh)."""
+_J_PER_LITRE = 3600  # one Wh of the unit register is one litre
 
 ELECTRICITY_ONLY_ABSTRACT: frozenset[Obis] = frozenset(
     {
@@ -97,6 +117,64 @@ def _flow_litres_per_hour(ctx: Context) -> int:
     return s.demand_w if s.relay_closed else 0  # 1 W of standing load = 0.001 m3/h
 
 
+def _survey_1(ctx: Context) -> Survey | None:
+    """Survey 1 when it captures the volume (+A total), else None (an empty profile)."""
+    surveys = ctx.meter.metering.surveys
+    if surveys and SURVEY_VOLUME in surveys[0].config.channels:
+        return surveys[0]
+    return None
+
+
+def _load_profile(service: MeterService) -> CosemObject:
+    """Survey 1's rows as {clock, the volume register}: the +A channel read as litres."""
+    columns = [CLOCK_COLUMN, Column(3, VOLUME[service], 2)]
+
+    def rows(survey: Survey) -> list[LazyRow]:
+        at = survey.config.channels.index(SURVEY_VOLUME)
+        return lazy_rows(survey, lambda raw: (axdr.long64(raw[at]),))
+
+    return survey_profile(LOAD_PROFILE[service], _survey_1, lambda _s: columns, rows)
+
+
+def _month_close(year: int, month: int) -> datetime:
+    """The local midnight that closed a month: the first of the next month."""
+    return datetime.combine(date(year + month // 12, month % 12 + 1, 1), time())
+
+
+def _billing_rows(ctx: Context) -> list[Row]:
+    """One row per closed month: its close and the volume index then, in litres.
+
+    The engine keeps each closed month's use and the volume delivered since the meter
+    was made, both in exact joules; the index at a month's close is the volume now less
+    the month in progress and every later closed month, worked back from the newest.
+    """
+    state = ctx.meter.engine.state
+    index_j = state.ledger.delivered_j - state.month_j
+    rows = []
+    for record in reversed(ctx.meter.engine.billing.monthly()):
+        when = _month_close(record.year, record.month)
+        stamp = axdr.octet_string(datetime_to_bytes(when))  # no deviation: local time
+        rows.append(Row(when, (stamp, axdr.long64(index_j // _J_PER_LITRE))))
+        index_j -= record.joules
+    rows.reverse()
+    return rows
+
+
+def _billing_profile(service: MeterService) -> CosemObject:
+    return profile_generic(
+        BILLING_PROFILE[service],
+        [CLOCK_COLUMN, Column(3, VOLUME[service], 2)],
+        _billing_rows,
+        capture_period=0,
+        capacity=MONTHLY_RECORDS,
+    )
+
+
+def volume_profiles(service: MeterService) -> list[CosemObject]:
+    """The volume load profile and the monthly billing profile of a water or gas meter."""
+    return [_load_profile(service), _billing_profile(service)]
+
+
 def volume_registers(service: MeterService) -> list[CosemObject]:
     """The volume and flow registers of a water or gas meter."""
     return [
@@ -105,4 +183,14 @@ def volume_registers(service: MeterService) -> list[CosemObject]:
     ]
 
 
-__all__ = ["FLOW", "UNIT_M3", "UNIT_M3_PER_H", "VOLUME", "electricity_only", "volume_registers"]
+__all__ = [
+    "BILLING_PROFILE",
+    "FLOW",
+    "LOAD_PROFILE",
+    "UNIT_M3",
+    "UNIT_M3_PER_H",
+    "VOLUME",
+    "electricity_only",
+    "volume_profiles",
+    "volume_registers",
+]
