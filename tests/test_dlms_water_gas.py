@@ -35,6 +35,11 @@ MEDIUM = {
     "water": (CreditKind.WATER, "8.0.1.0.0.255", "8.0.2.0.0.255"),
     "gas": (CreditKind.GAS, "7.0.3.0.0.255", "7.0.43.0.0.255"),
 }
+# service -> (volume load profile, monthly billing profile): tests/test_dlms_water_profiles.py
+PROFILES = {
+    "water": ("8.0.99.1.0.255", "8.0.98.1.0.255"),
+    "gas": ("7.0.99.1.0.255", "7.0.98.1.0.255"),
+}
 
 
 def make(service: str) -> Meter:
@@ -125,10 +130,13 @@ def test_the_object_list_has_volume_registers_and_no_electricity(service):
         raw = c.get(attr(15, ASSOCIATION, 2))
     # 74 objects of the electricity meter, less 34 metering registers, +A total, +A this
     # day and this month, 3 surveys and the daily survey, the monthly billing profile
-    # and the power quality log with its event code (44), plus volume and flow: 32
-    assert raw[:2] == bytes([0x01, 32])
+    # and the power quality log with its event code (44), plus volume and flow, the
+    # volume load profile and the medium's monthly billing profile: 34
+    assert raw[:2] == bytes([0x01, 34])
+    load, billing = PROFILES[service]
     for class_id, obis in [(3, volume), (3, flow), (115, GATEWAY), (70, DISCONNECT),
-                           (112, VOLUME_WALLET), (1, "1.0.0.2.0.255")]:  # fmt: skip
+                           (112, VOLUME_WALLET), (1, "1.0.0.2.0.255"), (7, load),
+                           (7, billing)]:  # fmt: skip
         at = raw.index(b"\x09\x06" + name(obis))
         assert raw[at - 7 : at - 1] == entry_head(class_id)
     listed = names(raw)

@@ -37,8 +37,9 @@ activation sched (22)  0.0.15.0.2  when a verified image activates
 =====================  ==========  ===========================================
 
 A water or gas meter serves this table less the objects only an electricity
-meter has, with volume and flow registers of its medium in their place
-(:mod:`sts.meter.dlms.volume`); :func:`meter_objects` takes the service.
+meter has, with volume and flow registers, a volume load profile and a monthly
+billing profile of its medium in their place (:mod:`sts.meter.dlms.volume`);
+:func:`meter_objects` takes the service.
 
 **Profiles.** Each row of the monthly profile is stamped with the local
 midnight that closed its month (no deviation given: the meter's local time);
@@ -95,7 +96,7 @@ from sts.meter.dlms.push import PUSH_SETUP, check_alarms, push_setup
 from sts.meter.dlms.registers import metering_registers
 from sts.meter.dlms.surveys import metering_profiles
 from sts.meter.dlms.tou import activity_calendar, special_days_table
-from sts.meter.dlms.volume import VOLUME, electricity_only, volume_registers
+from sts.meter.dlms.volume import VOLUME, electricity_only, volume_profiles, volume_registers
 from sts.meter.service import MeterService
 
 # -- push ---------------------------------------------------------------------------------
@@ -164,6 +165,7 @@ def meter_objects(service: MeterService = MeterService.ELECTRICITY) -> ObjectTab
     if not electricity:
         objects = [o for o in objects if not electricity_only(o.obis)]
         objects[5:5] = volume_registers(service)  # where +A stands on an electricity meter
+        objects += volume_profiles(service)
     table = ObjectTable(objects)
     return table
 

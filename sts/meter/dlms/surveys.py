@@ -13,7 +13,9 @@ long64 in whole Wh, varh or VAh, instantaneous channels double-long in the
 register's own scaler, as the registers themselves are served. A survey the
 meter is not configured with has no capture objects, a capture period of 0
 and no rows. ``entries_in_use`` and ``profile_entries`` are the survey's
-row count and ring capacity.
+row count and ring capacity. A water or gas meter serves none of these
+surveys; survey 1's +A channel is its volume load profile 8.0.99.1.0.255 /
+7.0.99.1.0.255 instead (:mod:`sts.meter.dlms.volume`).
 
 **Event logs** (IDIS names, capture objects {clock, event code register}):
 
@@ -77,33 +79,50 @@ def _encoders(survey: Survey) -> list[Callable[[int], bytes]]:
     return [axdr.double_long if c.d == 7 else axdr.long64 for c in survey.config.channels]
 
 
-def _rows(survey: Survey) -> list[LazyRow]:
-    encoders = _encoders(survey)
+def lazy_rows(
+    survey: Survey, encode: Callable[[tuple[int, ...]], tuple[bytes, ...]]
+) -> list[LazyRow]:
+    """The survey's rows, oldest first, each the capture time in UTC then ``encode`` of its
+    channel values, encoded only when a selection picks the row."""
 
-    def encode(row: tuple[datetime, tuple[int, ...]]) -> tuple[bytes, ...]:
-        when, values = row
-        return (axdr.date_time(when), *(e(v) for e, v in zip(encoders, values, strict=True)))
+    def values(row: tuple[datetime, tuple[int, ...]]) -> tuple[bytes, ...]:
+        when, raw = row
+        return (axdr.date_time(when), *encode(raw))
 
     out = []
-    for t, values in survey.rows():
+    for t, raw in survey.rows():
         when = _utc(t)
-        out.append(LazyRow(when, (when, values), encode))
+        out.append(LazyRow(when, (when, raw), values))
     return out
 
 
-def survey_profile(obis: Obis, find: Callable[[Context], Survey | None]) -> CosemObject:
-    """IC 7 over the survey ``find`` gives (None: not configured, an empty profile)."""
+def _rows(survey: Survey) -> list[LazyRow]:
+    encoders = _encoders(survey)
+    return lazy_rows(survey, lambda raw: tuple(e(v) for e, v in zip(encoders, raw, strict=True)))
+
+
+def survey_profile(
+    obis: Obis,
+    find: Callable[[Context], Survey | None],
+    columns: Callable[[Survey], list[Column]] = _columns,
+    rows: Callable[[Survey], list[LazyRow]] = _rows,
+) -> CosemObject:
+    """IC 7 over the survey ``find`` gives (None: not configured, an empty profile).
+
+    ``columns`` and ``rows`` are the profile's view of the survey: by default the clock
+    and every channel (a water or gas meter's volume profile picks one channel and names
+    it as its volume register: :mod:`sts.meter.dlms.volume`)."""
 
     def buffer(ctx: Context, selector: int | None = None, parameters: object = None) -> bytes:
         survey = find(ctx)
         if survey is None:
             return select([CLOCK_COLUMN], [], selector, parameters)
-        return select(_columns(survey), _rows(survey), selector, parameters)
+        return select(columns(survey), rows(survey), selector, parameters)
 
     def captures(ctx: Context) -> bytes:
         survey = find(ctx)
-        columns = [] if survey is None else _columns(survey)
-        return axdr.array(column.encode() for column in columns)
+        picked = [] if survey is None else columns(survey)
+        return axdr.array(column.encode() for column in picked)
 
     def period(ctx: Context) -> bytes:
         survey = find(ctx)
