@@ -131,12 +131,15 @@ def test_the_object_list_has_volume_registers_and_no_electricity(service):
     # 74 objects of the electricity meter, less 34 metering registers, +A total, +A this
     # day and this month, 3 surveys and the daily survey, the monthly billing profile
     # and the power quality log with its event code (44), plus volume and flow, the
-    # volume load profile and the medium's monthly billing profile: 34
-    assert raw[:2] == bytes([0x01, 34])
+    # volume profiles of the 3 surveys and the daily survey and the medium's monthly
+    # billing profile: 37
+    assert raw[:2] == bytes([0x01, 37])
     load, billing = PROFILES[service]
+    a = load.split(".")[0]
+    more = [f"{a}.0.99.1.1.255", f"{a}.0.99.1.2.255", f"{a}.0.99.2.0.255"]
     for class_id, obis in [(3, volume), (3, flow), (115, GATEWAY), (70, DISCONNECT),
                            (112, VOLUME_WALLET), (1, "1.0.0.2.0.255"), (7, load),
-                           (7, billing)]:  # fmt: skip
+                           (7, billing), *((7, o) for o in more)]:  # fmt: skip
         at = raw.index(b"\x09\x06" + name(obis))
         assert raw[at - 7 : at - 1] == entry_head(class_id)
     listed = names(raw)

@@ -12,6 +12,11 @@ The billing meter draws 1 m3/h for 2 hours in January (2.000 m3), 0.5 m3/h for 1
 in February (0.5 m3) and 1 m3/h for 15 minutes in March (0.25 m3). Its billing rows are
 the volume index at each month's close: 2004-02-01 00:00 2,000, 2004-03-01 00:00 2,500;
 the volume register then reads 2,750.
+
+The surveyed meter's survey 2 captures +A every 15 minutes and its daily survey at
+local midnight (UTC here); 1 m3/h for 30 minutes, then nothing until 01:00 the next
+day: survey 2 holds 250 at 00:15 and 500 at 00:30, the daily survey 500 at 2004-01-02
+00:00, and survey 1, which captures no volume, an empty volume profile.
 """
 
 from __future__ import annotations
@@ -260,3 +265,52 @@ def test_an_electricity_meter_has_no_volume_profiles():
             with pytest.raises(DataResultError, match="OBJECT_UNDEFINED"):
                 c.get(attr(7, obis, 2))
         assert c.get(attr(7, "0.0.98.1.0.255", 7)) == u32(0)  # its own billing profile
+
+
+@pytest.fixture(scope="module")
+def surveyed():
+    # survey 1 captures no volume (its profile is empty), survey 2 captures +A every
+    # 15 minutes; the daily survey (its default: +A and -A) captures at local midnight.
+    surveys = [
+        {"channels": ["1.0.32.7.0.255"], "period_min": 30, "capacity": 10},
+        {"channels": ["1.0.1.8.0.255"], "period_min": 15, "capacity": 200},
+    ]
+    meter = make("water", surveys)
+    meter.advance_flow(MADE + timedelta(minutes=30), Decimal(1))  # 0.5 m3 by 00:30
+    meter.advance_flow(datetime(2004, 1, 2, 1, tzinfo=UTC), Decimal(0))  # past midnight
+    with served(make_device(meter)) as s:
+        yield s
+
+
+def test_surveys_2_and_3_and_the_daily_survey_have_volume_profiles(surveyed):
+    first, second, third, daily = (
+        (7, "8.0.99.1.0.255"),
+        (7, "8.0.99.1.1.255"),
+        (7, "8.0.99.1.2.255"),
+        (7, "8.0.99.2.0.255"),
+    )
+    # 00:00 to 00:30 UTC on the making day: survey 2's captures at 00:15 and 00:30
+    selection = RangeDescriptor(
+        CLOCK_CAPTURE, MADE, datetime(2004, 1, 1, 0, 30, tzinfo=UTC)
+    )
+    with surveyed.client("lls", b"reader-1").session() as c:
+        assert c.get(attr(*first, 7)) == u32(0)  # survey 1 has no +A channel
+        assert c.get(attr(*first, 3)) == bytes.fromhex("0100")
+        assert c.get(attr(*second, 4)) == u32(900)  # 15 minutes
+        # every 15 minutes from 00:15 on 1 January to 01:00 on 2 January: 24 h 45 min
+        # after the first capture, 99 steps, so 100 captures
+        assert c.get(attr(*second, 7)) == u32(100)
+        second_captures = c.get(attr(*second, 3))
+        by_range = c.get(attr(*second, 2), access_descriptor=selection)
+        assert c.get(attr(*third, 7)) == u32(0)  # no survey 3
+        daily_captures = c.get(attr(*daily, 3))
+        daily_rows = c.get(attr(*daily, 2))
+    volume = capture_object(3, "8.0.1.0.0.255")
+    clock = capture_object(8, "0.0.1.0.0.255")
+    assert second_captures == bytes.fromhex("0102") + clock + volume
+    assert daily_captures == bytes.fromhex("0102") + clock + volume
+    assert by_range == bytes.fromhex("0102") + row(
+        utc(datetime(2004, 1, 1, 0, 15)), long64(250)
+    ) + row(utc(datetime(2004, 1, 1, 0, 30)), long64(500))
+    # one local midnight (local time is UTC here) passed: 0.5 m3 delivered by then
+    assert daily_rows == bytes.fromhex("0101") + row(utc(datetime(2004, 1, 2)), long64(500))

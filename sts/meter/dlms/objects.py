@@ -37,7 +37,7 @@ activation sched (22)  0.0.15.0.2  when a verified image activates
 =====================  ==========  ===========================================
 
 A water or gas meter serves this table less the objects only an electricity
-meter has, with volume and flow registers, a volume load profile and a monthly
+meter has, with volume and flow registers, volume load profiles and a monthly
 billing profile of its medium in their place (:mod:`sts.meter.dlms.volume`);
 :func:`meter_objects` takes the service.
 

@@ -14,8 +14,8 @@ register's own scaler, as the registers themselves are served. A survey the
 meter is not configured with has no capture objects, a capture period of 0
 and no rows. ``entries_in_use`` and ``profile_entries`` are the survey's
 row count and ring capacity. A water or gas meter serves none of these
-surveys; survey 1's +A channel is its volume load profile 8.0.99.1.0.255 /
-7.0.99.1.0.255 instead (:mod:`sts.meter.dlms.volume`).
+surveys; their +A channel is its volume profiles 8.0.99.1.E / 7.0.99.1.E and
+8.0.99.2.0 / 7.0.99.2.0 instead (:mod:`sts.meter.dlms.volume`).
 
 **Event logs** (IDIS names, capture objects {clock, event code register}):
 

@@ -19,6 +19,10 @@ flow rate (IC 3)       8.0.2.0.0.255     water: flow rate, current value,
 load profile (IC 7)    8.0.99.1.0.255    water: {clock, 8.0.1.0.0.255}, survey 1's
                                          rows at its capture period
                        7.0.99.1.0.255    gas: {clock, 7.0.3.0.0.255}, same
+                       8/7.0.99.1.1.255  the same from surveys 2 and 3 (E 1, 2)
+                       8/7.0.99.1.2.255
+daily profile (IC 7)   8/7.0.99.2.0.255  the same from the daily survey: one row at
+                                         each local midnight
 monthly billing (IC 7) 8.0.98.1.0.255    water: {clock, 8.0.1.0.0.255}, one row per
                                          closed month (the last 13): the volume
                                          index at the month's close
@@ -52,14 +56,17 @@ taken here. The billing profile is the medium's own 8.0.98.1.0.255 /
 group A names; the abstract 0.0.98.1.0.255 stays the electricity meter's, so
 a head-end tells the two apart by name).
 
-**Load profile.** Survey 1 (:mod:`sts.meter.survey`; its electricity twin is
+**Load profiles.** Survey 1 (:mod:`sts.meter.survey`; its electricity twin is
 1.0.99.1.0.255) read through its +A total channel 1.0.1.8.0.255, which on
 these meters is the volume in litres = 0.001 m3 (one m3 is kept where a kWh
 would be): each row is the capture time in UTC and the volume then, long64
 as the volume register itself. Capture period, entries in use and capacity
 are survey 1's. A meter without survey 1, or whose survey 1 does not capture
 +A total, has an empty profile (no capture objects, period 0, no rows), as
-an unconfigured survey has.
+an unconfigured survey has. Surveys 2 and 3 and the daily survey are read the
+same way, at the codes the electricity side gives them with A the medium's
+(E 1 and 2 count the further surveys, D 2 is "load profile with recording
+period 2": :mod:`sts.meter.dlms.surveys` explains those decisions).
 
 **Billing profile: the index, not the month's use** (decision from the
 standards). Both media code their billing values as meter indexes: the Blue
@@ -86,8 +93,8 @@ instantaneous register (:mod:`sts.meter.dlms.registers`), +A this day and this
 month (1.0.1.29.0, 1.0.1.9.0), the monthly billing profile over +A
 (0.0.98.1.0: its medium's own 8/7.0.98.1.0 takes its place), the load
 surveys and the daily survey as such (1.0.99.1.E, 1.0.99.2.0, whose columns
-are electricity registers; survey 1's volume is served as 8/7.0.99.1.0,
-surveys 2 and 3 and the daily survey are not served) and the power quality
+are electricity registers; their volume is served as 8/7.0.99.1.E and
+8/7.0.99.2.0) and the power quality
 event log (0.0.99.98.4, 0.0.96.11.4). A GET, SET or ACTION on any of them
 answers object-undefined, as for any object the meter does not have.
 
@@ -104,6 +111,7 @@ the image transfer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time
 
 from dlms_cosem.time import datetime_to_bytes
@@ -169,23 +177,42 @@ def _flow_litres_per_hour(ctx: Context) -> int:
     return s.demand_w if s.relay_closed else 0  # 1 W of standing load = 0.001 m3/h
 
 
-def _survey_1(ctx: Context) -> Survey | None:
-    """Survey 1 when it captures the volume (+A total), else None (an empty profile)."""
-    surveys = ctx.meter.metering.surveys
-    if surveys and SURVEY_VOLUME in surveys[0].config.channels:
-        return surveys[0]
+def _with_volume(survey: Survey | None) -> Survey | None:
+    """The survey when it captures the volume (+A total), else None (an empty profile)."""
+    if survey is not None and SURVEY_VOLUME in survey.config.channels:
+        return survey
     return None
 
 
-def _load_profile(service: MeterService) -> CosemObject:
-    """Survey 1's rows as {clock, the volume register}: the +A channel read as litres."""
+def _nth_survey(number: int) -> Callable[[Context], Survey | None]:
+    def find(ctx: Context) -> Survey | None:
+        surveys = ctx.meter.metering.surveys
+        return _with_volume(surveys[number] if number < len(surveys) else None)
+
+    return find
+
+
+def _daily_survey(ctx: Context) -> Survey | None:
+    return _with_volume(ctx.meter.metering.daily_survey)
+
+
+def _load_profile(
+    obis: Obis, service: MeterService, find: Callable[[Context], Survey | None]
+) -> CosemObject:
+    """A survey's rows as {clock, the volume register}: the +A channel read as litres."""
     columns = [CLOCK_COLUMN, Column(3, VOLUME[service], 2)]
 
     def rows(survey: Survey) -> list[LazyRow]:
         at = survey.config.channels.index(SURVEY_VOLUME)
         return lazy_rows(survey, lambda raw: (axdr.long64(raw[at]),))
 
-    return survey_profile(LOAD_PROFILE[service], _survey_1, lambda _s: columns, rows)
+    return survey_profile(obis, find, lambda _s: columns, rows)
+
+
+def load_profiles(service: MeterService) -> list[Obis]:
+    """The volume profiles of surveys 1-3 (D 1, E 0-2) and of the daily survey (D 2)."""
+    a = LOAD_PROFILE[service][0]
+    return [(a, 0, 99, 1, e, 255) for e in range(3)] + [(a, 0, 99, 2, 0, 255)]
 
 
 def _month_close(year: int, month: int) -> datetime:
@@ -223,8 +250,12 @@ def _billing_profile(service: MeterService) -> CosemObject:
 
 
 def volume_profiles(service: MeterService) -> list[CosemObject]:
-    """The volume load profile and the monthly billing profile of a water or gas meter."""
-    return [_load_profile(service), _billing_profile(service)]
+    """The volume profiles of the three surveys and the daily survey, then the monthly
+    billing profile, of a water or gas meter."""
+    *surveys, daily = load_profiles(service)
+    objects = [_load_profile(obis, service, _nth_survey(i)) for i, obis in enumerate(surveys)]
+    objects.append(_load_profile(daily, service, _daily_survey))
+    return [*objects, _billing_profile(service)]
 
 
 def volume_registers(service: MeterService) -> list[CosemObject]:
@@ -243,6 +274,7 @@ __all__ = [
     "UNIT_M3_PER_H",
     "VOLUME",
     "electricity_only",
+    "load_profiles",
     "volume_profiles",
     "volume_registers",
 ]
