@@ -20,7 +20,7 @@ import sts
 from sts.meter.config import CreditConfig
 from sts.meter.meter import Meter
 from sts.tokens import CreditKind, TransferCredit
-from tests.dlms_support import CTSA_DK, MADE, make_device, octets, served
+from tests.dlms_support import CTSA_DK, MADE, make_device, make_meter, octets, served
 from tests.dlms_support import attribute as attr
 from tests.dlms_support import method as meth
 
@@ -43,14 +43,7 @@ PROFILES = {
 
 
 def make(service: str) -> Meter:
-    return Meter.manufacture(
-        drn="00000000000",
-        key=sts.DecoderKey.from_hex(CTSA_DK),
-        sgc=123456,
-        base_date=1993,
-        manufactured=MADE,
-        config=CreditConfig(service=service),
-    )
+    return make_meter(config=CreditConfig(service=service))
 
 
 def token(kind: CreditKind, tenths: int) -> str:

@@ -36,7 +36,7 @@ from sts.meter.config import CreditConfig
 from sts.meter.meter import Meter
 from sts.meter.metering import Metering
 from sts.tokens import CreditKind, TransferCredit
-from tests.dlms_support import CTSA_DK, MADE, ByEntry, make_device, served
+from tests.dlms_support import CTSA_DK, MADE, ByEntry, make_device, make_meter, served
 from tests.dlms_support import attribute as attr
 
 TID = 5_871_800  # after the manufacture TID (4,017 days * 1,440 = 5,784,480)
@@ -50,12 +50,7 @@ CLOCK_CAPTURE = CaptureObject(
 
 
 def make(service: str, surveys: list[dict]) -> Meter:
-    meter = Meter.manufacture(
-        drn="00000000000",
-        key=sts.DecoderKey.from_hex(CTSA_DK),
-        sgc=123456,
-        base_date=1993,
-        manufactured=MADE,
+    meter = make_meter(
         config=CreditConfig(service=service),
         metering=Metering.from_settings({"surveys": surveys}),
     )
@@ -253,13 +248,7 @@ def test_a_gas_meter_closes_its_month_on_its_own_billing_profile():
 
 
 def test_an_electricity_meter_has_no_volume_profiles():
-    meter = Meter.manufacture(
-        drn="00000000000",
-        key=sts.DecoderKey.from_hex(CTSA_DK),
-        sgc=123456,
-        base_date=1993,
-        manufactured=MADE,
-    )
+    meter = make_meter()
     with served(make_device(meter)) as s, s.client("lls", b"reader-1").session() as c:
         for obis in (*LOAD.values(), *BILLING.values()):
             with pytest.raises(DataResultError, match="OBJECT_UNDEFINED"):
