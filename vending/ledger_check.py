@@ -1050,15 +1050,7 @@ def _walk_parallel(walk: _Walk, url: str, start: int, upto: int, workers: int) -
 def _compare_state(connection: Connection, walk: _Walk, strict: bool) -> int:
     """Compare the state the walk recorded with the tables; the rows not covered."""
     problems = walk.problems
-    not_covered = 0
-
-    def uncovered(what: str) -> None:
-        nonlocal not_covered
-        if strict:
-            problems.append(f"{what} is in no ledger entry: it was written outside vending")
-        else:
-            not_covered += 1
-
+    uncovered = ledger_parties.Uncovered(problems, strict)
     tariff = _TARIFFS.alias("t")
     customer = _CUSTOMERS.alias("c")
     meters = connection.execution_options(stream_results=True, yield_per=BATCH).execute(
@@ -1129,10 +1121,12 @@ def _compare_state(connection: Connection, walk: _Walk, strict: bool) -> int:
     for label in sorted(walk.keys):
         problems.append(f"vending key {label!r} is in the ledger but was deleted")
     _compare_vendors(connection, walk, uncovered)
-    return not_covered
+    return uncovered.count
 
 
-def _compare_vendors(connection: Connection, walk: _Walk, uncovered: Any) -> None:
+def _compare_vendors(
+    connection: Connection, walk: _Walk, uncovered: Callable[[str], None]
+) -> None:
     """Vendors' floats and credit limits, their top-ups and adjustments, the float
     movements of sales, reversals and refunds, and operators, against the ledger."""
     problems = walk.problems

@@ -219,19 +219,27 @@ def _who(vendor: Any, operator: Any, client_id: Any) -> str:
     return f"vendor {vendor!r}, operator {operator!r}, client id {client_id!r}"
 
 
+@dataclass
+class Uncovered:
+    """Called with each row that is in no ledger entry: a problem when ``strict``, else only
+    counted (an upgraded ledger, or a walk of only the entries after some point)."""
+
+    problems: list[str]
+    strict: bool
+    count: int = 0
+
+    def __call__(self, what: str) -> None:
+        if self.strict:
+            self.problems.append(f"{what} is in no ledger entry: it was written outside vending")
+        else:
+            self.count += 1
+
+
 def check(connection: Connection, problems: list[str], strict: bool, after: int = 0) -> int:
     """Compare ``transaction_parties`` and ``advices`` with the ledger; append each problem
     to ``problems`` and return how many rows are in no entry but were not reported (not
     ``strict``: an upgraded ledger, or only the entries after ``after`` walked)."""
-    not_covered = 0
-
-    def uncovered(what: str) -> None:
-        nonlocal not_covered
-        if strict:
-            problems.append(f"{what} is in no ledger entry: it was written outside vending")
-        else:
-            not_covered += 1
-
+    uncovered = Uncovered(problems, strict)
     found = recorded(connection, after)
     rows = _parties_full if connection.dialect.name == "postgresql" else _parties_two
     rows(connection, found, problems, uncovered, after)
@@ -253,7 +261,7 @@ def check(connection: Connection, problems: list[str], strict: bool, after: int 
                     "that is gone"
                 )
     _check_advices(connection, found, problems, uncovered)
-    return not_covered
+    return uncovered.count
 
 
 def _parties_full(
