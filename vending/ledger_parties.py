@@ -264,6 +264,38 @@ def check(connection: Connection, problems: list[str], strict: bool, after: int 
     return uncovered.count
 
 
+_PARTY_KEYS = ("vendor", "operator", "client_id")
+# A parties row with its transaction, vendor and operator (each may be gone).
+_PARTIES_JOINED = (
+    _P.outerjoin(_T, _T.c.id == _P.c.transaction_id)
+    .outerjoin(_V, _V.c.id == _P.c.vendor_id)
+    .outerjoin(_O, _O.c.id == _P.c.operator_id)
+)
+
+
+def _party_columns(recorded_as: tuple[Any, ...]) -> list[Any]:
+    """What a parties row stores, and (``d_`` columns) what its transaction's entry records."""
+    return [
+        _P.c.transaction_id,
+        _P.c.client_id,
+        _P.c.day,
+        _V.c.name.label("vendor"),
+        _O.c.name.label("operator"),
+        _T.c.id.label("txn"),
+        *(column.label(f"d_{key}") for key, column in zip(_PARTY_KEYS, recorded_as, strict=True)),
+    ]
+
+
+def _agrees(recorded_as: tuple[Any, ...]) -> Any:
+    """SQL: the parties row names the parties and the day its transaction's entry records."""
+    return and_(
+        recorded_as[0].is_not_distinct_from(_V.c.name),
+        recorded_as[1].is_not_distinct_from(_O.c.name),
+        recorded_as[2].is_not_distinct_from(_P.c.client_id),
+        _P.c.day.is_not_distinct_from(_T.c.day),
+    )
+
+
 def _parties_full(
     connection: Connection,
     found: Recorded,
@@ -273,43 +305,20 @@ def _parties_full(
 ) -> None:
     """Parties rows against their transactions' details, on PostgreSQL: one query."""
     chained = _chained()
-    vendor, operator = _V.c.name, _O.c.name
-    recorded_as = tuple(
-        chained.c.parties[key].as_string() for key in ("vendor", "operator", "client_id")
-    )
-    same = and_(
-        recorded_as[0].is_not_distinct_from(vendor),
-        recorded_as[1].is_not_distinct_from(operator),
-        recorded_as[2].is_not_distinct_from(_P.c.client_id),
-        _P.c.day.is_not_distinct_from(_T.c.day),
-    )
-    rows = (
-        _P.outerjoin(_T, _T.c.id == _P.c.transaction_id)
-        .outerjoin(_V, _V.c.id == _P.c.vendor_id)
-        .outerjoin(_O, _O.c.id == _P.c.operator_id)
-    )
+    recorded_as = tuple(chained.c.parties[key].as_string() for key in _PARTY_KEYS)
     # One pass over both sides. A FULL join (which the WHERE below, strict on neither
     # side, keeps full) is a hash or merge join on any plan: no plan can rescan a table
     # per row, whether or not the tables were ANALYZEd.
     statement = (
         select(
-            _P.c.transaction_id,
-            _P.c.client_id,
-            _P.c.day,
-            vendor.label("vendor"),
-            operator.label("operator"),
-            _T.c.id.label("txn"),
+            *_party_columns(recorded_as),
             func.coalesce(_T.c.client_reference, chained.c.client_reference).label("reference"),
             chained.c.id.label("chained_id"),
-            *(
-                column.label(f"d_{name}")
-                for name, column in zip(
-                    ("vendor", "operator", "client_id"), recorded_as, strict=True
-                )
-            ),
             _first_entry(func.coalesce(_P.c.transaction_id, chained.c.id)).label("entry_seq"),
         )
-        .select_from(chained.join(rows, chained.c.id == _P.c.transaction_id, full=True))
+        .select_from(
+            chained.join(_PARTIES_JOINED, chained.c.id == _P.c.transaction_id, full=True)
+        )
         .where(
             or_(
                 # a transaction made through a vendor (so its entry says) with no parties row
@@ -317,7 +326,7 @@ def _parties_full(
                 # a parties row whose transaction is gone, or records no or other parties
                 and_(
                     _P.c.transaction_id.is_not(None),
-                    or_(_T.c.id.is_(None), recorded_as[0].is_(None), ~same),
+                    or_(_T.c.id.is_(None), recorded_as[0].is_(None), ~_agrees(recorded_as)),
                 ),
             )
         )
@@ -379,36 +388,12 @@ def _parties_two(
     """Parties rows against their transactions' details, on SQLite: two queries (its
     FULL join of the MATERIALIZED parties, which has no index, rescans it per row)."""
     entry = _first_entry(_T.c.id).label("entry_seq")
-    vendor, operator = _V.c.name, _O.c.name
-    chained = (_detail("vendor"), _detail("operator"), _detail("client_id"))
+    chained = tuple(_detail(key) for key in _PARTY_KEYS)
     # Rows whose transaction's details record other parties, or none (adopted or not).
-    same = and_(
-        chained[0].is_not_distinct_from(vendor),
-        chained[1].is_not_distinct_from(operator),
-        chained[2].is_not_distinct_from(_P.c.client_id),
-        _P.c.day.is_not_distinct_from(_T.c.day),
-    )
     statement = (
-        select(
-            _P.c.transaction_id,
-            _P.c.client_id,
-            _P.c.day,
-            vendor.label("vendor"),
-            operator.label("operator"),
-            _T.c.id.label("txn"),
-            _T.c.client_reference,
-            *(
-                column.label(f"d_{name}")
-                for name, column in zip(("vendor", "operator", "client_id"), chained, strict=True)
-            ),
-            entry,
-        )
-        .select_from(
-            _P.outerjoin(_T, _T.c.id == _P.c.transaction_id)
-            .outerjoin(_V, _V.c.id == _P.c.vendor_id)
-            .outerjoin(_O, _O.c.id == _P.c.operator_id)
-        )
-        .where(or_(_T.c.id.is_(None), chained[0].is_(None), ~same))
+        select(*_party_columns(chained), _T.c.client_reference, entry)
+        .select_from(_PARTIES_JOINED)
+        .where(or_(_T.c.id.is_(None), chained[0].is_(None), ~_agrees(chained)))
         .order_by(_P.c.transaction_id)
     )
     for row in _rows(connection, statement):
