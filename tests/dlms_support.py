@@ -20,6 +20,7 @@ import structlog
 from dlms_cosem import cosem
 from dlms_cosem import enumerations as E
 from dlms_cosem.client import DlmsClient
+from dlms_cosem.cosem.capture_object import CaptureObject
 from dlms_cosem.io import BlockingTcpIO, TcpTransport
 from dlms_cosem.security import (
     HighLevelSecurityGmacAuthentication,
@@ -47,6 +48,27 @@ SYSTEM_TITLE = bytes.fromhex("5354530000000001")  # "STS" + 00000001
 EK = bytes.fromhex("000102030405060708090A0B0C0D0E0F")
 AK = bytes.fromhex("D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF")
 PASSWORDS = {b"reader-1": Level.READER, b"operator-2": Level.OPERATOR, b"admin-3": Level.ADMIN}
+
+
+# A profile's first capture object: the clock's time (a range descriptor restricts on it).
+CLOCK_CAPTURE = CaptureObject(
+    cosem.CosemAttribute(E.CosemInterface.CLOCK, cosem.Obis(0, 0, 1, 0, 0), 2), 0
+)
+
+
+def utc(when: datetime) -> bytes:
+    """octet-string of 12: the date-time, weekday not given (FF), deviation 0, status 0."""
+    return (
+        bytes.fromhex("090C")
+        + when.year.to_bytes(2, "big")
+        + bytes([when.month, when.day, 0xFF, when.hour, when.minute, 0, 0])
+        + bytes.fromhex("0000 00")
+    )
+
+
+def long64(value: int) -> bytes:
+    """A-XDR long64 (tag 20)."""
+    return b"\x14" + value.to_bytes(8, "big", signed=True)
 
 
 def make_meter(**options: Any) -> Meter:

@@ -13,14 +13,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from dlms_cosem import cosem
-from dlms_cosem import enumerations as E
 from dlms_cosem.client import DataResultError
-from dlms_cosem.cosem.capture_object import CaptureObject
 from dlms_cosem.cosem.selective_access import RangeDescriptor
 
 from sts.meter.dlms.server import Session
 from tests.dlms_support import (
+    CLOCK_CAPTURE,
     CTSA_DK,
     MADE,
     READER_AARQ,
@@ -60,11 +58,6 @@ def server():
     meter.advance(MADE + timedelta(days=33), load=1000)  # to 2004-02-03 00:00
     with served(make_device(meter)) as s:
         yield s
-
-
-CLOCK_CAPTURE = CaptureObject(
-    cosem.CosemAttribute(E.CosemInterface.CLOCK, cosem.Obis(0, 0, 1, 0, 0), 2), 0
-)
 
 
 def test_monthly_billing_profile(server):

@@ -15,12 +15,8 @@ from datetime import timedelta
 import pytest
 
 from sts.meter.measurement import LoadPoint
-from tests.dlms_support import CTSA_DK, MADE, credit_token, make_device, make_meter, served
+from tests.dlms_support import CTSA_DK, MADE, credit_token, long64, make_device, make_meter, served
 from tests.dlms_support import attribute as attr
-
-
-def long64(value: int) -> bytes:
-    return bytes([0x14]) + value.to_bytes(8, "big", signed=True)
 
 
 def double_long(value: int) -> bytes:

@@ -16,21 +16,21 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from dlms_cosem import cosem
-from dlms_cosem import enumerations as E
 from dlms_cosem.client import DataResultError
-from dlms_cosem.cosem.capture_object import CaptureObject
 from dlms_cosem.cosem.selective_access import RangeDescriptor
 
 from sts.meter.metering import Metering
 from tests.dlms_support import (
+    CLOCK_CAPTURE,
     CTSA_DK,
     MADE,
     ByEntry,
     credit_token,
+    long64,
     make_device,
     make_meter,
     served,
+    utc,
 )
 from tests.dlms_support import attribute as attr
 
@@ -38,23 +38,6 @@ LOAD_1 = (7, "1.0.99.1.0.255")
 LOAD_2 = (7, "1.0.99.1.1.255")
 LOAD_3 = (7, "1.0.99.1.2.255")
 DAILY = (7, "1.0.99.2.0.255")
-CLOCK_CAPTURE = CaptureObject(
-    cosem.CosemAttribute(E.CosemInterface.CLOCK, cosem.Obis(0, 0, 1, 0, 0), 2), 0
-)
-
-
-def utc(when: datetime) -> bytes:
-    """octet-string of 12: the date-time, weekday not given (FF), deviation 0, status 0."""
-    return (
-        bytes.fromhex("090C")
-        + when.year.to_bytes(2, "big")
-        + bytes([when.month, when.day, 0xFF, when.hour, when.minute, 0, 0])
-        + bytes.fromhex("0000 00")
-    )
-
-
-def long64(value: int) -> bytes:
-    return b"\x14" + value.to_bytes(8, "big", signed=True)
 
 
 def row(*values: bytes) -> bytes:

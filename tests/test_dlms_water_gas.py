@@ -20,7 +20,7 @@ import sts
 from sts.meter.config import CreditConfig
 from sts.meter.meter import Meter
 from sts.tokens import CreditKind, TransferCredit
-from tests.dlms_support import CTSA_DK, MADE, make_device, make_meter, octets, served
+from tests.dlms_support import CTSA_DK, MADE, long64, make_device, make_meter, octets, served
 from tests.dlms_support import attribute as attr
 from tests.dlms_support import method as meth
 
@@ -50,10 +50,6 @@ def token(kind: CreditKind, tenths: int) -> str:
     return sts.encode(
         TransferCredit.for_units(kind, tenths, TID, 3), sts.DecoderKey.from_hex(CTSA_DK)
     )
-
-
-def long64(value: int) -> bytes:
-    return bytes([0x14]) + value.to_bytes(8, "big", signed=True)
 
 
 def double_long(value: int) -> bytes:

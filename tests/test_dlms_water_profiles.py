@@ -36,7 +36,17 @@ from sts.meter.config import CreditConfig
 from sts.meter.meter import Meter
 from sts.meter.metering import Metering
 from sts.tokens import CreditKind, TransferCredit
-from tests.dlms_support import CTSA_DK, MADE, ByEntry, make_device, make_meter, served
+from tests.dlms_support import (
+    CLOCK_CAPTURE,
+    CTSA_DK,
+    MADE,
+    ByEntry,
+    long64,
+    make_device,
+    make_meter,
+    served,
+    utc,
+)
 from tests.dlms_support import attribute as attr
 
 TID = 5_871_800  # after the manufacture TID (4,017 days * 1,440 = 5,784,480)
@@ -44,9 +54,6 @@ KIND = {"water": CreditKind.WATER, "gas": CreditKind.GAS}
 VOLUME = {"water": "8.0.1.0.0.255", "gas": "7.0.3.0.0.255"}
 LOAD = {"water": "8.0.99.1.0.255", "gas": "7.0.99.1.0.255"}
 BILLING = {"water": "8.0.98.1.0.255", "gas": "7.0.98.1.0.255"}
-CLOCK_CAPTURE = CaptureObject(
-    cosem.CosemAttribute(E.CosemInterface.CLOCK, cosem.Obis(0, 0, 1, 0, 0), 2), 0
-)
 
 
 def make(service: str, surveys: list[dict]) -> Meter:
@@ -61,22 +68,8 @@ def make(service: str, surveys: list[dict]) -> Meter:
     return meter
 
 
-def long64(value: int) -> bytes:
-    return b"\x14" + value.to_bytes(8, "big", signed=True)
-
-
 def u32(value: int) -> bytes:
     return b"\x06" + value.to_bytes(4, "big")
-
-
-def utc(when: datetime) -> bytes:
-    """A survey row's time: weekday not given (FF), deviation 0, status 0."""
-    return (
-        bytes.fromhex("090C")
-        + when.year.to_bytes(2, "big")
-        + bytes([when.month, when.day, 0xFF, when.hour, when.minute, 0, 0])
-        + bytes.fromhex("0000 00")
-    )
 
 
 def midnight(year: int, month: int) -> bytes:
@@ -279,9 +272,7 @@ def test_surveys_2_and_3_and_the_daily_survey_have_volume_profiles(surveyed):
         (7, "8.0.99.2.0.255"),
     )
     # 00:00 to 00:30 UTC on the making day: survey 2's captures at 00:15 and 00:30
-    selection = RangeDescriptor(
-        CLOCK_CAPTURE, MADE, datetime(2004, 1, 1, 0, 30, tzinfo=UTC)
-    )
+    selection = RangeDescriptor(CLOCK_CAPTURE, MADE, datetime(2004, 1, 1, 0, 30, tzinfo=UTC))
     with surveyed.client("lls", b"reader-1").session() as c:
         assert c.get(attr(*first, 7)) == u32(0)  # survey 1 has no +A channel
         assert c.get(attr(*first, 3)) == bytes.fromhex("0100")
