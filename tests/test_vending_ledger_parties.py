@@ -317,13 +317,18 @@ def _adopt(database_url: str, *args: str) -> object:
     return json.loads(result.stdout) if "--json" in args else result.stdout
 
 
-def test_adopt_records_the_rows_an_earlier_version_left_out_once(
-    backend: Backend, database: Database, database_url: str, clock: Clock
-) -> None:
+def _old_ledger(backend: Backend, database: Database, clock: Clock) -> None:
+    """A sale from the shell, then the rows an earlier version wrote without entries."""
     registry.add_tariff(backend, FLAT)
     register_vector_meter(backend, tariff="Flat")
     vend.vend_credit(backend, "00000000000", money="10", reference="shell-1")
     _old_rows(database, clock)
+
+
+def test_adopt_records_the_rows_an_earlier_version_left_out_once(
+    backend: Backend, database: Database, database_url: str, clock: Clock
+) -> None:
+    _old_ledger(backend, database, clock)
     problems = _problems(backend)
     assert sorted(p.split(" is in no ledger entry")[0] for p in problems) == [
         "confirm advice 'old-1' of vendor 'Old'",
@@ -352,10 +357,7 @@ def test_adopt_records_the_rows_an_earlier_version_left_out_once(
 def test_adopt_text_and_a_wrong_master_key(
     backend: Backend, database: Database, database_url: str, clock: Clock
 ) -> None:
-    registry.add_tariff(backend, FLAT)
-    register_vector_meter(backend, tariff="Flat")
-    vend.vend_credit(backend, "00000000000", money="10", reference="shell-1")
-    _old_rows(database, clock)
+    _old_ledger(backend, database, clock)
     wrong = CliRunner().invoke(
         main,
         ["db", "adopt"],
